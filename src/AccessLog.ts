@@ -1,0 +1,123 @@
+/**
+ * The access and error log in Python's format (`log_message`, `log_request`, `log_error`), behind a replaceable
+ * service.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { escapeControlChars } from "./internal/pythonText.js"
+
+/**
+ * Where finished log lines go. `line` has no trailing newline. Called synchronously on the request path, so an
+ * implementation must not block.
+ *
+ * @since 0.1.0
+ */
+export interface AccessLogService {
+  readonly write: (line: string) => void
+  /** Writes out anything buffered (called when the server stops). */
+  readonly flush: () => void
+}
+
+/**
+ * The log service.
+ *
+ * @since 0.1.0
+ */
+export class AccessLog extends Context.Tag("effect-httpd/AccessLog")<AccessLog, AccessLogService>() {}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+const pad2 = (n: number): string => (n < 10 ? "0" + n : String(n))
+
+let stampSecond = -1
+let stamp = ""
+
+/**
+ * Python's `log_date_time_string`: local time as `25/Nov/2026 13:01:53`, computed once a second.
+ *
+ * @since 0.1.0
+ */
+export const logDateTime = (now: number = Date.now()): string => {
+  const second = Math.floor(now / 1000)
+  if (second !== stampSecond) {
+    const d = new Date(second * 1000)
+    stamp = `${pad2(d.getDate())}/${MONTHS[d.getMonth()]}/${String(d.getFullYear()).padStart(4, "0")} ${
+      pad2(d.getHours())
+    }:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`
+    stampSecond = second
+  }
+  return stamp
+}
+
+/**
+ * Python's `log_message`: `address - - [date] message`, with control characters in the message escaped so a
+ * request cannot forge log lines.
+ *
+ * @since 0.1.0
+ */
+export const formatLine = (address: string, message: string, now?: number): string =>
+  `${address} - - [${logDateTime(now)}] ${escapeControlChars(message)}`
+
+/**
+ * Python's `log_request`: `"request line" code size`.
+ *
+ * @since 0.1.0
+ */
+export const requestMessage = (requestLine: string, code: number | string, size: number | string = "-"): string =>
+  `"${requestLine}" ${code} ${size}`
+
+/**
+ * A log writing to a Node stream, lines batched per event-loop turn: one `write` per burst instead of one per
+ * request keeps logging off the hot path while keeping order.
+ *
+ * @since 0.1.0
+ */
+export const makeStreamLog = (stream: NodeJS.WritableStream): AccessLogService => {
+  let pending = ""
+  let scheduled = false
+  const flush = () => {
+    scheduled = false
+    if (pending !== "") {
+      const text = pending
+      pending = ""
+      stream.write(text)
+    }
+  }
+  return {
+    write: (line) => {
+      pending += line + "\n"
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    },
+    flush
+  }
+}
+
+/**
+ * Python's default: every line to standard error.
+ *
+ * @since 0.1.0
+ */
+export const layerStderr: Layer.Layer<AccessLog> = Layer.scoped(
+  AccessLog,
+  Effect.acquireRelease(Effect.sync(() => makeStreamLog(process.stderr)), (log) => Effect.sync(log.flush))
+)
+
+/**
+ * No logging at all.
+ *
+ * @since 0.1.0
+ */
+export const layerSilent: Layer.Layer<AccessLog> = Layer.succeed(AccessLog, { write: () => {}, flush: () => {} })
+
+/**
+ * Collects lines in memory, for tests: the array is filled as lines are logged.
+ *
+ * @since 0.1.0
+ */
+export const layerCollect = (lines: Array<string>): Layer.Layer<AccessLog> =>
+  Layer.succeed(AccessLog, { write: (line) => void lines.push(line), flush: () => {} })

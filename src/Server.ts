@@ -1,0 +1,270 @@
+/**
+ * The server: a scoped listener that hands each connection to the engine. Python's `HTTPServer` (one connection at
+ * a time) and `ThreadingHTTPServer` (concurrent connections) are two values of `mode`.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import * as Net from "node:net"
+import * as Tls from "node:tls"
+import { AccessLog } from "./AccessLog.js"
+import type { DecoderLimits } from "./Decoder.js"
+import { Handlers } from "./Handler.js"
+import { Connection, type Engine, type Transport } from "./internal/connection.js"
+import { DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
+
+/**
+ * This package's version, sent in `Server` as Python sends `server_version`.
+ *
+ * @since 0.1.0
+ */
+export const VERSION = "0.1.0"
+
+/**
+ * How connections are served: `"threading"` serves them concurrently (Python's `ThreadingHTTPServer`, the
+ * command line's choice), `"single"` one at a time while the next waits (Python's `HTTPServer`).
+ *
+ * @since 0.1.0
+ */
+export type Mode = "threading" | "single"
+
+/**
+ * Server settings. Every field is optional; the defaults are Python's where Python has one.
+ *
+ * @since 0.1.0
+ */
+export interface ServerOptions {
+  /** Address to bind; `"::"` is dual-stack (IPv4 clients appear as `::ffff:a.b.c.d`). Default `"127.0.0.1"`. */
+  readonly host?: string
+  /** Port; `0` picks a free one (read it from `Server.address`). Default 8000. */
+  readonly port?: number
+  /** With `host: "::"`, refuse IPv4 clients. */
+  readonly ipv6Only?: boolean
+  /** Python's `protocol_version`: `"HTTP/1.1"` enables keep-alive and `100 Continue`. Default `"HTTP/1.0"`. */
+  readonly protocolVersion?: "HTTP/1.0" | "HTTP/1.1"
+  /** Python's `server_version`. Default `effect-httpd/0.1.0`. */
+  readonly serverVersion?: string
+  /** Python's `sys_version`. Default `Node.js/<version>`. */
+  readonly sysVersion?: string
+  /** Default `"threading"`. */
+  readonly mode?: Mode
+  /** Connections served at once; more wait, unread, until one closes. Default: 1 in `"single"` mode, else none. */
+  readonly maxConnections?: number
+  /** On shutdown, how long requests in flight may take before they are interrupted. Default 5 seconds. */
+  readonly shutdownTimeout?: Duration.DurationInput
+  /** Close a connection with no request in progress after this long (also a slow head). Default 120 seconds. */
+  readonly idleTimeout?: Duration.DurationInput
+  /** Drop a client that reads none of a response for this long. Default 60 seconds. */
+  readonly writeTimeout?: Duration.DurationInput
+  /** Largest unread request body skipped to keep a connection alive. Default 64 KiB. */
+  readonly maxDrainBytes?: number
+  /** Request-line, header and body limits; Python's by default. */
+  readonly limits?: Partial<DecoderLimits>
+  /** Python's `error_message_format` (`%(code)d`, `%(message)s`, `%(explain)s`). */
+  readonly errorMessageFormat?: string
+  /** Python's `error_content_type`. */
+  readonly errorContentType?: string
+  /** Serve HTTPS with these Node `tls` options (certificate, key, passphrase…). */
+  readonly tls?: Tls.TlsOptions
+}
+
+/**
+ * Where the server listens.
+ *
+ * @since 0.1.0
+ */
+export interface ServerAddress {
+  readonly hostname: string
+  readonly port: number
+  readonly family: "IPv4" | "IPv6"
+}
+
+/**
+ * A running server.
+ *
+ * @since 0.1.0
+ */
+export interface Server {
+  readonly address: ServerAddress
+  readonly secure: boolean
+  /** Connections being served now (waiting ones excluded). */
+  readonly activeConnections: () => number
+}
+
+/**
+ * The running server as a service (what `layer` provides).
+ *
+ * @since 0.1.0
+ */
+export class HttpServer extends Context.Tag("effect-httpd/Server")<HttpServer, Server>() {}
+
+/**
+ * The server could not listen.
+ *
+ * @since 0.1.0
+ */
+export class ServeError extends Data.TaggedError("ServeError")<{
+  readonly reason: "AddressInUse" | "PermissionDenied" | "AddressNotAvailable" | "Unknown"
+  readonly message: string
+  readonly cause: unknown
+}> {}
+
+const listenError = (error: NodeJS.ErrnoException, host: string, port: number): ServeError => {
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`
+  switch (error.code) {
+    case "EADDRINUSE":
+      return new ServeError({ reason: "AddressInUse", message: `address already in use: ${where}`, cause: error })
+    case "EACCES":
+      return new ServeError({ reason: "PermissionDenied", message: `permission denied: ${where}`, cause: error })
+    case "EADDRNOTAVAIL":
+    case "EAFNOSUPPORT":
+    case "ENOTFOUND":
+      return new ServeError({ reason: "AddressNotAvailable", message: `cannot assign address: ${where}`, cause: error })
+    default:
+      return new ServeError({ reason: "Unknown", message: `cannot listen on ${where}: ${error.message}`, cause: error })
+  }
+}
+
+const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
+  input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
+
+/**
+ * Starts a server in the current scope. Closing the scope stops accepting, lets requests in flight finish for up to
+ * `shutdownTimeout`, interrupts the rest (their scopes close: files, child processes) and destroys every socket.
+ *
+ * We listen with `node:net`/`node:tls` directly rather than `NodeSocketServer`: it cannot serve TLS, and its
+ * shutdown closes the listener only after the connections, so a connection accepted mid-shutdown is never served
+ * and never closed.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: ServerOptions = {}
+): Effect.Effect<Server, ServeError, Scope.Scope | Handlers | AccessLog> =>
+  Effect.gen(function*() {
+    const handlers = yield* Handlers
+    const log = yield* AccessLog
+    const runtime = yield* Effect.runtime<never>()
+    const host = options.host ?? "127.0.0.1"
+    const port = options.port ?? 8000
+    const protocolVersion = options.protocolVersion ?? "HTTP/1.0"
+    const secure = options.tls !== undefined
+    const engine: Engine = {
+      protocolVersion,
+      protocol11: protocolVersion >= "HTTP/1.1",
+      versionString: `${options.serverVersion ?? `effect-httpd/${VERSION}`} ${
+        options.sysVersion ?? `Node.js/${process.versions.node}`
+      }`,
+      errorMessageFormat: options.errorMessageFormat ?? DEFAULT_ERROR_MESSAGE,
+      errorContentType: options.errorContentType ?? DEFAULT_ERROR_CONTENT_TYPE,
+      limits: options.limits ?? {},
+      idleTimeoutMs: millis(options.idleTimeout, 120_000),
+      writeTimeoutMs: millis(options.writeTimeout, 60_000),
+      maxDrainBytes: options.maxDrainBytes ?? 64 * 1024,
+      handlers,
+      log,
+      runFork: Runtime.runFork(runtime),
+      secure
+    }
+    const maxConnections = options.maxConnections ?? (options.mode === "single" ? 1 : Infinity)
+    const active = new Set<Connection>()
+    const waiting: Array<Net.Socket> = []
+    let stopping = false
+    let onEmpty: (() => void) | undefined
+
+    const serve = (socket: Net.Socket) => {
+      active.add(new Connection(engine, socket as Transport, onClosed))
+    }
+    const onClosed = (connection: Connection) => {
+      active.delete(connection)
+      while (!stopping && active.size < maxConnections && waiting.length > 0) {
+        const next = waiting.shift()!
+        if (!next.destroyed) serve(next)
+      }
+      if (active.size === 0) onEmpty?.()
+    }
+    const onConnection = (socket: Net.Socket) => {
+      if (stopping) {
+        socket.destroy()
+        return
+      }
+      socket.setNoDelay(true)
+      if (active.size < maxConnections) serve(socket)
+      else {
+        socket.pause()
+        waiting.push(socket)
+        socket.once("close", () => {
+          const i = waiting.indexOf(socket)
+          if (i >= 0) waiting.splice(i, 1)
+        })
+      }
+    }
+
+    const listener: Net.Server = secure
+      ? Tls.createServer({ ...options.tls, allowHalfOpen: true } as Tls.TlsOptions, onConnection)
+      : Net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, onConnection)
+    // TLS handshake failures and client resets on the listener are the client's problem, not the server's.
+    listener.on("tlsClientError", () => {})
+
+    yield* Effect.acquireRelease(
+      Effect.async<void, ServeError>((resume) => {
+        const onError = (error: NodeJS.ErrnoException) => resume(Effect.fail(listenError(error, host, port)))
+        listener.once("error", onError)
+        listener.listen({ host, port, ipv6Only: options.ipv6Only ?? false }, () => {
+          listener.off("error", onError)
+          listener.on("error", () => {})
+          resume(Effect.void)
+        })
+      }),
+      () =>
+        Effect.gen(function*() {
+          stopping = true
+          const closed = Effect.async<void>((resume) => {
+            listener.close(() => resume(Effect.void))
+          })
+          for (const socket of waiting.splice(0)) socket.destroy()
+          for (const connection of active) connection.shutdown()
+          if (active.size > 0) {
+            yield* Effect.async<void>((resume) => {
+              onEmpty = () => resume(Effect.void)
+              if (active.size === 0) resume(Effect.void)
+            }).pipe(Effect.timeout(millis(options.shutdownTimeout, 5_000)), Effect.ignore)
+          }
+          yield* Effect.forEach([...active], (connection) => connection.abort(), { concurrency: "unbounded", discard: true })
+          yield* closed
+          log.flush()
+        })
+    )
+
+    const bound = listener.address() as Net.AddressInfo
+    return {
+      address: { hostname: bound.address, port: bound.port, family: bound.family === "IPv6" ? "IPv6" : "IPv4" },
+      secure,
+      activeConnections: () => active.size
+    }
+  })
+
+/**
+ * The server as a layer: listening while the layer is alive.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer, ServeError, Handlers | AccessLog> =>
+  Layer.scoped(HttpServer, make(options))
+
+/**
+ * The URL of a running server, with brackets for IPv6 literals.
+ *
+ * @since 0.1.0
+ */
+export const url = (server: Server, path = "/"): string => {
+  const { hostname, port } = server.address
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname
+  return `${server.secure ? "https" : "http"}://${host}:${port}${path}`
+}

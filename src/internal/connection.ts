@@ -1,0 +1,618 @@
+/**
+ * One connection: bytes in → decoder → requests → handlers → responses → bytes out.
+ *
+ * This is the hot path, so it is driven synchronously from the socket's `data` callback and runs one Effect fiber per
+ * request (never per chunk): a `Stream` step per network chunk costs ~25 µs on this machine kind, several times the
+ * rest of a small request (see the project's platform notes). It writes to the Node socket directly because
+ * `Socket.toChannel`/`socket.writer` cannot half-close, hang on writes after the read side ends, and never pause
+ * reads.
+ */
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { AccessLogService } from "../AccessLog.js"
+import { formatLine, requestMessage } from "../AccessLog.js"
+import { type DecoderEvent, type DecoderLimits, Decoder, type RequestError } from "../Decoder.js"
+import type { HandlerMap } from "../Handler.js"
+import { HttpError } from "../HttpError.js"
+import {
+  emptyBody,
+  HTTP_0_9,
+  type HttpVersion,
+  type Request,
+  RequestBodyError,
+  type RequestHead,
+  splitPath,
+  versionAtLeast
+} from "../Request.js"
+import type { Response } from "../Response.js"
+import { isBodiless } from "../Status.js"
+import { pyRepr } from "./pythonText.js"
+import {
+  buildHead,
+  errorHasBody,
+  errorTexts,
+  fillErrorTemplate,
+  hasUnsafeField,
+  reasonFor
+} from "./wire.js"
+
+/** The parts of a `net.Socket` a connection uses; a test transport implements the same. */
+export interface Transport {
+  write(data: Uint8Array | string, encoding?: BufferEncoding): boolean
+  cork(): void
+  uncork(): void
+  end(): void
+  destroy(): void
+  pause(): unknown
+  resume(): unknown
+  setTimeout(ms: number): unknown
+  on(event: "data", listener: (chunk: Buffer) => void): unknown
+  on(event: "end" | "close" | "drain" | "timeout", listener: () => void): unknown
+  on(event: "error", listener: (error: Error) => void): unknown
+  off(event: "drain" | "close", listener: () => void): unknown
+  readonly destroyed: boolean
+  readonly remoteAddress?: string | undefined
+  readonly remotePort?: number | undefined
+  readonly localAddress?: string | undefined
+  readonly localPort?: number | undefined
+}
+
+/** Everything a connection needs, resolved once per server. */
+export interface Engine {
+  readonly protocolVersion: string
+  /** `protocol_version >= "HTTP/1.1"`: keep-alive and 100-continue are possible. */
+  readonly protocol11: boolean
+  /** `Server` header: `server_version + " " + sys_version`. */
+  readonly versionString: string
+  readonly errorMessageFormat: string
+  readonly errorContentType: string
+  readonly limits: Partial<DecoderLimits>
+  /** Close a connection idle (between requests, or mid-head) this long; 0 disables. */
+  readonly idleTimeoutMs: number
+  /** Drop a client that does not read a response for this long; 0 disables. */
+  readonly writeTimeoutMs: number
+  /** An unread request body up to this size is read and dropped to keep the connection; larger closes it. */
+  readonly maxDrainBytes: number
+  readonly handlers: HandlerMap
+  readonly log: AccessLogService
+  readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
+  readonly secure: boolean
+}
+
+const CONTINUE_LINE = (protocolVersion: string) => protocolVersion + " 100 Continue\r\n\r\n"
+/** Buffered request-body bytes above which reading from the socket pauses. */
+const BODY_HIGH_WATER = 64 * 1024
+/** Pipelined requests decoded ahead of the one being answered, above which reading pauses. */
+const QUEUE_HIGH_WATER = 32
+/** A head and body up to this size are copied into one buffer: one write, one TCP segment when small. */
+const COALESCE_LIMIT = 16 * 1024
+/** After we close our side, wait this long for the peer's FIN before destroying the socket. */
+const LINGER_MS = 2000
+
+/** A request body on its way from the socket to a handler. */
+class BodySink {
+  private chunks: Array<Uint8Array> = []
+  buffered = 0
+  received = 0
+  ended = false
+  discarding = false
+  failure: RequestBodyError | undefined = undefined
+  private waiter: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>) => void) | undefined
+
+  constructor(readonly expected: number, private readonly onConsumed: () => void) {}
+
+  push(chunk: Uint8Array): void {
+    this.received += chunk.length
+    if (this.discarding) return
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    this.wake()
+  }
+  end(): void {
+    this.ended = true
+    this.wake()
+  }
+  fail(error: RequestBodyError): void {
+    this.failure = error
+    this.wake()
+  }
+  /** The handler is done: what is still to come is thrown away. */
+  discard(): void {
+    this.discarding = true
+    this.chunks = []
+    this.buffered = 0
+  }
+  private wake(): void {
+    const waiter = this.waiter
+    if (waiter !== undefined) {
+      const next = this.take()
+      if (next !== undefined) {
+        this.waiter = undefined
+        waiter(next)
+      }
+    }
+  }
+  private take(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>> | undefined {
+    if (this.chunks.length > 0) {
+      const chunk = Chunk.unsafeFromArray(this.chunks)
+      this.chunks = []
+      this.buffered = 0
+      this.onConsumed()
+      return Effect.succeed(chunk)
+    }
+    if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
+    if (this.ended) return Effect.fail(Option.none())
+    return undefined
+  }
+  readonly stream: Stream.Stream<Uint8Array, RequestBodyError> = Stream.repeatEffectChunkOption(
+    Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>((resume) => {
+      const next = this.take()
+      if (next !== undefined) return resume(next)
+      this.waiter = resume
+      return Effect.sync(() => {
+        this.waiter = undefined
+      })
+    })
+  )
+}
+
+type QueueItem =
+  | { readonly _tag: "Request"; readonly head: RequestHead; readonly body: BodySink | undefined }
+  | { readonly _tag: "Error"; readonly error: RequestError }
+  | { readonly _tag: "Close" }
+
+interface InFlight {
+  readonly request: Request
+  readonly body: BodySink | undefined
+  fiber: Fiber.RuntimeFiber<void, never> | undefined
+  keepAlive: boolean
+  responseStarted: boolean
+}
+
+/** Why a connection's bytes stopped: the peer, a timeout, the server's shutdown. */
+class ClientGone {
+  readonly _tag = "ClientGone"
+}
+
+/**
+ * A live connection. Create it with the transport already connected; it reads, answers and closes by itself and
+ * calls `onClosed` once when the socket is gone.
+ */
+export class Connection {
+  private readonly decoder: Decoder
+  private readonly queue: Array<QueueItem> = []
+  private current: InFlight | undefined = undefined
+  private bodyTarget: BodySink | undefined = undefined
+  private readEnded = false
+  private closing = false
+  private finished = false
+  private paused = false
+  private readonly address: string
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly transport: Transport,
+    private readonly onClosed: (connection: Connection) => void
+  ) {
+    this.decoder = new Decoder(engine.limits)
+    this.address = transport.remoteAddress ?? ""
+    transport.on("data", this.onData)
+    transport.on("end", this.onEnd)
+    transport.on("close", this.onClose)
+    transport.on("error", this.onError)
+    transport.on("timeout", this.onTimeout)
+    if (engine.idleTimeoutMs > 0) transport.setTimeout(engine.idleTimeoutMs)
+  }
+
+  /** Whether no request is being answered (a shutdown may close it at once). */
+  get isIdle(): boolean {
+    return this.current === undefined && this.queue.length === 0
+  }
+
+  /** Graceful stop: finish the response in progress, answer nothing more, then close. */
+  shutdown(): void {
+    this.closing = true
+    if (this.current === undefined) this.finish()
+  }
+
+  /** Forced stop: interrupt the request in progress (its scope closes) and destroy the socket. */
+  abort(): Effect.Effect<void> {
+    const fiber = this.current?.fiber
+    this.closing = true
+    return Effect.zipRight(
+      fiber === undefined ? Effect.void : Fiber.interrupt(fiber),
+      Effect.sync(() => this.transport.destroy())
+    )
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.finished) return
+    this.handle(this.decoder.feed(chunk))
+  }
+
+  private readonly onEnd = (): void => {
+    this.readEnded = true
+    // After our own end(), Node destroys the socket once both directions are done.
+    if (this.finished) return
+    this.handle(this.decoder.end())
+    if (this.current === undefined) this.next()
+  }
+
+  private readonly onClose = (): void => {
+    this.finished = true
+    this.readEnded = true
+    this.bodyTarget?.fail(new RequestBodyError({ reason: "ClientClosed", message: "the client closed the connection" }))
+    const fiber = this.current?.fiber
+    if (fiber !== undefined) {
+      // The handler may be busy with something else (a child process, a file): stop it so its scope closes.
+      Effect.runFork(Fiber.interrupt(fiber))
+    }
+    this.onClosed(this)
+  }
+
+  private readonly onError = (_error: Error): void => {
+    // ECONNRESET and friends: "close" follows and cleans up.
+  }
+
+  private readonly onTimeout = (): void => {
+    if (!this.finished) this.log("Request timed out: TimeoutError('timed out')")
+    this.transport.destroy()
+  }
+
+  private handle(events: ReadonlyArray<DecoderEvent>): void {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!
+      switch (event._tag) {
+        case "Head": {
+          const head = event.head
+          let body: BodySink | undefined
+          if (head.framing !== "none") {
+            body = new BodySink(head.contentLength, this.updateFlow)
+            this.bodyTarget = body
+          }
+          this.queue.push({ _tag: "Request", head, body })
+          break
+        }
+        case "Body":
+          this.bodyTarget?.push(event.chunk)
+          break
+        case "BodyEnd":
+          this.bodyTarget?.end()
+          this.bodyTarget = undefined
+          break
+        case "BodyError":
+          this.bodyTarget?.fail(event.error)
+          this.bodyTarget = undefined
+          this.readEnded = true
+          break
+        case "Error":
+          this.queue.push({ _tag: "Error", error: event.error })
+          break
+        case "Close":
+          this.queue.push({ _tag: "Close" })
+          break
+      }
+    }
+    if (this.current === undefined) this.next()
+    this.updateFlow()
+  }
+
+  /** Pauses reading while too much is buffered ahead of the handler; resumes when it has caught up. */
+  private readonly updateFlow = (): void => {
+    if (this.finished) return
+    const body = this.bodyTarget
+    const full = this.queue.length > QUEUE_HIGH_WATER ||
+      (body !== undefined && !body.discarding && body.buffered > BODY_HIGH_WATER)
+    if (full && !this.paused) {
+      this.paused = true
+      this.transport.pause()
+    } else if (!full && this.paused) {
+      this.paused = false
+      this.transport.resume()
+    }
+  }
+
+  /** Starts on the next queued item, or waits for one, or closes when nothing more can come. */
+  private next(): void {
+    while (this.current === undefined && !this.finished) {
+      if (this.closing) return this.finish()
+      const item = this.queue.shift()
+      if (item === undefined) {
+        if (this.readEnded) this.finish()
+        else if (this.engine.idleTimeoutMs > 0) this.transport.setTimeout(this.engine.idleTimeoutMs)
+        return
+      }
+      switch (item._tag) {
+        case "Close":
+          return this.finish()
+        case "Error": {
+          const e = item.error
+          this.sendError(e.error, e.requestLine, e.method, e.headless ? HTTP_0_9 : e.version)
+          return this.finish()
+        }
+        case "Request":
+          this.start(item.head, item.body)
+      }
+    }
+  }
+
+  private start(head: RequestHead, body: BodySink | undefined): void {
+    const engine = this.engine
+    const transport = this.transport
+    const { pathname, query } = splitPath(head.path)
+    const request: Request = {
+      ...head,
+      pathname,
+      query,
+      remoteAddress: this.address,
+      remotePort: transport.remotePort ?? 0,
+      localAddress: transport.localAddress ?? "",
+      localPort: transport.localPort ?? 0,
+      secure: engine.secure,
+      body: body === undefined ? emptyBody : body.stream
+    }
+    const version = head.version
+    // Python's parse_request: close unless both sides speak 1.1, then the Connection header decides.
+    let keepAlive = version !== HTTP_0_9 && engine.protocol11 && versionAtLeast(version, 1, 1)
+    const connection = head.headers.get("connection")
+    if (connection !== undefined) {
+      const lower = connection.toLowerCase()
+      if (lower === "close") keepAlive = false
+      else if (lower === "keep-alive" && engine.protocol11) keepAlive = true
+    }
+    const inFlight: InFlight = { request, body, fiber: undefined, keepAlive, responseStarted: false }
+    this.current = inFlight
+    if (engine.idleTimeoutMs > 0) transport.setTimeout(0)
+
+    const expect = head.headers.get("expect")
+    const wantsContinue = expect !== undefined && expect.toLowerCase() === "100-continue" && engine.protocol11 &&
+      versionAtLeast(version, 1, 1)
+
+    const handler = engine.handlers.byMethod.get(head.method)
+    if (handler === undefined && !(wantsContinue && engine.handlers.expectContinue !== undefined)) {
+      if (wantsContinue) transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
+      this.sendError(
+        new HttpError({ status: 501, message: `Unsupported method (${pyRepr(head.method)})` }),
+        head.requestLine,
+        head.method,
+        version
+      )
+      return this.done(inFlight)
+    }
+
+    let program: Effect.Effect<Response, HttpError, Scope.Scope> = handler === undefined
+      ? Effect.fail(new HttpError({ status: 501, message: `Unsupported method (${pyRepr(head.method)})` }))
+      : handler(request)
+    if (wantsContinue) {
+      const hook = engine.handlers.expectContinue
+      const sendContinue = Effect.sync(() => transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1"))
+      if (hook === undefined) Effect.runSync(sendContinue)
+      else program = Effect.zipRight(Effect.zipRight(hook(request), sendContinue), program)
+    }
+    // The response is written inside the request's scope: a streamed body's resources (a file handle, a child
+    // process) outlive the handler's return but not the write.
+    const run = Effect.scoped(Effect.matchCauseEffect(program, {
+      onSuccess: (response) => this.writeResponse(inFlight, response),
+      onFailure: (cause) => this.writeFailure(inFlight, cause)
+    }))
+    const fiber = engine.runFork(Effect.catchAll(run, () => Effect.interrupt))
+    inFlight.fiber = fiber
+    fiber.addObserver((exit) => this.onRequestExit(inFlight, exit))
+  }
+
+  private onRequestExit(inFlight: InFlight, exit: Exit.Exit<void, never>): void {
+    if (this.current !== inFlight) return
+    if (Exit.isFailure(exit)) {
+      // Interrupted (client gone, shutdown) or a write that could not finish: the framing is lost.
+      this.current = undefined
+      this.transport.destroy()
+      return
+    }
+    this.done(inFlight)
+  }
+
+  /** The response has been written: decide between the next request and closing. */
+  private done(inFlight: InFlight): void {
+    this.current = undefined
+    let keepAlive = inFlight.keepAlive
+    const body = inFlight.body
+    if (body !== undefined && !body.ended) {
+      // Python would read the unread body as the next request; we skip it when small, else close.
+      // A chunked body (expected 0) has no known end: close rather than read an unbounded amount.
+      const unknownLength = body.expected === 0
+      if (body.failure !== undefined || unknownLength || body.expected - body.received > this.engine.maxDrainBytes) {
+        keepAlive = false
+      }
+    }
+    body?.discard()
+    if (!keepAlive || this.closing) return this.finish()
+    this.updateFlow()
+    this.next()
+  }
+
+  private writeFailure(inFlight: InFlight, cause: Cause.Cause<HttpError>): Effect.Effect<void, ClientGone> {
+    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+    const failure = Cause.failureOption(cause)
+    if (inFlight.responseStarted) {
+      this.logError(`response aborted: ${Cause.pretty(cause).split("\n")[0]}`)
+      return Effect.fail(new ClientGone())
+    }
+    const head = inFlight.request
+    const error = Option.isSome(failure)
+      ? failure.value
+      : new HttpError({ status: 500, explain: "Server got itself in trouble" })
+    if (Option.isNone(failure)) this.logError(`handler failed: ${Cause.pretty(cause).split("\n")[0]}`)
+    return Effect.sync(() => {
+      inFlight.keepAlive = false
+      this.sendError(error, head.requestLine, head.method, head.version)
+    })
+  }
+
+  private writeResponse(inFlight: InFlight, response: Response): Effect.Effect<void, ClientGone> {
+    const request = inFlight.request
+    const engine = this.engine
+    if (hasUnsafeField(response.headers)) {
+      return this.writeFailure(
+        inFlight,
+        Cause.fail(new HttpError({ status: 500, explain: "The handler produced a header with CR or LF" }))
+      )
+    }
+    const status = response.status
+    const reason = reasonFor(status, response.reason)
+    let keepAlive = inFlight.keepAlive
+    let hasLength = false
+    const headers = response.headers
+    for (let i = 0; i < headers.length; i++) {
+      const name = headers[i]![0]
+      if (name.length === 10 && name.toLowerCase() === "connection") {
+        const v = headers[i]![1].toLowerCase()
+        if (v === "close") keepAlive = false
+        else if (v === "keep-alive") keepAlive = true
+      } else if (name.length === 14 && name.toLowerCase() === "content-length") hasLength = true
+    }
+    const noBody = request.method === "HEAD" || isBodiless(status)
+    // Without a length the body is framed by closing, whatever keep-alive said.
+    // Without a length the body is framed by closing, whatever keep-alive said (Python would leave the client
+    // waiting).
+    if (!noBody && (!hasLength || !response.endHeaders)) keepAlive = false
+    inFlight.keepAlive = keepAlive
+    inFlight.responseStarted = true
+    if (response.standardHeaders) this.log(requestMessage(request.requestLine, status))
+    const head = request.version === HTTP_0_9
+      ? ""
+      : buildHead(engine, status, reason, headers, response.standardHeaders, response.endHeaders)
+    const body = response.body
+    const sendBody = !(noBody && response.endHeaders)
+    switch (body._tag) {
+      case "Empty":
+        return Effect.sync(() => {
+          if (head !== "") this.transport.write(head, "latin1")
+        })
+      case "Bytes":
+        return Effect.sync(() => this.writeHeadAndBytes(head, sendBody ? body.bytes : undefined))
+      case "Stream": {
+        if (!sendBody) {
+          return Effect.sync(() => {
+            if (head !== "") this.transport.write(head, "latin1")
+          })
+        }
+        return Effect.zipRight(
+          Effect.sync(() => {
+            if (head !== "") this.transport.write(head, "latin1")
+          }),
+          Stream.runForEach(body.stream, (chunk) => this.writeChunk(chunk)).pipe(
+            Effect.catchAll((error) => {
+              if (error instanceof ClientGone) return Effect.fail(error)
+              this.logError(`response body failed: ${String(error)}`)
+              return Effect.fail(new ClientGone())
+            })
+          )
+        )
+      }
+    }
+  }
+
+  private writeHeadAndBytes(head: string, bytes: Uint8Array | undefined): void {
+    const transport = this.transport
+    if (bytes === undefined || bytes.length === 0) {
+      if (head !== "") transport.write(head, "latin1")
+      return
+    }
+    if (head === "") {
+      transport.write(bytes)
+      return
+    }
+    if (head.length + bytes.length <= COALESCE_LIMIT) {
+      const buffer = Buffer.allocUnsafe(head.length + bytes.length)
+      buffer.write(head, 0, "latin1")
+      buffer.set(bytes, head.length)
+      transport.write(buffer)
+    } else {
+      transport.cork()
+      transport.write(head, "latin1")
+      transport.write(bytes)
+      transport.uncork()
+    }
+  }
+
+  /** Writes one chunk; when the socket's buffer is full, waits for it to drain (or for the client to vanish). */
+  private writeChunk(chunk: Uint8Array): Effect.Effect<void, ClientGone> {
+    if (this.transport.destroyed) return Effect.fail(new ClientGone())
+    if (this.transport.write(chunk)) return Effect.void
+    const wait = Effect.async<void, ClientGone>((resume) => {
+      const transport = this.transport
+      const onDrain = () => {
+        cleanup()
+        resume(Effect.void)
+      }
+      const onClose = () => {
+        cleanup()
+        resume(Effect.fail(new ClientGone()))
+      }
+      const cleanup = () => {
+        transport.off("drain", onDrain)
+        transport.off("close", onClose)
+      }
+      transport.on("drain", onDrain)
+      transport.on("close", onClose)
+      return Effect.sync(cleanup)
+    })
+    const timeout = this.engine.writeTimeoutMs
+    return timeout > 0
+      ? Effect.timeoutFail(wait, {
+        duration: timeout,
+        onTimeout: () => {
+          this.log("Request timed out: TimeoutError('timed out')")
+          return new ClientGone()
+        }
+      })
+      : wait
+  }
+
+  /** Python's `send_error`: log, status line, `Connection: close`, the error page (not for HEAD). */
+  private sendError(error: HttpError, requestLine: string, method: string | undefined, version: HttpVersion | undefined): void {
+    const engine = this.engine
+    const status = error.status
+    const { explain, message } = errorTexts(status, error.message, error.explain)
+    this.log(`code ${status}, message ${message}`)
+    this.log(requestMessage(requestLine, status))
+    const headers: Array<readonly [string, string]> = [...(error.headers ?? []), ["Connection", "close"]]
+    let body: Buffer | undefined
+    if (errorHasBody(status)) {
+      body = Buffer.from(fillErrorTemplate(engine.errorMessageFormat, status, message, explain), "utf8")
+      headers.push(["Content-Type", engine.errorContentType], ["Content-Length", String(body.length)])
+    }
+    const head = version === HTTP_0_9
+      ? ""
+      : buildHead(engine, status, reasonFor(status, message), headers, true, true)
+    this.writeHeadAndBytes(head, method === "HEAD" ? undefined : body)
+  }
+
+  private log(message: string): void {
+    this.engine.log.write(formatLine(this.address, message))
+  }
+
+  private logError(message: string): void {
+    this.log(message)
+  }
+
+  /** Ends our side after what is queued has been written; the socket is destroyed when the peer closes too. */
+  private finish(): void {
+    if (this.finished) return
+    this.finished = true
+    const transport = this.transport
+    if (this.paused) transport.resume()
+    transport.end()
+    if (!this.readEnded) transport.setTimeout(LINGER_MS)
+  }
+}
+
+/** Reads a request body whole (for handlers that want it in memory; bounded by the decoder's body limit). */
+export const readBody = (request: Request): Effect.Effect<Uint8Array, RequestBodyError> =>
+  Effect.map(Stream.runCollect(request.body), (chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks)))
