@@ -579,7 +579,7 @@ export class Connection {
   private sendError(error: HttpError, requestLine: string, method: string | undefined, version: HttpVersion | undefined): void {
     const engine = this.engine
     const status = error.status
-    const { explain, message } = errorTexts(status, error.message, error.explain)
+    const { explain, message } = errorTexts(error)
     this.log(`code ${status}, message ${message}`)
     this.log(requestMessage(requestLine, status))
     const headers: Array<readonly [string, string]> = [...(error.headers ?? []), ["Connection", "close"]]
