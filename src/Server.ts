@@ -158,6 +158,8 @@ export const make = (
 
     const serve = (socket: Net.Socket) => {
       active.add(new Connection(engine, socket as Transport, onClosed))
+      // A socket that waited for its turn was paused; a `data` listener alone does not resume it.
+      socket.resume()
     }
     const onClosed = (connection: Connection) => {
       active.delete(connection)
@@ -209,10 +211,11 @@ export const make = (
           for (const socket of waiting.splice(0)) socket.destroy()
           for (const connection of active) connection.shutdown()
           if (active.size > 0) {
+            // Finalizers are uninterruptible: without `interruptible` the timeout could never cut the wait short.
             yield* Effect.async<void>((resume) => {
               onEmpty = () => resume(Effect.void)
               if (active.size === 0) resume(Effect.void)
-            }).pipe(Effect.timeout(millis(options.shutdownTimeout, 5_000)), Effect.ignore)
+            }).pipe(Effect.interruptible, Effect.timeout(millis(options.shutdownTimeout, 5_000)), Effect.ignore)
           }
           yield* Effect.forEach([...active], (connection) => connection.abort(), { concurrency: "unbounded", discard: true })
           yield* closed
