@@ -383,6 +383,8 @@ export class Connection {
         head.method,
         version
       )
+      // send_error's `Connection: close` ends the connection.
+      inFlight.keepAlive = false
       return this.done(inFlight)
     }
 
