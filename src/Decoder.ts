@@ -93,6 +93,7 @@ const bodyFailure = (reason: RequestBodyError["reason"], message: string): Decod
 })
 
 const decodeRequestHead = Schema.decodeUnknownEither(RequestHeadText)
+const decodeRequestLine = Schema.decodeUnknownEither(RequestLine)
 const isValidRequestLine = Schema.is(RequestLine)
 
 /** A byte buffer that grows by doubling, so a head trickled byte by byte costs linear, not quadratic, copying. */
@@ -156,6 +157,7 @@ export class Decoder {
   private linePos = 0
   private line: LineInfo | undefined = undefined
   private blockStart = 0
+  private lastValidBlock: string | undefined = undefined
   private lineCount = 0
   // Body progress.
   private remaining = 0
@@ -431,16 +433,16 @@ export class Decoder {
     this.line = undefined
     this.linePos = 0
     this.lineCount = 0
-    const checked = decodeRequestHead({
-      method: line.method,
-      target: line.target,
-      version: line.version.text,
-      fields: block
-    })
+    // A keep-alive client sends the same header block again and again: validate each distinct block once per
+    // connection, the request line always.
+    const checked = block === this.lastValidBlock
+      ? decodeRequestLine({ method: line.method, target: line.target, version: line.version.text })
+      : decodeRequestHead({ method: line.method, target: line.target, version: line.version.text, fields: block })
     if (Either.isLeft(checked)) {
       this.fail(out, this.headRefusal(line, block))
       return false
     }
+    this.lastValidBlock = block
     const fields: Array<HeaderField> = []
     let pos = 0
     while (pos < block.length) {

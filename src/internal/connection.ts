@@ -621,7 +621,8 @@ export class Connection {
   }
 
   private log(message: string): void {
-    this.engine.log.write(formatLine(this.address, message))
+    const log = this.engine.log
+    if (log.enabled !== false) log.write(formatLine(this.address, message))
   }
 
   /** Ends our side after what is queued has been written; the socket is destroyed when the peer closes too. */
