@@ -29,7 +29,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import {
-  REPO_ROOT, WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES,
+  REPO_ROOT, WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES, NPROC,
   which, parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, startServer, interleave, report, toolDescription,
 } from "./lib/bench-harness.mjs";
 
@@ -166,7 +166,7 @@ async function main() {
   const notes = [];
   if (!WRK) notes.push(`wrk not found: using autocannon in-process (${INSTALL_HINT} for wrk)`);
   if (!TASKSET) notes.push("taskset not found: server and load generator are not pinned");
-  else if (os.availableParallelism() < 2) notes.push("fewer than 2 CPUs: pinning disabled");
+  else if (NPROC < 2) notes.push("fewer than 2 CPUs: pinning disabled");
   pinSelf();
 
   const workloads = WORKLOADS.filter((w) => !opts.workloads || opts.workloads.includes(w.name));

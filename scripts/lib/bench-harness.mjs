@@ -33,6 +33,8 @@ import { fileURLToPath } from "node:url";
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const SERVER_CPU = 0;
 export const LOAD_CPU = 1;
+// CPUs this process may use, read at import: before pinSelf() narrows it to one.
+export const NPROC = os.availableParallelism();
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -65,13 +67,13 @@ export const INSTALL_HINT = "apt-get install wrk nginx";
 
 /** Pin every thread of this process (the harness, and autocannon when used) to `cpu`. */
 export function pinSelf(cpu = LOAD_CPU) {
-  if (!TASKSET || os.availableParallelism() <= cpu) return false;
+  if (!TASKSET || NPROC <= cpu) return false;
   const r = spawnSync(TASKSET, ["-a", "-p", "-c", String(cpu), String(process.pid)], { stdio: "ignore" });
   return r.status === 0;
 }
 
 const withTaskset = (cpu, cmd, args) =>
-  TASKSET && cpu != null && os.availableParallelism() > cpu
+  TASKSET && cpu != null && NPROC > cpu
     ? { cmd: TASKSET, args: ["-c", String(cpu), cmd, ...args] }
     : { cmd, args };
 
@@ -93,7 +95,8 @@ export function machineInfo() {
   const cpus = os.cpus();
   return {
     cpuModel: cpus[0]?.model ?? "unknown",
-    nproc: os.availableParallelism(),
+    nproc: NPROC,
+    onlineCpus: os.cpus().length,
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
