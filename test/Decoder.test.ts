@@ -101,6 +101,17 @@ describe("Decoder", () => {
     expect(error!.headless).toBe(headless)
   })
 
+  it("validates every distinct header block on a connection, not only the first", () => {
+    const decoder = new Decoder()
+    expect(heads(decoder.feed(bytes("GET /1 HTTP/1.1\r\nA: 1\r\n\r\nGET /2 HTTP/1.1\r\nA: 1\r\n\r\n")))).toHaveLength(2)
+    const [error] = errors(decoder.feed(bytes("GET /3 HTTP/1.1\r\nA : 1\r\n\r\n")))
+    expect(error!.error.status).toBe(400)
+    const again = new Decoder()
+    again.feed(bytes("GET /1 HTTP/1.1\r\nA: 1\r\n\r\n"))
+    // Same header block, but the request line must still be checked.
+    expect(errors(again.feed(bytes("GET /\x7f HTTP/1.1\r\nA: 1\r\n\r\n")))[0]!.error.status).toBe(400)
+  })
+
   it("accepts identical repeated Content-Length values", () => {
     const [head] = heads(decodeAll([bytes("POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc")]))
     expect(head!.contentLength).toBe(3)
