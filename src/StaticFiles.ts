@@ -48,7 +48,12 @@ export interface StaticFilesOptions {
   readonly extensionsMap?: Record<string, string>
   /** Files tried, in order, for a directory requested with a trailing slash. Default `["index.html", "index.htm"]`. */
   readonly indexPages?: ReadonlyArray<string>
-  /** `Accept-Ranges: bytes`, `Range` (206/416) and `If-Range`. Default: on, unless `pythonCompat`. */
+  /**
+   * `Accept-Ranges: bytes`, `Range` (206/416) and `If-Range`, for GET of files. Several ranges are answered with
+   * `multipart/byteranges` (parts in the order asked), except more than 16 ranges or overlapping ones, which get
+   * the whole file (200) as RFC 9110 §14.3 allows. A malformed `Range` is ignored. Default: on, unless
+   * `pythonCompat`.
+   */
   readonly rangeRequests?: boolean
   /** `ETag` on files and `If-None-Match` (304). Default: on, unless `pythonCompat`. */
   readonly etag?: boolean
@@ -137,7 +142,7 @@ export const layer = (
 const collapseSlashes = (url: string): string => url.startsWith("//") ? "/" + url.replace(/^\/+/, "") : url
 
 const errorResponse = (error: HttpError): HttpServerResponse.HttpServerResponse => {
-  const { explain, message } = errorTexts(error.status, error.message, error.explain)
+  const { explain, message } = errorTexts(error)
   return HttpServerResponse.text(fillErrorTemplate(DEFAULT_ERROR_MESSAGE, error.status, message, explain), {
     status: error.status,
     contentType: DEFAULT_ERROR_CONTENT_TYPE,
