@@ -242,7 +242,8 @@ const serveFile = (
       Effect.map((bytes) => {
         if (bytes.length !== size) {
           // Changed since stat: send what was read, whole, with its true length.
-          return Response.make(200, { _tag: "Bytes", bytes }, { headers: headersFor(contentType, bytes.length, undefined) })
+          const fresh = headersFor(contentType, bytes.length, undefined)
+          return Response.make(200, { _tag: "Bytes", bytes }, { headers: fresh })
         }
         const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
         return Response.make(plan.status, { _tag: "Bytes", bytes: plan.fromBuffer(buffer) }, { headers })

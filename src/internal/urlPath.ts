@@ -257,7 +257,9 @@ export const normpath = (path: string): string => {
   const comps: Array<string> = []
   for (const comp of path.split("/")) {
     if (comp === "" || comp === ".") continue
-    if (comp !== ".." || (initialSlashes === 0 && comps.length === 0) || (comps.length > 0 && comps[comps.length - 1] === "..")) {
+    const keep = comp !== ".." || (initialSlashes === 0 && comps.length === 0) ||
+      (comps.length > 0 && comps[comps.length - 1] === "..")
+    if (keep) {
       comps.push(comp)
     } else if (comps.length > 0) {
       comps.pop()
