@@ -1,0 +1,73 @@
+/**
+ * Python's `SimpleHTTPRequestHandler.list_directory` page, byte for byte.
+ */
+import { encodeUtf8SurrogateEscape, escapeHtml, quote, unquotePath } from "./urlPath.js"
+
+/** One directory entry as the listing shows it. */
+export interface ListingEntry {
+  readonly name: string
+  /** `os.path.isdir(fullname)`: follows symbolic links. */
+  readonly isDirectory: boolean
+  /** `os.path.islink(fullname)`. */
+  readonly isSymlink: boolean
+}
+
+/** Python compares strings by code point; JavaScript's `<` compares UTF-16 code units (differs past U+FFFF). */
+const compareCodePoints = (a: string, b: string): number => {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    if (a.charCodeAt(i) !== b.charCodeAt(i)) return a.codePointAt(i)! - b.codePointAt(i)!
+  }
+  return a.length - b.length
+}
+
+/**
+ * `names.sort(key=lambda a: a.lower())`: a stable sort on the lower-cased names by code point. Names equal once
+ * lower-cased keep their input order (Python's is `os.listdir`'s, ours the file system's as Node reads it).
+ */
+export const sortNames = (names: ReadonlyArray<string>): Array<string> =>
+  names
+    .map((name, index) => ({ name, key: name.toLowerCase(), index }))
+    .sort((x, y) => compareCodePoints(x.key, y.key) || x.index - y.index)
+    .map((x) => x.name)
+
+/**
+ * The listing's title path: `html.escape(unquote(self.path, errors='surrogatepass'), quote=False)` (the whole
+ * request path, query included, as Python shows it).
+ */
+export const displayPath = (requestPath: string): string => escapeHtml(unquotePath(requestPath))
+
+const entryLine = (entry: ListingEntry): string => {
+  let displayName = entry.name
+  let linkName = entry.name
+  if (entry.isDirectory) {
+    displayName = entry.name + "/"
+    linkName = entry.name + "/"
+  }
+  // A link to a directory shows "@" and links with "/".
+  if (entry.isSymlink) displayName = entry.name + "@"
+  return "<li><a href=\"" + quote(linkName) + "\">" + escapeHtml(displayName) + "</a></li>"
+}
+
+/**
+ * The page for a directory whose entries are already sorted, encoded as Python encodes it (UTF-8 with
+ * `surrogateescape`).
+ */
+export const renderListing = (requestPath: string, entries: ReadonlyArray<ListingEntry>): Buffer => {
+  const title = "Directory listing for " + displayPath(requestPath)
+  const lines = [
+    "<!DOCTYPE HTML>",
+    "<html lang=\"en\">",
+    "<head>",
+    "<meta charset=\"utf-8\">",
+    "<title>" + title + "</title>\n</head>",
+    "<body>\n<h1>" + title + "</h1>",
+    "<hr>\n<ul>"
+  ]
+  for (const entry of entries) lines.push(entryLine(entry))
+  lines.push("</ul>\n<hr>\n</body>\n</html>\n")
+  return encodeUtf8SurrogateEscape(lines.join("\n"))
+}
+
+/** The listing's `Content-type` (Python: `sys.getfilesystemencoding()`, UTF-8 here). */
+export const LISTING_CONTENT_TYPE = "text/html; charset=utf-8"

@@ -1,0 +1,316 @@
+/**
+ * The body of `SimpleHTTPRequestHandler.send_head` / `list_directory`, plus ranges and entity tags, written against
+ * `@effect/platform`'s `FileSystem` and independent of the engine's request type, so the same code serves the
+ * engine's handlers and an `HttpApp`.
+ */
+import type { PlatformError } from "@effect/platform/Error"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { randomBytes } from "node:crypto"
+import type { HeaderField } from "../Headers.js"
+import { HttpError } from "../HttpError.js"
+import * as Response from "../Response.js"
+import { formatHttpDate, ifNoneMatchMatches, ifRangeMatches, makeEtag, notModifiedSince } from "./conditional.js"
+import { LISTING_CONTENT_TYPE, type ListingEntry, renderListing, sortNames } from "./listing.js"
+import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
+import { directoryRedirect, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
+
+/** Everything a request needs, resolved once when the handler is built. */
+export interface StaticConfig {
+  /** The directory served, as Python's `self.directory`. */
+  readonly root: string
+  /** `guess_type(path)`. */
+  readonly contentType: (path: string) => string
+  readonly indexPages: ReadonlyArray<string>
+  readonly rangeRequests: boolean
+  readonly etag: boolean
+  /** Files up to this size are read whole and written with their head in one go; larger ones are streamed. */
+  readonly smallFileLimit: number
+  /** Read size when streaming. */
+  readonly chunkSize: number
+  /** How many directory entries are examined at once when listing. */
+  readonly listingConcurrency: number
+}
+
+/** What the static handler reads of a request. */
+export interface StaticRequest {
+  readonly method: string
+  /** The path (with query) to look up under the root. */
+  readonly path: string
+  /**
+   * The path the client asked for: the redirect's `Location` and the listing's title come from it. The same as
+   * `path`, except when the files are mounted under a prefix (`toHttpApp`).
+   */
+  readonly publicPath: string
+  readonly header: (name: string) => string | undefined
+}
+
+/** The file changed size under us while it was being sent: the response cannot be completed. */
+export class FileShrunk extends Data.TaggedError("FileShrunk")<{ readonly path: string }> {}
+
+const notFound = new HttpError({ status: 404, message: "File not found" })
+const noListing = new HttpError({ status: 404, message: "No permission to list directory" })
+
+/**
+ * Python's `send_head` for GET and HEAD. Files are opened in the request's `Scope`, so the handle is released once
+ * the response is written, when the client goes away, or when the server stops.
+ */
+export const serve = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  request: StaticRequest
+): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
+  const path = translatePath(config.root, request.path)
+  // Python: os.path.isdir() is False for a NUL or an unencodable surrogate, and open() then raises an exception
+  // that is not an OSError, so the connection closes without a response. We answer 404 instead.
+  if (path.includes("\0") || hasLoneSurrogate(path)) return Effect.fail(notFound)
+  return Effect.flatMap(Effect.option(fs.stat(path)), (info) => {
+    if (Option.isSome(info) && info.value.type === "Directory") {
+      const location = directoryRedirect(request.publicPath)
+      if (location !== undefined) {
+        return Effect.succeed(Response.make(301, Response.emptyBody, {
+          headers: [["Location", location], ["Content-Length", "0"]]
+        }))
+      }
+      return indexOrListing(fs, config, request, path)
+    }
+    // A trailing slash on a file is a 404 (bpo-17324); stat already failed with ENOTDIR for it.
+    if (Option.isNone(info) || info.value.type !== "File" || path.endsWith("/")) return Effect.fail(notFound)
+    return serveFile(fs, config, request, path, info.value)
+  })
+}
+
+const indexOrListing = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  request: StaticRequest,
+  directory: string
+): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
+  const tryIndex = (i: number): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
+    if (i >= config.indexPages.length) return listing(fs, config, request, directory)
+    const candidate = pyJoin(directory, config.indexPages[i]!)
+    return Effect.flatMap(Effect.option(fs.stat(candidate)), (info) =>
+      Option.isSome(info) && info.value.type === "File"
+        ? serveFile(fs, config, request, candidate, info.value)
+        : tryIndex(i + 1))
+  }
+  return tryIndex(0)
+}
+
+const isDirectory = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean> =>
+  Effect.match(fs.stat(path), { onFailure: () => false, onSuccess: (info) => info.type === "Directory" })
+
+// FileSystem has no lstat; readlink succeeds exactly on symbolic links.
+const isSymlink = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean> =>
+  Effect.match(fs.readLink(path), { onFailure: () => false, onSuccess: () => true })
+
+/** Python's `list_directory`. */
+const listing = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  request: StaticRequest,
+  directory: string
+): Effect.Effect<Response.Response, HttpError> =>
+  fs.readDirectory(directory).pipe(
+    Effect.mapError(() => noListing),
+    Effect.flatMap((names) =>
+      Effect.forEach(sortNames(names), (name): Effect.Effect<ListingEntry> => {
+        const full = pyJoin(directory, name)
+        return Effect.map(
+          Effect.all([isDirectory(fs, full), isSymlink(fs, full)]),
+          ([dir, link]) => ({ name, isDirectory: dir, isSymlink: link })
+        )
+      }, { concurrency: config.listingConcurrency })
+    ),
+    Effect.map((entries) => {
+      const page = renderListing(request.publicPath, entries)
+      return Response.make(200, { _tag: "Bytes", bytes: page }, {
+        headers: [["Content-type", LISTING_CONTENT_TYPE], ["Content-Length", String(page.length)]]
+      })
+    })
+  )
+
+/** Reads `length` bytes from `start`, a chunk per pull, so nothing is read before the socket wants it. */
+const fileSlice = (
+  file: FileSystem.File,
+  path: string,
+  start: number,
+  length: number,
+  chunkSize: number
+): Stream.Stream<Uint8Array, FileShrunk | PlatformError> =>
+  Stream.suspend(() => {
+    let remaining = length
+    let positioned = false
+    const next = Effect.suspend((): Effect.Effect<Uint8Array, Option.Option<FileShrunk | PlatformError>> => {
+      if (remaining <= 0) return Effect.fail(Option.none())
+      const read = file.readAlloc(Math.min(chunkSize, remaining)).pipe(
+        Effect.mapError((error) => Option.some<FileShrunk | PlatformError>(error)),
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.fail(Option.some<FileShrunk | PlatformError>(new FileShrunk({ path }))),
+          onSome: (chunk) => {
+            remaining -= chunk.length
+            return Effect.succeed(chunk)
+          }
+        }))
+      )
+      if (positioned) return read
+      positioned = true
+      return Effect.zipRight(file.seek(start, "start"), read)
+    })
+    return Stream.repeatEffectOption(next)
+  })
+
+type Body =
+  | { readonly _tag: "Full" }
+  | { readonly _tag: "Single"; readonly range: ByteRange }
+  | { readonly _tag: "Multi"; readonly ranges: ReadonlyArray<ByteRange>; readonly partType: string }
+
+/** The file part of `send_head`: validators, conditional requests, ranges, then the body. */
+const serveFile = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  request: StaticRequest,
+  path: string,
+  info: FileSystem.File.Info
+): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
+  const size = Number(info.size)
+  const mtimeMs = Option.match(info.mtime, { onNone: () => 0, onSome: (date) => date.getTime() })
+  const mtimeSeconds = Math.floor(mtimeMs / 1000)
+  const etag = config.etag ? makeEtag(Option.getOrUndefined(info.ino), size, mtimeMs) : undefined
+
+  // Python consults If-Modified-Since only without If-None-Match; with ETags on, If-None-Match decides.
+  const ifNoneMatch = request.header("if-none-match")
+  let notModified = false
+  if (ifNoneMatch !== undefined) {
+    notModified = etag !== undefined && ifNoneMatchMatches(ifNoneMatch, etag)
+  } else {
+    const ims = request.header("if-modified-since")
+    notModified = ims !== undefined && notModifiedSince(ims, mtimeMs / 1000)
+  }
+  if (notModified) {
+    const headers: ReadonlyArray<HeaderField> = etag === undefined ? [] : [["ETag", etag]]
+    return Effect.succeed(Response.make(304, Response.emptyBody, { headers }))
+  }
+
+  const contentType = config.contentType(path)
+  const lastModified = formatHttpDate(mtimeSeconds)
+  const extra: Array<HeaderField> = []
+  if (config.rangeRequests) extra.push(["Accept-Ranges", "bytes"])
+  if (etag !== undefined) extra.push(["ETag", etag])
+
+  let body: Body = { _tag: "Full" }
+  const range = config.rangeRequests && request.method === "GET" ? request.header("range") : undefined
+  if (range !== undefined) {
+    const ifRange = request.header("if-range")
+    if (ifRange === undefined || ifRangeMatches(ifRange, etag, mtimeSeconds)) {
+      const decision = decideRange(range, size)
+      switch (decision._tag) {
+        case "Unsatisfiable":
+          return Effect.fail(new HttpError({ status: 416, headers: [["Content-Range", unsatisfiedRange(size)]] }))
+        case "Single":
+          body = decision
+          break
+        case "Multi":
+          body = { _tag: "Multi", ranges: decision.ranges, partType: contentType }
+          break
+      }
+    }
+  }
+
+  const headersFor = (type: string, length: number, rangeHeader: string | undefined): Array<HeaderField> => {
+    // Python's order and spelling: Content-type, Content-Length, Last-Modified.
+    const headers: Array<HeaderField> = [
+      ["Content-type", type],
+      ["Content-Length", String(length)],
+      ["Last-Modified", lastModified]
+    ]
+    if (rangeHeader !== undefined) headers.push(["Content-Range", rangeHeader])
+    return headers.concat(extra)
+  }
+
+  const plan = planResponse(body, size)
+  const headers = headersFor(plan.contentType ?? contentType, plan.length, plan.contentRange)
+  if (request.method === "HEAD") return Effect.succeed(Response.make(200, Response.emptyBody, { headers }))
+
+  if (size <= config.smallFileLimit) {
+    return fs.readFile(path).pipe(
+      Effect.mapError(() => notFound),
+      Effect.map((bytes) => {
+        if (bytes.length !== size) {
+          // Changed since stat: send what was read, whole, with its true length.
+          const fresh = headersFor(contentType, bytes.length, undefined)
+          return Response.make(200, { _tag: "Bytes", bytes }, { headers: fresh })
+        }
+        const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+        return Response.make(plan.status, { _tag: "Bytes", bytes: plan.fromBuffer(buffer) }, { headers })
+      })
+    )
+  }
+  return fs.open(path).pipe(
+    Effect.mapError(() => notFound),
+    Effect.map((file) =>
+      Response.make(plan.status, { _tag: "Stream", stream: plan.fromFile(file, path, config.chunkSize) }, { headers })
+    )
+  )
+}
+
+interface Plan {
+  readonly status: number
+  readonly length: number
+  readonly contentType: string | undefined
+  readonly contentRange: string | undefined
+  readonly fromBuffer: (bytes: Buffer) => Uint8Array
+  readonly fromFile: (file: FileSystem.File, path: string, chunkSize: number) => Stream.Stream<Uint8Array, unknown>
+}
+
+/** Status, length and body readers for the chosen body shape. */
+const planResponse = (body: Body, size: number): Plan => {
+  switch (body._tag) {
+    case "Full":
+      return {
+        status: 200,
+        length: size,
+        contentType: undefined,
+        contentRange: undefined,
+        fromBuffer: (bytes) => bytes,
+        fromFile: (file, path, chunkSize) => fileSlice(file, path, 0, size, chunkSize)
+      }
+    case "Single": {
+      const { end, start } = body.range
+      return {
+        status: 206,
+        length: end - start + 1,
+        contentType: undefined,
+        contentRange: contentRange(body.range, size),
+        fromBuffer: (bytes) => bytes.subarray(start, end + 1),
+        fromFile: (file, path, chunkSize) => fileSlice(file, path, start, end - start + 1, chunkSize)
+      }
+    }
+    case "Multi": {
+      const layout = multipart(body.ranges, size, body.partType, randomBytes(12).toString("hex"))
+      return {
+        status: 206,
+        length: layout.length,
+        contentType: layout.contentType,
+        contentRange: undefined,
+        fromBuffer: (bytes) =>
+          Buffer.concat([
+            ...body.ranges.flatMap((range, i) => [layout.heads[i]!, bytes.subarray(range.start, range.end + 1)]),
+            layout.tail
+          ]),
+        fromFile: (file, path, chunkSize) => {
+          let stream: Stream.Stream<Uint8Array, unknown> = Stream.empty
+          body.ranges.forEach((range, i) => {
+            stream = Stream.concat(stream, Stream.succeed<Uint8Array>(layout.heads[i]!))
+            stream = Stream.concat(stream, fileSlice(file, path, range.start, range.end - range.start + 1, chunkSize))
+          })
+          return Stream.concat(stream, Stream.succeed<Uint8Array>(layout.tail))
+        }
+      }
+    }
+  }
+}
