@@ -413,7 +413,11 @@ export const make = (
         }
         if (ended) {
           yield* logExit.pipe(Effect.raceFirst(Effect.ignore(deadline)))
-          return Response.bytes(Buffer.concat(buffered), { status, reason, headers: head.headers })
+          const bytes = Buffer.concat(buffered)
+          return Response.make(status, { _tag: "Bytes", bytes }, {
+            reason,
+            headers: [...head.headers, ["Content-Length", String(bytes.length)]]
+          })
         }
         const body = Stream.fromIterable(buffered).pipe(
           Stream.concat(remaining),
