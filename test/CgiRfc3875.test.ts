@@ -24,7 +24,8 @@ const files: Record<string, FileSpec> = {
   "cgi-bin/nothing.sh": sh(`exit 0`),
   "cgi-bin/headers-only.sh": sh(`printf 'Status: 204 Nothing\\nX-A: 1\\n'`),
   "cgi-bin/big.sh": sh(`printf 'Content-Type: application/octet-stream\\r\\n\\r\\n'\nhead -c 200000 /dev/zero`),
-  "cgi-bin/slow.sh": sh(`sleep 5`)
+  "cgi-bin/slow.sh": sh(`sleep 5`),
+  "cgi-bin/badinterp.sh": { content: "#!/nonexistent/interpreter\n" }
 }
 
 describe("RFC 3875 mode", () => {
@@ -136,10 +137,12 @@ describe("RFC 3875 mode", () => {
       const { log, port } = yield* cgiServer({ directory: root, rfc3875: true, timeout: "300 millis" })
       expect((yield* get(port, "/cgi-bin/malformed.sh")).status).toBe(502)
       expect((yield* get(port, "/cgi-bin/nothing.sh")).status).toBe(502)
+      // Not startable: spawn fails (as root, setpriv's exec fails instead and the script prints nothing).
+      expect((yield* get(port, "/cgi-bin/badinterp.sh")).status).toBe(502)
       const t0 = Date.now()
       expect((yield* get(port, "/cgi-bin/slow.sh")).status).toBe(504)
       expect(Date.now() - t0).toBeLessThan(2_000)
-      expect(log.filter((l) => l.includes("CGI script produced")).length).toBe(2)
+      expect(log.filter((l) => /CGI script (produced|could not be started)/.test(l)).length).toBe(3)
     }))
 
   it.scopedLive("HEAD: headers only", () =>
