@@ -149,9 +149,12 @@ const findSetpriv = (fs: FileSystem.FileSystem) =>
     (p) => Effect.orElseSucceed(fs.exists(p), () => false)
   )
 
-/** The first `limit` bytes of a stream, failing when it ends before that. */
+/**
+ * The first `limit` bytes of a stream, failing when it ends before that. What comes after is read and dropped, not
+ * left in the pipe: a script blocked on a full pipe would never exit.
+ */
 const exactly = (body: Stream.Stream<Uint8Array, unknown>, limit: number): Stream.Stream<Uint8Array, unknown> =>
-  limit === 0 ? Stream.empty : Stream.suspend(() => {
+  Stream.suspend(() => {
     let remaining = limit
     return body.pipe(
       Stream.map((chunk) => {
@@ -159,7 +162,7 @@ const exactly = (body: Stream.Stream<Uint8Array, unknown>, limit: number): Strea
         remaining -= piece.length
         return piece
       }),
-      Stream.takeUntil(() => remaining === 0),
+      Stream.filter((piece) => piece.length > 0),
       Stream.concat(Stream.suspend(() =>
         remaining > 0
           ? Stream.fail(new CgiShortBody({ message: `CGI script output ended ${remaining} bytes short` }))

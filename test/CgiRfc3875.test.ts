@@ -19,6 +19,7 @@ const files: Record<string, FileSpec> = {
   "cgi-bin/redir-status.sh": sh(`printf 'Status: 301 Moved\\nLocation: /elsewhere\\n\\n'`),
   "cgi-bin/loop.sh": sh(`printf 'Location: /cgi-bin/loop.sh\\n\\n'`),
   "cgi-bin/cl.sh": sh(`printf 'Content-Length: 5\\r\\n\\r\\n0123456789'`),
+  "cgi-bin/cl-flood.sh": sh(`printf 'Content-Length: 5\\r\\n\\r\\n'\nhead -c 1000000 /dev/zero\nexit 4`),
   "cgi-bin/short.sh": sh(`printf 'Content-Length: 20\\r\\n\\r\\n0123456789'`),
   "cgi-bin/malformed.sh": sh(`echo "not a header"\necho\necho body`),
   "cgi-bin/nothing.sh": sh(`exit 0`),
@@ -75,6 +76,10 @@ describe("RFC 3875 mode", () => {
       const root = yield* docRoot(files)
       const { log, port } = yield* cgiServer({ directory: root, rfc3875: true })
       expect((yield* get(port, "/cgi-bin/cl.sh")).body.toString()).toBe("01234")
+      // Far more than announced: still cut at the length, and the script is not left blocked on a full pipe.
+      const flood = yield* get(port, "/cgi-bin/cl-flood.sh")
+      expect(flood.body.length).toBe(5)
+      expect(log.some((l) => l.endsWith("CGI script exit code 4"))).toBe(true)
       const short = yield* get(port, "/cgi-bin/short.sh")
       expect(header(short, "Content-Length")).toBe("20")
       expect(short.body.toString()).toBe("0123456789")
