@@ -109,7 +109,7 @@ export class HttpServer extends Context.Tag("effect-httpd/Server")<HttpServer, S
  * @since 0.1.0
  */
 export class ServeError extends Data.TaggedError("ServeError")<{
-  readonly reason: "AddressInUse" | "PermissionDenied" | "AddressNotAvailable" | "Unknown"
+  readonly reason: "AddressInUse" | "PermissionDenied" | "AddressNotAvailable" | "InvalidTls" | "Unknown"
   readonly message: string
   readonly cause: unknown
 }> {}
@@ -186,9 +186,19 @@ export const make = (
       }
     }
 
-    const listener: Net.Server = secure
-      ? Tls.createServer({ ...options.tls, allowHalfOpen: true } as Tls.TlsOptions, onConnection)
-      : Net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, onConnection)
+    const listener: Net.Server = yield* Effect.try({
+      try: () =>
+        secure
+          ? Tls.createServer({ ...options.tls, allowHalfOpen: true } as Tls.TlsOptions, onConnection)
+          : Net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, onConnection),
+      // Bad certificate or key material throws synchronously from `createServer`.
+      catch: (cause) =>
+        new ServeError({
+          reason: "InvalidTls",
+          message: `invalid TLS configuration: ${cause instanceof Error ? cause.message : String(cause)}`,
+          cause
+        })
+    })
     // TLS handshake failures and client resets on the listener are the client's problem, not the server's.
     listener.on("tlsClientError", () => {})
 
@@ -205,9 +215,9 @@ export const make = (
       () =>
         Effect.gen(function*() {
           stopping = true
-          const closed = Effect.async<void>((resume) => {
-            listener.close(() => resume(Effect.void))
-          })
+          // Stop accepting now (new clients are refused, not accepted and dropped); the callback fires once every
+          // connection is gone.
+          const closing = new Promise<void>((resolve) => listener.close(() => resolve()))
           for (const socket of waiting.splice(0)) socket.destroy()
           for (const connection of active) connection.shutdown()
           if (active.size > 0) {
@@ -218,7 +228,7 @@ export const make = (
             }).pipe(Effect.interruptible, Effect.timeout(millis(options.shutdownTimeout, 5_000)), Effect.ignore)
           }
           yield* Effect.forEach([...active], (connection) => connection.abort(), { concurrency: "unbounded", discard: true })
-          yield* closed
+          yield* Effect.promise(() => closing)
           log.flush()
         })
     )

@@ -23,6 +23,8 @@ export * as Response from "./Response.js"
 /** @since 0.1.0 */
 export * as Server from "./Server.js"
 /** @since 0.1.0 */
+export * as StaticFiles from "./StaticFiles.js"
+/** @since 0.1.0 */
 export * as Status from "./Status.js"
 /** @since 0.1.0 */
 export * as TestKit from "./TestKit.js"
