@@ -23,6 +23,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Net from "node:net"
 import * as Tls from "node:tls"
 import * as AccessLog from "./AccessLog.js"
 import * as Cgi from "./Cgi.js"
@@ -142,13 +143,22 @@ export const stopMessage = (signal: NodeJS.Signals | undefined): string =>
 export const errorLine = (error: CliError): string => `${NAME}: error: ${error.message}`
 
 /**
- * A `--bind` value as an address to listen on: brackets around an IPv6 literal are accepted and dropped.
+ * A `--bind` value as an address to listen on: an IP address (brackets around an IPv6 literal are accepted and
+ * dropped) or a host name.
  *
  * @since 0.1.0
  */
 export const parseBind = (value: string): Either.Either<string, CliError> => {
   const host = value.trim().replace(/^\[(.*)\]$/, "$1")
-  return host === "" ? Either.left(usage("argument -b/--bind: empty address")) : Either.right(host)
+  if (host === "") return Either.left(usage("argument -b/--bind: empty address"))
+  // Caught here rather than sent to the resolver as a host name.
+  if (host.includes(":") && !Net.isIPv6(host)) {
+    return Either.left(usage(`argument -b/--bind: invalid IPv6 address '${value}'`))
+  }
+  if (/^[0-9.]+$/.test(host) && !Net.isIPv4(host)) {
+    return Either.left(usage(`argument -b/--bind: invalid IPv4 address '${value}'`))
+  }
+  return Either.right(host)
 }
 
 /**
@@ -173,8 +183,12 @@ export const serveErrorMessage = (error: Server.ServeError, host: string, port: 
       return `cannot listen on ${where(host, port)}: permission denied${
         port > 0 && port < 1024 ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : ""
       }`
-    case "AddressNotAvailable":
-      return `cannot listen on ${where(host, port)}: address not available on this machine`
+    case "AddressNotAvailable": {
+      const cause = error.cause as { readonly code?: unknown } | null
+      return typeof cause === "object" && cause !== null && cause.code === "ENOTFOUND"
+        ? `cannot listen on ${where(host, port)}: unknown host name`
+        : `cannot listen on ${where(host, port)}: address not available on this machine`
+    }
     case "Unknown":
       return error.message
   }
@@ -488,7 +502,7 @@ const appInfo = {
 
 /**
  * A usage error from @effect/cli as one line, naming the argument as argparse does where @effect/cli does not
- * (the port is the only integer argument, the protocol the only choice).
+ * (the port is the only integer argument, the protocol the only choice; paths show which option they are).
  *
  * @since 0.1.0
  */
@@ -504,6 +518,8 @@ export const validationMessage = (error: ValidationError.ValidationError): strin
   }
   const choice = /^Expected one of the following cases: (.*)$/.exec(text)
   if (choice !== null) return `argument -p/--protocol: expected one of ${choice[1]}`
+  const pathType = /^Expected path '(.*)' to be a (directory|regular file)$/.exec(text)
+  if (pathType !== null) return `'${pathType[1]}' is not a ${pathType[2]}`
   const unknown = /^Received unknown argument: '(.*)'$/.exec(text)
   if (unknown !== null) return `unrecognized argument '${unknown[1]}'`
   return text
