@@ -16,6 +16,8 @@ import { escapeControlChars } from "./internal/pythonText.js"
  * @since 0.1.0
  */
 export interface AccessLogService {
+  /** `false` when lines are thrown away, so the caller can skip formatting them. Default true. */
+  readonly enabled?: boolean
   readonly write: (line: string) => void
   /** Writes out anything buffered (called when the server stops). */
   readonly flush: () => void
@@ -112,7 +114,11 @@ export const layerStderr: Layer.Layer<AccessLog> = Layer.scoped(
  *
  * @since 0.1.0
  */
-export const layerSilent: Layer.Layer<AccessLog> = Layer.succeed(AccessLog, { write: () => {}, flush: () => {} })
+export const layerSilent: Layer.Layer<AccessLog> = Layer.succeed(AccessLog, {
+  enabled: false,
+  write: () => {},
+  flush: () => {}
+})
 
 /**
  * Collects lines in memory, for tests: the array is filled as lines are logged.

@@ -16,11 +16,11 @@ import { type HeaderField, Headers } from "./Headers.js"
 import { HttpError } from "./HttpError.js"
 import {
   type BodyFraming,
-  HeaderBlock,
   HTTP_0_9,
   type HttpVersion,
   RequestBodyError,
   type RequestHead,
+  RequestHeadText,
   RequestLine
 } from "./Request.js"
 import { pyRepr, pySplit } from "./internal/pythonText.js"
@@ -92,8 +92,9 @@ const bodyFailure = (reason: RequestBodyError["reason"], message: string): Decod
   error: new RequestBodyError({ reason, message })
 })
 
+const decodeRequestHead = Schema.decodeUnknownEither(RequestHeadText)
 const decodeRequestLine = Schema.decodeUnknownEither(RequestLine)
-const decodeHeaderBlock = Schema.decodeUnknownEither(HeaderBlock)
+const isValidRequestLine = Schema.is(RequestLine)
 
 /** A byte buffer that grows by doubling, so a head trickled byte by byte costs linear, not quadratic, copying. */
 class Accumulator {
@@ -155,7 +156,8 @@ export class Decoder {
   // Progress through an incomplete head, relative to its first byte.
   private linePos = 0
   private line: LineInfo | undefined = undefined
-  private fields: Array<HeaderField> = []
+  private blockStart = 0
+  private lastValidBlock: string | undefined = undefined
   private lineCount = 0
   // Body progress.
   private remaining = 0
@@ -336,6 +338,7 @@ export class Decoder {
       this.line = line
       pos = nl + 1
       this.linePos = pos - start
+      this.blockStart = this.linePos
     }
     const line = this.line
     for (;;) {
@@ -354,35 +357,31 @@ export class Decoder {
         return data.length
       }
       if (nl === pos || (nl === pos + 1 && data[pos] === CR)) {
+        const block = data.toString("latin1", start + this.blockStart, pos)
         pos = nl + 1
-        break
+        return this.completeHead(line, block, out) ? pos : data.length
       }
-      if (!this.addField(data, pos, nl, line, out)) return data.length
       pos = nl + 1
     }
-    return this.completeHead(line, out) ? pos : data.length
   }
 
   /** A head cut off by the end of input: Python serves what it has (`readline` returns the partial line). */
   private finishAtEof(out: Array<DecoderEvent>): void {
     const data = this.acc.buf.subarray(0, this.acc.len)
-    let pos = this.linePos
+    let block = ""
     if (this.line === undefined) {
-      const line = this.parseRequestLine(lineText(data, pos, data.length), out)
+      const line = this.parseRequestLine(lineText(data, this.linePos, data.length), out)
       if (line === undefined) return
       this.line = line
-      pos = data.length
-    }
-    while (pos < data.length) {
-      const nl = data.indexOf(LF, pos)
-      const end = nl < 0 ? data.length : nl
-      if (!(end === pos || (end === pos + 1 && data[pos] === CR))) {
-        if (!this.addField(data, pos, end, this.line, out)) return
-      }
-      pos = end + 1
+    } else {
+      // The last line may lack its line ending; a blank line in what is left ends the head, as in Python.
+      block = data.toString("latin1", this.blockStart, data.length)
+      const blank = /(^|\n)\r?(\n|$)/.exec(block)
+      if (blank !== null) block = block.slice(0, blank.index + blank[1]!.length)
+      if (block !== "" && !block.endsWith("\n")) block += "\n"
     }
     this.state = "head"
-    if (this.completeHead(this.line, out) && this.state !== "head") {
+    if (this.completeHead(this.line, block, out) && this.state !== "head") {
       out.push(bodyFailure("ClientClosed", "the connection closed before the request body was complete"))
     }
     this.state = "done"
@@ -422,36 +421,36 @@ export class Decoder {
     const method = words[0]!
     let target = words[1]!
     if (words.length === 2 && method !== "GET") return refuse(400, `Bad HTTP/0.9 request type (${pyRepr(method)})`)
-    // Schema validation of the three parts; stricter than Python, which accepts control bytes and non-tokens.
-    const checked = decodeRequestLine({ method, target, version: version === HTTP_0_9 ? "HTTP/0.9" : version.text })
-    if (Either.isLeft(checked)) return refuse(400, `Bad request syntax (${pyRepr(requestLine)})`, method)
     if (target.startsWith("//")) target = "/" + target.replace(/^\/+/, "")
     return { requestLine, method, target, version }
   }
 
-  private addField(data: Buffer, start: number, nl: number, line: LineInfo, out: Array<DecoderEvent>): boolean {
-    const text = lineText(data, start, nl)
-    const colon = text.indexOf(":")
-    const first = text.charCodeAt(0)
-    // obs-fold (a line starting with SP/HT) and lines without a colon are refused, as RFC 9112 allows.
-    if (colon <= 0 || first === 32 || first === 9) {
-      this.fail(out, this.headerSyntaxError(line, "Bad header line", pyRepr(text)))
-      return false
-    }
-    this.fields.push([text.slice(0, colon), trimOws(text.slice(colon + 1))])
-    return true
-  }
-
-  /** Validates the header block and decides the body's framing; emits the head (or an error). */
-  private completeHead(line: LineInfo, out: Array<DecoderEvent>): boolean {
-    const fields = this.fields
-    this.fields = []
+  /**
+   * Validates the head against the Schema (one compiled decode of the request line's parts and the raw header
+   * block), splits the block into fields, decides the body's framing, and emits the head (or an error).
+   */
+  private completeHead(line: LineInfo, block: string, out: Array<DecoderEvent>): boolean {
     this.line = undefined
     this.linePos = 0
     this.lineCount = 0
-    if (Either.isLeft(decodeHeaderBlock(fields))) {
-      this.fail(out, this.headerSyntaxError(line, "Bad header", "invalid header name or value"))
+    // A keep-alive client sends the same header block again and again: validate each distinct block once per
+    // connection, the request line always.
+    const checked = block === this.lastValidBlock
+      ? decodeRequestLine({ method: line.method, target: line.target, version: line.version.text })
+      : decodeRequestHead({ method: line.method, target: line.target, version: line.version.text, fields: block })
+    if (Either.isLeft(checked)) {
+      this.fail(out, this.headRefusal(line, block))
       return false
+    }
+    this.lastValidBlock = block
+    const fields: Array<HeaderField> = []
+    let pos = 0
+    while (pos < block.length) {
+      const nl = block.indexOf("\n", pos)
+      const colon = block.indexOf(":", pos)
+      const end = block.charCodeAt(nl - 1) === CR ? nl - 1 : nl
+      fields.push([block.slice(pos, colon), trimOws(block.slice(colon + 1, end))])
+      pos = nl + 1
     }
     const headers = new Headers(fields)
     let framing: BodyFraming = "none"
@@ -511,6 +510,22 @@ export class Decoder {
   private failBody(out: Array<DecoderEvent>, reason: RequestBodyError["reason"], message: string): void {
     out.push(bodyFailure(reason, message))
     this.state = "done"
+  }
+
+  /** Why a head failed validation, in the words of the part that failed (the slow path: errors only). */
+  private headRefusal(line: LineInfo, block: string): RequestError {
+    if (!isValidRequestLine({ method: line.method, target: line.target, version: line.version.text })) {
+      return { ...this.withStatus(line, 400, `Bad request syntax (${pyRepr(line.requestLine)})`, ""), error: new HttpError({ status: 400, message: `Bad request syntax (${pyRepr(line.requestLine)})` }) }
+    }
+    for (const text of block.split("\n")) {
+      const fieldLine = text.replace(/\r$/, "")
+      if (fieldLine === "") continue
+      const colon = fieldLine.indexOf(":")
+      const first = fieldLine.charCodeAt(0)
+      // obs-fold (a line starting with SP/HT) and lines without a colon are refused, as RFC 9112 allows.
+      if (colon <= 0 || first === 32 || first === 9) return this.headerSyntaxError(line, "Bad header line", pyRepr(fieldLine))
+    }
+    return this.headerSyntaxError(line, "Bad header", "invalid header name or value")
   }
 
   private fail(out: Array<DecoderEvent>, error: RequestError): void {

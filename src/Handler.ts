@@ -6,6 +6,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { HttpError } from "./HttpError.js"
@@ -65,14 +66,16 @@ export const make = <R>(
   Effect.map(Effect.context<Exclude<R, Scope.Scope>>(), (context) => {
     const byMethod = new Map<string, Handler>()
     for (const [method, handler] of Object.entries(routes)) {
-      byMethod.set(
-        method,
-        (request) =>
-          Effect.mapInputContext(
-            handler(request) as Effect.Effect<Response, HttpError, Scope.Scope | Exclude<R, Scope.Scope>>,
-            (current: Context.Context<Scope.Scope>) => Context.merge(context, current)
-          )
-      )
+      byMethod.set(method, (request) => {
+        const effect = handler(request)
+        // A handler that answered synchronously (`Effect.succeed`/`Effect.fail` are `Exit`s) needs no services and
+        // no fiber: the engine writes its answer on the spot.
+        if (Exit.isExit(effect)) return effect as Exit.Exit<Response, HttpError>
+        return Effect.mapInputContext(
+          effect as Effect.Effect<Response, HttpError, Scope.Scope | Exclude<R, Scope.Scope>>,
+          (current: Context.Context<Scope.Scope>) => Context.merge(context, current)
+        )
+      })
     }
     return { byMethod, expectContinue: options.expectContinue }
   })

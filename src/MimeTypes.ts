@@ -5,8 +5,13 @@
  *
  * @module
  */
-import { FileSystem } from "@effect/platform"
-import { Context, Data, Effect, Layer, Option } from "effect"
+// Subpath imports: the package barrels load every module (tens of MB of RSS).
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import {
   pythonCommonTypes,
   pythonEncodingsMap,

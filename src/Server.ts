@@ -9,22 +9,21 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import { AccessLog } from "./AccessLog.js"
+import type { AccessLog } from "./AccessLog.js"
 import type { DecoderLimits } from "./Decoder.js"
-import { Handlers } from "./Handler.js"
-import { Connection, type Engine, type Transport } from "./internal/connection.js"
-import { DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
+import type { Handlers } from "./Handler.js"
+import { Connection, type Transport } from "./internal/connection.js"
+import { ENGINE_VERSION, makeEngine, millis } from "./internal/engine.js"
 
 /**
  * This package's version, sent in `Server` as Python sends `server_version`.
  *
  * @since 0.1.0
  */
-export const VERSION = "0.1.0"
+export const VERSION = ENGINE_VERSION
 
 /**
  * How connections are served: `"threading"` serves them concurrently (Python's `ThreadingHTTPServer`, the
@@ -131,8 +130,6 @@ const listenError = (error: NodeJS.ErrnoException, host: string, port: number): 
   }
 }
 
-const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
-  input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
 
 /**
  * Starts a server in the current scope. Closing the scope stops accepting, lets requests in flight finish for up to
@@ -148,30 +145,11 @@ export const make = (
   options: ServerOptions = {}
 ): Effect.Effect<Server, ServeError, Scope.Scope | Handlers | AccessLog> =>
   Effect.gen(function*() {
-    const handlers = yield* Handlers
-    const log = yield* AccessLog
-    const runtime = yield* Effect.runtime<never>()
     const host = options.host ?? "127.0.0.1"
     const port = options.port ?? 8000
-    const protocolVersion = options.protocolVersion ?? "HTTP/1.0"
     const secure = options.tls !== undefined
-    const engine: Engine = {
-      protocolVersion,
-      protocol11: protocolVersion >= "HTTP/1.1",
-      versionString: `${options.serverVersion ?? `effect-httpd/${VERSION}`} ${
-        options.sysVersion ?? `Node.js/${process.versions.node}`
-      }`,
-      errorMessageFormat: options.errorMessageFormat ?? DEFAULT_ERROR_MESSAGE,
-      errorContentType: options.errorContentType ?? DEFAULT_ERROR_CONTENT_TYPE,
-      limits: options.limits ?? {},
-      idleTimeoutMs: millis(options.idleTimeout, 120_000),
-      writeTimeoutMs: millis(options.writeTimeout, 60_000),
-      maxDrainBytes: options.maxDrainBytes ?? 64 * 1024,
-      handlers,
-      log,
-      runFork: Runtime.runFork(runtime),
-      secure
-    }
+    const engine = yield* makeEngine(options, secure)
+    const log = engine.log
     const maxConnections = options.maxConnections ?? (options.mode === "single" ? 1 : Infinity)
     const active = new Set<Connection>()
     const waiting: Array<Net.Socket> = []
@@ -180,6 +158,8 @@ export const make = (
 
     const serve = (socket: Net.Socket) => {
       active.add(new Connection(engine, socket as Transport, onClosed))
+      // A socket that waited for its turn was paused; a `data` listener alone does not resume it.
+      socket.resume()
     }
     const onClosed = (connection: Connection) => {
       active.delete(connection)
@@ -231,10 +211,11 @@ export const make = (
           for (const socket of waiting.splice(0)) socket.destroy()
           for (const connection of active) connection.shutdown()
           if (active.size > 0) {
+            // Finalizers are uninterruptible: without `interruptible` the timeout could never cut the wait short.
             yield* Effect.async<void>((resume) => {
               onEmpty = () => resume(Effect.void)
               if (active.size === 0) resume(Effect.void)
-            }).pipe(Effect.timeout(millis(options.shutdownTimeout, 5_000)), Effect.ignore)
+            }).pipe(Effect.interruptible, Effect.timeout(millis(options.shutdownTimeout, 5_000)), Effect.ignore)
           }
           yield* Effect.forEach([...active], (connection) => connection.abort(), { concurrency: "unbounded", discard: true })
           yield* closed

@@ -162,6 +162,43 @@ class BodySink {
   )
 }
 
+/** The request a handler sees: a class so every request has the same shape (object spreads were measurably slow). */
+class IncomingRequest implements Request {
+  readonly method: string
+  readonly target: string
+  readonly path: string
+  readonly pathname: string
+  readonly query: string
+  readonly version: HttpVersion
+  readonly requestLine: string
+  readonly headers: RequestHead["headers"]
+  readonly framing: RequestHead["framing"]
+  readonly contentLength: number
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly localAddress: string
+  readonly localPort: number
+  readonly secure: boolean
+  constructor(head: RequestHead, connection: Connection, readonly body: Stream.Stream<Uint8Array, RequestBodyError>) {
+    this.method = head.method
+    this.target = head.target
+    this.path = head.path
+    const { pathname, query } = splitPath(head.path)
+    this.pathname = pathname
+    this.query = query
+    this.version = head.version
+    this.requestLine = head.requestLine
+    this.headers = head.headers
+    this.framing = head.framing
+    this.contentLength = head.contentLength
+    this.remoteAddress = connection.remoteAddress
+    this.remotePort = connection.remotePort
+    this.localAddress = connection.localAddress
+    this.localPort = connection.localPort
+    this.secure = connection.secure
+  }
+}
+
 type QueueItem =
   | { readonly _tag: "Request"; readonly head: RequestHead; readonly body: BodySink | undefined }
   | { readonly _tag: "Error"; readonly error: RequestError }
@@ -194,6 +231,12 @@ export class Connection {
   private finished = false
   private paused = false
   private readonly address: string
+  /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly localAddress: string
+  readonly localPort: number
+  readonly secure: boolean
 
   constructor(
     private readonly engine: Engine,
@@ -202,6 +245,11 @@ export class Connection {
   ) {
     this.decoder = new Decoder(engine.limits)
     this.address = transport.remoteAddress ?? ""
+    this.remoteAddress = this.address
+    this.remotePort = transport.remotePort ?? 0
+    this.localAddress = transport.localAddress ?? ""
+    this.localPort = transport.localPort ?? 0
+    this.secure = engine.secure
     transport.on("data", this.onData)
     transport.on("end", this.onEnd)
     transport.on("close", this.onClose)
@@ -345,18 +393,7 @@ export class Connection {
   private start(head: RequestHead, body: BodySink | undefined): void {
     const engine = this.engine
     const transport = this.transport
-    const { pathname, query } = splitPath(head.path)
-    const request: Request = {
-      ...head,
-      pathname,
-      query,
-      remoteAddress: this.address,
-      remotePort: transport.remotePort ?? 0,
-      localAddress: transport.localAddress ?? "",
-      localPort: transport.localPort ?? 0,
-      secure: engine.secure,
-      body: body === undefined ? emptyBody : body.stream
-    }
+    const request = new IncomingRequest(head, this, body === undefined ? emptyBody : body.stream)
     const version = head.version
     // Python's parse_request: close unless both sides speak 1.1, then the Connection header decides.
     let keepAlive = version !== HTTP_0_9 && engine.protocol11 && versionAtLeast(version, 1, 1)
@@ -373,34 +410,32 @@ export class Connection {
     const expect = head.headers.get("expect")
     const wantsContinue = expect !== undefined && expect.toLowerCase() === "100-continue" && engine.protocol11 &&
       versionAtLeast(version, 1, 1)
+    const hook = wantsContinue ? engine.handlers.expectContinue : undefined
+    if (wantsContinue && hook === undefined) transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
 
     const handler = engine.handlers.byMethod.get(head.method)
-    if (handler === undefined && !(wantsContinue && engine.handlers.expectContinue !== undefined)) {
-      if (wantsContinue) transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
-      this.sendError(
-        new HttpError({ status: 501, message: `Unsupported method (${pyRepr(head.method)})` }),
-        head.requestLine,
-        head.method,
-        version
-      )
-      return this.done(inFlight)
-    }
-
     let program: Effect.Effect<Response, HttpError, Scope.Scope> = handler === undefined
       ? Effect.fail(new HttpError({ status: 501, message: `Unsupported method (${pyRepr(head.method)})` }))
       : handler(request)
-    if (wantsContinue) {
-      const hook = engine.handlers.expectContinue
+    let task: Effect.Effect<void, ClientGone, Scope.Scope> | undefined
+    if (hook !== undefined) {
       const sendContinue = Effect.sync(() => transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1"))
-      if (hook === undefined) Effect.runSync(sendContinue)
-      else program = Effect.zipRight(Effect.zipRight(hook(request), sendContinue), program)
+      program = Effect.zipRight(Effect.zipRight(hook(request), sendContinue), program)
+    } else if (Exit.isExit(program)) {
+      // Answered synchronously: write it now, no fiber (the hot path for cached and fixed responses). Only a
+      // streamed body still needs one.
+      const exit = program as Exit.Exit<Response, HttpError>
+      const streaming = Exit.isSuccess(exit) ? this.respond(inFlight, exit.value) : this.failed(inFlight, exit.cause)
+      if (streaming === undefined) return this.done(inFlight)
+      task = streaming
     }
     // The response is written inside the request's scope: a streamed body's resources (a file handle, a child
     // process) outlive the handler's return but not the write.
-    const run = Effect.scoped(Effect.matchCauseEffect(program, {
-      onSuccess: (response) => this.writeResponse(inFlight, response),
-      onFailure: (cause) => this.writeFailure(inFlight, cause)
-    }))
+    task ??= Effect.matchCauseEffect(program, {
+      onSuccess: (response) => this.respond(inFlight, response) ?? Effect.void,
+      onFailure: (cause) => this.failed(inFlight, cause) ?? Effect.void
+    })
+    const run = Effect.scoped(task)
     const fiber = engine.runFork(Effect.catchAll(run, () => Effect.interrupt))
     inFlight.fiber = fiber
     fiber.addObserver((exit) => this.onRequestExit(inFlight, exit))
@@ -436,48 +471,54 @@ export class Connection {
     this.next()
   }
 
-  private writeFailure(inFlight: InFlight, cause: Cause.Cause<HttpError>): Effect.Effect<void, ClientGone> {
+  /**
+   * Answers a handler's failure: its `HttpError` as Python's error page, a defect as 500. Returns an Effect only
+   * when nothing can be written (interruption, or a response already under way).
+   */
+  private failed(inFlight: InFlight, cause: Cause.Cause<HttpError>): Effect.Effect<void, ClientGone> | undefined {
     if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-    const failure = Cause.failureOption(cause)
     if (inFlight.responseStarted) {
-      this.logError(`response aborted: ${Cause.pretty(cause).split("\n")[0]}`)
+      this.log(`response aborted: ${Cause.pretty(cause).split("\n")[0]}`)
       return Effect.fail(new ClientGone())
     }
-    const head = inFlight.request
-    const error = Option.isSome(failure)
-      ? failure.value
-      : new HttpError({ status: 500, explain: "Server got itself in trouble" })
-    if (Option.isNone(failure)) this.logError(`handler failed: ${Cause.pretty(cause).split("\n")[0]}`)
-    return Effect.sync(() => {
-      inFlight.keepAlive = false
-      this.sendError(error, head.requestLine, head.method, head.version)
-    })
+    const failure = Cause.failureOption(cause)
+    let error: HttpError
+    if (Option.isSome(failure)) error = failure.value
+    else {
+      this.log(`handler failed: ${Cause.pretty(cause).split("\n")[0]}`)
+      error = new HttpError({ status: 500 })
+    }
+    const request = inFlight.request
+    inFlight.keepAlive = false
+    this.sendError(error, request.requestLine, request.method, request.version)
+    return undefined
   }
 
-  private writeResponse(inFlight: InFlight, response: Response): Effect.Effect<void, ClientGone> {
+  /**
+   * Writes a response: head and, for `Empty`/`Bytes` bodies, the body at once (returns `undefined`); a `Stream` body
+   * is returned as the Effect that writes it.
+   */
+  private respond(inFlight: InFlight, response: Response): Effect.Effect<void, ClientGone> | undefined {
     const request = inFlight.request
-    const engine = this.engine
-    if (hasUnsafeField(response.headers)) {
-      return this.writeFailure(
+    const headers = response.headers
+    if (hasUnsafeField(headers)) {
+      return this.failed(
         inFlight,
         Cause.fail(new HttpError({ status: 500, explain: "The handler produced a header with CR or LF" }))
       )
     }
     const status = response.status
-    const reason = reasonFor(status, response.reason)
     let keepAlive = inFlight.keepAlive
     let hasLength = false
-    const headers = response.headers
     for (let i = 0; i < headers.length; i++) {
       const name = headers[i]![0]
       if (name.length === 10 && name.toLowerCase() === "connection") {
-        const v = headers[i]![1].toLowerCase()
-        if (v === "close") keepAlive = false
-        else if (v === "keep-alive") keepAlive = true
+        const value = headers[i]![1].toLowerCase()
+        if (value === "close") keepAlive = false
+        else if (value === "keep-alive") keepAlive = true
       } else if (name.length === 14 && name.toLowerCase() === "content-length") hasLength = true
     }
     const noBody = request.method === "HEAD" || isBodiless(status)
-    // Without a length the body is framed by closing, whatever keep-alive said.
     // Without a length the body is framed by closing, whatever keep-alive said (Python would leave the client
     // waiting).
     if (!noBody && (!hasLength || !response.endHeaders)) keepAlive = false
@@ -486,36 +527,21 @@ export class Connection {
     if (response.standardHeaders) this.log(requestMessage(request.requestLine, status))
     const head = request.version === HTTP_0_9
       ? ""
-      : buildHead(engine, status, reason, headers, response.standardHeaders, response.endHeaders)
+      : buildHead(this.engine, status, reasonFor(status, response.reason), headers, response.standardHeaders, response.endHeaders)
     const body = response.body
     const sendBody = !(noBody && response.endHeaders)
-    switch (body._tag) {
-      case "Empty":
-        return Effect.sync(() => {
-          if (head !== "") this.transport.write(head, "latin1")
+    if (body._tag === "Stream" && sendBody) {
+      if (head !== "") this.transport.write(head, "latin1")
+      return Stream.runForEach(body.stream, (chunk) => this.writeChunk(chunk)).pipe(
+        Effect.catchAll((error) => {
+          if (error instanceof ClientGone) return Effect.fail(error)
+          this.log(`response body failed: ${String(error)}`)
+          return Effect.fail(new ClientGone())
         })
-      case "Bytes":
-        return Effect.sync(() => this.writeHeadAndBytes(head, sendBody ? body.bytes : undefined))
-      case "Stream": {
-        if (!sendBody) {
-          return Effect.sync(() => {
-            if (head !== "") this.transport.write(head, "latin1")
-          })
-        }
-        return Effect.zipRight(
-          Effect.sync(() => {
-            if (head !== "") this.transport.write(head, "latin1")
-          }),
-          Stream.runForEach(body.stream, (chunk) => this.writeChunk(chunk)).pipe(
-            Effect.catchAll((error) => {
-              if (error instanceof ClientGone) return Effect.fail(error)
-              this.logError(`response body failed: ${String(error)}`)
-              return Effect.fail(new ClientGone())
-            })
-          )
-        )
-      }
+      )
     }
+    this.writeHeadAndBytes(head, sendBody && body._tag === "Bytes" ? body.bytes : undefined)
+    return undefined
   }
 
   private writeHeadAndBytes(head: string, bytes: Uint8Array | undefined): void {
@@ -579,7 +605,7 @@ export class Connection {
   private sendError(error: HttpError, requestLine: string, method: string | undefined, version: HttpVersion | undefined): void {
     const engine = this.engine
     const status = error.status
-    const { explain, message } = errorTexts(status, error.message, error.explain)
+    const { explain, message } = errorTexts(error)
     this.log(`code ${status}, message ${message}`)
     this.log(requestMessage(requestLine, status))
     const headers: Array<readonly [string, string]> = [...(error.headers ?? []), ["Connection", "close"]]
@@ -595,11 +621,8 @@ export class Connection {
   }
 
   private log(message: string): void {
-    this.engine.log.write(formatLine(this.address, message))
-  }
-
-  private logError(message: string): void {
-    this.log(message)
+    const log = this.engine.log
+    if (log.enabled !== false) log.write(formatLine(this.address, message))
   }
 
   /** Ends our side after what is queued has been written; the socket is destroyed when the peer closes too. */

@@ -3,6 +3,7 @@
  * `send_error`'s page, shared by the connection driver and the test kit.
  */
 import type { HeaderField } from "../Headers.js"
+import type { HttpError } from "../HttpError.js"
 import { responses } from "../Status.js"
 
 let dateSecond = -1
@@ -90,14 +91,14 @@ export const fillErrorTemplate = (template: string, code: number, message: strin
     return key === "code" ? String(code) : key === "message" ? escapeHtmlText(message) : escapeHtmlText(explain)
   })
 
-/** `send_error`'s message and explanation defaults: the status' short and long messages, or `???`. */
-export const errorTexts = (
-  status: number,
-  message: string | undefined,
-  explain: string | undefined
-): { readonly message: string; readonly explain: string } => {
-  const known = responses.get(status)
-  return { message: message ?? known?.[0] ?? "???", explain: explain ?? known?.[1] ?? "???" }
+/**
+ * `send_error`'s message and explanation: the error's own, else the status' short and long messages, or `???`.
+ * An `Error`'s `message` is `""` when not given, so only a message the caller set counts.
+ */
+export const errorTexts = (error: HttpError): { readonly message: string; readonly explain: string } => {
+  const known = responses.get(error.status)
+  const message = Object.hasOwn(error, "message") ? error.message : undefined
+  return { message: message ?? known?.[0] ?? "???", explain: error.explain ?? known?.[1] ?? "???" }
 }
 
 /** Whether `send_error` sends a page for this status (not for 1xx, 204, 205, 304). */

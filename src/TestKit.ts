@@ -1,0 +1,241 @@
+/**
+ * Testing handlers without sockets: feed raw request bytes to the same connection logic the server runs, with the
+ * services you provide (a test `FileSystem`, a collected `AccessLog`…), and get the raw and parsed response back.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import { EventEmitter } from "node:events"
+import type { AccessLog } from "./AccessLog.js"
+import type { Handlers } from "./Handler.js"
+import type { HeaderField } from "./Headers.js"
+import { Connection, type Transport } from "./internal/connection.js"
+import { makeEngine } from "./internal/engine.js"
+import type { ServerOptions } from "./Server.js"
+import { isBodiless } from "./Status.js"
+
+/**
+ * One response as read back from the wire. `status` is `undefined` for Python's HTTP/0.9-style answers (a body
+ * without a status line).
+ *
+ * @since 0.1.0
+ */
+export interface ParsedResponse {
+  readonly statusLine: string | undefined
+  readonly status: number | undefined
+  readonly reason: string | undefined
+  readonly headers: ReadonlyArray<HeaderField>
+  readonly header: (name: string) => string | undefined
+  readonly body: Buffer
+}
+
+/**
+ * What a connection wrote, and whether it closed.
+ *
+ * @since 0.1.0
+ */
+export interface Exchange {
+  readonly raw: Buffer
+  readonly responses: ReadonlyArray<ParsedResponse>
+  /** The connection ended its side (or was destroyed) by itself. */
+  readonly closed: boolean
+}
+
+/**
+ * Options of `exchange`: the server's options, plus how the input arrives.
+ *
+ * @since 0.1.0
+ */
+export interface ExchangeOptions extends ServerOptions {
+  /** The client's address as the handler and the log see it. Default `127.0.0.1`. */
+  readonly remoteAddress?: string
+  /** Whether the client ends its side after the input (default true), so the connection finishes by itself. */
+  readonly endInput?: boolean
+  /** Methods of the requests in order, so bodies of HEAD responses are parsed as absent. Default: read from input. */
+  readonly headRequests?: ReadonlyArray<boolean>
+  /** Give up waiting for the connection to close after this many milliseconds. Default 5000. */
+  readonly timeoutMs?: number
+}
+
+/** An in-memory transport: records writes, delivers input, behaves like a half-open `net.Socket`. */
+class MemoryTransport extends EventEmitter implements Transport {
+  readonly written: Array<Buffer> = []
+  destroyed = false
+  ended = false
+  inputEnded = false
+  paused = false
+  private readonly pending: Array<Buffer> = []
+  constructor(readonly remoteAddress: string) {
+    super()
+  }
+  readonly remotePort = 40000
+  readonly localAddress = "127.0.0.1"
+  readonly localPort = 8000
+  write(data: Uint8Array | string, encoding?: BufferEncoding): boolean {
+    if (!this.destroyed) this.written.push(typeof data === "string" ? Buffer.from(data, encoding ?? "utf8") : Buffer.from(data))
+    return true
+  }
+  cork(): void {}
+  uncork(): void {}
+  end(): void {
+    this.ended = true
+    this.emit("ended")
+    if (this.inputEnded) this.destroy()
+  }
+  destroy(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    setImmediate(() => this.emit("close"))
+  }
+  pause(): this {
+    this.paused = true
+    return this
+  }
+  resume(): this {
+    this.paused = false
+    while (!this.paused && this.pending.length > 0) this.emit("data", this.pending.shift())
+    if (!this.paused && this.inputEnded && this.pending.length === 0) this.emit("end")
+    return this
+  }
+  setTimeout(): this {
+    return this
+  }
+  deliver(chunk: Buffer): void {
+    if (this.paused || this.pending.length > 0) this.pending.push(chunk)
+    else this.emit("data", chunk)
+  }
+  finishInput(): void {
+    this.inputEnded = true
+    if (this.pending.length === 0 && !this.paused) this.emit("end")
+    if (this.ended) this.destroy()
+  }
+}
+
+const toBuffer = (input: string | Uint8Array): Buffer =>
+  typeof input === "string" ? Buffer.from(input, "latin1") : Buffer.from(input)
+
+/**
+ * Runs the connection logic on `input` (one buffer, or chunks delivered one by one) and collects what it wrote.
+ *
+ * @since 0.1.0
+ */
+export const exchange = (
+  input: string | Uint8Array | ReadonlyArray<string | Uint8Array>,
+  options: ExchangeOptions = {}
+): Effect.Effect<Exchange, never, Handlers | AccessLog> =>
+  Effect.gen(function*() {
+    const engine = yield* makeEngine({ idleTimeout: 0, ...options }, false)
+    const chunks = (typeof input === "string" || input instanceof Uint8Array ? [input] : input).map(toBuffer)
+    const transport = new MemoryTransport(options.remoteAddress ?? "127.0.0.1")
+    const closed = yield* Effect.async<boolean>((resume) => {
+      const timer = setTimeout(() => resume(Effect.succeed(false)), options.timeoutMs ?? 5000)
+      // Done when the connection has ended its side (or destroyed the socket): nothing more will be written.
+      const done = () => {
+        clearTimeout(timer)
+        resume(Effect.succeed(true))
+      }
+      transport.once("ended", done)
+      transport.once("close", done)
+      new Connection(engine, transport, () => {})
+      for (const chunk of chunks) transport.deliver(chunk)
+      if (options.endInput ?? true) transport.finishInput()
+      return Effect.sync(() => clearTimeout(timer))
+    })
+    const raw = Buffer.concat(transport.written)
+    const heads = options.headRequests ?? headFlags(Buffer.concat(chunks).toString("latin1"))
+    return { raw, responses: parseResponses(raw, heads), closed }
+  })
+
+/** Which requests in a raw input are HEAD requests, in order (a rough scan of request lines). */
+const headFlags = (input: string): Array<boolean> =>
+  input.split(/\r?\n/).filter((line) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+( HTTP\/\d+\.\d+)?$/.test(line)).map((
+    line
+  ) => line.startsWith("HEAD "))
+
+/**
+ * Builds the bytes of a request.
+ *
+ * @since 0.1.0
+ */
+export const request = (
+  method: string,
+  path: string,
+  options: {
+    readonly version?: string
+    readonly headers?: ReadonlyArray<HeaderField> | Record<string, string>
+    readonly body?: string | Uint8Array
+  } = {}
+): Buffer => {
+  const headers = Array.isArray(options.headers) ? options.headers : Object.entries(options.headers ?? {})
+  const body = options.body === undefined ? Buffer.alloc(0) : toBuffer(options.body)
+  let head = `${method} ${path} ${options.version ?? "HTTP/1.1"}\r\n`
+  for (const [name, value] of headers) head += `${name}: ${value}\r\n`
+  return Buffer.concat([Buffer.from(head + "\r\n", "latin1"), body])
+}
+
+const makeHeaderLookup = (headers: ReadonlyArray<HeaderField>) => (name: string): string | undefined => {
+  const key = name.toLowerCase()
+  return headers.find(([n]) => n.toLowerCase() === key)?.[1]
+}
+
+/**
+ * Parses HTTP/1.x responses from raw bytes: `Content-Length`, chunked and close-delimited bodies, no body for HEAD
+ * (per `headRequests`, in order), 1xx, 204 and 304. Bytes that do not start with `HTTP/` are one status-less
+ * response (Python's HTTP/0.9-style error pages).
+ *
+ * @since 0.1.0
+ */
+export const parseResponses = (raw: Buffer, headRequests: ReadonlyArray<boolean> = []): Array<ParsedResponse> => {
+  const out: Array<ParsedResponse> = []
+  let pos = 0
+  let finalIndex = 0
+  while (pos < raw.length) {
+    if (raw.toString("latin1", pos, pos + 5) !== "HTTP/") {
+      out.push({ statusLine: undefined, status: undefined, reason: undefined, headers: [], header: () => undefined, body: raw.subarray(pos) })
+      break
+    }
+    const end = raw.indexOf("\r\n\r\n", pos, "latin1")
+    if (end < 0) break
+    const lines = raw.toString("latin1", pos, end).split("\r\n")
+    const statusLine = lines[0]!
+    const match = /^HTTP\/\d+\.\d+ (\d{3})(?: (.*))?$/.exec(statusLine)
+    const status = match === null ? undefined : Number(match[1])
+    const headers: Array<HeaderField> = lines.slice(1).map((line) => {
+      const colon = line.indexOf(":")
+      return [line.slice(0, colon), line.slice(colon + 1).trim()] as const
+    })
+    const header = makeHeaderLookup(headers)
+    pos = end + 4
+    let body: Buffer
+    const interim = status !== undefined && status < 200
+    const isHead = !interim && (headRequests[finalIndex] ?? false)
+    if (interim || isHead || (status !== undefined && isBodiless(status))) body = Buffer.alloc(0)
+    else if (header("transfer-encoding")?.toLowerCase() === "chunked") {
+      const parts: Array<Buffer> = []
+      for (;;) {
+        const nl = raw.indexOf("\r\n", pos, "latin1")
+        if (nl < 0) break
+        const size = parseInt(raw.toString("latin1", pos, nl), 16)
+        pos = nl + 2
+        if (!(size > 0)) {
+          const trailerEnd = raw.indexOf("\r\n", pos, "latin1")
+          pos = trailerEnd < 0 ? raw.length : trailerEnd + 2
+          break
+        }
+        parts.push(raw.subarray(pos, pos + size))
+        pos += size + 2
+      }
+      body = Buffer.concat(parts)
+    } else if (header("content-length") !== undefined) {
+      const length = Number(header("content-length"))
+      body = raw.subarray(pos, pos + length)
+      pos += length
+    } else {
+      body = raw.subarray(pos)
+      pos = raw.length
+    }
+    if (!interim) finalIndex++
+    out.push({ statusLine, status, reason: match?.[2], headers, header, body })
+  }
+  return out
+}

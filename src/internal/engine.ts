@@ -1,0 +1,51 @@
+/**
+ * The settings, handlers, log and runtime that every connection of a server shares, resolved once.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
+import { AccessLog } from "../AccessLog.js"
+import { Handlers } from "../Handler.js"
+import type { ServerOptions } from "../Server.js"
+import type { Engine } from "./connection.js"
+import { DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE } from "./wire.js"
+
+/** This package's version (the `Server` header's first word). */
+export const ENGINE_VERSION = "0.1.0"
+
+/** A duration option in milliseconds, or the default. */
+export const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
+  input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
+
+/**
+ * Resolves the options into what every connection shares: handlers, log, runtime and settings.
+ *
+ */
+export const makeEngine = (
+  options: ServerOptions,
+  secure: boolean
+): Effect.Effect<Engine, never, Handlers | AccessLog> =>
+  Effect.gen(function*() {
+    const handlers = yield* Handlers
+    const log = yield* AccessLog
+    const runtime = yield* Effect.runtime<never>()
+    const protocolVersion = options.protocolVersion ?? "HTTP/1.0"
+    return {
+      protocolVersion,
+      protocol11: protocolVersion >= "HTTP/1.1",
+      versionString: `${options.serverVersion ?? `effect-httpd/${ENGINE_VERSION}`} ${
+        options.sysVersion ?? `Node.js/${process.versions.node}`
+      }`,
+      errorMessageFormat: options.errorMessageFormat ?? DEFAULT_ERROR_MESSAGE,
+      errorContentType: options.errorContentType ?? DEFAULT_ERROR_CONTENT_TYPE,
+      limits: options.limits ?? {},
+      idleTimeoutMs: millis(options.idleTimeout, 120_000),
+      writeTimeoutMs: millis(options.writeTimeout, 60_000),
+      maxDrainBytes: options.maxDrainBytes ?? 64 * 1024,
+      handlers,
+      log,
+      runFork: Runtime.runFork(runtime),
+      secure
+    }
+  })
+
