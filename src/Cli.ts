@@ -526,6 +526,18 @@ export const validationMessage = (error: ValidationError.ValidationError): strin
 }
 
 /**
+ * `--cgi` as `--cgi=true`, up to a `--`. argparse's `--cgi` takes no value, but @effect/cli lets a boolean flag
+ * consume a following `0`, `1`, `yes`, `off`…: `effect-httpd --cgi 0` would mean "no CGI, port 8000" instead of
+ * "CGI on any free port".
+ *
+ * @since 0.1.0
+ */
+export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const end = args.indexOf("--")
+  return args.map((arg, i) => (arg === "--cgi" && (end < 0 || i < end) ? "--cgi=true" : arg))
+}
+
+/**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print
  * on standard output (plain text unless it is a terminal); a failure is a `CliError` (not printed yet, see
  * {@link report}); a stop signal interrupts it after the server closed.
@@ -540,7 +552,10 @@ export const run = (
   FileSystem.FileSystem | Path.Path | Terminal.Terminal | CommandExecutor.CommandExecutor
 > =>
   Effect.flatMap(Effect.console, (original) =>
-    Command.run(makeCommand((config) => Effect.withConsole(serve(config), original)), appInfo)(argv).pipe(
+    Command.run(makeCommand((config) => Effect.withConsole(serve(config), original)), appInfo)([
+      ...argv.slice(0, 2),
+      ...normalizeArgs(argv.slice(2))
+    ]).pipe(
       // @effect/cli prints usage errors itself, as multi-line ANSI text: we print our own line instead.
       Effect.withConsole(makeConsole(original, { colors: stdoutColors(), dropErrors: true })),
       Effect.catchAll((error): Effect.Effect<never, CliError> =>

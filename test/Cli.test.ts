@@ -98,6 +98,11 @@ describe("Cli (pure parts)", () => {
     expect(rejected("fe80:::1")).toBe("argument -b/--bind: invalid IPv6 address 'fe80:::1'")
   })
 
+  it("--cgi never takes a value (argparse's store_true), so a following port stays a port", () => {
+    expect(Cli.normalizeArgs(["--cgi", "0"])).toEqual(["--cgi=true", "0"])
+    expect(Cli.normalizeArgs(["-b", "::1", "--cgi", "1", "--", "--cgi"])).toEqual(["-b", "::1", "--cgi=true", "1", "--", "--cgi"])
+  })
+
   it("listen failures name the address and the reason", () => {
     const error = (reason: Server.ServeError["reason"]) => new Server.ServeError({ reason, message: "raw", cause: null })
     expect(Cli.serveErrorMessage(error("AddressInUse"), "::", 8000)).toBe(
@@ -134,6 +139,41 @@ describe("Cli (pure parts)", () => {
       const passwordOnly = yield* Effect.flip(validate(raw({ tlsPasswordFile: Option.some("p") })))
       expect(passwordOnly.message).toBe("--tls-password-file requires --tls-cert to be set")
       expect((yield* Effect.flip(validate(raw({ port: 65536 })))).exitCode).toBe(2)
+    }))
+})
+
+// Runs the command line in this process, collecting what it logs (help, version, completions).
+const output = (...args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const lines: Array<string> = []
+    const console = yield* Effect.console
+    const collecting = { ...console, unsafe: { ...console.unsafe, log: (...items: ReadonlyArray<unknown>) => void lines.push(items.join(" ")) } }
+    yield* Cli.run(["node", "effect-httpd", ...args]).pipe(Effect.withConsole(collecting), Effect.provide(NodeContext.layer))
+    return lines.join("\n")
+  })
+
+describe("Cli.run built-in options, in process", () => {
+  it.effect("--version prints the version alone", () =>
+    Effect.gen(function*() {
+      expect(yield* output("--version")).toBe(Server.VERSION)
+    }))
+
+  it.effect("--completions bash|zsh|fish know every option", () =>
+    Effect.gen(function*() {
+      for (const shell of ["bash", "zsh", "fish"]) {
+        const script = yield* output("--completions", shell)
+        for (const option of ["--bind", "--directory", "--cgi", "--protocol", "--tls-cert", "--tls-key", "--tls-password-file"]) {
+          expect(script, `${shell} ${option}`).toContain(option.slice(2))
+        }
+      }
+    }))
+
+  it.effect("--help describes the program, with examples", () =>
+    Effect.gen(function*() {
+      const help = yield* output("--help")
+      expect(help).toContain("python -m http.server")
+      expect(help).toContain("effect-httpd --tls-cert cert.pem --tls-key key.pem 8443")
+      expect(help).not.toMatch(/\s$/)
     }))
 })
 
