@@ -119,7 +119,9 @@ export const urlHost = (host: string): string => (host.includes(":") ? `[${host}
  *
  * @since 0.1.0
  */
-export const banner = (address: { readonly hostname: string; readonly port: number; readonly secure: boolean }): string => {
+export const banner = (
+  address: { readonly hostname: string; readonly port: number; readonly secure: boolean }
+): string => {
   const protocol = address.secure ? "HTTPS" : "HTTP"
   return `Serving ${protocol} on ${address.hostname} port ${address.port} (${protocol.toLowerCase()}://${
     urlHost(address.hostname)
@@ -314,7 +316,8 @@ const tlsKey = Options.file("tls-key").pipe(
 const tlsPasswordFile = Options.file("tls-password-file").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
-    "File holding the password of an encrypted TLS key (surrounding whitespace ignored). Example: --tls-password-file pass.txt"
+    "File holding the password of an encrypted TLS key (surrounding whitespace ignored). " +
+      "Example: --tls-password-file pass.txt"
   ),
   Options.optional
 )
@@ -445,7 +448,8 @@ const listen = (config: CliConfig, tls: Option.Option<Tls.TlsOptions>) => {
 /**
  * Serves a validated configuration until interrupted (Ctrl-C, SIGTERM): prints the banner on standard output,
  * access lines on standard error, and on a stop signal Python's farewell line; then the server's scope closes
- * (listener first, then requests in flight finish or are cut off after {@link SHUTDOWN_GRACE}).
+ * (no new connection is served, requests in flight finish or are cut off after {@link SHUTDOWN_GRACE}, the listener
+ * closes). The exit status is then 0.
  *
  * @since 0.1.0
  */
