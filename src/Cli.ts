@@ -1,0 +1,570 @@
+/**
+ * The command line: `python -m http.server` (3.11, plus the TLS options of 3.14) as `effect-httpd`, built with
+ * `@effect/cli`.
+ *
+ * @since 0.1.0
+ */
+import * as Args from "@effect/cli/Args"
+import * as CliConfigService from "@effect/cli/CliConfig"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import type * as Terminal from "@effect/platform/Terminal"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Net from "node:net"
+import * as Tls from "node:tls"
+import * as AccessLog from "./AccessLog.js"
+import * as Cgi from "./Cgi.js"
+import { makeConsole, stdoutColors, stripAnsi, trackStopSignal } from "./internal/cliRuntime.js"
+import { MimeTypes } from "./MimeTypes.js"
+import * as Server from "./Server.js"
+import * as StaticFiles from "./StaticFiles.js"
+
+/**
+ * The program's name, in help, usage errors and completions.
+ *
+ * @since 0.1.0
+ */
+export const NAME = "effect-httpd"
+
+/**
+ * The default port, as Python's.
+ *
+ * @since 0.1.0
+ */
+export const DEFAULT_PORT = 8000
+
+/**
+ * How long requests in flight may finish after Ctrl-C or SIGTERM before they are cut off. Python's command line
+ * exits at once and drops them (its threads are daemons); a short grace lets ordinary responses complete without
+ * holding Ctrl-C hostage to a stalled download.
+ *
+ * @since 0.1.0
+ */
+export const SHUTDOWN_GRACE = "2 seconds"
+
+/**
+ * HTTPS settings: file names as given on the command line.
+ *
+ * @since 0.1.0
+ */
+export interface TlsFiles {
+  readonly certFile: string
+  /** Default: the key is in the certificate file (Python's `keyfile=None`). */
+  readonly keyFile: Option.Option<string>
+  readonly passwordFile: Option.Option<string>
+}
+
+/**
+ * The validated command line.
+ *
+ * @since 0.1.0
+ */
+export interface CliConfig {
+  readonly port: number
+  /** `None`: every interface (dual-stack `::` where IPv6 exists, else `0.0.0.0`). */
+  readonly bind: Option.Option<string>
+  /** Absolute path of the directory served. */
+  readonly directory: string
+  readonly cgi: boolean
+  readonly protocol: "HTTP/1.0" | "HTTP/1.1"
+  readonly tls: Option.Option<TlsFiles>
+}
+
+/**
+ * A failure of the command line, with the message printed (one line) and the exit status: 2 for a usage error
+ * (as argparse), 1 for a failure to start.
+ *
+ * @since 0.1.0
+ */
+export class CliError extends Data.TaggedError("CliError")<{
+  readonly kind: "Usage" | "Startup"
+  readonly message: string
+}> {
+  /** The process exit status for this failure. */
+  get exitCode(): number {
+    return this.kind === "Usage" ? 2 : 1
+  }
+}
+
+const usage = (message: string) => new CliError({ kind: "Usage", message })
+const startup = (message: string) => new CliError({ kind: "Startup", message })
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pure parts: banner, addresses, messages
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * `[::1]` for an IPv6 literal, the host unchanged otherwise (Python's `url_host`).
+ *
+ * @since 0.1.0
+ */
+export const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : host)
+
+/**
+ * Python's start-up line, e.g. `Serving HTTP on :: port 8000 (http://[::]:8000/) ...`; `Serving HTTPS on …` with
+ * an `https://` URL when `secure` (Python 3.14).
+ *
+ * @since 0.1.0
+ */
+export const banner = (
+  address: { readonly hostname: string; readonly port: number; readonly secure: boolean }
+): string => {
+  const protocol = address.secure ? "HTTPS" : "HTTP"
+  return `Serving ${protocol} on ${address.hostname} port ${address.port} (${protocol.toLowerCase()}://${
+    urlHost(address.hostname)
+  }:${address.port}/) ...`
+}
+
+/**
+ * What is printed on standard output when a stop signal arrives, before the server closes. Ctrl-C prints Python's
+ * line; SIGTERM, which Python does not handle, says what it is.
+ *
+ * @since 0.1.0
+ */
+export const stopMessage = (signal: NodeJS.Signals | undefined): string =>
+  signal === "SIGTERM" ? "\nSIGTERM received, exiting." : "\nKeyboard interrupt received, exiting."
+
+/**
+ * The line printed on standard error for a failure, argparse-style: `effect-httpd: error: …`.
+ *
+ * @since 0.1.0
+ */
+export const errorLine = (error: CliError): string => `${NAME}: error: ${error.message}`
+
+/**
+ * A `--bind` value as an address to listen on: an IP address (brackets around an IPv6 literal are accepted and
+ * dropped) or a host name.
+ *
+ * @since 0.1.0
+ */
+export const parseBind = (value: string): Either.Either<string, CliError> => {
+  const host = value.trim().replace(/^\[(.*)\]$/, "$1")
+  if (host === "") return Either.left(usage("argument -b/--bind: empty address"))
+  // Caught here rather than sent to the resolver as a host name.
+  if (host.includes(":") && !Net.isIPv6(host)) {
+    return Either.left(usage(`argument -b/--bind: invalid IPv6 address '${value}'`))
+  }
+  if (/^[0-9.]+$/.test(host) && !Net.isIPv4(host)) {
+    return Either.left(usage(`argument -b/--bind: invalid IPv4 address '${value}'`))
+  }
+  return Either.right(host)
+}
+
+/**
+ * A port number: an integer from 0 (any free port) to 65535.
+ *
+ * @since 0.1.0
+ */
+export const isValidPort = (port: number): boolean => Number.isInteger(port) && port >= 0 && port <= 65535
+
+const where = (host: string, port: number) => `${urlHost(host)}:${port}`
+
+/**
+ * The message for a listener that could not start.
+ *
+ * @since 0.1.0
+ */
+export const serveErrorMessage = (error: Server.ServeError, host: string, port: number): string => {
+  switch (error.reason) {
+    case "AddressInUse":
+      return `cannot listen on ${where(host, port)}: address already in use (try another port, or 0 for a free one)`
+    case "PermissionDenied":
+      return `cannot listen on ${where(host, port)}: permission denied${
+        port > 0 && port < 1024 ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : ""
+      }`
+    case "AddressNotAvailable": {
+      const cause = error.cause as { readonly code?: unknown } | null
+      return typeof cause === "object" && cause !== null && cause.code === "ENOTFOUND"
+        ? `cannot listen on ${where(host, port)}: unknown host name`
+        : `cannot listen on ${where(host, port)}: address not available on this machine`
+    }
+    case "Unknown":
+      return error.message
+  }
+}
+
+/**
+ * Why a file could not be read, in a few words.
+ *
+ * @since 0.1.0
+ */
+export const fileErrorReason = (error: PlatformError.PlatformError): string => {
+  if (error._tag === "SystemError") {
+    switch (error.reason) {
+      case "NotFound":
+        return "no such file"
+      case "PermissionDenied":
+        return "permission denied"
+      case "BadResource":
+        return "is a directory or not a regular file"
+      default:
+        break
+    }
+  }
+  const cause = (error as { readonly cause?: unknown }).cause
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+  if (code === "EISDIR") return "is a directory"
+  return error.message
+}
+
+/**
+ * The message for TLS material Node refused (`tls.createSecureContext`'s error).
+ *
+ * @since 0.1.0
+ */
+export const tlsErrorMessage = (error: unknown, files: TlsFiles): string => {
+  const text = error instanceof Error ? error.message : String(error)
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
+  const key = Option.getOrElse(files.keyFile, () => files.certFile)
+  if (/bad decrypt|bad password|interrupted or cancelled/i.test(text)) {
+    return Option.isSome(files.passwordFile)
+      ? `cannot decrypt TLS key '${key}': wrong password`
+      : `cannot decrypt TLS key '${key}': it is encrypted, give its password with --tls-password-file`
+  }
+  if (/key values mismatch/i.test(text)) return `TLS key '${key}' does not match certificate '${files.certFile}'`
+  if (code === "ERR_OSSL_PEM_NO_START_LINE" || /no start line|PEM_read_bio|ASN1|DECODER/i.test(text)) {
+    return `cannot load TLS certificate '${files.certFile}' and key '${key}': not valid PEM (${text})`
+  }
+  return `cannot set up TLS with certificate '${files.certFile}' and key '${key}': ${text}`
+}
+
+/**
+ * The exit status for the end of a run: 0 for success or a stop signal, the error's status for a `CliError`,
+ * 1 for anything else.
+ *
+ * @since 0.1.0
+ */
+export const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return 0
+  const failure = Cause.failureOption(exit.cause)
+  return Option.isSome(failure) && failure.value instanceof CliError ? failure.value.exitCode : 1
+}
+
+/**
+ * A `teardown` for `NodeRuntime.runMain` that exits with {@link exitCode}.
+ *
+ * @since 0.1.0
+ */
+export const teardown = (exit: Exit.Exit<unknown, unknown>, onExit: (code: number) => void): void =>
+  onExit(exitCode(exit))
+
+/**
+ * Prints a failure as one line on standard error.
+ *
+ * @since 0.1.0
+ */
+export const report = (error: CliError): Effect.Effect<void> => Console.error(errorLine(error))
+
+// ---------------------------------------------------------------------------------------------------------------
+// The command
+// ---------------------------------------------------------------------------------------------------------------
+
+const port = Args.integer({ name: "port" }).pipe(
+  Args.withDescription(`Port to listen on, 0 for any free port (default: ${DEFAULT_PORT}). Example: 8080`),
+  Args.withDefault(DEFAULT_PORT)
+)
+const bind = Options.text("bind").pipe(
+  Options.withAlias("b"),
+  Options.withPseudoName("ADDRESS"),
+  Options.withDescription(
+    "Bind to this address (default: all interfaces, IPv4 and IPv6). Example: --bind 127.0.0.1, -b ::1"
+  ),
+  Options.optional
+)
+const directory = Options.directory("directory").pipe(
+  Options.withAlias("d"),
+  Options.withPseudoName("DIR"),
+  Options.withDescription("Serve this directory (default: current directory). Example: --directory ./public"),
+  Options.optional
+)
+const cgi = Options.boolean("cgi").pipe(
+  Options.withDescription("Run as CGI server: execute scripts under /cgi-bin/ and /htbin/. Example: --cgi")
+)
+const protocol = Options.choice("protocol", ["HTTP/1.0", "HTTP/1.1"]).pipe(
+  Options.withAlias("p"),
+  Options.withPseudoName("VERSION"),
+  Options.withDescription(
+    "Conform to this HTTP version; HTTP/1.1 keeps connections alive (default: HTTP/1.0). Example: -p HTTP/1.1"
+  ),
+  Options.withDefault("HTTP/1.0" as const)
+)
+const tlsCert = Options.file("tls-cert").pipe(
+  Options.withPseudoName("PATH"),
+  Options.withDescription(
+    "Serve HTTPS with this TLS certificate chain file (PEM; may also hold the key). Example: --tls-cert cert.pem"
+  ),
+  Options.optional
+)
+const tlsKey = Options.file("tls-key").pipe(
+  Options.withPseudoName("PATH"),
+  Options.withDescription("The TLS private key file (PEM), if not in the certificate file. Example: --tls-key key.pem"),
+  Options.optional
+)
+const tlsPasswordFile = Options.file("tls-password-file").pipe(
+  Options.withPseudoName("PATH"),
+  Options.withDescription(
+    "File holding the password of an encrypted TLS key (surrounding whitespace ignored). " +
+      "Example: --tls-password-file pass.txt"
+  ),
+  Options.optional
+)
+
+/**
+ * The command line as `@effect/cli` parses it, before validation.
+ *
+ * @since 0.1.0
+ */
+export interface RawOptions {
+  readonly port: number
+  readonly bind: Option.Option<string>
+  readonly directory: Option.Option<string>
+  readonly cgi: boolean
+  readonly protocol: "HTTP/1.0" | "HTTP/1.1"
+  readonly tlsCert: Option.Option<string>
+  readonly tlsKey: Option.Option<string>
+  readonly tlsPasswordFile: Option.Option<string>
+}
+
+/**
+ * The checks that need no file system: port range, bind address, TLS options that need `--tls-cert` (Python 3.14's
+ * own checks). The directory is made absolute against `cwd`.
+ *
+ * @since 0.1.0
+ */
+export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, to: string) => string) =>
+  Effect.gen(function*() {
+    if (!isValidPort(raw.port)) {
+      return yield* Effect.fail(usage(`argument port: invalid port '${raw.port}' (an integer from 0 to 65535)`))
+    }
+    const bind = Option.isSome(raw.bind) ? Option.some(yield* parseBind(raw.bind.value)) : Option.none()
+    if (Option.isNone(raw.tlsCert) && Option.isSome(raw.tlsKey)) {
+      return yield* Effect.fail(usage("--tls-key requires --tls-cert to be set"))
+    }
+    if (Option.isNone(raw.tlsCert) && Option.isSome(raw.tlsPasswordFile)) {
+      return yield* Effect.fail(usage("--tls-password-file requires --tls-cert to be set"))
+    }
+    const config: CliConfig = {
+      port: raw.port,
+      bind,
+      directory: resolve(cwd, Option.getOrElse(raw.directory, () => ".")),
+      cgi: raw.cgi,
+      protocol: raw.protocol,
+      tls: Option.map(raw.tlsCert, (certFile) => ({
+        certFile,
+        keyFile: raw.tlsKey,
+        passwordFile: raw.tlsPasswordFile
+      }))
+    }
+    return config
+  })
+
+/**
+ * The served directory must exist, be a directory and be readable (Python would start and answer every request
+ * with an error).
+ *
+ * @since 0.1.0
+ */
+export const checkDirectory = (directory: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const info = yield* Effect.mapError(
+      fs.stat(directory),
+      (error) => usage(`argument -d/--directory: cannot use '${directory}': ${fileErrorReason(error)}`)
+    )
+    if (info.type !== "Directory") {
+      return yield* Effect.fail(usage(`argument -d/--directory: '${directory}' is not a directory`))
+    }
+    // A root the server cannot list or read from would answer every request with an error.
+    yield* Effect.mapError(
+      fs.access(directory, { readable: true }),
+      (error) => usage(`argument -d/--directory: cannot use '${directory}': ${fileErrorReason(error)}`)
+    )
+  })
+
+/**
+ * Reads the certificate, key and password files and checks them with Node's TLS, so that a bad file is a clear
+ * message before the server starts. Unreadable files are usage errors (Python 3.14 treats an unreadable password
+ * file so); material Node refuses (wrong password, key not matching) is a start-up failure.
+ *
+ * @since 0.1.0
+ */
+export const loadTls = (files: TlsFiles) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const read = (option: string, path: string) =>
+      Effect.mapError(fs.readFile(path), (error) => usage(`cannot read ${option} '${path}': ${fileErrorReason(error)}`))
+    const cert = yield* read("--tls-cert", files.certFile)
+    const key = Option.isSome(files.keyFile) ? yield* read("--tls-key", files.keyFile.value) : cert
+    const passphrase = Option.isSome(files.passwordFile)
+      ? Option.some(
+        // Python: open(..., encoding="utf-8").read().strip()
+        new TextDecoder().decode(yield* read("--tls-password-file", files.passwordFile.value)).trim()
+      )
+      : Option.none()
+    const options: Tls.SecureContextOptions = {
+      cert: Buffer.from(cert),
+      key: Buffer.from(key),
+      ...(Option.isSome(passphrase) ? { passphrase: passphrase.value } : {})
+    }
+    yield* Effect.try({
+      // An encrypted key with no passphrase must fail here, not ask on the terminal: pass an empty one.
+      try: () => Tls.createSecureContext({ passphrase: "", ...options }),
+      catch: (error) => startup(tlsErrorMessage(error, files))
+    })
+    return options
+  })
+
+const listen = (config: CliConfig, tls: Option.Option<Tls.TlsOptions>) => {
+  const start = (host: string) =>
+    Server.make({
+      host,
+      port: config.port,
+      protocolVersion: config.protocol,
+      shutdownTimeout: SHUTDOWN_GRACE,
+      ...(Option.isSome(tls) ? { tls: tls.value } : {})
+    }).pipe(Effect.mapError((error) => ({ error, host })))
+  const all = Option.match(config.bind, {
+    onSome: start,
+    // Python binds to the first address getaddrinfo offers; we choose dual-stack when this machine has IPv6.
+    onNone: () =>
+      Effect.catchIf(start("::"), ({ error }) => error.reason === "AddressNotAvailable", () => start("0.0.0.0"))
+  })
+  return Effect.mapError(all, ({ error, host }) => startup(serveErrorMessage(error, host, config.port)))
+}
+
+/**
+ * Serves a validated configuration until interrupted (Ctrl-C, SIGTERM): prints the banner on standard output,
+ * access lines on standard error, and on a stop signal Python's farewell line; then the server's scope closes
+ * (no new connection is served, requests in flight finish or are cut off after {@link SHUTDOWN_GRACE}, the listener
+ * closes). The exit status is then 0.
+ *
+ * @since 0.1.0
+ */
+export const serve = (config: CliConfig) =>
+  Effect.scoped(Effect.gen(function*() {
+    yield* checkDirectory(config.directory)
+    const tls = yield* Effect.transposeOption(Option.map(config.tls, loadTls))
+    const handlers = config.cgi
+      ? Cgi.layer({ directory: config.directory })
+      : StaticFiles.layer({ directory: config.directory })
+    const services = yield* Layer.build(
+      Layer.merge(Layer.provide(handlers, MimeTypes.layer()), AccessLog.layerStderr)
+    )
+    const signal = yield* trackStopSignal
+    const server = yield* Effect.provide(listen(config, tls), services)
+    yield* Console.log(banner({ hostname: server.address.hostname, port: server.address.port, secure: server.secure }))
+    return yield* Effect.never.pipe(Effect.onInterrupt(() => Console.log(stopMessage(signal()))))
+  }))
+
+const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliError, R>) =>
+  Command.make(
+    NAME,
+    { port, bind, directory, cgi, protocol, tlsCert, tlsKey, tlsPasswordFile },
+    (raw) =>
+      Effect.gen(function*() {
+        const path = yield* Path.Path
+        const config = yield* validate(raw, process.cwd(), (from, to) => path.resolve(from, to))
+        return yield* execute(config)
+      })
+  ).pipe(
+    Command.withDescription(
+      "Serve a directory over HTTP or HTTPS, like Python's `python -m http.server`. Stop with Ctrl-C."
+    )
+  )
+
+/**
+ * The `effect-httpd` command: parses and validates the options, then {@link serve}s.
+ *
+ * @since 0.1.0
+ */
+export const command = makeCommand(serve)
+
+const appInfo = {
+  name: NAME,
+  version: Server.VERSION,
+  footer: HelpDoc.blocks([
+    HelpDoc.h1("EXAMPLES"),
+    HelpDoc.p(`${NAME}                                 serve the current directory on port ${DEFAULT_PORT}`),
+    HelpDoc.p(`${NAME} -b 127.0.0.1 -d ./public 8080   only this machine, another directory`),
+    HelpDoc.p(`${NAME} --cgi -p HTTP/1.1                run /cgi-bin/ scripts, keep-alive connections`),
+    HelpDoc.p(`${NAME} --tls-cert cert.pem --tls-key key.pem 8443`)
+  ])
+}
+
+/**
+ * A usage error from @effect/cli as one line, naming the argument as argparse does where @effect/cli does not
+ * (the port is the only integer argument, the protocol the only choice; paths show which option they are).
+ *
+ * @since 0.1.0
+ */
+export const validationMessage = (error: ValidationError.ValidationError): string => {
+  const text = stripAnsi(HelpDoc.toAnsiText(error.error)).split("\n").map((line) => line.trim())
+    .filter((line) => line !== "").join(" ")
+  const notInteger = /^'(.*)' is not a integer$/.exec(text)
+  if (notInteger !== null) {
+    const value = notInteger[1]!
+    return value.startsWith("-")
+      ? `unrecognized option '${value}'`
+      : `argument port: invalid port '${value}' (an integer from 0 to 65535)`
+  }
+  const choice = /^Expected one of the following cases: (.*)$/.exec(text)
+  if (choice !== null) return `argument -p/--protocol: expected one of ${choice[1]}`
+  const pathType = /^Expected path '(.*)' to be a (directory|regular file)$/.exec(text)
+  if (pathType !== null) return `'${pathType[1]}' is not a ${pathType[2]}`
+  const unknown = /^Received unknown argument: '(.*)'$/.exec(text)
+  if (unknown !== null) return `unrecognized argument '${unknown[1]}'`
+  return text
+}
+
+/**
+ * `--cgi` as `--cgi=true`, up to a `--`. argparse's `--cgi` takes no value, but @effect/cli lets a boolean flag
+ * consume a following `0`, `1`, `yes`, `off`…: `effect-httpd --cgi 0` would mean "no CGI, port 8000" instead of
+ * "CGI on any free port".
+ *
+ * @since 0.1.0
+ */
+export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const end = args.indexOf("--")
+  return args.map((arg, i) => (arg === "--cgi" && (end < 0 || i < end) ? "--cgi=true" : arg))
+}
+
+/**
+ * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print
+ * on standard output (plain text unless it is a terminal); a failure is a `CliError` (not printed yet, see
+ * {@link report}); a stop signal interrupts it after the server closed.
+ *
+ * @since 0.1.0
+ */
+export const run = (
+  argv: ReadonlyArray<string>
+): Effect.Effect<
+  void,
+  CliError,
+  FileSystem.FileSystem | Path.Path | Terminal.Terminal | CommandExecutor.CommandExecutor
+> =>
+  Effect.flatMap(Effect.console, (original) =>
+    Command.run(makeCommand((config) => Effect.withConsole(serve(config), original)), appInfo)([
+      ...argv.slice(0, 2),
+      ...normalizeArgs(argv.slice(2))
+    ]).pipe(
+      // @effect/cli prints usage errors itself, as multi-line ANSI text: we print our own line instead.
+      Effect.withConsole(makeConsole(original, { colors: stdoutColors(), dropErrors: true })),
+      Effect.catchAll((error): Effect.Effect<never, CliError> =>
+        Effect.fail(ValidationError.isValidationError(error) ? usage(validationMessage(error)) : error)
+      ),
+      Effect.catchAllDefect((defect) => Effect.fail(startup(`internal error: ${String(defect)}`))),
+      Effect.provide(CliConfigService.layer({ isCaseSensitive: true }))
+    ))

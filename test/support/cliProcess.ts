@@ -1,0 +1,196 @@
+/**
+ * Runs the real `effect-httpd` executable (`node bin/effect-httpd.js`, which imports the compiled `dist/`) for
+ * tests, builds `dist/` first when it is missing or older than `src/`, and talks to it over loopback only.
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import * as Net from "node:net"
+import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const root = NodePath.resolve(NodePath.dirname(fileURLToPath(import.meta.url)), "..", "..")
+export const bin = NodePath.join(root, "bin", "effect-httpd.js")
+
+const newestMtime = (dir: string): number =>
+  Fs.readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
+    const path = NodePath.join(dir, entry.name)
+    const mtime = entry.isDirectory() ? newestMtime(path) : Fs.statSync(path).mtimeMs
+    return Math.max(newest, mtime)
+  }, 0)
+
+/** Compiles src/ to dist/ (as `npm ci`'s `prepare` does) unless dist/bin.js is newer than every source file. */
+export const ensureBuilt = (): void => {
+  const built = NodePath.join(root, "dist", "bin.js")
+  if (Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestMtime(NodePath.join(root, "src"))) return
+  execFileSync(process.execPath, [NodePath.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
+    cwd: root,
+    stdio: "inherit"
+  })
+}
+
+export interface SpawnOptions {
+  readonly cwd?: string
+  /** Run as this user (tests running as root drop to `nobody` to meet permission errors). */
+  readonly uid?: number
+  readonly gid?: number
+}
+
+export interface Exited {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface Running {
+  readonly child: ChildProcess
+  readonly pid: number
+  /** From the banner. */
+  readonly scheme: "HTTP" | "HTTPS"
+  readonly host: string
+  readonly port: number
+  readonly banner: string
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<Exited>
+}
+
+const BANNER = /^Serving (HTTPS?) on (\S+) port (\d+) \((https?):\/\/(\S+):(\d+)\/\) \.\.\.\n/
+
+const launch = (args: ReadonlyArray<string>, options: SpawnOptions) => {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: options.cwd ?? root,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid })
+  })
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+  const exited = new Promise<Exited>((resolve) => {
+    child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+  return { child, exited, stdout: () => stdout, stderr: () => stderr }
+}
+
+/** Runs to completion (help, version, start-up failures). */
+export const runToExit = (
+  args: ReadonlyArray<string>,
+  options: SpawnOptions = {}
+): Effect.Effect<Exited, Error, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => launch(args, options)),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+  ).pipe(
+    Effect.flatMap(({ exited }) => Effect.promise(() => exited)),
+    Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error(`effect-httpd ${args.join(" ")} did not exit`) })
+  )
+
+/** Starts a server and waits for its banner; the process is killed (SIGKILL) when the scope closes, if still alive. */
+export const start = (
+  args: ReadonlyArray<string>,
+  options: SpawnOptions = {}
+): Effect.Effect<Running, Error, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => launch(args, options)),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+  ).pipe(
+    Effect.flatMap(({ child, exited, stderr, stdout }) =>
+      Effect.async<Running, Error>((resume) => {
+        let done = false
+        const check = () => {
+          const match = BANNER.exec(stdout())
+          if (match === null || done) return
+          done = true
+          child.stdout!.off("data", check)
+          resume(Effect.succeed({
+            child,
+            pid: child.pid!,
+            scheme: match[1] as "HTTP" | "HTTPS",
+            host: match[2]!,
+            port: Number(match[3]),
+            banner: match[0],
+            stdout,
+            stderr,
+            exited
+          }))
+        }
+        child.stdout!.on("data", check)
+        void exited.then((exit) => {
+          if (done) return
+          done = true
+          resume(Effect.fail(new Error(`effect-httpd exited (${exit.code ?? exit.signal}) before serving: ${exit.stderr}`)))
+        })
+      })
+    ),
+    Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error(`effect-httpd ${args.join(" ")}: no banner`) })
+  )
+
+/** Sends a signal and waits for the exit. */
+export const stop = (server: Running, signal: NodeJS.Signals = "SIGINT"): Effect.Effect<Exited, Error> =>
+  Effect.sync(() => server.child.kill(signal)).pipe(
+    Effect.zipRight(Effect.promise(() => server.exited)),
+    Effect.timeoutFail({ duration: "15 seconds", onTimeout: () => new Error(`effect-httpd did not stop on ${signal}`) })
+  )
+
+export interface Reply {
+  readonly status: number
+  readonly headers: Http.IncomingHttpHeaders
+  readonly body: string
+}
+
+/** A GET over loopback with Node's client (`https` without certificate checks for our self-signed ones). */
+export const get = (url: string): Effect.Effect<Reply, Error> =>
+  Effect.async<Reply, Error>((resume) => {
+    const client = url.startsWith("https:") ? Https : Http
+    const request = client.get(url, { rejectUnauthorized: false, agent: false }, (response) => {
+      let body = ""
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => (body += chunk))
+      response.on("end", () => resume(Effect.succeed({ status: response.statusCode!, headers: response.headers, body })))
+      response.on("error", (error) => resume(Effect.fail(error)))
+    })
+    request.on("error", (error) => resume(Effect.fail(error)))
+    return Effect.sync(() => request.destroy())
+  }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error(`GET ${url} timed out`) }))
+
+/** Whether a TCP connection to host:port is refused (the listener is closed). */
+export const refused = (host: string, port: number): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const socket = Net.connect({ host, port })
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.succeed(false))
+    })
+    socket.once("error", (error: NodeJS.ErrnoException) => resume(Effect.succeed(error.code === "ECONNREFUSED")))
+    return Effect.sync(() => socket.destroy())
+  })
+
+/** Whether this machine can listen on the IPv6 loopback. */
+export const hasIpv6Loopback = (): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = Net.createServer()
+    server.once("error", () => resolve(false))
+    server.listen({ host: "::1", port: 0 }, () => server.close(() => resolve(true)))
+  })
+
+/**
+ * Whether a new connection to 127.0.0.1:port goes unanswered: refused, or accepted and closed without a byte of
+ * response (a stopping server may still hold its listening socket).
+ */
+export const notServed = (port: number): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const socket = Net.connect({ host: "127.0.0.1", port })
+    let answered = false
+    socket.once("connect", () => socket.write("GET / HTTP/1.0\r\n\r\n"))
+    socket.on("data", () => (answered = true))
+    socket.once("error", () => {})
+    socket.once("close", () => resume(Effect.succeed(!answered)))
+    return Effect.sync(() => socket.destroy())
+  })
