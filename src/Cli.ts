@@ -191,6 +191,7 @@ export const serveErrorMessage = (error: Server.ServeError, host: string, port: 
         ? `cannot listen on ${where(host, port)}: unknown host name`
         : `cannot listen on ${where(host, port)}: address not available on this machine`
     }
+    case "InvalidTls":
     case "Unknown":
       return error.message
   }
@@ -458,7 +459,7 @@ export const serve = (config: CliConfig) =>
     yield* checkDirectory(config.directory)
     const tls = yield* Effect.transposeOption(Option.map(config.tls, loadTls))
     const handlers = config.cgi
-      ? Cgi.layer({ directory: config.directory })
+      ? Cgi.layer({ directory: config.directory, protocolVersion: config.protocol })
       : StaticFiles.layer({ directory: config.directory })
     const services = yield* Layer.build(
       Layer.merge(Layer.provide(handlers, MimeTypes.layer()), AccessLog.layerStderr)

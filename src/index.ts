@@ -7,6 +7,10 @@
 /** @since 0.1.0 */
 export * as AccessLog from "./AccessLog.js"
 /** @since 0.1.0 */
+export * as Cgi from "./Cgi.js"
+/** @since 0.1.0 */
+export * as Cli from "./Cli.js"
+/** @since 0.1.0 */
 export * as Decoder from "./Decoder.js"
 /** @since 0.1.0 */
 export * as Handler from "./Handler.js"
