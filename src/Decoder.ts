@@ -227,12 +227,7 @@ export class Decoder {
           break
         }
         case "length": {
-          const n = Math.min(this.remaining, data.length - offset)
-          const piece = data.subarray(offset, offset + n)
-          // The accumulator's memory is reused, so what leaves it must be copied.
-          out.push({ _tag: "Body", chunk: fromAcc ? Buffer.from(piece) : piece })
-          offset += n
-          this.remaining -= n
+          offset = this.takeBody(data, offset, fromAcc, out)
           if (this.remaining === 0) {
             out.push(BODY_END)
             this.state = "head"
@@ -268,11 +263,7 @@ export class Decoder {
           break
         }
         case "chunk-data": {
-          const n = Math.min(this.remaining, data.length - offset)
-          const piece = data.subarray(offset, offset + n)
-          out.push({ _tag: "Body", chunk: fromAcc ? Buffer.from(piece) : piece })
-          offset += n
-          this.remaining -= n
+          offset = this.takeBody(data, offset, fromAcc, out)
           if (this.remaining === 0) this.state = "chunk-crlf"
           break
         }
@@ -314,6 +305,16 @@ export class Decoder {
       }
     }
     return offset
+  }
+
+  /** Emits up to `remaining` body bytes from `offset`; returns the offset after them. */
+  private takeBody(data: Buffer, offset: number, fromAcc: boolean, out: Array<DecoderEvent>): number {
+    const n = Math.min(this.remaining, data.length - offset)
+    const piece = data.subarray(offset, offset + n)
+    // The accumulator's memory is reused, so what leaves it must be copied.
+    out.push({ _tag: "Body", chunk: fromAcc ? Buffer.from(piece) : piece })
+    this.remaining -= n
+    return offset + n
   }
 
   /** Parses (the rest of) a head starting at `start`. Returns the offset after it, or -1 when more input is needed. */
