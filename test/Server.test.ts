@@ -147,6 +147,27 @@ describe("Server over real sockets", () => {
       expect(server.activeConnections()).toBe(0)
     }))
 
+  it.scopedLive("a reset is noticed even while reading is paused behind an unread body", () =>
+    Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const released = yield* Deferred.make<void>()
+      const { server } = yield* startServer({}, {
+        POST: () =>
+          Effect.acquireRelease(Deferred.succeed(started, undefined), () => Deferred.succeed(released, undefined)).pipe(
+            Effect.zipRight(Effect.never),
+            Effect.as(Response.text("never"))
+          )
+      })
+      const socket = net.connect(server.address.port, "127.0.0.1")
+      socket.on("error", () => {})
+      socket.write("POST / HTTP/1.0\r\nContent-Length: 8000000\r\n\r\n")
+      socket.write(Buffer.alloc(512 * 1024))
+      yield* Deferred.await(started)
+      yield* settle(200)
+      socket.resetAndDestroy()
+      yield* Deferred.await(released).pipe(Effect.timeout("3 seconds"))
+    }))
+
   it.scopedLive("single mode (HTTPServer): the next connection waits until the current one closes", () =>
     Effect.gen(function*() {
       const gate = yield* Deferred.make<void>()

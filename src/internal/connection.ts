@@ -92,6 +92,8 @@ const BODY_HIGH_WATER = 64 * 1024
 const QUEUE_HIGH_WATER = 32
 /** A head and body up to this size are copied into one buffer: one write, one TCP segment when small. */
 const COALESCE_LIMIT = 16 * 1024
+/** How often a paused connection reads one turn to notice a client's reset. */
+const PROBE_MS = 250
 /** After we close our side, wait this long for the peer's FIN before destroying the socket. */
 const LINGER_MS = 2000
 
@@ -230,6 +232,7 @@ export class Connection {
   private closing = false
   private finished = false
   private paused = false
+  private probe: ReturnType<typeof setInterval> | undefined = undefined
   private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
@@ -293,6 +296,7 @@ export class Connection {
   }
 
   private readonly onClose = (): void => {
+    this.stopProbe()
     this.finished = true
     this.readEnded = true
     this.bodyTarget?.fail(new RequestBodyError({ reason: "ClientClosed", message: "the client closed the connection" }))
@@ -338,6 +342,12 @@ export class Connection {
           this.bodyTarget?.fail(event.error)
           this.bodyTarget = undefined
           this.readEnded = true
+          // Input that ends inside a body is no half-close: the request can never be whole. Drop the connection so
+          // the handler's scope closes (a CGI script is killed) instead of waiting for it to notice.
+          if (event.error.reason === "ClientClosed") {
+            this.transport.destroy()
+            return
+          }
           break
         case "Error":
           this.queue.push({ _tag: "Error", error: event.error })
@@ -360,10 +370,33 @@ export class Connection {
     if (full && !this.paused) {
       this.paused = true
       this.transport.pause()
+      this.startProbe()
     } else if (!full && this.paused) {
       this.paused = false
+      this.stopProbe()
       this.transport.resume()
     }
+  }
+
+  /**
+   * A paused socket reads nothing, so a client's reset would go unnoticed while a handler ignores the body (a CGI
+   * script that never reads stdin would run to its timeout). Reading for one turn now and then lets the reset
+   * through (after the bytes the kernel had already queued); each probe reads at most one chunk.
+   */
+  private startProbe(): void {
+    if (this.probe !== undefined) return
+    this.probe = setInterval(() => {
+      if (!this.paused || this.finished) return this.stopProbe()
+      this.transport.resume()
+      setImmediate(() => {
+        if (this.paused && !this.finished) this.transport.pause()
+      })
+    }, PROBE_MS)
+  }
+
+  private stopProbe(): void {
+    if (this.probe !== undefined) clearInterval(this.probe)
+    this.probe = undefined
   }
 
   /** Starts on the next queued item, or waits for one, or closes when nothing more can come. */
