@@ -1,0 +1,77 @@
+/**
+ * The malformed-request corpus (test/fixtures/malformed.ts) over real sockets: exact statuses, whether the
+ * connection closes, that nothing after refused bytes is interpreted, and that other clients are served meanwhile.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as AccessLog from "../src/AccessLog.js"
+import * as Handler from "../src/Handler.js"
+import { HttpError } from "../src/HttpError.js"
+import * as Response from "../src/Response.js"
+import * as Server from "../src/Server.js"
+import { malformedCases } from "./fixtures/malformed.js"
+import { sendRaw } from "./support/rawClient.js"
+
+const FOLLOW_UP = "GET /next HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n"
+
+export const echoRoutes: Handler.Routes<never> = {
+  GET: (request) => Effect.succeed(Response.text(`path=${request.path}\n`)),
+  POST: (request) =>
+    Stream.runCollect(request.body).pipe(
+      Effect.map((chunks) => {
+        const body = Buffer.concat(Chunk.toReadonlyArray(chunks))
+        return Response.text(`got ${body.length}: ${body.toString("latin1")}\n`)
+      }),
+      Effect.catchAll((error) =>
+        Effect.fail(new HttpError({ status: error.reason === "TooLarge" ? 413 : 400, message: error.message }))
+      )
+    )
+}
+
+describe("malformed requests over real sockets", () => {
+  it.scopedLive("each case: exact status, close or keep, no smuggled follow-up, other clients served", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const server = yield* Server.make({ port: 0, protocolVersion: "HTTP/1.1", limits: { maxBodyBytes: 1024 * 1024 } })
+        .pipe(Effect.provide(Layer.merge(Handler.layer(echoRoutes), AccessLog.layerCollect(lines))))
+      const port = server.address.port
+      const failures: Array<string> = []
+      yield* Effect.forEach(malformedCases, (c) =>
+        Effect.gen(function*() {
+          const [ex, other] = yield* Effect.all([
+            sendRaw({
+              port,
+              chunks: c.halfClose === true ? [c.request] : [c.request + FOLLOW_UP],
+              halfClose: c.halfClose === true,
+              timeoutMs: 5000
+            }),
+            sendRaw({ port, chunks: ["GET /other HTTP/1.1\r\nConnection: close\r\n\r\n"], timeoutMs: 5000 })
+          ], { concurrency: 2 })
+          const statuses = ex.responses.map((r) => r.status)
+          const expected = c.keeps ? [...c.statuses, 200] : [...c.statuses]
+          const problems: Array<string> = []
+          if (JSON.stringify(statuses) !== JSON.stringify(expected)) {
+            problems.push(`statuses ${JSON.stringify(statuses)} != ${JSON.stringify(expected)}`)
+          }
+          if (!ex.closedByServer || ex.timedOut) problems.push("server did not close")
+          if (c.keeps && ex.responses.at(-1)?.body.toString() !== "path=/next\n") problems.push("follow-up not answered")
+          if (!c.keeps && ex.bytes.includes("path=/next")) problems.push("follow-up smuggled through")
+          if (c.bodyIncludes !== undefined && !(ex.responses[0]?.body.toString("latin1") ?? "").includes(c.bodyIncludes)) {
+            problems.push(`body lacks ${JSON.stringify(c.bodyIncludes)}: ${ex.responses[0]?.body.toString("latin1").slice(0, 300)}`)
+          }
+          if (other.responses[0]?.status !== 200) problems.push("the other client was not served")
+          if (problems.length > 0) failures.push(`${c.name}: ${problems.join("; ")}`)
+        }), { concurrency: 4, discard: true })
+      expect(failures).toEqual([])
+      // Still serving after the whole corpus.
+      const after = yield* sendRaw({ port, chunks: ["GET /after HTTP/1.0\r\n\r\n"] })
+      expect(after.responses[0]!.body.toString()).toBe("path=/after\n")
+      // No log line carries a raw control character: the corpus's NUL, ESC, CR and DEL bytes are escaped.
+      expect(lines.length).toBeGreaterThan(malformedCases.length)
+      for (const line of lines) expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f]/)
+      expect(lines.some((line) => line.includes("\\x1b[31m"))).toBe(true)
+    }))
+})
