@@ -3,33 +3,16 @@
  * connection closes, that nothing after refused bytes is interpreted, and that other clients are served meanwhile.
  */
 import { describe, expect, it } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Stream from "effect/Stream"
 import * as AccessLog from "../src/AccessLog.js"
 import * as Handler from "../src/Handler.js"
-import { HttpError } from "../src/HttpError.js"
-import * as Response from "../src/Response.js"
 import * as Server from "../src/Server.js"
 import { malformedCases } from "./fixtures/malformed.js"
+import { echoRoutes } from "./support/echoRoutes.js"
 import { sendRaw } from "./support/rawClient.js"
 
 const FOLLOW_UP = "GET /next HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n"
-
-export const echoRoutes: Handler.Routes<never> = {
-  GET: (request) => Effect.succeed(Response.text(`path=${request.path}\n`)),
-  POST: (request) =>
-    Stream.runCollect(request.body).pipe(
-      Effect.map((chunks) => {
-        const body = Buffer.concat(Chunk.toReadonlyArray(chunks))
-        return Response.text(`got ${body.length}: ${body.toString("latin1")}\n`)
-      }),
-      Effect.catchAll((error) =>
-        Effect.fail(new HttpError({ status: error.reason === "TooLarge" ? 413 : 400, message: error.message }))
-      )
-    )
-}
 
 describe("malformed requests over real sockets", () => {
   it.scopedLive("each case: exact status, close or keep, no smuggled follow-up, other clients served", () =>
