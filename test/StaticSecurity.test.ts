@@ -7,7 +7,9 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Crypto from "node:crypto"
 import * as NodeFs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as AccessLog from "../src/AccessLog.js"
@@ -209,5 +211,62 @@ describe("static files: traversal, redirects, listings, logs", () => {
       expect(all).toContain("\\x7f")
       // Percent-escapes are logged as sent, not decoded.
       expect(all).toContain("/%0d%0a127.0.0.1%20-%20-%20fake")
+    }))
+
+  it.scopedLive("a file deleted while being sent is sent whole; one truncated is cut short and closed; descriptors are released", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      const lines: Array<string> = []
+      const server = yield* start(root, lines)
+      const size = 16 * 1024 * 1024
+      const content = Crypto.randomBytes(size)
+      const fdsOn = (path: string) =>
+        NodeFs.readdirSync("/proc/self/fd").filter((fd) => {
+          try {
+            return NodeFs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(path)
+          } catch {
+            return false
+          }
+        }).length
+      /** Requests `name`, pauses after the first bytes, runs `mutate`, then reads to the end. */
+      const fetchWith = (name: string, mutate: () => void) =>
+        Effect.async<{ body: Buffer; headerLength: number }>((resume) => {
+          const chunks: Array<Buffer> = []
+          let mutated = false
+          const socket = Net.connect({ host: "127.0.0.1", port: server.address.port }, () =>
+            socket.write(`GET /${name} HTTP/1.0\r\n\r\n`))
+          socket.on("data", (d: Buffer) => {
+            chunks.push(d)
+            if (!mutated) {
+              mutated = true
+              socket.pause()
+              mutate()
+              setTimeout(() => socket.resume(), 50)
+            }
+          })
+          socket.on("error", () => {})
+          socket.on("close", () => {
+            const all = Buffer.concat(chunks)
+            const headerLength = all.indexOf("\r\n\r\n") + 4
+            resume(Effect.succeed({ body: all.subarray(headerLength), headerLength }))
+          })
+        })
+      const deleted = Path.join(root, "deleted.bin")
+      NodeFs.writeFileSync(deleted, content)
+      const d = yield* fetchWith("deleted.bin", () => NodeFs.unlinkSync(deleted))
+      // POSIX: the open descriptor keeps the unlinked file readable, so the body is whole and correct.
+      expect(d.body.length).toBe(size)
+      expect(d.body.equals(content)).toBe(true)
+
+      const truncated = Path.join(root, "truncated.bin")
+      NodeFs.writeFileSync(truncated, content)
+      const t = yield* fetchWith("truncated.bin", () => NodeFs.truncateSync(truncated, 1024))
+      // Content-Length promised 16 MiB: the body is a prefix of the original, shorter, and the connection closed.
+      expect(t.body.length).toBeLessThan(size)
+      expect(t.body.equals(content.subarray(0, t.body.length))).toBe(true)
+      yield* Effect.sleep("100 millis")
+      expect(fdsOn(root)).toBe(0)
+      expect(lines.some((l) => l.includes("response aborted") || l.includes("response body failed"))).toBe(true)
+      expect((yield* get(server.address.port, "/file.txt")).status).toBe(200)
     }))
 })
