@@ -7,6 +7,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as AccessLog from "../src/AccessLog.js"
 import * as Handler from "../src/Handler.js"
+import { HttpError } from "../src/HttpError.js"
+import * as Response from "../src/Response.js"
 import * as Server from "../src/Server.js"
 import { malformedCases } from "./fixtures/malformed.js"
 import { echoRoutes } from "./support/echoRoutes.js"
@@ -56,5 +58,36 @@ describe("malformed requests over real sockets", () => {
       expect(lines.length).toBeGreaterThan(malformedCases.length)
       for (const line of lines) expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f]/)
       expect(lines.some((line) => line.includes("\\x1b[31m"))).toBe(true)
+    }))
+})
+
+describe("response-side injection", () => {
+  it.scopedLive("CR/LF in a handler's header → 500 without the injected field; error texts are escaped and one line", () =>
+    Effect.gen(function*() {
+      const server = yield* Server.make({ port: 0 }).pipe(Effect.provide(Layer.merge(
+        Handler.layer({
+          GET: (request) =>
+            request.path === "/header"
+              ? Effect.succeed(Response.text("x", { headers: [["X-Reflected", "a\r\nSet-Cookie: evil=1"]] }))
+              : request.path === "/lf"
+              ? Effect.succeed(Response.text("x", { headers: [["X-Reflected", "a\nSet-Cookie: evil=1"]] }))
+              : Effect.fail(new HttpError({ status: 400, message: "<script>m</script>\r\nSet-Cookie: evil=2", explain: "<img onerror=x>" }))
+        }),
+        AccessLog.layerSilent
+      )))
+      for (const path of ["/header", "/lf"]) {
+        const ex = yield* sendRaw({ port: server.address.port, chunks: [`GET ${path} HTTP/1.0\r\n\r\n`] })
+        expect(ex.responses[0]!.status).toBe(500)
+        expect(ex.bytes.toString("latin1")).not.toContain("Set-Cookie")
+      }
+      const ex = yield* sendRaw({ port: server.address.port, chunks: ["GET /error HTTP/1.0\r\n\r\n"] })
+      const response = ex.responses[0]!
+      expect(response.status).toBe(400)
+      // The reason phrase cannot break the status line; the page escapes message and explanation.
+      expect(response.headers.some(([name]) => name.toLowerCase() === "set-cookie")).toBe(false)
+      const page = response.body.toString("utf8")
+      expect(page).toContain("&lt;script&gt;m&lt;/script&gt;")
+      expect(page).toContain("&lt;img onerror=x&gt;")
+      expect(page).not.toContain("<script>")
     }))
 })
