@@ -55,6 +55,13 @@ async function serve() {
   }).pipe(Effect.scoped, Effect.provide(Layer.merge(handlers, AccessLog.layerSilent)))
   Effect.runFork(program)
   process.on("SIGTERM", () => process.exit(0))
+  // The parent asks for a collected heap figure (the child runs with --expose-gc).
+  process.on("SIGUSR2", () => {
+    globalThis.gc?.()
+    globalThis.gc?.()
+    const m = process.memoryUsage()
+    process.stdout.write(`MEM ${JSON.stringify({ heapUsedMiB: m.heapUsed / 2 ** 20, rssMiB: m.rss / 2 ** 20, externalMiB: m.external / 2 ** 20 })}\n`)
+  })
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -102,9 +109,9 @@ async function main() {
   }
   const names = Object.keys(files)
 
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--server", dir], { stdio: ["ignore", "pipe", "inherit"] })
+  const child = spawn(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--server", dir], { stdio: ["ignore", "pipe", "inherit"] })
+  let out = ""
   const port = await new Promise((resolve, reject) => {
-    let out = ""
     child.stdout.on("data", (d) => {
       out += d
       const m = out.match(/PORT (\d+)/)
@@ -112,6 +119,17 @@ async function main() {
     })
     child.once("exit", (code) => reject(new Error(`server exited with ${code}`)))
   })
+  /** The server's memory after a full GC. */
+  const collected = async () => {
+    const seen = (out.match(/MEM /g) ?? []).length
+    child.kill("SIGUSR2")
+    while ((out.match(/MEM /g) ?? []).length === seen) await new Promise((r) => setTimeout(r, 20))
+    const all = [...out.matchAll(/MEM (\{.*\})/g)]
+    const m = JSON.parse(all.at(-1)[1])
+    for (const k of Object.keys(m)) m[k] = Math.round(m[k] * 10) / 10
+    return m
+  }
+  const samples = []
 
   const stats = { sent: 0, answeredCorrectly: 0, abortedByClient: 0, malformedRefused: 0, wrong: 0, unexpectedClose: 0, statuses: {} }
   const wrongSamples = []
@@ -259,13 +277,15 @@ async function main() {
   }
   warm.socket.destroy()
   await new Promise((r) => setTimeout(r, 500))
-  const before = processStats(child.pid)
+  const before = { ...processStats(child.pid), afterGc: await collected() }
   const started = Date.now()
+  const sampler = setInterval(() => samples.push(Math.round(processStats(child.pid).rssMiB)), Math.max(1000, seconds * 100))
   await Promise.all(Array.from({ length: concurrency }, worker))
+  clearInterval(sampler)
   const elapsed = (Date.now() - started) / 1000
   const atEnd = processStats(child.pid)
   await new Promise((r) => setTimeout(r, 3000))
-  const after = processStats(child.pid)
+  const after = { ...processStats(child.pid), afterGc: await collected() }
   child.kill("SIGTERM")
   Fs.rmSync(dir, { recursive: true, force: true })
 
@@ -277,7 +297,7 @@ async function main() {
     wrongOrTruncated: stats.wrong,
     statuses: stats.statuses,
     seconds: elapsed,
-    server: { before, atEnd, afterSettle3s: after }
+    server: { before, atEnd, afterSettle3s: after, rssSamplesMiB: samples }
   }
   console.log(JSON.stringify(summary, null, 2))
   if (wrongSamples.length > 0) console.log("wrong samples:", JSON.stringify(wrongSamples, null, 2))
