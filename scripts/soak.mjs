@@ -52,7 +52,7 @@ async function serve() {
     const server = yield* Server.make({ port: 0, protocolVersion: "HTTP/1.1", idleTimeout: "5 seconds", limits: { maxBodyBytes: 1 << 20 } })
     process.stdout.write(`PORT ${server.address.port}\n`)
     yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(Layer.merge(handlers, AccessLog.layerSilent)))
+  }).pipe(Effect.scoped, Effect.provide(Layer.merge(handlers, process.env.SOAK_LOG === "1" ? AccessLog.layerStderr : AccessLog.layerSilent)))
   Effect.runFork(program)
   process.on("SIGTERM", () => process.exit(0))
   // The parent asks for a collected heap figure (the child runs with --expose-gc).
@@ -109,7 +109,13 @@ async function main() {
   }
   const names = Object.keys(files)
 
-  const child = spawn(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--server", dir], { stdio: ["ignore", "pipe", "inherit"] })
+  // --log FILE: the server's access log (Python's format) goes to FILE.
+  const logIndex = process.argv.indexOf("--log")
+  const logFile = logIndex >= 0 ? Fs.openSync(process.argv[logIndex + 1], "w") : "ignore"
+  const child = spawn(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--server", dir], {
+    stdio: ["ignore", "pipe", logFile],
+    env: { ...process.env, SOAK_LOG: logIndex >= 0 ? "1" : "0" }
+  })
   let out = ""
   const port = await new Promise((resolve, reject) => {
     child.stdout.on("data", (d) => {
@@ -138,7 +144,7 @@ async function main() {
   function connect() {
     return new Promise((resolve) => {
       const socket = Net.connect({ host: "127.0.0.1", port })
-      const conn = { socket, buf: Buffer.alloc(0), closed: false, waiter: undefined }
+      const conn = { socket, buf: Buffer.alloc(0), closed: false, waiter: undefined, history: [] }
       socket.on("data", (d) => {
         conn.buf = conn.buf.length === 0 ? d : Buffer.concat([conn.buf, d])
         conn.waiter?.()
@@ -190,7 +196,7 @@ async function main() {
     if (ok) stats.answeredCorrectly++
     else {
       stats.wrong++
-      if (wrongSamples.length < 10) wrongSamples.push(what)
+      if (wrongSamples.length < 10) wrongSamples.push({ at: new Date().toISOString(), ...what })
     }
   }
 
@@ -249,7 +255,8 @@ async function main() {
         }
         const r = await readResponse(conn)
         stats.statuses[r.status] = (stats.statuses[r.status] ?? 0) + 1
-        record(r.status === 200 && r.body.toString() === sha(body), { kind: "post", chunked, size: body.length, status: r.status, closed: r.closed })
+        record(r.status === 200 && r.body.toString() === sha(body), { kind: "post", chunked, size: body.length, status: r.status, closed: r.closed, before: conn.history.slice(-3) })
+        conn.history.push(`POST ${chunked ? "chunked" : "length"} ${body.length} → ${r.status}`)
         // A chunked body's request closes the connection after the response only if the server says so.
         if (r.close || r.closed) conn = undefined
       } else {
@@ -259,7 +266,8 @@ async function main() {
         const r = await readResponse(conn, { head })
         stats.statuses[r.status] = (stats.statuses[r.status] ?? 0) + 1
         const ok = r.status === 200 && r.length === files[name].size && (head ? r.body.length === 0 : sha(r.body) === files[name].sha)
-        record(ok, { kind: head ? "head" : "get", name, status: r.status, length: r.length, closed: r.closed, partial: r.partial })
+        record(ok, { kind: head ? "head" : "get", name, status: r.status, length: r.length, closed: r.closed, partial: r.partial, before: conn.history.slice(-3), localPort: conn.socket.localPort })
+        conn.history.push(`${head ? "HEAD" : "GET"} ${name}${close ? " close" : ""} → ${r.status}`)
         if (close || r.close || r.closed) {
           conn?.socket.destroy()
           conn = undefined
