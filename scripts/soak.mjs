@@ -49,9 +49,14 @@ async function serve() {
     )
   ).pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, Mime.MimeTypes.layerWithoutFiles())))
   const program = Effect.gen(function*() {
-    const server = yield* Server.make({ port: 0, protocolVersion: "HTTP/1.1", // Long enough that a client starved of CPU (e.g. the test suite running alongside) does not lose the
-    // keep-alive race: with 5 s, 2 of 17891 requests under full load met a connection closed as idle.
-    idleTimeout: "60 seconds", limits: { maxBodyBytes: 1 << 20 } })
+    // idleTimeout: long enough that a client starved of CPU (the test suite running alongside) does not lose the
+    // keep-alive race; with 5 s, 2 of 17891 requests under full load met a connection just closed as idle.
+    const server = yield* Server.make({
+      port: 0,
+      protocolVersion: "HTTP/1.1",
+      idleTimeout: "60 seconds",
+      limits: { maxBodyBytes: 1 << 20 }
+    })
     process.stdout.write(`PORT ${server.address.port}\n`)
     yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(Layer.merge(handlers, process.env.SOAK_LOG === "1" ? AccessLog.layerStderr : AccessLog.layerSilent)))
