@@ -39,6 +39,8 @@ export interface DecoderLimits {
   readonly maxHeaders: number
   /** Largest request body accepted; larger → 413. `Infinity` (the default) as in Python. */
   readonly maxBodyBytes: number
+  /** Largest head (request line and header lines); larger → 431. Default 128 KiB: one maximal request line plus 64 KiB (Python bounds only lines and their count). */
+  readonly maxHeaderBytes: number
 }
 
 /**
@@ -50,7 +52,8 @@ export const defaultLimits: DecoderLimits = {
   maxRequestLine: 65536,
   maxHeaderLine: 65536,
   maxHeaders: 100,
-  maxBodyBytes: Infinity
+  maxBodyBytes: Infinity,
+  maxHeaderBytes: 128 * 1024
 }
 
 /**
@@ -141,6 +144,8 @@ interface LineInfo {
   readonly requestLine: string
   readonly method: string
   readonly target: string
+  /** `target` with the leading `//` collapsed, or an absolute-form target's path. */
+  readonly path: string
   readonly version: HttpVersion
 }
 
@@ -176,6 +181,11 @@ export class Decoder {
   /** Whether it is between requests with nothing buffered: where an idle connection may be closed safely. */
   get isIdle(): boolean {
     return this.state === "head" && this.acc.len === 0
+  }
+
+  /** Whether part of a request head has arrived but not its end: the window a head deadline measures. */
+  get isReadingHead(): boolean {
+    return this.state === "head" && (this.acc.len > 0 || this.line !== undefined)
   }
 
   /** Decodes what `chunk` completes. */
@@ -344,6 +354,10 @@ export class Decoder {
     const line = this.line
     for (;;) {
       const nl = data.indexOf(LF, pos)
+      if ((nl < 0 ? data.length : nl + 1) - start > limits.maxHeaderBytes) {
+        this.fail(out, this.headerLimitError(line, "Request header too large", `got more than ${limits.maxHeaderBytes} bytes of request head`))
+        return data.length
+      }
       if (nl < 0 ? data.length - pos > limits.maxHeaderLine : nl + 1 - pos > limits.maxHeaderLine) {
         this.fail(out, this.headerLimitError(line, "Line too long", `got more than ${limits.maxHeaderLine} bytes when reading header line`))
         return data.length
@@ -422,8 +436,16 @@ export class Decoder {
     const method = words[0]!
     let target = words[1]!
     if (words.length === 2 && method !== "GET") return refuse(400, `Bad HTTP/0.9 request type (${pyRepr(method)})`)
-    if (target.startsWith("//")) target = "/" + target.replace(/^\/+/, "")
-    return { requestLine, method, target, version }
+    // RFC 9112 §3.2.2: a server must accept the absolute form; handlers see its path (Python passes it whole).
+    const absolute = /^https?:\/\/[^/?#]*/i.exec(target)
+    let path = target
+    if (absolute !== null) {
+      const rest = target.slice(absolute[0].length)
+      path = rest.startsWith("/") ? rest : "/" + rest
+    }
+    if (path.startsWith("//")) path = "/" + path.replace(/^\/+/, "")
+    if (absolute === null) target = path
+    return { requestLine, method, target, path, version }
   }
 
   /**
@@ -490,7 +512,7 @@ export class Decoder {
       head: {
         method: line.method,
         target: line.target,
-        path: line.target,
+        path: line.path,
         version: line.version,
         requestLine: line.requestLine,
         headers,

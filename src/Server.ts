@@ -59,6 +59,10 @@ export interface ServerOptions {
   readonly shutdownTimeout?: Duration.DurationInput
   /** Close a connection with no request in progress after this long (also a slow head). Default 120 seconds. */
   readonly idleTimeout?: Duration.DurationInput
+  /** Close a connection whose request head has not been completed this long after its first byte. Default 30 seconds. */
+  readonly headerTimeout?: Duration.DurationInput
+  /** Close a connection whose request body sends nothing for this long. Default: `idleTimeout`. */
+  readonly bodyTimeout?: Duration.DurationInput
   /** Drop a client that reads none of a response for this long. Default 60 seconds. */
   readonly writeTimeout?: Duration.DurationInput
   /** Largest unread request body skipped to keep a connection alive. Default 64 KiB. */

@@ -30,7 +30,7 @@ const tls = NodePath.join(tmp, "tls")
 const sealed = NodePath.join(tmp, "sealed")
 const isRoot = process.getuid?.() === 0
 // As root, permission errors are met by running as nobody; the tree must then be readable by everyone.
-const unprivileged = isRoot ? { uid: 65534, gid: 65534 } : {}
+const unprivileged = isRoot ? { dropCapabilities: true } : {}
 const privilegedPortsGuarded = (() => {
   try {
     return Number(Fs.readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8")) > 80

@@ -165,7 +165,7 @@ describe("Server over real sockets", () => {
       yield* Deferred.await(started)
       yield* settle(200)
       socket.resetAndDestroy()
-      yield* Deferred.await(released).pipe(Effect.timeout("3 seconds"))
+      yield* Deferred.await(released).pipe(Effect.timeout("6 seconds"))
     }))
 
   it.scopedLive("single mode (HTTPServer): the next connection waits until the current one closes", () =>

@@ -12,6 +12,9 @@
  * 3. Names that differ only by case (`cases/`): Python keeps `os.listdir`'s order for them (the file system's
  *    hash order), we keep Node's `readdir` order (sorted by code unit). Both sort by `str.lower()` first, so
  *    only the order within such a group differs.
+ * 4. An absolute-form target (`GET http://example.com/hello.txt`): Python looks for a file named after the whole URL
+ *    (404); we serve its path, as RFC 9112 §3.2.2 requires of servers.
+ * 5. A raw backslash in a directory redirect is sent as `%5C` (browsers read `\` as `/`: an open redirect).
  * Not exercised here (documented in src/StaticFiles.ts): non-UTF-8 file names, FIFOs/devices, HEAD on an
  * unreadable file (the tests run as root, which can open anything).
  */
@@ -243,7 +246,6 @@ for (
     "/emoji%F0%9F%98.txt",
     "/question%3F.txt",
     "/hash%23.txt",
-    "http://example.com/hello.txt",
     "*"
   ]
 ) raw(`path ${JSON.stringify(target.length > 60 ? `${target.slice(0, 30)}…(${target.length} chars)` : target)}`, target)
@@ -313,6 +315,17 @@ layer(ServersLive, { excludeTestServices: true, timeout: 60_000 })("StaticFiles 
         const body = mine.responses[0]!.body.toString("utf8")
         expect(mine.responses[0]!.status).toBe(200)
         expect(body).toContain("<title>Directory listing for /dir/?\uFFFD</title>")
+      }))
+
+    it.effect("absolute-form: python answers 404, we serve the path", () =>
+      Effect.gen(function*() {
+        const { ours, python } = yield* Servers
+        const theirs = yield* exchange(python, request("GET", "http://example.com/hello.txt"), false)
+        const mine = yield* exchange(ours, request("GET", "http://example.com/hello.txt"), false)
+        expect(theirs.responses[0]!.status).toBe(404)
+        const plain = yield* exchange(ours, request("GET", "/hello.txt"), false)
+        expect(mine.responses[0]!.status).toBe(200)
+        expect(mine.responses[0]!.body).toEqual(plain.responses[0]!.body)
       }))
 
     it.effect("names equal but for case: same entries, order within the group may differ", () =>

@@ -152,7 +152,8 @@ def f(p):
     try: parts = urllib.parse.urlsplit(p)
     except ValueError: return "error"
     if parts.path.endswith('/'): return None
-    return urllib.parse.urlunsplit((parts[0], parts[1], parts[2] + '/', parts[3], parts[4]))
+    # Deliberate difference: a raw backslash is encoded (Python 3.11 leaves it, an open redirect in browsers).
+    return urllib.parse.urlunsplit((parts[0], parts[1], parts[2].replace('\\\\', '%5C') + '/', parts[3], parts[4]))
 out([f(p) for p in inputs])`,
       targets
     )

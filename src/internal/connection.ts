@@ -77,6 +77,10 @@ export interface Engine {
   readonly idleTimeoutMs: number
   /** Drop a client that does not read a response for this long; 0 disables. */
   readonly writeTimeoutMs: number
+  /** Close a connection whose head is incomplete this long after its first byte; 0 disables. */
+  readonly headerTimeoutMs: number
+  /** Close a connection whose request body is silent this long (reading not paused by us); 0 disables. */
+  readonly bodyTimeoutMs: number
   /** An unread request body up to this size is read and dropped to keep the connection; larger closes it. */
   readonly maxDrainBytes: number
   readonly handlers: HandlerMap
@@ -94,6 +98,8 @@ const QUEUE_HIGH_WATER = 32
 const COALESCE_LIMIT = 16 * 1024
 /** How often a paused connection reads one turn to notice a client's reset. */
 const PROBE_MS = 250
+/** A paused connection stops probing once its handler leaves this much body unread. */
+const PROBE_LIMIT = 1024 * 1024
 /** After we close our side, wait this long for the peer's FIN before destroying the socket. */
 const LINGER_MS = 2000
 
@@ -233,6 +239,8 @@ export class Connection {
   private finished = false
   private paused = false
   private probe: ReturnType<typeof setInterval> | undefined = undefined
+  private probing = false
+  private headTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
@@ -284,7 +292,30 @@ export class Connection {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.finished) return
+    if (this.probing) {
+      // One chunk per probe is enough to let a reset through.
+      this.probing = false
+      this.transport.pause()
+    }
     this.handle(this.decoder.feed(chunk))
+    // A head in one segment (every ordinary client) never arms the deadline.
+    if (this.decoder.isReadingHead) {
+      if (this.headTimer === undefined && this.engine.headerTimeoutMs > 0 && !this.finished) {
+        this.headTimer = setTimeout(this.onHeadTimeout, this.engine.headerTimeoutMs)
+      }
+    } else if (this.headTimer !== undefined) this.clearHeadTimer()
+  }
+
+  private clearHeadTimer(): void {
+    clearTimeout(this.headTimer)
+    this.headTimer = undefined
+  }
+
+  private readonly onHeadTimeout = (): void => {
+    this.headTimer = undefined
+    if (this.finished) return
+    this.log("Request timed out: TimeoutError('timed out')")
+    this.transport.destroy()
   }
 
   private readonly onEnd = (): void => {
@@ -299,6 +330,7 @@ export class Connection {
     this.stopProbe()
     this.finished = true
     this.readEnded = true
+    if (this.headTimer !== undefined) this.clearHeadTimer()
     this.bodyTarget?.fail(new RequestBodyError({ reason: "ClientClosed", message: "the client closed the connection" }))
     const fiber = this.current?.fiber
     if (fiber !== undefined) {
@@ -337,17 +369,17 @@ export class Connection {
         case "BodyEnd":
           this.bodyTarget?.end()
           this.bodyTarget = undefined
+          if (this.current !== undefined && this.engine.bodyTimeoutMs > 0) this.transport.setTimeout(0)
           break
         case "BodyError":
           this.bodyTarget?.fail(event.error)
           this.bodyTarget = undefined
           this.readEnded = true
-          // Input that ends inside a body is no half-close: the request can never be whole. Drop the connection so
-          // the handler's scope closes (a CGI script is killed) instead of waiting for it to notice.
-          if (event.error.reason === "ClientClosed") {
-            this.transport.destroy()
-            return
-          }
+          // Input that ends inside a body is no half-close: the request can never be whole. The handler learns it
+          // from the body stream (and may answer, e.g. 400); one that stays silent is dropped after LINGER_MS, so its
+          // scope closes (a CGI script ignoring stdin is killed) instead of running on.
+          if (event.error.reason === "ClientClosed") this.transport.setTimeout(LINGER_MS)
+          else if (this.current !== undefined && this.engine.bodyTimeoutMs > 0) this.transport.setTimeout(0)
           break
         case "Error":
           this.queue.push({ _tag: "Error", error: event.error })
@@ -367,14 +399,18 @@ export class Connection {
     const body = this.bodyTarget
     const full = this.queue.length > QUEUE_HIGH_WATER ||
       (body !== undefined && !body.discarding && body.buffered > BODY_HIGH_WATER)
+    const receiving = this.current !== undefined && body !== undefined && this.engine.bodyTimeoutMs > 0
     if (full && !this.paused) {
       this.paused = true
       this.transport.pause()
       this.startProbe()
+      // Our own backpressure is not the client's silence.
+      if (receiving) this.transport.setTimeout(0)
     } else if (!full && this.paused) {
       this.paused = false
       this.stopProbe()
       this.transport.resume()
+      if (receiving) this.transport.setTimeout(this.engine.bodyTimeoutMs)
     }
   }
 
@@ -387,8 +423,12 @@ export class Connection {
     if (this.probe !== undefined) return
     this.probe = setInterval(() => {
       if (!this.paused || this.finished) return this.stopProbe()
+      // Bounded: past PROBE_LIMIT buffered bytes the probe stops reading, and only the timeouts remain.
+      if ((this.bodyTarget?.buffered ?? 0) > PROBE_LIMIT) return
+      this.probing = true
       this.transport.resume()
       setImmediate(() => {
+        this.probing = false
         if (this.paused && !this.finished) this.transport.pause()
       })
     }, PROBE_MS)
@@ -438,7 +478,9 @@ export class Connection {
     }
     const inFlight: InFlight = { request, body, fiber: undefined, keepAlive, responseStarted: false }
     this.current = inFlight
-    if (engine.idleTimeoutMs > 0) transport.setTimeout(0)
+    // While its body arrives, a request is bounded by the body timeout; otherwise by nothing (the handler's time).
+    if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0) transport.setTimeout(engine.bodyTimeoutMs)
+    else if (engine.idleTimeoutMs > 0) transport.setTimeout(0)
 
     const expect = head.headers.get("expect")
     const wantsContinue = expect !== undefined && expect.toLowerCase() === "100-continue" && engine.protocol11 &&
@@ -641,7 +683,12 @@ export class Connection {
     const { explain, message } = errorTexts(error)
     this.log(`code ${status}, message ${message}`)
     this.log(requestMessage(requestLine, status))
-    const headers: Array<readonly [string, string]> = [...(error.headers ?? []), ["Connection", "close"]]
+    let extra = error.headers ?? []
+    if (hasUnsafeField(extra)) {
+      this.log("error headers with CR or LF dropped")
+      extra = []
+    }
+    const headers: Array<readonly [string, string]> = [...extra, ["Connection", "close"]]
     let body: Buffer | undefined
     if (errorHasBody(status)) {
       body = Buffer.from(fillErrorTemplate(engine.errorMessageFormat, status, message, explain), "utf8")

@@ -41,6 +41,8 @@ export const makeEngine = (
       limits: options.limits ?? {},
       idleTimeoutMs: millis(options.idleTimeout, 120_000),
       writeTimeoutMs: millis(options.writeTimeout, 60_000),
+      headerTimeoutMs: millis(options.headerTimeout, 30_000),
+      bodyTimeoutMs: millis(options.bodyTimeout, millis(options.idleTimeout, 120_000)),
       maxDrainBytes: options.maxDrainBytes ?? 64 * 1024,
       handlers,
       log,

@@ -395,5 +395,6 @@ export const urlunsplit = (parts: SplitUrl): string => {
 export const directoryRedirect = (path: string): string | undefined => {
   const parts = urlsplit(path)
   if (parts.path.endsWith("/")) return undefined
-  return urlunsplit({ ...parts, path: parts.path + "/" })
+  // Browsers read `\` as `/`, so `/\evil.example/…` would redirect off-site (Python 3.11 does): encode it.
+  return urlunsplit({ ...parts, path: parts.path.replace(/\\/g, "%5C") + "/" })
 }

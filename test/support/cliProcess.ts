@@ -34,9 +34,11 @@ export const ensureBuilt = (): void => {
 
 export interface SpawnOptions {
   readonly cwd?: string
-  /** Run as this user (tests running as root drop to `nobody` to meet permission errors). */
-  readonly uid?: number
-  readonly gid?: number
+  /**
+   * Run as root without capabilities (through `setpriv`), so a test running as root meets permission errors while
+   * still reading the checkout wherever it lies (`nobody` cannot enter a private clone directory).
+   */
+  readonly dropCapabilities?: boolean
 }
 
 export interface Exited {
@@ -63,12 +65,10 @@ export interface Running {
 const BANNER = /^Serving (HTTPS?) on (\S+) port (\d+) \((https?):\/\/(\S+):(\d+)\/\) \.\.\.\n/
 
 const launch = (args: ReadonlyArray<string>, options: SpawnOptions) => {
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd: options.cwd ?? root,
-    stdio: ["ignore", "pipe", "pipe"],
-    ...(options.uid === undefined ? {} : { uid: options.uid }),
-    ...(options.gid === undefined ? {} : { gid: options.gid })
-  })
+  const [command, argv] = options.dropCapabilities === true
+    ? ["setpriv", ["--inh-caps=-all", "--bounding-set=-all", "--", process.execPath, bin, ...args]] as const
+    : [process.execPath, [bin, ...args]] as const
+  const child = spawn(command, argv, { cwd: options.cwd ?? root, stdio: ["ignore", "pipe", "pipe"] })
   let stdout = ""
   let stderr = ""
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
