@@ -171,12 +171,14 @@ describe("StaticFiles cache", () => {
       expect(listing.body.toString()).toContain("<li><a href=\"other.txt\">other.txt</a></li>")
     }))
 
-  it.scopedLive("files changed within settleMs are not cached; cache: false never caches", () =>
+  it.scopedLive("HEAD only stats; files changed within settleMs are not cached; cache: false never caches", () =>
     Effect.gen(function*() {
       const root = yield* tempRoot
       NodeFs.writeFileSync(NodePathMod.join(root, "new.txt"), "fresh")
       const settling = { readFiles: 0 }
       const port = yield* startServer({ directory: root, cache: { settleMs: 60_000 } }, settling)
+      expect(header(yield* get(port, "/new.txt", [], "HEAD"), "Content-Length")).toBe("5")
+      expect(settling.readFiles).toBe(0) // HEAD only stats
       yield* get(port, "/new.txt")
       yield* get(port, "/new.txt")
       expect(settling.readFiles).toBe(2)
