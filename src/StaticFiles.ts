@@ -28,7 +28,7 @@ import type * as Scope from "effect/Scope"
 import * as Handler from "./Handler.js"
 import { HttpError } from "./HttpError.js"
 import { errorTexts, fillErrorTemplate, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
-import { FileCache } from "./internal/fileCache.js"
+import { FileCache, ListingCache } from "./internal/fileCache.js"
 import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
 import { MimeTypes } from "./MimeTypes.js"
@@ -70,10 +70,11 @@ export interface StaticFilesOptions {
    * 32 MiB), least recently used first out. Every request still stats the file (synchronously), so a file that
    * changed, vanished or became a directory is never served from the cache; a file changed less than `settleMs`
    * ago (default 2000) is not cached, because file-system timestamps are too coarse to tell two writes within one
-   * tick apart.
+   * tick apart. Directory listings are cached too (100 directories, 8 MiB), validated by the directory's own
+   * stat, except listings that contain symbolic links (their targets can change unseen).
    *
    * With the cache on, the handler uses `node:fs` directly for its hot paths (the per-request stat, listings
-   * through `readdir` with file types), so it serves the real file system whatever `FileSystem` layer is
+   * through `readdir` with file types, reads of large files on the opened descriptor), so it serves the real file system whatever `FileSystem` layer is
    * provided. `cache: false` keeps every file-system access on `FileSystem` (e.g. for a virtual one).
    */
   readonly cache?: boolean | {
@@ -134,7 +135,13 @@ const resolveConfig = (options: StaticFilesOptions) =>
       maxFileSize: cacheOptions.maxFileSize ?? config.smallFileLimit,
       settleMs: cacheOptions.settleMs ?? 2000
     })
-    return { fs, config, cache }
+    // Listings cached besides: a 1000-entry page's entries are ~50 KB.
+    const listings = cacheOptions === false ? undefined : new ListingCache({
+      maxEntries: 100,
+      maxBytes: 8 * 1024 * 1024,
+      settleMs: cacheOptions.settleMs ?? 2000
+    })
+    return { fs, config, cache, listings }
   })
 
 /**
@@ -145,7 +152,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
 export const make = (
   options: StaticFilesOptions = {}
 ): Effect.Effect<Handler.HandlerMap, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
-  Effect.flatMap(resolveConfig(options), ({ cache, config, fs }) => {
+  Effect.flatMap(resolveConfig(options), ({ cache, config, fs, listings }) => {
     const handler: Handler.Handler = (request) => {
       const staticRequest: StaticRequest = {
         method: request.method,
@@ -153,7 +160,9 @@ export const make = (
         publicPath: request.path,
         header: (name) => request.headers.get(name)
       }
-      return cache === undefined ? serve(fs, config, staticRequest) : serveWithCache(fs, config, cache, staticRequest)
+      return cache === undefined || listings === undefined
+        ? serve(fs, config, staticRequest)
+        : serveWithCache(fs, config, cache, listings, staticRequest)
     }
     return Handler.make({ GET: handler, HEAD: handler })
   })

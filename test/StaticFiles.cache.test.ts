@@ -243,6 +243,44 @@ describe("StaticFiles cache", () => {
     }
   })
 
+  it.scopedLive("cached listings follow the directory: entries added, renamed, and link targets changed", () =>
+    Effect.gen(function*() {
+      const root = yield* tempRoot
+      const d = NodePathMod.join(root, "d")
+      NodeFs.mkdirSync(d)
+      NodeFs.writeFileSync(NodePathMod.join(d, "a.txt"), "")
+      // An explicit old mtime: the next change in d moves it to now, whatever the timestamp tick.
+      const age = (path: string) => NodeFs.utimesSync(path, new Date(2001, 1, 1), new Date(2001, 1, 1))
+      age(d)
+      const port = yield* startServer({ directory: root, ...CACHED }, { readFiles: 0 })
+      const first = (yield* get(port, "/d/")).body.toString()
+      expect(first).toContain("<li><a href=\"a.txt\">a.txt</a></li>\n</ul>")
+      expect((yield* get(port, "/d/?x=<1>")).body.toString()).toContain("<title>Directory listing for /d/?x=&lt;1&gt;")
+      expect((yield* get(port, "/d/")).body.toString()).toBe(first)
+      NodeFs.writeFileSync(NodePathMod.join(d, "b.txt"), "")
+      expect((yield* get(port, "/d/")).body.toString()).toContain("<li><a href=\"b.txt\">b.txt</a></li>")
+      age(d)
+      yield* get(port, "/d/")
+      NodeFs.renameSync(NodePathMod.join(d, "a.txt"), NodePathMod.join(d, "c.txt"))
+      const renamed = (yield* get(port, "/d/")).body.toString()
+      expect(renamed).not.toContain("a.txt")
+      expect(renamed).toContain("<li><a href=\"c.txt\">c.txt</a></li>")
+
+      // A link whose target changes from a directory to a file elsewhere: the listing's directory is unchanged.
+      const outside = NodePathMod.join(root, "outside")
+      NodeFs.mkdirSync(outside)
+      NodeFs.mkdirSync(NodePathMod.join(outside, "t"))
+      const withLink = NodePathMod.join(root, "withlink")
+      NodeFs.mkdirSync(withLink)
+      NodeFs.symlinkSync("../outside/t", NodePathMod.join(withLink, "l"))
+      age(withLink)
+      expect((yield* get(port, "/withlink/")).body.toString()).toContain("<li><a href=\"l/\">l@</a></li>")
+      expect((yield* get(port, "/withlink/")).body.toString()).toContain("<li><a href=\"l/\">l@</a></li>")
+      NodeFs.rmdirSync(NodePathMod.join(outside, "t"))
+      NodeFs.writeFileSync(NodePathMod.join(outside, "t"), "")
+      expect((yield* get(port, "/withlink/")).body.toString()).toContain("<li><a href=\"l\">l@</a></li>")
+    }))
+
   it.scopedLive("the readdir listing marks directories, links to directories and links to files", () =>
     Effect.gen(function*() {
       const root = yield* tempRoot

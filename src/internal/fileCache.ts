@@ -133,3 +133,58 @@ export class FileCache {
     this.#bytes -= entry.bytes.length + ENTRY_OVERHEAD
   }
 }
+
+/** A directory's rendered entries (the listing without its title), valid while the directory is this version. */
+export interface ListingEntryCache {
+  readonly version: FileVersion
+  readonly tail: Uint8Array
+}
+
+/**
+ * Rendered listings by directory path, LRU-bounded in entries and bytes. A directory's version (mtime, ctime) moves
+ * with every entry created, removed or renamed in it, and an entry's type cannot change without that; only what a
+ * symbolic link points to can, so listings with links are never cached. Looked up with the directory's `stat`
+ * that the request already made.
+ */
+export class ListingCache {
+  readonly #entries = new Map<string, ListingEntryCache>()
+  #bytes = 0
+
+  constructor(readonly options: { readonly maxEntries: number; readonly maxBytes: number; readonly settleMs: number }) {}
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  lookup(directory: string, version: FileVersion): Uint8Array | undefined {
+    const entry = this.#entries.get(directory)
+    if (entry === undefined) return undefined
+    this.#entries.delete(directory)
+    if (!sameVersion(entry.version, version)) {
+      this.#bytes -= entry.tail.length
+      return undefined
+    }
+    this.#entries.set(directory, entry)
+    return entry.tail
+  }
+
+  admits(version: FileVersion, now: number = Date.now()): boolean {
+    return now - Math.max(version.mtimeMs, version.ctimeMs) >= this.options.settleMs
+  }
+
+  insert(directory: string, version: FileVersion, tail: Uint8Array): void {
+    if (tail.length > this.options.maxBytes) return
+    const old = this.#entries.get(directory)
+    if (old !== undefined) {
+      this.#entries.delete(directory)
+      this.#bytes -= old.tail.length
+    }
+    this.#entries.set(directory, { version, tail })
+    this.#bytes += tail.length
+    for (const [key, entry] of this.#entries) {
+      if (this.#entries.size <= this.options.maxEntries && this.#bytes <= this.options.maxBytes) break
+      this.#entries.delete(key)
+      this.#bytes -= entry.tail.length
+    }
+  }
+}
