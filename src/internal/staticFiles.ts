@@ -492,6 +492,17 @@ const populate = (cache: FileCache, key: string, stats: NodeFs.Stats): Source | 
 }
 
 /**
+ * What `translatePath` reads of a request path: the part before `?` and `#` (a query does not change the file, so
+ * `/a?x=1` and `/a?x=2` share one entry).
+ */
+const cacheKey = (path: string): string => {
+  const query = path.indexOf("?")
+  const fragment = path.indexOf("#")
+  const end = query < 0 ? fragment : fragment < 0 ? query : Math.min(query, fragment)
+  return end < 0 ? path : path.slice(0, end)
+}
+
+/**
  * `serve` with the response cache. A hit (one `statSync` showing the same file version) without
  * `If-None-Match`, `If-Modified-Since` or `Range` returns the ready-made Exit; with them, the answer is computed
  * from the cached metadata and bytes, still synchronously. A miss takes the same steps as `serve`, with a
@@ -504,7 +515,7 @@ export const serveWithCache = (
   listings: ListingCache,
   request: StaticRequest
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
-  const key = request.path
+  const key = cacheKey(request.path)
   const hit = cache.lookup(key)
   if (hit !== undefined) {
     if (
