@@ -4,7 +4,8 @@
  *
  * Servers (each skipped with a note when unavailable):
  *   effect-httpd  node bin/effect-httpd.js PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1
- *                 (needs bin/effect-httpd.js and dist/; `npm run build` first)
+ *                 or, while bin/effect-httpd.js is missing, node scripts/static-server.mjs PORT ROOT
+ *                 (needs dist/; `npm run build` first)
  *   python-1.0    python3 -m http.server PORT --bind 127.0.0.1 --directory ROOT
  *   python-1.1    the same with --protocol HTTP/1.1 (Python >= 3.11)
  *   node-static   node scripts/peers/node-static.mjs PORT ROOT
@@ -97,15 +98,19 @@ function candidates() {
   const nginx = which("nginx");
   const ourBin = path.join(REPO_ROOT, "bin/effect-httpd.js");
   const ourDist = path.join(REPO_ROOT, "dist");
+  const ourScript = path.join(REPO_ROOT, "scripts/static-server.mjs");
   const httpServerBin = path.join(REPO_ROOT, "node_modules/http-server/bin/http-server");
   const missing = (p) => !fs.existsSync(p);
 
   return [
     {
       name: "effect-httpd",
-      available: !missing(ourBin) && !missing(ourDist),
-      reason: `effect-httpd skipped: ${[ourBin, ourDist].filter(missing).map((p) => path.relative(REPO_ROOT, p)).join(" and ")} missing (run \`npm run build\`)`,
-      make: (port, root) => ({ cmd: node, args: [ourBin, String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1"] }),
+      // The CLI when it exists; until then scripts/static-server.mjs (the same StaticFiles layer, logging on).
+      available: !missing(ourDist) && (!missing(ourBin) || !missing(ourScript)),
+      reason: `effect-httpd skipped: ${[ourDist].filter(missing).map((p) => path.relative(REPO_ROOT, p)).join(" and ")} missing (run \`npm run build\`)`,
+      make: (port, root) => missing(ourBin)
+        ? { cmd: node, args: [ourScript, String(port), root] }
+        : { cmd: node, args: [ourBin, String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1"] },
     },
     {
       name: "python-1.0",

@@ -28,7 +28,8 @@ import type * as Scope from "effect/Scope"
 import * as Handler from "./Handler.js"
 import { HttpError } from "./HttpError.js"
 import { errorTexts, fillErrorTemplate, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
-import { serve, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
+import { FileCache, ListingCache } from "./internal/fileCache.js"
+import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
 import { MimeTypes } from "./MimeTypes.js"
 import type * as Response from "./Response.js"
@@ -63,6 +64,25 @@ export interface StaticFilesOptions {
   readonly smallFileLimit?: number
   /** Read size of a streamed file: what a download holds in memory besides the socket buffer. Default 256 KiB. */
   readonly chunkSize?: number
+  /**
+   * The response cache for small files (on by default). Files up to `maxFileSize` (default: `smallFileLimit`) are
+   * kept in memory with their ready-made responses, at most `maxEntries` (default 1000) and `maxBytes` (default
+   * 32 MiB), least recently used first out. Every request still stats the file (synchronously), so a file that
+   * changed, vanished or became a directory is never served from the cache; a file changed less than `settleMs`
+   * ago (default 2000) is not cached, because file-system timestamps are too coarse to tell two writes within one
+   * tick apart. Directory listings are cached too (100 directories, 8 MiB), validated by the directory's own
+   * stat, except listings that contain symbolic links (their targets can change unseen).
+   *
+   * With the cache on, the handler uses `node:fs` directly for its hot paths (the per-request stat, listings
+   * through `readdir` with file types, reads of large files on the opened descriptor), so it serves the real file system whatever `FileSystem` layer is
+   * provided. `cache: false` keeps every file-system access on `FileSystem` (e.g. for a virtual one).
+   */
+  readonly cache?: boolean | {
+    readonly maxEntries?: number
+    readonly maxBytes?: number
+    readonly maxFileSize?: number
+    readonly settleMs?: number
+  }
 }
 
 /**
@@ -105,9 +125,23 @@ const resolveConfig = (options: StaticFilesOptions) =>
       smallFileLimit: options.smallFileLimit ?? 64 * 1024,
       // 256 KiB: measured ~1.5x the throughput of 64 KiB on a 10 MiB file (fewer Stream steps per byte).
       chunkSize: options.chunkSize ?? 256 * 1024,
-      listingConcurrency: 16
+      listingConcurrency: 16,
+      directReads: options.cache !== false
     }
-    return { fs, config }
+    const cacheOptions = options.cache === undefined || options.cache === true ? {} : options.cache
+    const cache = cacheOptions === false ? undefined : new FileCache({
+      maxEntries: cacheOptions.maxEntries ?? 1000,
+      maxBytes: cacheOptions.maxBytes ?? 32 * 1024 * 1024,
+      maxFileSize: cacheOptions.maxFileSize ?? config.smallFileLimit,
+      settleMs: cacheOptions.settleMs ?? 2000
+    })
+    // Listings cached besides: a 1000-entry page's entries are ~50 KB.
+    const listings = cacheOptions === false ? undefined : new ListingCache({
+      maxEntries: 100,
+      maxBytes: 8 * 1024 * 1024,
+      settleMs: cacheOptions.settleMs ?? 2000
+    })
+    return { fs, config, cache, listings }
   })
 
 /**
@@ -118,14 +152,18 @@ const resolveConfig = (options: StaticFilesOptions) =>
 export const make = (
   options: StaticFilesOptions = {}
 ): Effect.Effect<Handler.HandlerMap, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
-  Effect.flatMap(resolveConfig(options), ({ config, fs }) => {
-    const handler: Handler.Handler = (request) =>
-      serve(fs, config, {
+  Effect.flatMap(resolveConfig(options), ({ cache, config, fs, listings }) => {
+    const handler: Handler.Handler = (request) => {
+      const staticRequest: StaticRequest = {
         method: request.method,
         path: request.path,
         publicPath: request.path,
         header: (name) => request.headers.get(name)
-      })
+      }
+      return cache === undefined || listings === undefined
+        ? serve(fs, config, staticRequest)
+        : serveWithCache(fs, config, cache, listings, staticRequest)
+    }
     return Handler.make({ GET: handler, HEAD: handler })
   })
 

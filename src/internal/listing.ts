@@ -49,13 +49,10 @@ const entryLine = (entry: ListingEntry): string => {
   return "<li><a href=\"" + quote(linkName) + "\">" + escapeHtml(displayName) + "</a></li>"
 }
 
-/**
- * The page for a directory whose entries are already sorted, encoded as Python encodes it (UTF-8 with
- * `surrogateescape`).
- */
-export const renderListing = (requestPath: string, entries: ReadonlyArray<ListingEntry>): Buffer => {
+/** The page up to its list of entries: the title comes from the request path. */
+export const listingHead = (requestPath: string): string => {
   const title = "Directory listing for " + displayPath(requestPath)
-  const lines = [
+  return [
     "<!DOCTYPE HTML>",
     "<html lang=\"en\">",
     "<head>",
@@ -63,11 +60,23 @@ export const renderListing = (requestPath: string, entries: ReadonlyArray<Listin
     "<title>" + title + "</title>\n</head>",
     "<body>\n<h1>" + title + "</h1>",
     "<hr>\n<ul>"
-  ]
+  ].join("\n")
+}
+
+/** The rest of the page: the entries, already sorted, and the end (depends on the directory only). */
+export const listingTail = (entries: ReadonlyArray<ListingEntry>): string => {
+  const lines = [""]
   for (const entry of entries) lines.push(entryLine(entry))
   lines.push("</ul>\n<hr>\n</body>\n</html>\n")
-  return encodeUtf8SurrogateEscape(lines.join("\n"))
+  return lines.join("\n")
 }
+
+/**
+ * The page for a directory whose entries are already sorted, encoded as Python encodes it (UTF-8 with
+ * `surrogateescape`). Head and tail may be encoded apart (they split at a line break).
+ */
+export const renderListing = (requestPath: string, entries: ReadonlyArray<ListingEntry>): Buffer =>
+  encodeUtf8SurrogateEscape(listingHead(requestPath) + listingTail(entries))
 
 /** The listing's `Content-type` (Python: `sys.getfilesystemencoding()`, UTF-8 here). */
 export const LISTING_CONTENT_TYPE = "text/html; charset=utf-8"

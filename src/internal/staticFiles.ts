@@ -11,13 +11,30 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { randomBytes } from "node:crypto"
+import * as NodeFs from "node:fs"
 import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
 import { formatHttpDate, ifNoneMatchMatches, ifRangeMatches, makeEtag, notModifiedSince } from "./conditional.js"
-import { LISTING_CONTENT_TYPE, type ListingEntry, renderListing, sortNames } from "./listing.js"
+import {
+  LISTING_CONTENT_TYPE,
+  type ListingEntry,
+  listingHead,
+  listingTail,
+  renderListing,
+  sortNames
+} from "./listing.js"
 import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
-import { directoryRedirect, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
+import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
+import {
+  type CacheEntry,
+  type FileCache,
+  type FileVersion,
+  type ListingCache,
+  sameVersion,
+  statQuiet,
+  versionOf
+} from "./fileCache.js"
 
 /** Everything a request needs, resolved once when the handler is built. */
 export interface StaticConfig {
@@ -32,6 +49,11 @@ export interface StaticConfig {
   readonly smallFileLimit: number
   /** Read size when streaming. */
   readonly chunkSize: number
+  /**
+   * Stream large files with `node:fs` reads on the opened descriptor, one chunk read ahead (the cache's fast
+   * path), rather than `File.readAlloc` one chunk at a time.
+   */
+  readonly directReads: boolean
   /** How many directory entries are examined at once when listing. */
   readonly listingConcurrency: number
 }
@@ -80,7 +102,7 @@ export const serve = (
     }
     // A trailing slash on a file is a 404 (bpo-17324); stat already failed with ENOTDIR for it.
     if (Option.isNone(info) || info.value.type !== "File" || path.endsWith("/")) return Effect.fail(notFound)
-    return serveFile(fs, config, request, path, info.value)
+    return serveFile(fs, config, request, path, metaOfInfo(info.value))
   })
 }
 
@@ -95,7 +117,7 @@ const indexOrListing = (
     const candidate = pyJoin(directory, config.indexPages[i]!)
     return Effect.flatMap(Effect.option(fs.stat(candidate)), (info) =>
       Option.isSome(info) && info.value.type === "File"
-        ? serveFile(fs, config, request, candidate, info.value)
+        ? serveFile(fs, config, request, candidate, metaOfInfo(info.value))
         : tryIndex(i + 1))
   }
   return tryIndex(0)
@@ -164,10 +186,109 @@ const fileSlice = (
     return Stream.repeatEffectOption(next)
   })
 
+/** A read of the file failed (EIO and the like) after it was opened. */
+export class FileReadFailed extends Data.TaggedError("FileReadFailed")<{ readonly path: string; readonly cause: unknown }> {}
+
+interface PendingRead {
+  /** Set when the read has completed. */
+  result: { readonly error: Error | null; readonly chunk: Buffer; readonly short: boolean } | undefined
+  /** Who waits for it. */
+  waiter: (() => void) | undefined
+}
+
+/**
+ * `fileSlice` with `node:fs` reads on the descriptor `FileSystem` opened, keeping one read in flight ahead of the
+ * consumer, so the disk read of chunk n+1 overlaps the socket write of chunk n (as `createReadStream().pipe()`
+ * does). Measured on a 10 MiB file: ~390 MB/s with `readAlloc`, one chunk at a time. The descriptor stays owned
+ * by the request's scope: the stream's finalizer waits for the read in flight before that scope may close it (a
+ * read on a closed, reused descriptor would read someone else's file or socket).
+ */
+const directSlice = (
+  file: FileSystem.File,
+  path: string,
+  start: number,
+  length: number,
+  chunkSize: number
+): Stream.Stream<Uint8Array, FileShrunk | FileReadFailed> =>
+  Stream.suspend(() => {
+    const fd = file.fd
+    let position = start
+    let remaining = length
+    let shrunk = false
+    let ahead: PendingRead | undefined
+    let inFlight: PendingRead | undefined
+    const issue = (): PendingRead | undefined => {
+      if (remaining <= 0) return undefined
+      const size = Math.min(chunkSize, remaining)
+      const buffer = Buffer.allocUnsafe(size)
+      const read: PendingRead = { result: undefined, waiter: undefined }
+      inFlight = read
+      NodeFs.read(fd, buffer, 0, size, position, (error, n) => {
+        if (inFlight === read) inFlight = undefined
+        read.result = { error, chunk: n === size ? buffer : buffer.subarray(0, n), short: n < size }
+        read.waiter?.()
+      })
+      position += size
+      remaining -= size
+      return read
+    }
+    const next = Effect.async<Uint8Array, Option.Option<FileShrunk | FileReadFailed>>((resume) => {
+      if (shrunk) return resume(Effect.fail(Option.some(new FileShrunk({ path }))))
+      const read = ahead ?? issue()
+      ahead = undefined
+      if (read === undefined) return resume(Effect.fail(Option.none()))
+      const deliver = () => {
+        const { chunk, error, short } = read.result!
+        if (error !== null) return resume(Effect.fail(Option.some(new FileReadFailed({ path, cause: error }))))
+        if (chunk.length === 0) return resume(Effect.fail(Option.some(new FileShrunk({ path }))))
+        // Shorter than asked: the file shrank; send what was read, then fail.
+        if (short) shrunk = true
+        else ahead = issue()
+        resume(Effect.succeed(chunk))
+      }
+      if (read.result !== undefined) deliver()
+      else read.waiter = deliver
+    })
+    const settled = Effect.async<void>((resume) => {
+      const read = inFlight
+      if (read === undefined || read.result !== undefined) return resume(Effect.void)
+      read.waiter = () => resume(Effect.void)
+    })
+    return Stream.ensuring(Stream.repeatEffectOption(next), settled)
+  })
+
 type Body =
   | { readonly _tag: "Full" }
   | { readonly _tag: "Single"; readonly range: ByteRange }
   | { readonly _tag: "Multi"; readonly ranges: ReadonlyArray<ByteRange>; readonly partType: string }
+
+/** What the validators are made of. */
+export interface FileMeta {
+  readonly size: number
+  /** Whole milliseconds, as `FileSystem` reports them (`Stats.mtime`, rounded). */
+  readonly mtimeMs: number
+  readonly ino: number | undefined
+}
+
+const metaOfInfo = (info: FileSystem.File.Info): FileMeta => ({
+  size: Number(info.size),
+  mtimeMs: Option.match(info.mtime, { onNone: () => 0, onSome: (date) => date.getTime() }),
+  ino: Option.getOrUndefined(info.ino)
+})
+
+const metaOfStats = (stats: NodeFs.Stats): FileMeta => ({
+  size: stats.size,
+  mtimeMs: stats.mtime.getTime(),
+  ino: stats.ino
+})
+
+/**
+ * Where a small file's bytes come from besides `readFile`: the cache (answered synchronously), or `readFile` with
+ * the result offered to the cache under `key` when the file is still `version` after the read.
+ */
+type Source =
+  | { readonly _tag: "Cached"; readonly bytes: Uint8Array }
+  | { readonly _tag: "Populate"; readonly cache: FileCache; readonly key: string; readonly version: FileVersion }
 
 /** The file part of `send_head`: validators, conditional requests, ranges, then the body. */
 const serveFile = (
@@ -175,12 +296,13 @@ const serveFile = (
   config: StaticConfig,
   request: StaticRequest,
   path: string,
-  info: FileSystem.File.Info
+  meta: FileMeta,
+  source?: Source
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
-  const size = Number(info.size)
-  const mtimeMs = Option.match(info.mtime, { onNone: () => 0, onSome: (date) => date.getTime() })
+  const size = meta.size
+  const mtimeMs = meta.mtimeMs
   const mtimeSeconds = Math.floor(mtimeMs / 1000)
-  const etag = config.etag ? makeEtag(Option.getOrUndefined(info.ino), size, mtimeMs) : undefined
+  const etag = config.etag ? makeEtag(meta.ino, size, mtimeMs) : undefined
 
   // Python consults If-Modified-Since only without If-None-Match; with ETags on, If-None-Match decides.
   const ifNoneMatch = request.header("if-none-match")
@@ -236,10 +358,16 @@ const serveFile = (
   const headers = headersFor(plan.contentType ?? contentType, plan.length, plan.contentRange)
   if (request.method === "HEAD") return Effect.succeed(Response.make(200, Response.emptyBody, { headers }))
 
+  if (source?._tag === "Cached") {
+    const bytes = source.bytes
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+    return Effect.succeed(Response.make(plan.status, { _tag: "Bytes", bytes: plan.fromBuffer(buffer) }, { headers }))
+  }
   if (size <= config.smallFileLimit) {
     return fs.readFile(path).pipe(
       Effect.mapError(() => notFound),
       Effect.map((bytes) => {
+        if (source !== undefined && bytes.length === size) offer(fs, config, source, path, meta, bytes)
         if (bytes.length !== size) {
           // Changed since stat: send what was read, whole, with its true length.
           const fresh = headersFor(contentType, bytes.length, undefined)
@@ -253,10 +381,20 @@ const serveFile = (
   return fs.open(path).pipe(
     Effect.mapError(() => notFound),
     Effect.map((file) =>
-      Response.make(plan.status, { _tag: "Stream", stream: plan.fromFile(file, path, config.chunkSize) }, { headers })
+      Response.make(plan.status, {
+        _tag: "Stream",
+        stream: plan.fromFile((start, length) =>
+          config.directReads
+            ? directSlice(file, path, start, length, config.chunkSize)
+            : fileSlice(file, path, start, length, config.chunkSize)
+        )
+      }, { headers })
     )
   )
 }
+
+/** `length` bytes of the open file from `start`, as a stream. */
+type Slice = (start: number, length: number) => Stream.Stream<Uint8Array, unknown>
 
 interface Plan {
   readonly status: number
@@ -264,7 +402,7 @@ interface Plan {
   readonly contentType: string | undefined
   readonly contentRange: string | undefined
   readonly fromBuffer: (bytes: Buffer) => Uint8Array
-  readonly fromFile: (file: FileSystem.File, path: string, chunkSize: number) => Stream.Stream<Uint8Array, unknown>
+  readonly fromFile: (slice: Slice) => Stream.Stream<Uint8Array, unknown>
 }
 
 /** Status, length and body readers for the chosen body shape. */
@@ -277,7 +415,7 @@ const planResponse = (body: Body, size: number): Plan => {
         contentType: undefined,
         contentRange: undefined,
         fromBuffer: (bytes) => bytes,
-        fromFile: (file, path, chunkSize) => fileSlice(file, path, 0, size, chunkSize)
+        fromFile: (slice) => slice(0, size)
       }
     case "Single": {
       const { end, start } = body.range
@@ -287,7 +425,7 @@ const planResponse = (body: Body, size: number): Plan => {
         contentType: undefined,
         contentRange: contentRange(body.range, size),
         fromBuffer: (bytes) => bytes.subarray(start, end + 1),
-        fromFile: (file, path, chunkSize) => fileSlice(file, path, start, end - start + 1, chunkSize)
+        fromFile: (slice) => slice(start, end - start + 1)
       }
     }
     case "Multi": {
@@ -302,15 +440,175 @@ const planResponse = (body: Body, size: number): Plan => {
             ...body.ranges.flatMap((range, i) => [layout.heads[i]!, bytes.subarray(range.start, range.end + 1)]),
             layout.tail
           ]),
-        fromFile: (file, path, chunkSize) => {
+        fromFile: (slice) => {
           let stream: Stream.Stream<Uint8Array, unknown> = Stream.empty
           body.ranges.forEach((range, i) => {
             stream = Stream.concat(stream, Stream.succeed<Uint8Array>(layout.heads[i]!))
-            stream = Stream.concat(stream, fileSlice(file, path, range.start, range.end - range.start + 1, chunkSize))
+            stream = Stream.concat(stream, slice(range.start, range.end - range.start + 1))
           })
           return Stream.concat(stream, Stream.succeed<Uint8Array>(layout.tail))
         }
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The fast path: the response cache, a synchronous stat, and listings from readdir's file types. Only used with
+// the cache on, and only valid over the real file system (`node:fs`); `cache: false` keeps everything on
+// `FileSystem`.
+
+const PLAIN_GET: StaticRequest = { method: "GET", path: "", publicPath: "", header: () => undefined }
+const PLAIN_HEAD: StaticRequest = { ...PLAIN_GET, method: "HEAD" }
+
+/** Caches `bytes` if the file is, after the read, still the version stat'ed before it (and old enough). */
+const offer = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  source: Extract<Source, { _tag: "Populate" }>,
+  path: string,
+  meta: FileMeta,
+  bytes: Uint8Array
+): void => {
+  const { cache, key, version } = source
+  if (!cache.admits(version)) return
+  const after = statQuiet(path)
+  if (after === undefined || !after.isFile() || !sameVersion(versionOf(after), version)) return
+  const cached: Source = { _tag: "Cached", bytes }
+  const entry: CacheEntry = {
+    path,
+    version,
+    meta,
+    bytes,
+    get: serveFile(fs, config, PLAIN_GET, path, meta, cached),
+    head: serveFile(fs, config, PLAIN_HEAD, path, meta, cached)
+  }
+  cache.insert(key, entry)
+}
+
+const populate = (cache: FileCache, key: string, stats: NodeFs.Stats): Source | undefined => {
+  const version = versionOf(stats)
+  return cache.admits(version) ? { _tag: "Populate", cache, key, version } : undefined
+}
+
+/**
+ * What `translatePath` reads of a request path: the part before `?` and `#` (a query does not change the file, so
+ * `/a?x=1` and `/a?x=2` share one entry).
+ */
+const cacheKey = (path: string): string => {
+  const query = path.indexOf("?")
+  const fragment = path.indexOf("#")
+  const end = query < 0 ? fragment : fragment < 0 ? query : Math.min(query, fragment)
+  return end < 0 ? path : path.slice(0, end)
+}
+
+/**
+ * `serve` with the response cache. A hit (one `statSync` showing the same file version) without
+ * `If-None-Match`, `If-Modified-Since` or `Range` returns the ready-made Exit; with them, the answer is computed
+ * from the cached metadata and bytes, still synchronously. A miss takes the same steps as `serve`, with a
+ * synchronous stat (so a 404 or a redirect is an Exit too), and offers what it reads to the cache.
+ */
+export const serveWithCache = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  cache: FileCache,
+  listings: ListingCache,
+  request: StaticRequest
+): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
+  const key = cacheKey(request.path)
+  const hit = cache.lookup(key)
+  if (hit !== undefined) {
+    if (
+      request.header("if-none-match") === undefined && request.header("if-modified-since") === undefined &&
+      request.header("range") === undefined
+    ) {
+      return request.method === "HEAD" ? hit.head : hit.get
+    }
+    return serveFile(fs, config, request, hit.path, hit.meta, { _tag: "Cached", bytes: hit.bytes })
+  }
+  const path = translatePath(config.root, request.path)
+  if (path.includes("\0") || hasLoneSurrogate(path)) return Effect.fail(notFound)
+  const stats = statQuiet(path)
+  if (stats === undefined) return Effect.fail(notFound)
+  if (stats.isDirectory()) {
+    const location = directoryRedirect(request.publicPath)
+    if (location !== undefined) {
+      return Effect.succeed(Response.make(301, Response.emptyBody, {
+        headers: [["Location", location], ["Content-Length", "0"]]
+      }))
+    }
+    for (const page of config.indexPages) {
+      const candidate = pyJoin(path, page)
+      const info = statQuiet(candidate)
+      if (info !== undefined && info.isFile()) {
+        return serveFile(fs, config, request, candidate, metaOfStats(info), populate(cache, key, info))
+      }
+    }
+    return fastListing(listings, request, path, versionOf(stats))
+  }
+  if (!stats.isFile() || path.endsWith("/")) return Effect.fail(notFound)
+  return serveFile(fs, config, request, path, metaOfStats(stats), populate(cache, key, stats))
+}
+
+/**
+ * `list_directory` from `readdir` with file types: one system call for the whole directory, plus a `stat` per
+ * symbolic link (Python's `isdir` follows links). Through `FileSystem` each entry costs a `stat` and a `readLink`
+ * (~130 µs together, measured): 1000 entries took ~200 ms per listing.
+ */
+const fastListing = (
+  listings: ListingCache,
+  request: StaticRequest,
+  directory: string,
+  version: FileVersion
+): Effect.Effect<Response.Response, HttpError> => {
+  const cached = listings.lookup(directory, version)
+  if (cached !== undefined) return Effect.succeed(listingResponse(request, cached))
+  return Effect.map(
+    Effect.tryPromise({ try: () => readEntries(directory), catch: () => noListing }),
+    ({ entries, links }) => {
+      const tail = encodeUtf8SurrogateEscape(listingTail(entries))
+      if (!links && listings.admits(version)) {
+        const after = statQuiet(directory)
+        if (after !== undefined && sameVersion(versionOf(after), version)) listings.insert(directory, version, tail)
+      }
+      return listingResponse(request, tail)
+    }
+  )
+}
+
+const listingResponse = (request: StaticRequest, tail: Uint8Array): Response.Response => {
+  const head = encodeUtf8SurrogateEscape(listingHead(request.publicPath))
+  const page = Buffer.concat([head, tail])
+  return Response.make(200, { _tag: "Bytes", bytes: page }, {
+    headers: [["Content-type", LISTING_CONTENT_TYPE], ["Content-Length", String(page.length)]]
+  })
+}
+
+const readEntries = async (
+  directory: string
+): Promise<{ readonly entries: ReadonlyArray<ListingEntry>; readonly links: boolean }> => {
+  const dirents = await NodeFs.promises.readdir(directory, { withFileTypes: true })
+  const byName = new Map<string, NodeFs.Dirent>()
+  for (const dirent of dirents) byName.set(dirent.name, dirent)
+  const entries: Array<ListingEntry> = []
+  const linkTargets: Array<Promise<void>> = []
+  for (const name of sortNames(dirents.map((dirent) => dirent.name))) {
+    const dirent = byName.get(name)!
+    if (!dirent.isSymbolicLink()) {
+      entries.push({ name, isDirectory: dirent.isDirectory(), isSymlink: false })
+      continue
+    }
+    const index = entries.length
+    entries.push({ name, isDirectory: false, isSymlink: true })
+    linkTargets.push(
+      NodeFs.promises.stat(pyJoin(directory, name)).then(
+        (target) => {
+          entries[index] = { name, isDirectory: target.isDirectory(), isSymlink: true }
+        },
+        () => {}
+      )
+    )
+  }
+  await Promise.all(linkTargets)
+  return { entries, links: linkTargets.length > 0 }
 }
