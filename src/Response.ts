@@ -21,6 +21,24 @@ export type Body =
   | { readonly _tag: "Empty" }
   | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
   | { readonly _tag: "Stream"; readonly stream: Stream.Stream<Uint8Array, unknown> }
+  | FileBody
+
+/**
+ * `length` bytes of an open file from `start`, written by the engine itself: reads into a few reused buffers,
+ * writes with backpressure, no `Stream` step per chunk (a 10 MiB download otherwise allocates 10 MiB of fresh
+ * buffers). The descriptor belongs to the request's scope, which closes it after the write (and after any read in
+ * flight). `stream` is the same bytes for consumers that are not the engine (e.g. `@effect/platform` apps). If the
+ * file turns out shorter, the connection is closed early.
+ *
+ * @since 0.1.0
+ */
+export interface FileBody {
+  readonly _tag: "File"
+  readonly fd: number
+  readonly start: number
+  readonly length: number
+  readonly stream: Stream.Stream<Uint8Array, unknown>
+}
 
 /**
  * A response to write.

@@ -209,6 +209,7 @@ const toServerResponse = (response: Response.Response): HttpServerResponse.HttpS
     case "Bytes":
       return HttpServerResponse.uint8Array(body.bytes, { status: response.status, headers, contentType })
     case "Stream":
+    case "File":
       return HttpServerResponse.stream(body.stream, {
         status: response.status,
         headers,

@@ -71,8 +71,10 @@ class MemoryTransport extends EventEmitter implements Transport {
   readonly remotePort = 40000
   readonly localAddress = "127.0.0.1"
   readonly localPort = 8000
-  write(data: Uint8Array | string, encoding?: BufferEncoding): boolean {
-    if (!this.destroyed) this.written.push(typeof data === "string" ? Buffer.from(data, encoding ?? "utf8") : Buffer.from(data))
+  write(data: Uint8Array | string, encodingOrCallback?: BufferEncoding | ((error?: Error | null) => void)): boolean {
+    const encoding = typeof encodingOrCallback === "string" ? encodingOrCallback : "utf8"
+    if (!this.destroyed) this.written.push(typeof data === "string" ? Buffer.from(data, encoding) : Buffer.from(data))
+    if (typeof encodingOrCallback === "function") setImmediate(encodingOrCallback)
     return true
   }
   cork(): void {}

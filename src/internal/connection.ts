@@ -30,8 +30,9 @@ import {
   splitPath,
   versionAtLeast
 } from "../Request.js"
-import type { Response } from "../Response.js"
+import type { FileBody, Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
+import * as Fs from "node:fs"
 import { pyRepr } from "./pythonText.js"
 import {
   buildHead,
@@ -45,6 +46,7 @@ import {
 /** The parts of a `net.Socket` a connection uses; a test transport implements the same. */
 export interface Transport {
   write(data: Uint8Array | string, encoding?: BufferEncoding): boolean
+  write(data: Uint8Array, callback: (error?: Error | null) => void): boolean
   cork(): void
   uncork(): void
   end(): void
@@ -96,6 +98,15 @@ const BODY_HIGH_WATER = 64 * 1024
 const QUEUE_HIGH_WATER = 32
 /** A head and body up to this size are copied into one buffer: one write, one TCP segment when small. */
 const COALESCE_LIMIT = 16 * 1024
+/** Read buffers for file bodies, reused across responses: a download allocates almost nothing. */
+const FILE_CHUNK = 256 * 1024
+const POOL_MAX = 64
+const bufferPool: Array<Buffer> = []
+const takeBuffer = (): Buffer => bufferPool.pop() ?? Buffer.allocUnsafeSlow(FILE_CHUNK)
+const releaseBuffer = (buffer: Buffer): void => {
+  if (bufferPool.length < POOL_MAX) bufferPool.push(buffer)
+}
+
 /** How often a paused connection reads one turn to notice a client's reset. */
 const PROBE_MS = 250
 /** A paused connection stops probing once its handler leaves this much body unread. */
@@ -605,6 +616,10 @@ export class Connection {
       : buildHead(this.engine, status, reasonFor(status, response.reason), headers, response.standardHeaders, response.endHeaders)
     const body = response.body
     const sendBody = !(noBody && response.endHeaders)
+    if (body._tag === "File" && sendBody) {
+      if (head !== "") this.transport.write(head, "latin1")
+      return this.writeFile(body)
+    }
     if (body._tag === "Stream" && sendBody) {
       if (head !== "") this.transport.write(head, "latin1")
       return Stream.runForEach(body.stream, (chunk) => this.writeChunk(chunk)).pipe(
@@ -640,6 +655,82 @@ export class Connection {
       transport.write(bytes)
       transport.uncork()
     }
+  }
+
+  /**
+   * Writes a file body: `fs.read` into pooled buffers, each returned to the pool by its write's callback, the next
+   * read issued when the socket can take more. One Effect per response, not per chunk. On interruption it waits for
+   * a read in flight, so the request's scope never closes the descriptor under it.
+   */
+  private writeFile(body: FileBody): Effect.Effect<void, ClientGone> {
+    const transport = this.transport
+    const writeTimeout = this.engine.writeTimeoutMs
+    return Effect.async<void, ClientGone>((resume) => {
+      let position = body.start
+      let remaining = body.length
+      let reading = false
+      let stopped = false
+      let onStopped: (() => void) | undefined
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const cleanup = () => {
+        transport.off("drain", pump)
+        transport.off("close", onClose)
+        if (timer !== undefined) clearTimeout(timer)
+        timer = undefined
+      }
+      const end = (outcome: Effect.Effect<void, ClientGone>) => {
+        if (stopped) return
+        stopped = true
+        cleanup()
+        resume(outcome)
+      }
+      const onClose = () => end(Effect.fail(new ClientGone()))
+      function pump(): void {
+        transport.off("drain", pump)
+        if (timer !== undefined) clearTimeout(timer)
+        timer = undefined
+        if (stopped) return
+        if (remaining === 0) return end(Effect.void)
+        const buffer = takeBuffer()
+        reading = true
+        Fs.read(body.fd, buffer, 0, Math.min(buffer.length, remaining), position, (error, n) => {
+          reading = false
+          if (stopped) {
+            releaseBuffer(buffer)
+            onStopped?.()
+            return
+          }
+          if (error !== null || n === 0) {
+            releaseBuffer(buffer)
+            // The file shrank or failed under us: the announced length cannot be met, so the connection must close.
+            logFailure(`response body failed: ${error === null ? "file shorter than announced" : error.message}`)
+            return end(Effect.fail(new ClientGone()))
+          }
+          position += n
+          remaining -= n
+          const ok = transport.write(n === buffer.length ? buffer : buffer.subarray(0, n), () => releaseBuffer(buffer))
+          if (remaining === 0) return end(Effect.void)
+          if (ok) return pump()
+          if (writeTimeout > 0) {
+            timer = setTimeout(() => {
+              logFailure("Request timed out: TimeoutError('timed out')")
+              end(Effect.fail(new ClientGone()))
+            }, writeTimeout)
+          }
+          transport.on("drain", pump)
+        })
+      }
+      const logFailure = (message: string) => this.log(message)
+      transport.on("close", onClose)
+      if (transport.destroyed) onClose()
+      else pump()
+      return Effect.async<void>((done) => {
+        stopped = true
+        cleanup()
+        if (!reading) return done(Effect.void)
+        onStopped = () => done(Effect.void)
+      })
+    })
   }
 
   /** Writes one chunk; when the socket's buffer is full, waits for it to drain (or for the client to vanish). */

@@ -380,16 +380,24 @@ const serveFile = (
   }
   return fs.open(path).pipe(
     Effect.mapError(() => notFound),
-    Effect.map((file) =>
-      Response.make(plan.status, {
-        _tag: "Stream",
-        stream: plan.fromFile((start, length) =>
-          config.directReads
-            ? directSlice(file, path, start, length, config.chunkSize)
-            : fileSlice(file, path, start, length, config.chunkSize)
-        )
-      }, { headers })
-    )
+    Effect.map((file) => {
+      const slice: Slice = (start, length) =>
+        config.directReads
+          ? directSlice(file, path, start, length, config.chunkSize)
+          : fileSlice(file, path, start, length, config.chunkSize)
+      // One contiguous piece over the real file system: the engine writes it from the descriptor itself.
+      if (config.directReads && plan.span !== undefined) {
+        const [start, length] = plan.span
+        return Response.make(plan.status, {
+          _tag: "File",
+          fd: file.fd,
+          start,
+          length,
+          stream: slice(start, length)
+        }, { headers })
+      }
+      return Response.make(plan.status, { _tag: "Stream", stream: plan.fromFile(slice) }, { headers })
+    })
   )
 }
 
@@ -403,6 +411,8 @@ interface Plan {
   readonly contentRange: string | undefined
   readonly fromBuffer: (bytes: Buffer) => Uint8Array
   readonly fromFile: (slice: Slice) => Stream.Stream<Uint8Array, unknown>
+  /** Start and length of the file's bytes when the body is one contiguous piece of it. */
+  readonly span: readonly [start: number, length: number] | undefined
 }
 
 /** Status, length and body readers for the chosen body shape. */
@@ -415,7 +425,8 @@ const planResponse = (body: Body, size: number): Plan => {
         contentType: undefined,
         contentRange: undefined,
         fromBuffer: (bytes) => bytes,
-        fromFile: (slice) => slice(0, size)
+        fromFile: (slice) => slice(0, size),
+        span: [0, size]
       }
     case "Single": {
       const { end, start } = body.range
@@ -425,7 +436,8 @@ const planResponse = (body: Body, size: number): Plan => {
         contentType: undefined,
         contentRange: contentRange(body.range, size),
         fromBuffer: (bytes) => bytes.subarray(start, end + 1),
-        fromFile: (slice) => slice(start, end - start + 1)
+        fromFile: (slice) => slice(start, end - start + 1),
+        span: [start, end - start + 1]
       }
     }
     case "Multi": {
@@ -447,7 +459,8 @@ const planResponse = (body: Body, size: number): Plan => {
             stream = Stream.concat(stream, slice(range.start, range.end - range.start + 1))
           })
           return Stream.concat(stream, Stream.succeed<Uint8Array>(layout.tail))
-        }
+        },
+        span: undefined
       }
     }
   }
