@@ -32,6 +32,13 @@ const startServer = (options: Server.ServerOptions, handlers: Handler.Routes<nev
     return { server, scope, lines }
   })
 
+/** A handler that signals `started`, never answers, and signals `released` when its request scope closes. */
+const blockUntilInterrupted = (started: Deferred.Deferred<void>, released: Deferred.Deferred<void>) =>
+  Effect.acquireRelease(Deferred.succeed(started, undefined), () => Deferred.succeed(released, undefined)).pipe(
+    Effect.zipRight(Effect.never),
+    Effect.as(Response.text("never"))
+  )
+
 const openFds = () => fs.readdirSync("/proc/self/fd").length
 const settle = (ms = 50) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
 
@@ -131,11 +138,7 @@ describe("Server over real sockets", () => {
       const started = yield* Deferred.make<void>()
       const released = yield* Deferred.make<void>()
       const { server } = yield* startServer({}, {
-        GET: () =>
-          Effect.acquireRelease(Deferred.succeed(started, undefined), () => Deferred.succeed(released, undefined)).pipe(
-            Effect.zipRight(Effect.never),
-            Effect.as(Response.text("never"))
-          )
+        GET: () => blockUntilInterrupted(started, released)
       })
       const socket = net.connect(server.address.port, "127.0.0.1")
       socket.write("GET / HTTP/1.0\r\n\r\n")
@@ -152,11 +155,7 @@ describe("Server over real sockets", () => {
       const started = yield* Deferred.make<void>()
       const released = yield* Deferred.make<void>()
       const { server } = yield* startServer({}, {
-        POST: () =>
-          Effect.acquireRelease(Deferred.succeed(started, undefined), () => Deferred.succeed(released, undefined)).pipe(
-            Effect.zipRight(Effect.never),
-            Effect.as(Response.text("never"))
-          )
+        POST: () => blockUntilInterrupted(started, released)
       })
       const socket = net.connect(server.address.port, "127.0.0.1")
       socket.on("error", () => {})
@@ -257,11 +256,7 @@ describe("Server over real sockets", () => {
       const released = yield* Deferred.make<void>()
       const started = yield* Deferred.make<void>()
       const { scope, server } = yield* startServer({ shutdownTimeout: "200 millis" }, {
-        GET: () =>
-          Effect.acquireRelease(Deferred.succeed(started, undefined), () => Deferred.succeed(released, undefined)).pipe(
-            Effect.zipRight(Effect.never),
-            Effect.as(Response.text("never"))
-          )
+        GET: () => blockUntilInterrupted(started, released)
       })
       const inFlight = yield* Effect.fork(sendRaw({ port: server.address.port, chunks: ["GET / HTTP/1.0\r\n\r\n"] }))
       yield* Deferred.await(started)

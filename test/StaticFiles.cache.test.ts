@@ -17,7 +17,8 @@ import { FileCache } from "../src/internal/fileCache.js"
 import { MimeTypes } from "../src/MimeTypes.js"
 import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
-import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
+import type { ParsedResponse } from "./support/rawClient.js"
+import { getOne } from "./support/getOne.js"
 
 interface Counters {
   readFiles: number
@@ -48,19 +49,7 @@ const startServer = (options: StaticFiles.StaticFilesOptions, counters: Counters
     (server) => server.address.port
   )
 
-const get = (port: number, target: string, headers: ReadonlyArray<string> = [], method = "GET") =>
-  Effect.map(
-    sendRaw({
-      port,
-      chunks: [`${method} ${target} HTTP/1.0\r\n${headers.map((h) => h + "\r\n").join("")}\r\n`],
-      headRequests: [method === "HEAD"],
-      timeoutMs: 10_000
-    }),
-    (exchange): ParsedResponse => {
-      expect(exchange.responses.length).toBe(1)
-      return exchange.responses[0]!
-    }
-  )
+const get = getOne
 
 const header = (response: ParsedResponse, name: string): string | undefined =>
   response.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1]

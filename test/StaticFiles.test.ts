@@ -27,6 +27,7 @@ import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
 import { BIG_SIZE, buildStaticTree, patternBytes } from "./fixtures/staticTree.js"
 import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
+import { getOne } from "./support/getOne.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
@@ -92,19 +93,7 @@ const startServer = (
     ))
   )
 
-const get = (port: number, target: string, headers: ReadonlyArray<string> = [], method = "GET") =>
-  Effect.map(
-    sendRaw({
-      port,
-      chunks: [`${method} ${target} HTTP/1.0\r\n${headers.map((h) => h + "\r\n").join("")}\r\n`],
-      headRequests: [method === "HEAD"],
-      timeoutMs: 10_000
-    }),
-    (exchange): ParsedResponse => {
-      expect(exchange.responses.length).toBe(1)
-      return exchange.responses[0]!
-    }
-  )
+const get = getOne
 
 const headerNames = (response: ParsedResponse) => response.headers.map(([name]) => name)
 
