@@ -31,7 +31,10 @@ import { errorTexts, fillErrorTemplate, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERRO
 import { FileCache, ListingCache } from "./internal/fileCache.js"
 import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
+import * as Extras from "./internal/extras.js"
+import { extraHeaderProblem, type Extras as ExtrasConfig } from "./internal/extras.js"
 import { MimeTypes } from "./MimeTypes.js"
+import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
 
 /**
@@ -83,7 +86,34 @@ export interface StaticFilesOptions {
     readonly maxFileSize?: number
     readonly settleMs?: number
   }
+  /**
+   * Extra response fields (Python 3.15's `extra_response_headers`, the CLI's `-H`), sent after the handler's own on
+   * 200 and 206 answers (files and listings, GET and HEAD), never on errors, redirects or 304, as Python does. A
+   * name must be a token and not one the server owns (`Content-Length`, `Transfer-Encoding`, `Connection`,
+   * `Content-Range`); a value must not contain CR, LF or other control characters but HTAB, nor characters beyond
+   * latin-1. An invalid field is a defect when the handler is built. Default: none.
+   */
+  readonly headers?: ReadonlyArray<readonly [name: string, value: string]>
+  /**
+   * Python 3.14's `<style>` with `color-scheme: light dark` in directory listings (browsers then follow the
+   * reader's dark mode). Default `false`: the page stays byte-identical to Python 3.11's. For the error pages, which
+   * the server renders, pass {@link COLOR_SCHEME_ERROR_MESSAGE} as `Server.make`'s `errorMessageFormat` (`toHttpApp`
+   * uses it itself when this is on).
+   */
+  readonly colorScheme?: boolean
 }
+
+/**
+ * Python 3.14's error page: 3.11's with a `color-scheme: light dark` style block (gh-123430), for
+ * `Server.make({ errorMessageFormat })`.
+ *
+ * @since 0.1.0
+ */
+export const COLOR_SCHEME_ERROR_MESSAGE: string = DEFAULT_ERROR_MESSAGE.replace(
+  "        <title>",
+  "        <style type=\"text/css\">\n            :root {\n                color-scheme: light dark;\n            }\n" +
+    "        </style>\n        <title>"
+)
 
 /**
  * Python's `translate_path`: the file-system path for a request path under `root`. Query and fragment are
@@ -126,7 +156,13 @@ const resolveConfig = (options: StaticFilesOptions) =>
       // 256 KiB: measured ~1.5x the throughput of 64 KiB on a 10 MiB file (fewer Stream steps per byte).
       chunkSize: options.chunkSize ?? 256 * 1024,
       listingConcurrency: 16,
-      directReads: options.cache !== false
+      directReads: options.cache !== false,
+      colorScheme: options.colorScheme ?? false
+    }
+    const extras: ExtrasConfig = {
+      headers: yield* validHeaders(options.headers ?? []),
+      cacheControl: undefined,
+      cors: false
     }
     const cacheOptions = options.cache === undefined || options.cache === true ? {} : options.cache
     const cache = cacheOptions === false ? undefined : new FileCache({
@@ -141,8 +177,16 @@ const resolveConfig = (options: StaticFilesOptions) =>
       maxBytes: 8 * 1024 * 1024,
       settleMs: cacheOptions.settleMs ?? 2000
     })
-    return { fs, config, cache, listings }
+    return { fs, config, cache, listings, extras }
   })
+
+const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<ReadonlyArray<HeaderField>> => {
+  for (const [name, value] of headers) {
+    const problem = extraHeaderProblem(name, value)
+    if (problem !== undefined) return Effect.dieMessage(`StaticFiles: headers: ${problem}`)
+  }
+  return Effect.succeed(headers.map(([name, value]): HeaderField => [name, value]))
+}
 
 /**
  * The GET and HEAD handlers, reading files through `FileSystem` and content types from `MimeTypes`.
@@ -152,7 +196,8 @@ const resolveConfig = (options: StaticFilesOptions) =>
 export const make = (
   options: StaticFilesOptions = {}
 ): Effect.Effect<Handler.HandlerMap, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
-  Effect.flatMap(resolveConfig(options), ({ cache, config, fs, listings }) => {
+  Effect.flatMap(resolveConfig(options), ({ cache, config, extras, fs, listings }) => {
+    const finish = Extras.apply(extras)
     const handler: Handler.Handler = (request) => {
       const staticRequest: StaticRequest = {
         method: request.method,
@@ -160,9 +205,11 @@ export const make = (
         publicPath: request.path,
         header: (name) => request.headers.get(name)
       }
-      return cache === undefined || listings === undefined
-        ? serve(fs, config, staticRequest)
-        : serveWithCache(fs, config, cache, listings, staticRequest)
+      return finish(
+        cache === undefined || listings === undefined
+          ? serve(fs, config, staticRequest)
+          : serveWithCache(fs, config, cache, listings, staticRequest)
+      )
     }
     return Handler.make({ GET: handler, HEAD: handler })
   })
@@ -180,9 +227,9 @@ export const layer = (
 // Python's parse_request collapses a leading "//" so that the directory redirect cannot point to another host.
 const collapseSlashes = (url: string): string => url.startsWith("//") ? "/" + url.replace(/^\/+/, "") : url
 
-const errorResponse = (error: HttpError): HttpServerResponse.HttpServerResponse => {
+const errorResponse = (error: HttpError, template: string): HttpServerResponse.HttpServerResponse => {
   const { explain, message } = errorTexts(error)
-  return HttpServerResponse.text(fillErrorTemplate(DEFAULT_ERROR_MESSAGE, error.status, message, explain), {
+  return HttpServerResponse.text(fillErrorTemplate(template, error.status, message, explain), {
     status: error.status,
     contentType: DEFAULT_ERROR_CONTENT_TYPE,
     headers: Object.fromEntries((error.headers ?? []).map(([name, value]) => [name.toLowerCase(), value]))
@@ -234,11 +281,14 @@ export const toHttpApp = (
   never,
   FileSystem.FileSystem | Path.Path | MimeTypes
 > =>
-  Effect.map(resolveConfig(options), ({ config, fs }) =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+  Effect.map(resolveConfig(options), ({ config, extras, fs }) => {
+    const finish = Extras.apply(extras)
+    const template = config.colorScheme ? COLOR_SCHEME_ERROR_MESSAGE : DEFAULT_ERROR_MESSAGE
+    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       if (request.method !== "GET" && request.method !== "HEAD") {
         return Effect.succeed(errorResponse(
-          new HttpError({ status: 501, message: `Unsupported method ('${request.method}')` })
+          new HttpError({ status: 501, message: `Unsupported method ('${request.method}')` }),
+          template
         ))
       }
       const staticRequest: StaticRequest = {
@@ -247,8 +297,9 @@ export const toHttpApp = (
         publicPath: collapseSlashes(request.originalUrl),
         header: (name) => request.headers[name.toLowerCase()]
       }
-      return serve(fs, config, staticRequest).pipe(
+      return finish(serve(fs, config, staticRequest)).pipe(
         Effect.map(toServerResponse),
-        Effect.catchAll((error) => Effect.succeed(errorResponse(error)))
+        Effect.catchAll((error) => Effect.succeed(errorResponse(error, template)))
       )
-    }))
+    })
+  })
