@@ -29,7 +29,7 @@ import * as AccessLog from "./AccessLog.js"
 import * as Cgi from "./Cgi.js"
 import type { HeaderField } from "./Headers.js"
 import { makeConsole, stdoutColors, stripAnsi, trackStopSignal } from "./internal/cliRuntime.js"
-import { parseHeaderLine, printable } from "./internal/extras.js"
+import { fieldValueProblem, parseHeaderLine, printable } from "./internal/extras.js"
 import { MimeTypes } from "./MimeTypes.js"
 import * as Server from "./Server.js"
 import * as StaticFiles from "./StaticFiles.js"
@@ -89,6 +89,10 @@ export interface CliConfig {
   readonly headers: ReadonlyArray<HeaderField>
   /** `--color-scheme`: Python 3.14's dark-mode style on listings and error pages. */
   readonly colorScheme: boolean
+  /** `--cors`: any origin may read, preflight `OPTIONS` answered. */
+  readonly cors: boolean
+  /** `--cache-control`, validated. */
+  readonly cacheControl: Option.Option<string>
 }
 
 /**
@@ -333,6 +337,20 @@ const colorScheme = Options.boolean("color-scheme").pipe(
       "Example: --color-scheme"
   )
 )
+const cors = Options.boolean("cors").pipe(
+  Options.withDescription(
+    "Let scripts of any origin read the files: Access-Control-Allow-Origin: * on every response, and OPTIONS " +
+      "preflight requests answered (without it OPTIONS is 501, as in Python). Example: --cors"
+  )
+)
+const cacheControl = Options.text("cache-control").pipe(
+  Options.withPseudoName("VALUE"),
+  Options.withDescription(
+    "Send this Cache-Control header with files and listings (200, 206 and 304 responses). " +
+      "Example: --cache-control 'no-cache'"
+  ),
+  Options.optional
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -371,6 +389,8 @@ export interface RawOptions {
   readonly indexPage: ReadonlyArray<string>
   readonly header: ReadonlyArray<string>
   readonly colorScheme: boolean
+  readonly cors: boolean
+  readonly cacheControl: Option.Option<string>
 }
 
 /**
@@ -403,6 +423,11 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       if (typeof parsed === "string") return yield* Effect.fail(usage(`argument -H/--header: ${parsed}`))
       headers.push(parsed)
     }
+    if (Option.isSome(raw.cacheControl)) {
+      const value = raw.cacheControl.value
+      const problem = value.trim() === "" ? "is empty" : fieldValueProblem(value)
+      if (problem !== undefined) return yield* Effect.fail(usage(`argument --cache-control: the value ${problem}`))
+    }
     const config: CliConfig = {
       port: raw.port,
       bind,
@@ -416,7 +441,9 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       })),
       indexPages: raw.indexPage.length > 0 ? Option.some(raw.indexPage) : Option.none(),
       headers,
-      colorScheme: raw.colorScheme
+      colorScheme: raw.colorScheme,
+      cors: raw.cors,
+      cacheControl: raw.cacheControl
     }
     return config
   })
@@ -505,7 +532,9 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   directory: config.directory,
   ...(Option.isSome(config.indexPages) ? { indexPages: config.indexPages.value } : {}),
   ...(config.headers.length > 0 ? { headers: config.headers } : {}),
-  ...(config.colorScheme ? { colorScheme: true } : {})
+  ...(config.colorScheme ? { colorScheme: true } : {}),
+  ...(config.cors ? { cors: true } : {}),
+  ...(Option.isSome(config.cacheControl) ? { cacheControl: config.cacheControl.value } : {})
 })
 
 /**
@@ -547,7 +576,9 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       tlsPasswordFile,
       indexPage,
       header,
-      colorScheme
+      colorScheme,
+      cors,
+      cacheControl
     },
     (raw) =>
       Effect.gen(function*() {
@@ -577,7 +608,8 @@ const appInfo = {
     HelpDoc.p(`${NAME} -b 127.0.0.1 -d ./public 8080   only this machine, another directory`),
     HelpDoc.p(`${NAME} --cgi -p HTTP/1.1                run /cgi-bin/ scripts, keep-alive connections`),
     HelpDoc.p(`${NAME} --tls-cert cert.pem --tls-key key.pem 8443`),
-    HelpDoc.p(`${NAME} -H 'X-Content-Type-Options: nosniff' --color-scheme   extra header, dark-mode pages`)
+    HelpDoc.p(`${NAME} -H 'X-Content-Type-Options: nosniff' --color-scheme   extra header, dark-mode pages`),
+    HelpDoc.p(`${NAME} --cors --cache-control no-cache          readable from any origin, always revalidated`)
   ])
 }
 
@@ -619,7 +651,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

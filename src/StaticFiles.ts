@@ -32,7 +32,7 @@ import { FileCache, ListingCache } from "./internal/fileCache.js"
 import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
 import * as Extras from "./internal/extras.js"
-import { extraHeaderProblem, type Extras as ExtrasConfig } from "./internal/extras.js"
+import { extraHeaderProblem, type Extras as ExtrasConfig, fieldValueProblem } from "./internal/extras.js"
 import { MimeTypes } from "./MimeTypes.js"
 import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
@@ -101,6 +101,20 @@ export interface StaticFilesOptions {
    * uses it itself when this is on).
    */
   readonly colorScheme?: boolean
+  /**
+   * CORS for any origin: `Access-Control-Allow-Origin: *` on every answer (errors and redirects included, so a
+   * cross-origin script can read a 404), and `OPTIONS` answered as a preflight: 204 with
+   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS`, `Access-Control-Allow-Headers` echoing the request's
+   * `Access-Control-Request-Headers` when all of them are tokens (not sent otherwise, so the browser refuses),
+   * `Access-Control-Max-Age: 86400`. No credentials. Default `false`: `OPTIONS` answers 501 as in Python.
+   */
+  readonly cors?: boolean
+  /**
+   * `Cache-Control` on file and listing answers (200, 206 and 304), e.g. `"no-cache"` or `"public, max-age=3600"`.
+   * A value with CR, LF or other control characters but HTAB, or empty, is a defect when the handler is built.
+   * Default: none (Python sends none).
+   */
+  readonly cacheControl?: string
 }
 
 /**
@@ -161,8 +175,8 @@ const resolveConfig = (options: StaticFilesOptions) =>
     }
     const extras: ExtrasConfig = {
       headers: yield* validHeaders(options.headers ?? []),
-      cacheControl: undefined,
-      cors: false
+      cacheControl: yield* validCacheControl(options.cacheControl),
+      cors: options.cors ?? false
     }
     const cacheOptions = options.cache === undefined || options.cache === true ? {} : options.cache
     const cache = cacheOptions === false ? undefined : new FileCache({
@@ -179,6 +193,12 @@ const resolveConfig = (options: StaticFilesOptions) =>
     })
     return { fs, config, cache, listings, extras }
   })
+
+const validCacheControl = (value: string | undefined): Effect.Effect<string | undefined> => {
+  if (value === undefined) return Effect.succeed(undefined)
+  const problem = value.trim() === "" ? "is empty" : fieldValueProblem(value)
+  return problem === undefined ? Effect.succeed(value) : Effect.dieMessage(`StaticFiles: cacheControl ${problem}`)
+}
 
 const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<ReadonlyArray<HeaderField>> => {
   for (const [name, value] of headers) {
@@ -211,7 +231,9 @@ export const make = (
           : serveWithCache(fs, config, cache, listings, staticRequest)
       )
     }
-    return Handler.make({ GET: handler, HEAD: handler })
+    return extras.cors
+      ? Handler.make({ GET: handler, HEAD: handler, OPTIONS: (request) => Extras.preflight((name) => request.headers.get(name)) })
+      : Handler.make({ GET: handler, HEAD: handler })
   })
 
 /**
@@ -285,6 +307,9 @@ export const toHttpApp = (
     const finish = Extras.apply(extras)
     const template = config.colorScheme ? COLOR_SCHEME_ERROR_MESSAGE : DEFAULT_ERROR_MESSAGE
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      if (request.method === "OPTIONS" && extras.cors) {
+        return Effect.map(Extras.preflight((name) => request.headers[name.toLowerCase()]), toServerResponse)
+      }
       if (request.method !== "GET" && request.method !== "HEAD") {
         return Effect.succeed(errorResponse(
           new HttpError({ status: 501, message: `Unsupported method ('${request.method}')` }),

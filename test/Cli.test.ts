@@ -28,6 +28,8 @@ const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
   indexPage: [],
   header: [],
   colorScheme: false,
+  cors: false,
+  cacheControl: Option.none(),
   ...overrides
 })
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
@@ -135,7 +137,9 @@ describe("Cli (pure parts)", () => {
         tls: Option.none(),
         indexPages: Option.none(),
         headers: [],
-        colorScheme: false
+        colorScheme: false,
+        cors: false,
+        cacheControl: Option.none()
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       const tls = yield* validate(raw({ tlsCert: Option.some("c.pem"), tlsPasswordFile: Option.some("p") }))

@@ -189,7 +189,9 @@ describe("-H/--header / headers (Python 3.15)", () => {
           tlsPasswordFile: Option.none(),
           indexPage: [],
           header: ["X-A:  a: b\t"],
-          colorScheme: false
+          colorScheme: false,
+          cors: false,
+          cacheControl: Option.none()
         },
         "/",
         (_, to) => to
@@ -238,6 +240,127 @@ describe("--color-scheme / colorScheme (Python 3.14)", () => {
     }))
 })
 
+describe("--cors / cors", () => {
+  it.scopedLive("off by default: no CORS header, OPTIONS is 501 as in Python", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      const server = yield* start({ directory: root })
+      const port = server.address.port
+      expect(header(yield* request(port, "GET", "/file.txt"), "access-control-allow-origin")).toEqual([])
+      const options = yield* request(port, "OPTIONS", "/file.txt", ["Origin: http://a.example"])
+      expect(options.status).toBe(501)
+      expect(header(options, "access-control-allow-origin")).toEqual([])
+    }))
+
+  it.scopedLive("Allow-Origin on every answer (200, 206, 304, 301, 404, 416); preflight 204", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, cors: true })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          const file = yield* request(port, "GET", "/file.txt", ["Origin: http://a.example"])
+          expect(file.status).toBe(200)
+          expect(header(file, "access-control-allow-origin")).toEqual(["*"])
+          const etag = header(file, "etag")[0]!
+          const answers: ReadonlyArray<readonly [string, ReadonlyArray<string>, number]> = [
+            ["/file.txt", ["Range: bytes=0-1"], 206],
+            ["/file.txt", [`If-None-Match: ${etag}`], 304],
+            ["/file.txt", ["Range: bytes=99-"], 416],
+            ["/plain", [], 301],
+            ["/plain/", [], 200],
+            ["/nope", [], 404]
+          ]
+          for (const [target, headers, status] of answers) {
+            const response = yield* request(port, "GET", target, headers)
+            expect(response.status, target).toBe(status)
+            expect(header(response, "access-control-allow-origin"), `${status}`).toEqual(["*"])
+          }
+          expect(header(yield* request(port, "HEAD", "/file.txt"), "access-control-allow-origin")).toEqual(["*"])
+        }
+        const preflight = yield* request(port, "OPTIONS", "/file.txt", [
+          "Origin: http://a.example",
+          "Access-Control-Request-Method: GET",
+          "Access-Control-Request-Headers: x-requested-with, range"
+        ])
+        expect(preflight.status).toBe(204)
+        expect(preflight.body.length).toBe(0)
+        expect(header(preflight, "access-control-allow-origin")).toEqual(["*"])
+        expect(header(preflight, "access-control-allow-methods")).toEqual(["GET, HEAD, OPTIONS"])
+        expect(header(preflight, "access-control-allow-headers")).toEqual(["x-requested-with, range"])
+        expect(header(preflight, "access-control-max-age")).toEqual(["86400"])
+        // POST and others stay 501, with the CORS header.
+        const post = yield* request(port, "POST", "/file.txt", ["Content-Length: 0"])
+        expect(post.status).toBe(501)
+      }
+    }))
+
+  it.scopedLive("preflight: request headers that are not tokens are not echoed (no reflection, no injection)", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      const server = yield* start({ directory: root, cors: true })
+      const port = server.address.port
+      for (const value of ["x-a, <script>", "x-a;evil", "x-a, b c", "\"quoted\"", "x-\x80"]) {
+        const response = yield* request(port, "OPTIONS", "/", [`Access-Control-Request-Headers: ${value}`])
+        expect(response.status, value).toBe(204)
+        expect(header(response, "access-control-allow-headers"), value).toEqual([])
+      }
+      const none = yield* request(port, "OPTIONS", "*")
+      expect(none.status).toBe(204)
+      expect(header(none, "access-control-allow-headers")).toEqual([])
+      expect(header(none, "allow")).toEqual(["GET, HEAD, OPTIONS"])
+    }))
+})
+
+describe("--cache-control / cacheControl", () => {
+  it.scopedLive("on 200, 206 and 304 of files and listings; not on errors or redirects; none by default", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      const plain = yield* start({ directory: root })
+      expect(header(yield* request(plain.address.port, "GET", "/file.txt"), "cache-control")).toEqual([])
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, cacheControl: "public, max-age=60" })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          const file = yield* request(port, "GET", "/file.txt")
+          expect(header(file, "cache-control")).toEqual(["public, max-age=60"])
+          const etag = header(file, "etag")[0]!
+          const lastModified = header(file, "last-modified")[0]!
+          const answers: ReadonlyArray<readonly [string, ReadonlyArray<string>, number, boolean]> = [
+            ["/file.txt", ["Range: bytes=0-1"], 206, true],
+            ["/file.txt", [`If-None-Match: ${etag}`], 304, true],
+            ["/file.txt", [`If-Modified-Since: ${lastModified}`], 304, true],
+            ["/plain/", [], 200, true],
+            ["/sub/", [], 200, true],
+            ["/plain", [], 301, false],
+            ["/nope", [], 404, false],
+            ["/file.txt", ["Range: bytes=99-"], 416, false]
+          ]
+          for (const [target, headers, status, sent] of answers) {
+            const response = yield* request(port, "GET", target, headers)
+            expect(response.status, `${target} ${headers}`).toBe(status)
+            expect(header(response, "cache-control"), `${status}`).toEqual(sent ? ["public, max-age=60"] : [])
+          }
+        }
+      }
+    }))
+
+  it("refuses a value with CR/LF or control characters, or empty (exit 2)", () =>
+    Effect.gen(function*() {
+      for (const value of ["no-cache\r\nSet-Cookie: a=1", "no-cache\nX: y", "a\0b", "a\x1bb", " "]) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", "--cache-control", value, "0"]).pipe(
+          Effect.provide(NodeContext.layer),
+          Effect.timeoutFail({
+            duration: "2 seconds",
+            onTimeout: () => new Cli.CliError({ kind: "Startup", message: "started" })
+          })
+        ))
+        expect(error.exitCode, value).toBe(2)
+        expect(error.message, value).toMatch(/^argument --cache-control: the value /)
+      }
+    }).pipe(Effect.runPromise))
+})
+
 // `--help` as the user sees it (in process), for the options of this file.
 const help = Effect.gen(function*() {
   const lines: Array<string> = []
@@ -258,7 +381,7 @@ describe("--help", () => {
     Effect.gen(function*() {
       const text = yield* help
       const options = text.slice(text.indexOf("OPTIONS"))
-      for (const option of ["--index-page", "--header", "--color-scheme"]) {
+      for (const option of ["--index-page", "--header", "--color-scheme", "--cors", "--cache-control"]) {
         const at = options.indexOf(option)
         expect(at, option).toBeGreaterThan(0)
         const described = options.slice(at, options.indexOf("This setting", at))

@@ -4,7 +4,6 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Scope from "effect/Scope"
 import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
@@ -117,7 +116,7 @@ export const PREFLIGHT_MAX_AGE = "86400"
  */
 export const preflight = (
   header: (name: string) => string | undefined
-): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
+): Effect.Effect<Response.Response> => {
   const headers: Array<HeaderField> = [
     ALLOW_ORIGIN,
     ["Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"],
