@@ -93,6 +93,10 @@ export interface CliConfig {
   readonly cors: boolean
   /** `--cache-control`, validated. */
   readonly cacheControl: Option.Option<string>
+  /** `--no-dotfiles`. */
+  readonly noDotfiles: boolean
+  /** `--no-follow-symlinks`. */
+  readonly noFollowSymlinks: boolean
 }
 
 /**
@@ -351,6 +355,17 @@ const cacheControl = Options.text("cache-control").pipe(
   ),
   Options.optional
 )
+const noDotfiles = Options.boolean("no-dotfiles").pipe(
+  Options.withDescription(
+    "Hide names starting with '.' at any depth: not listed, and answered 404 (.git, .env...). Example: --no-dotfiles"
+  )
+)
+const noFollowSymlinks = Options.boolean("no-follow-symlinks").pipe(
+  Options.withDescription(
+    "Answer 404 for anything whose real path (symbolic links resolved at request time) is outside the served " +
+      "directory, and leave such links out of listings. Example: --no-follow-symlinks"
+  )
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -391,6 +406,8 @@ export interface RawOptions {
   readonly colorScheme: boolean
   readonly cors: boolean
   readonly cacheControl: Option.Option<string>
+  readonly noDotfiles: boolean
+  readonly noFollowSymlinks: boolean
 }
 
 /**
@@ -443,7 +460,9 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       headers,
       colorScheme: raw.colorScheme,
       cors: raw.cors,
-      cacheControl: raw.cacheControl
+      cacheControl: raw.cacheControl,
+      noDotfiles: raw.noDotfiles,
+      noFollowSymlinks: raw.noFollowSymlinks
     }
     return config
   })
@@ -534,7 +553,9 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(config.headers.length > 0 ? { headers: config.headers } : {}),
   ...(config.colorScheme ? { colorScheme: true } : {}),
   ...(config.cors ? { cors: true } : {}),
-  ...(Option.isSome(config.cacheControl) ? { cacheControl: config.cacheControl.value } : {})
+  ...(Option.isSome(config.cacheControl) ? { cacheControl: config.cacheControl.value } : {}),
+  ...(config.noDotfiles ? { hideDotfiles: true } : {}),
+  ...(config.noFollowSymlinks ? { followSymlinks: false } : {})
 })
 
 /**
@@ -578,7 +599,9 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       header,
       colorScheme,
       cors,
-      cacheControl
+      cacheControl,
+      noDotfiles,
+      noFollowSymlinks
     },
     (raw) =>
       Effect.gen(function*() {
@@ -609,7 +632,8 @@ const appInfo = {
     HelpDoc.p(`${NAME} --cgi -p HTTP/1.1                run /cgi-bin/ scripts, keep-alive connections`),
     HelpDoc.p(`${NAME} --tls-cert cert.pem --tls-key key.pem 8443`),
     HelpDoc.p(`${NAME} -H 'X-Content-Type-Options: nosniff' --color-scheme   extra header, dark-mode pages`),
-    HelpDoc.p(`${NAME} --cors --cache-control no-cache          readable from any origin, always revalidated`)
+    HelpDoc.p(`${NAME} --cors --cache-control no-cache          readable from any origin, always revalidated`),
+    HelpDoc.p(`${NAME} --no-dotfiles --no-follow-symlinks       nothing hidden or outside the directory`)
   ])
 }
 
@@ -651,7 +675,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

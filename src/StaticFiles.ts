@@ -32,7 +32,13 @@ import { FileCache, ListingCache } from "./internal/fileCache.js"
 import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
 import * as Extras from "./internal/extras.js"
-import { extraHeaderProblem, type Extras as ExtrasConfig, fieldValueProblem } from "./internal/extras.js"
+import {
+  extraHeaderProblem,
+  type Extras as ExtrasConfig,
+  fieldValueProblem,
+  hasDotComponent,
+  makeConfine
+} from "./internal/extras.js"
 import { MimeTypes } from "./MimeTypes.js"
 import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
@@ -115,6 +121,20 @@ export interface StaticFilesOptions {
    * Default: none (Python sends none).
    */
   readonly cacheControl?: string
+  /**
+   * Hide dot files: a request whose path has a component starting with `.` (after `%`-decoding, at any depth:
+   * `/.git/config`, `/a/.env`, `/%2eenv`) answers 404, and such names are left out of listings. Default `false`
+   * (Python serves and lists them).
+   */
+  readonly hideDotfiles?: boolean
+  /**
+   * `false`: serve nothing whose real path leaves the directory. Each request's path is resolved (`realpath`, at
+   * request time, before the response cache is consulted) and answers 404 when a link anywhere in it (the file, a
+   * directory, an index page) points outside the root; such links are left out of listings; a cached answer is
+   * re-checked, so a link re-pointed outside is never served from the cache. The check uses `node:fs` whatever
+   * `FileSystem` is provided. Default `true`: links are followed wherever they point, as Python does.
+   */
+  readonly followSymlinks?: boolean
 }
 
 /**
@@ -159,7 +179,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
       return overrides.get(ext) ?? overrides.get(ext.toLowerCase()) ?? mime.contentType(file)
     }
     const extended = options.pythonCompat !== true
-    const config: StaticConfig = {
+    let config: StaticConfig = {
       // Resolved once, so a later chdir does not move the served tree (Python re-resolves a relative directory).
       root: path.resolve(options.directory ?? "."),
       contentType,
@@ -171,8 +191,11 @@ const resolveConfig = (options: StaticFilesOptions) =>
       chunkSize: options.chunkSize ?? 256 * 1024,
       listingConcurrency: 16,
       directReads: options.cache !== false,
-      colorScheme: options.colorScheme ?? false
+      colorScheme: options.colorScheme ?? false,
+      hideDotfiles: options.hideDotfiles ?? false,
+      confine: undefined
     }
+    if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
     const extras: ExtrasConfig = {
       headers: yield* validHeaders(options.headers ?? []),
       cacheControl: yield* validCacheControl(options.cacheControl),
@@ -193,6 +216,21 @@ const resolveConfig = (options: StaticFilesOptions) =>
     })
     return { fs, config, cache, listings, extras }
   })
+
+const notFound = new HttpError({ status: 404, message: "File not found" })
+
+/**
+ * Whether `hideDotfiles` or `followSymlinks: false` refuse a request path, checked before `serve` and its cache
+ * (the answer is Python's 404 for a missing file, so a refused path looks like an absent one).
+ */
+const refusedBy = (config: StaticConfig): (requestPath: string) => boolean => {
+  const { confine, hideDotfiles, root } = config
+  if (!hideDotfiles && confine === undefined) return () => false
+  return (requestPath) => {
+    const path = UrlPath.translatePath(root, requestPath)
+    return (hideDotfiles && hasDotComponent(root, path)) || (confine !== undefined && !confine(path))
+  }
+}
 
 const validCacheControl = (value: string | undefined): Effect.Effect<string | undefined> => {
   if (value === undefined) return Effect.succeed(undefined)
@@ -218,7 +256,9 @@ export const make = (
 ): Effect.Effect<Handler.HandlerMap, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
   Effect.flatMap(resolveConfig(options), ({ cache, config, extras, fs, listings }) => {
     const finish = Extras.apply(extras)
+    const refused = refusedBy(config)
     const handler: Handler.Handler = (request) => {
+      if (refused(request.path)) return finish(Effect.fail(notFound))
       const staticRequest: StaticRequest = {
         method: request.method,
         path: request.path,
@@ -306,6 +346,7 @@ export const toHttpApp = (
   Effect.map(resolveConfig(options), ({ config, extras, fs }) => {
     const finish = Extras.apply(extras)
     const template = config.colorScheme ? COLOR_SCHEME_ERROR_MESSAGE : DEFAULT_ERROR_MESSAGE
+    const refused = refusedBy(config)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       if (request.method === "OPTIONS" && extras.cors) {
         return Effect.map(Extras.preflight((name) => request.headers[name.toLowerCase()]), toServerResponse)
@@ -322,7 +363,7 @@ export const toHttpApp = (
         publicPath: collapseSlashes(request.originalUrl),
         header: (name) => request.headers[name.toLowerCase()]
       }
-      return finish(serve(fs, config, staticRequest)).pipe(
+      return finish(refused(staticRequest.path) ? Effect.fail(notFound) : serve(fs, config, staticRequest)).pipe(
         Effect.map(toServerResponse),
         Effect.catchAll((error) => Effect.succeed(errorResponse(error, template)))
       )

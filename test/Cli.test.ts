@@ -30,6 +30,8 @@ const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
   colorScheme: false,
   cors: false,
   cacheControl: Option.none(),
+  noDotfiles: false,
+  noFollowSymlinks: false,
   ...overrides
 })
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
@@ -139,7 +141,9 @@ describe("Cli (pure parts)", () => {
         headers: [],
         colorScheme: false,
         cors: false,
-        cacheControl: Option.none()
+        cacheControl: Option.none(),
+        noDotfiles: false,
+        noFollowSymlinks: false
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       const tls = yield* validate(raw({ tlsCert: Option.some("c.pem"), tlsPasswordFile: Option.some("p") }))

@@ -191,7 +191,9 @@ describe("-H/--header / headers (Python 3.15)", () => {
           header: ["X-A:  a: b\t"],
           colorScheme: false,
           cors: false,
-          cacheControl: Option.none()
+          cacheControl: Option.none(),
+          noDotfiles: false,
+          noFollowSymlinks: false
         },
         "/",
         (_, to) => to
@@ -361,6 +363,151 @@ describe("--cache-control / cacheControl", () => {
     }).pipe(Effect.runPromise))
 })
 
+/** A tree with dot files and links in and out of the root. */
+const makeLinkTree = Effect.flatMap(makeTree, ({ base, root }) =>
+  Effect.sync(() => {
+    NodeFs.mkdirSync(Path.join(root, ".git"))
+    NodeFs.writeFileSync(Path.join(root, ".git", "config"), "GIT-SECRET\n")
+    NodeFs.writeFileSync(Path.join(root, ".env"), "ENV-SECRET\n")
+    NodeFs.mkdirSync(Path.join(root, "deep", ".hidden"), { recursive: true })
+    NodeFs.writeFileSync(Path.join(root, "deep", ".hidden", "f.txt"), "HIDDEN\n")
+    NodeFs.writeFileSync(Path.join(root, "deep", "ok.txt"), "ok\n")
+    NodeFs.mkdirSync(Path.join(root, "links"))
+    NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "links", "out-file"))
+    NodeFs.symlinkSync(Path.join(base, "outdir"), Path.join(root, "links", "out-dir"))
+    NodeFs.symlinkSync("../file.txt", Path.join(root, "links", "in-file"))
+    NodeFs.symlinkSync("../plain", Path.join(root, "links", "in-dir"))
+    NodeFs.symlinkSync(Path.join(base, "nowhere"), Path.join(root, "links", "dangling"))
+    NodeFs.mkdirSync(Path.join(root, "idx"))
+    NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "idx", "index.html"))
+    NodeFs.writeFileSync(Path.join(root, "movable.txt"), "movable-inside\n")
+    return { base, root }
+  }))
+
+describe("--no-dotfiles / hideDotfiles", () => {
+  it.scopedLive("dot names at any depth answer 404 (encoded too) and are not listed; served by default", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeLinkTree
+      const open = yield* start({ directory: root })
+      expect((yield* request(open.address.port, "GET", "/.env")).status).toBe(200)
+      expect((yield* request(open.address.port, "GET", "/")).body.toString()).toContain(".git/")
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, hideDotfiles: true, cors: true })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          for (
+            const target of [
+              "/.env",
+              "/.git/config",
+              "/.git/",
+              "/.git",
+              "/%2eenv",
+              "/%2Egit/config",
+              "/deep/.hidden/f.txt",
+              "/deep/.hidden/",
+              "/deep/%2ehidden/f.txt",
+              "/x/../.env",
+              "/.env?x=1"
+            ]
+          ) {
+            for (const method of ["GET", "HEAD"]) {
+              const response = yield* request(port, method, target)
+              expect(response.status, `${method} ${target}`).toBe(404)
+              expect(response.body.toString()).not.toMatch(/SECRET|HIDDEN/)
+              expect(header(response, "access-control-allow-origin")).toEqual(["*"])
+            }
+          }
+          const listing = (yield* request(port, "GET", "/")).body.toString()
+          expect(listing).not.toContain(".git")
+          expect(listing).not.toContain(".env")
+          expect(listing).toContain("file.txt")
+          const deep = (yield* request(port, "GET", "/deep/")).body.toString()
+          expect(deep).not.toContain(".hidden")
+          expect(deep).toContain("ok.txt")
+          expect((yield* request(port, "GET", "/deep/ok.txt")).status).toBe(200)
+        }
+      }
+    }))
+})
+
+describe("--no-follow-symlinks / followSymlinks: false", () => {
+  it.scopedLive("links out of the root answer 404 (file, directory, in the middle, index page); links inside work", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeLinkTree
+      const open = yield* start({ directory: root })
+      expect((yield* request(open.address.port, "GET", "/links/out-file")).body.toString()).toBe("OUTSIDE-SECRET\n")
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, followSymlinks: false })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          for (
+            const target of [
+              "/links/out-file",
+              "/links/out-dir/",
+              "/links/out-dir",
+              "/links/out-dir/x.txt",
+              "/links/%6fut-dir/x.txt",
+              "/links/dangling",
+              "/idx/index.html"
+            ]
+          ) {
+            for (const method of ["GET", "HEAD"]) {
+              const response = yield* request(port, method, target)
+              expect(response.status, `${method} ${target}`).toBe(404)
+              expect(response.body.toString()).not.toMatch(/OUTSIDE/)
+            }
+          }
+          // An index page linked outside is not used: the directory is listed, without it.
+          const idx = yield* request(port, "GET", "/idx/")
+          expect(idx.status).toBe(200)
+          expect(idx.body.toString()).toContain("Directory listing for /idx/")
+          expect(idx.body.toString()).not.toMatch(/OUTSIDE|index\.html/)
+          expect((yield* request(port, "GET", "/links/in-file")).body.toString()).toBe("0123456789")
+          expect((yield* request(port, "GET", "/links/in-dir/a.txt")).body.toString()).toBe("a")
+          expect((yield* request(port, "GET", "/links/in-dir")).status).toBe(301)
+          const listing = (yield* request(port, "GET", "/links/")).body.toString()
+          expect(listing).toContain("in-file@")
+          expect(listing).toContain("in-dir@")
+          expect(listing).not.toContain("out-file")
+          expect(listing).not.toContain("out-dir")
+          expect(listing).not.toContain("dangling")
+        }
+      }
+    }))
+
+  it.scopedLive("a link re-pointed outside after its answer was cached is not served from the cache", () =>
+    Effect.gen(function*() {
+      const { base, root } = yield* makeLinkTree
+      // Old enough for the cache (settleMs), and the link's targets too.
+      const old = new Date(Date.now() - 60_000)
+      NodeFs.writeFileSync(Path.join(base, "outside-same.txt"), "movable-inside\n")
+      for (const file of ["movable.txt", "file.txt", "plain/a.txt"]) NodeFs.utimesSync(Path.join(root, file), old, old)
+      NodeFs.utimesSync(Path.join(base, "outside-same.txt"), old, old)
+      NodeFs.symlinkSync("movable.txt", Path.join(root, "hop"))
+      NodeFs.mkdirSync(Path.join(root, "flip"))
+      NodeFs.symlinkSync("../plain/a.txt", Path.join(root, "flip", "index.html"))
+      const server = yield* start({ directory: root, followSymlinks: false, cache: { settleMs: 0 } })
+      const port = server.address.port
+      for (let i = 0; i < 3; i++) {
+        expect((yield* request(port, "GET", "/hop")).body.toString()).toBe("movable-inside\n")
+        expect((yield* request(port, "GET", "/flip/")).body.toString()).toBe("a")
+      }
+      // Re-point both links outside (atomically, as an attacker with write access to the tree would).
+      NodeFs.symlinkSync(Path.join(base, "outside-same.txt"), Path.join(root, "hop.new"))
+      NodeFs.renameSync(Path.join(root, "hop.new"), Path.join(root, "hop"))
+      NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "flip", "index.new"))
+      NodeFs.renameSync(Path.join(root, "flip", "index.new"), Path.join(root, "flip", "index.html"))
+      for (let i = 0; i < 2; i++) {
+        expect((yield* request(port, "GET", "/hop")).status).toBe(404)
+        const flip = yield* request(port, "GET", "/flip/")
+        expect(flip.body.toString()).not.toContain("OUTSIDE")
+        // The index page is refused, so the directory is listed, without the link.
+        expect(flip.status).toBe(200)
+        expect(flip.body.toString()).not.toContain("index.html")
+      }
+    }))
+})
+
 // `--help` as the user sees it (in process), for the options of this file.
 const help = Effect.gen(function*() {
   const lines: Array<string> = []
@@ -381,7 +528,17 @@ describe("--help", () => {
     Effect.gen(function*() {
       const text = yield* help
       const options = text.slice(text.indexOf("OPTIONS"))
-      for (const option of ["--index-page", "--header", "--color-scheme", "--cors", "--cache-control"]) {
+      for (
+        const option of [
+          "--index-page",
+          "--header",
+          "--color-scheme",
+          "--cors",
+          "--cache-control",
+          "--no-dotfiles",
+          "--no-follow-symlinks"
+        ]
+      ) {
         const at = options.indexOf(option)
         expect(at, option).toBeGreaterThan(0)
         const described = options.slice(at, options.indexOf("This setting", at))

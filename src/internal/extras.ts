@@ -4,6 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as NodeFs from "node:fs"
 import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
@@ -133,3 +134,30 @@ export const preflight = (
   headers.push(["Vary", "Access-Control-Request-Headers"])
   return Effect.succeed(Response.make(204, Response.emptyBody, { headers }))
 }
+
+/**
+ * `confine` for `noFollowSymlinks`: whether `path`, its links resolved now (`realpath`), is the root or below it.
+ * A path that cannot be resolved (missing, dangling link, `ENOTDIR`, no permission) is refused: it would answer 404
+ * anyway.
+ */
+export const makeConfine = (root: string): (path: string) => boolean => {
+  let realRoot = root
+  try {
+    realRoot = NodeFs.realpathSync(root)
+  } catch {
+    // The root does not exist (yet): every request answers 404 until it does, then the check uses its path.
+  }
+  const prefix = realRoot.endsWith("/") ? realRoot : realRoot + "/"
+  return (path) => {
+    try {
+      const real = NodeFs.realpathSync(path)
+      return real === realRoot || real.startsWith(prefix)
+    } catch {
+      return false
+    }
+  }
+}
+
+/** Whether a translated path has a component (below the root) starting with `.`. */
+export const hasDotComponent = (root: string, path: string): boolean =>
+  path.slice(root.length).split("/").some((component) => component.startsWith("."))
