@@ -27,7 +27,9 @@ import * as Net from "node:net"
 import * as Tls from "node:tls"
 import * as AccessLog from "./AccessLog.js"
 import * as Cgi from "./Cgi.js"
+import type { HeaderField } from "./Headers.js"
 import { makeConsole, stdoutColors, stripAnsi, trackStopSignal } from "./internal/cliRuntime.js"
+import { fieldValueProblem, parseHeaderLine, printable } from "./internal/extras.js"
 import { MimeTypes } from "./MimeTypes.js"
 import * as Server from "./Server.js"
 import * as StaticFiles from "./StaticFiles.js"
@@ -81,6 +83,20 @@ export interface CliConfig {
   readonly cgi: boolean
   readonly protocol: "HTTP/1.0" | "HTTP/1.1"
   readonly tls: Option.Option<TlsFiles>
+  /** `--index-page`: replaces the default list when given. */
+  readonly indexPages: Option.Option<ReadonlyArray<string>>
+  /** `-H/--header`, validated. */
+  readonly headers: ReadonlyArray<HeaderField>
+  /** `--color-scheme`: Python 3.14's dark-mode style on listings and error pages. */
+  readonly colorScheme: boolean
+  /** `--cors`: any origin may read, preflight `OPTIONS` answered. */
+  readonly cors: boolean
+  /** `--cache-control`, validated. */
+  readonly cacheControl: Option.Option<string>
+  /** `--no-dotfiles`. */
+  readonly noDotfiles: boolean
+  /** `--no-follow-symlinks`. */
+  readonly noFollowSymlinks: boolean
 }
 
 /**
@@ -302,6 +318,54 @@ const protocol = Options.choice("protocol", ["HTTP/1.0", "HTTP/1.1"]).pipe(
   ),
   Options.withDefault("HTTP/1.0" as const)
 )
+const indexPage = Options.text("index-page").pipe(
+  Options.withPseudoName("NAME"),
+  Options.withDescription(
+    "Serve this file for a directory instead of listing it; repeat to try several in order (replaces the default " +
+      "index.html, index.htm). Example: --index-page default.htm --index-page index.html"
+  ),
+  Options.repeated
+)
+const header = Options.text("header").pipe(
+  Options.withAlias("H"),
+  Options.withPseudoName("'NAME: VALUE'"),
+  Options.withDescription(
+    "Add this header to successful file and listing responses (not to errors or 304), as Python 3.15; " +
+      "repeatable. Example: -H 'X-Frame-Options: DENY'"
+  ),
+  Options.repeated
+)
+const colorScheme = Options.boolean("color-scheme").pipe(
+  Options.withDescription(
+    "Let listings and error pages follow the browser's dark mode (Python 3.14's color-scheme style). " +
+      "Example: --color-scheme"
+  )
+)
+const cors = Options.boolean("cors").pipe(
+  Options.withDescription(
+    "Let scripts of any origin read the files: Access-Control-Allow-Origin: * on every response, and OPTIONS " +
+      "preflight requests answered (without it OPTIONS is 501, as in Python). Example: --cors"
+  )
+)
+const cacheControl = Options.text("cache-control").pipe(
+  Options.withPseudoName("VALUE"),
+  Options.withDescription(
+    "Send this Cache-Control header with files and listings (200, 206 and 304 responses). " +
+      "Example: --cache-control 'no-cache'"
+  ),
+  Options.optional
+)
+const noDotfiles = Options.boolean("no-dotfiles").pipe(
+  Options.withDescription(
+    "Hide names starting with '.' at any depth: not listed, and answered 404 (.git, .env...). Example: --no-dotfiles"
+  )
+)
+const noFollowSymlinks = Options.boolean("no-follow-symlinks").pipe(
+  Options.withDescription(
+    "Answer 404 for anything whose real path (symbolic links resolved at request time) is outside the served " +
+      "directory, and leave such links out of listings. Example: --no-follow-symlinks"
+  )
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -337,6 +401,13 @@ export interface RawOptions {
   readonly tlsCert: Option.Option<string>
   readonly tlsKey: Option.Option<string>
   readonly tlsPasswordFile: Option.Option<string>
+  readonly indexPage: ReadonlyArray<string>
+  readonly header: ReadonlyArray<string>
+  readonly colorScheme: boolean
+  readonly cors: boolean
+  readonly cacheControl: Option.Option<string>
+  readonly noDotfiles: boolean
+  readonly noFollowSymlinks: boolean
 }
 
 /**
@@ -357,6 +428,23 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
     if (Option.isNone(raw.tlsCert) && Option.isSome(raw.tlsPasswordFile)) {
       return yield* Effect.fail(usage("--tls-password-file requires --tls-cert to be set"))
     }
+    for (const name of raw.indexPage) {
+      // A name is joined to the directory: a slash or ".." would reach outside it.
+      if (name === "" || name === "." || name === ".." || /[/\0]/.test(name)) {
+        return yield* Effect.fail(usage(`argument --index-page: invalid file name '${printable(name)}'`))
+      }
+    }
+    const headers: Array<HeaderField> = []
+    for (const line of raw.header) {
+      const parsed = parseHeaderLine(line)
+      if (typeof parsed === "string") return yield* Effect.fail(usage(`argument -H/--header: ${parsed}`))
+      headers.push(parsed)
+    }
+    if (Option.isSome(raw.cacheControl)) {
+      const value = raw.cacheControl.value
+      const problem = value.trim() === "" ? "is empty" : fieldValueProblem(value)
+      if (problem !== undefined) return yield* Effect.fail(usage(`argument --cache-control: the value ${problem}`))
+    }
     const config: CliConfig = {
       port: raw.port,
       bind,
@@ -367,7 +455,14 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
         certFile,
         keyFile: raw.tlsKey,
         passwordFile: raw.tlsPasswordFile
-      }))
+      })),
+      indexPages: raw.indexPage.length > 0 ? Option.some(raw.indexPage) : Option.none(),
+      headers,
+      colorScheme: raw.colorScheme,
+      cors: raw.cors,
+      cacheControl: raw.cacheControl,
+      noDotfiles: raw.noDotfiles,
+      noFollowSymlinks: raw.noFollowSymlinks
     }
     return config
   })
@@ -435,6 +530,7 @@ const listen = (config: CliConfig, tls: Option.Option<Tls.TlsOptions>) => {
       port: config.port,
       protocolVersion: config.protocol,
       shutdownTimeout: SHUTDOWN_GRACE,
+      ...(config.colorScheme ? { errorMessageFormat: StaticFiles.COLOR_SCHEME_ERROR_MESSAGE } : {}),
       ...(Option.isSome(tls) ? { tls: tls.value } : {})
     }).pipe(Effect.mapError((error) => ({ error, host })))
   const all = Option.match(config.bind, {
@@ -445,6 +541,22 @@ const listen = (config: CliConfig, tls: Option.Option<Tls.TlsOptions>) => {
   })
   return Effect.mapError(all, ({ error, host }) => startup(serveErrorMessage(error, host, config.port)))
 }
+
+/**
+ * The static-file handler's options for a validated command line (also used for the files `--cgi` serves).
+ *
+ * @since 0.1.0
+ */
+export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOptions => ({
+  directory: config.directory,
+  ...(Option.isSome(config.indexPages) ? { indexPages: config.indexPages.value } : {}),
+  ...(config.headers.length > 0 ? { headers: config.headers } : {}),
+  ...(config.colorScheme ? { colorScheme: true } : {}),
+  ...(config.cors ? { cors: true } : {}),
+  ...(Option.isSome(config.cacheControl) ? { cacheControl: config.cacheControl.value } : {}),
+  ...(config.noDotfiles ? { hideDotfiles: true } : {}),
+  ...(config.noFollowSymlinks ? { followSymlinks: false } : {})
+})
 
 /**
  * Serves a validated configuration until interrupted (Ctrl-C, SIGTERM): prints the banner on standard output,
@@ -458,9 +570,10 @@ export const serve = (config: CliConfig) =>
   Effect.scoped(Effect.gen(function*() {
     yield* checkDirectory(config.directory)
     const tls = yield* Effect.transposeOption(Option.map(config.tls, loadTls))
+    const staticOptions = staticFilesOptions(config)
     const handlers = config.cgi
-      ? Cgi.layer({ directory: config.directory, protocolVersion: config.protocol })
-      : StaticFiles.layer({ directory: config.directory })
+      ? Cgi.layer({ ...staticOptions, protocolVersion: config.protocol })
+      : StaticFiles.layer(staticOptions)
     const services = yield* Layer.build(
       Layer.merge(Layer.provide(handlers, MimeTypes.layer()), AccessLog.layerStderr)
     )
@@ -473,7 +586,23 @@ export const serve = (config: CliConfig) =>
 const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliError, R>) =>
   Command.make(
     NAME,
-    { port, bind, directory, cgi, protocol, tlsCert, tlsKey, tlsPasswordFile },
+    {
+      port,
+      bind,
+      directory,
+      cgi,
+      protocol,
+      tlsCert,
+      tlsKey,
+      tlsPasswordFile,
+      indexPage,
+      header,
+      colorScheme,
+      cors,
+      cacheControl,
+      noDotfiles,
+      noFollowSymlinks
+    },
     (raw) =>
       Effect.gen(function*() {
         const path = yield* Path.Path
@@ -501,7 +630,10 @@ const appInfo = {
     HelpDoc.p(`${NAME}                                 serve the current directory on port ${DEFAULT_PORT}`),
     HelpDoc.p(`${NAME} -b 127.0.0.1 -d ./public 8080   only this machine, another directory`),
     HelpDoc.p(`${NAME} --cgi -p HTTP/1.1                run /cgi-bin/ scripts, keep-alive connections`),
-    HelpDoc.p(`${NAME} --tls-cert cert.pem --tls-key key.pem 8443`)
+    HelpDoc.p(`${NAME} --tls-cert cert.pem --tls-key key.pem 8443`),
+    HelpDoc.p(`${NAME} -H 'X-Content-Type-Options: nosniff' --color-scheme   extra header, dark-mode pages`),
+    HelpDoc.p(`${NAME} --cors --cache-control no-cache          readable from any origin, always revalidated`),
+    HelpDoc.p(`${NAME} --no-dotfiles --no-follow-symlinks       nothing hidden or outside the directory`)
   ])
 }
 
@@ -531,7 +663,7 @@ export const validationMessage = (error: ValidationError.ValidationError): strin
 }
 
 /**
- * `--cgi` as `--cgi=true`, up to a `--`. argparse's `--cgi` takes no value, but @effect/cli lets a boolean flag
+ * `--cgi` as `--cgi=true` (and the other flags without a value likewise), up to a `--`. argparse's `--cgi` takes no value, but @effect/cli lets a boolean flag
  * consume a following `0`, `1`, `yes`, `off`…: `effect-httpd --cgi 0` would mean "no CGI, port 8000" instead of
  * "CGI on any free port".
  *
@@ -539,8 +671,11 @@ export const validationMessage = (error: ValidationError.ValidationError): strin
  */
 export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
   const end = args.indexOf("--")
-  return args.map((arg, i) => (arg === "--cgi" && (end < 0 || i < end) ? "--cgi=true" : arg))
+  return args.map((arg, i) => (BOOLEAN_FLAGS.has(arg) && (end < 0 || i < end) ? `${arg}=true` : arg))
 }
+
+// Every flag that takes no value.
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

@@ -31,7 +31,16 @@ import { errorTexts, fillErrorTemplate, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERRO
 import { FileCache, ListingCache } from "./internal/fileCache.js"
 import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
+import * as Extras from "./internal/extras.js"
+import {
+  extraHeaderProblem,
+  type Extras as ExtrasConfig,
+  fieldValueProblem,
+  hasDotComponent,
+  makeConfine
+} from "./internal/extras.js"
 import { MimeTypes } from "./MimeTypes.js"
+import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
 
 /**
@@ -83,7 +92,62 @@ export interface StaticFilesOptions {
     readonly maxFileSize?: number
     readonly settleMs?: number
   }
+  /**
+   * Extra response fields (Python 3.15's `extra_response_headers`, the CLI's `-H`), sent after the handler's own on
+   * 200 and 206 answers (files and listings, GET and HEAD), never on errors, redirects or 304, as Python does. A
+   * name must be a token and not one the server owns (`Content-Length`, `Transfer-Encoding`, `Connection`,
+   * `Content-Range`); a value must not contain CR, LF or other control characters but HTAB, nor characters beyond
+   * latin-1. An invalid field is a defect when the handler is built. Default: none.
+   */
+  readonly headers?: ReadonlyArray<readonly [name: string, value: string]>
+  /**
+   * Python 3.14's `<style>` with `color-scheme: light dark` in directory listings (browsers then follow the
+   * reader's dark mode). Default `false`: the page stays byte-identical to Python 3.11's. For the error pages, which
+   * the server renders, pass {@link COLOR_SCHEME_ERROR_MESSAGE} as `Server.make`'s `errorMessageFormat` (`toHttpApp`
+   * uses it itself when this is on).
+   */
+  readonly colorScheme?: boolean
+  /**
+   * CORS for any origin: `Access-Control-Allow-Origin: *` on every answer (errors and redirects included, so a
+   * cross-origin script can read a 404), and `OPTIONS` answered as a preflight: 204 with
+   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS`, `Access-Control-Allow-Headers` echoing the request's
+   * `Access-Control-Request-Headers` when all of them are tokens (not sent otherwise, so the browser refuses),
+   * `Access-Control-Max-Age: 86400`. No credentials. Default `false`: `OPTIONS` answers 501 as in Python.
+   */
+  readonly cors?: boolean
+  /**
+   * `Cache-Control` on file and listing answers (200, 206 and 304), e.g. `"no-cache"` or `"public, max-age=3600"`.
+   * A value with CR, LF or other control characters but HTAB, or empty, is a defect when the handler is built.
+   * Default: none (Python sends none).
+   */
+  readonly cacheControl?: string
+  /**
+   * Hide dot files: a request whose path has a component starting with `.` (after `%`-decoding, at any depth:
+   * `/.git/config`, `/a/.env`, `/%2eenv`) answers 404, and such names are left out of listings. Default `false`
+   * (Python serves and lists them).
+   */
+  readonly hideDotfiles?: boolean
+  /**
+   * `false`: serve nothing whose real path leaves the directory. Each request's path is resolved (`realpath`, at
+   * request time, before the response cache is consulted) and answers 404 when a link anywhere in it (the file, a
+   * directory, an index page) points outside the root; such links are left out of listings; a cached answer is
+   * re-checked, so a link re-pointed outside is never served from the cache. The check uses `node:fs` whatever
+   * `FileSystem` is provided. Default `true`: links are followed wherever they point, as Python does.
+   */
+  readonly followSymlinks?: boolean
 }
+
+/**
+ * Python 3.14's error page: 3.11's with a `color-scheme: light dark` style block (gh-123430), for
+ * `Server.make({ errorMessageFormat })`.
+ *
+ * @since 0.1.0
+ */
+export const COLOR_SCHEME_ERROR_MESSAGE: string = DEFAULT_ERROR_MESSAGE.replace(
+  "        <title>",
+  "        <style type=\"text/css\">\n            :root {\n                color-scheme: light dark;\n            }\n" +
+    "        </style>\n        <title>"
+)
 
 /**
  * Python's `translate_path`: the file-system path for a request path under `root`. Query and fragment are
@@ -115,7 +179,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
       return overrides.get(ext) ?? overrides.get(ext.toLowerCase()) ?? mime.contentType(file)
     }
     const extended = options.pythonCompat !== true
-    const config: StaticConfig = {
+    let config: StaticConfig = {
       // Resolved once, so a later chdir does not move the served tree (Python re-resolves a relative directory).
       root: path.resolve(options.directory ?? "."),
       contentType,
@@ -126,7 +190,16 @@ const resolveConfig = (options: StaticFilesOptions) =>
       // 256 KiB: measured ~1.5x the throughput of 64 KiB on a 10 MiB file (fewer Stream steps per byte).
       chunkSize: options.chunkSize ?? 256 * 1024,
       listingConcurrency: 16,
-      directReads: options.cache !== false
+      directReads: options.cache !== false,
+      colorScheme: options.colorScheme ?? false,
+      hideDotfiles: options.hideDotfiles ?? false,
+      confine: undefined
+    }
+    if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
+    const extras: ExtrasConfig = {
+      headers: yield* validHeaders(options.headers ?? []),
+      cacheControl: yield* validCacheControl(options.cacheControl),
+      cors: options.cors ?? false
     }
     const cacheOptions = options.cache === undefined || options.cache === true ? {} : options.cache
     const cache = cacheOptions === false ? undefined : new FileCache({
@@ -141,8 +214,37 @@ const resolveConfig = (options: StaticFilesOptions) =>
       maxBytes: 8 * 1024 * 1024,
       settleMs: cacheOptions.settleMs ?? 2000
     })
-    return { fs, config, cache, listings }
+    return { fs, config, cache, listings, extras }
   })
+
+const notFound = new HttpError({ status: 404, message: "File not found" })
+
+/**
+ * Whether `hideDotfiles` or `followSymlinks: false` refuse a request path, checked before `serve` and its cache
+ * (the answer is Python's 404 for a missing file, so a refused path looks like an absent one).
+ */
+const refusedBy = (config: StaticConfig): (requestPath: string) => boolean => {
+  const { confine, hideDotfiles, root } = config
+  if (!hideDotfiles && confine === undefined) return () => false
+  return (requestPath) => {
+    const path = UrlPath.translatePath(root, requestPath)
+    return (hideDotfiles && hasDotComponent(root, path)) || (confine !== undefined && !confine(path))
+  }
+}
+
+const validCacheControl = (value: string | undefined): Effect.Effect<string | undefined> => {
+  if (value === undefined) return Effect.succeed(undefined)
+  const problem = value.trim() === "" ? "is empty" : fieldValueProblem(value)
+  return problem === undefined ? Effect.succeed(value) : Effect.dieMessage(`StaticFiles: cacheControl ${problem}`)
+}
+
+const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<ReadonlyArray<HeaderField>> => {
+  for (const [name, value] of headers) {
+    const problem = extraHeaderProblem(name, value)
+    if (problem !== undefined) return Effect.dieMessage(`StaticFiles: headers: ${problem}`)
+  }
+  return Effect.succeed(headers.map(([name, value]): HeaderField => [name, value]))
+}
 
 /**
  * The GET and HEAD handlers, reading files through `FileSystem` and content types from `MimeTypes`.
@@ -152,19 +254,26 @@ const resolveConfig = (options: StaticFilesOptions) =>
 export const make = (
   options: StaticFilesOptions = {}
 ): Effect.Effect<Handler.HandlerMap, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
-  Effect.flatMap(resolveConfig(options), ({ cache, config, fs, listings }) => {
+  Effect.flatMap(resolveConfig(options), ({ cache, config, extras, fs, listings }) => {
+    const finish = Extras.apply(extras)
+    const refused = refusedBy(config)
     const handler: Handler.Handler = (request) => {
+      if (refused(request.path)) return finish(Effect.fail(notFound))
       const staticRequest: StaticRequest = {
         method: request.method,
         path: request.path,
         publicPath: request.path,
         header: (name) => request.headers.get(name)
       }
-      return cache === undefined || listings === undefined
-        ? serve(fs, config, staticRequest)
-        : serveWithCache(fs, config, cache, listings, staticRequest)
+      return finish(
+        cache === undefined || listings === undefined
+          ? serve(fs, config, staticRequest)
+          : serveWithCache(fs, config, cache, listings, staticRequest)
+      )
     }
-    return Handler.make({ GET: handler, HEAD: handler })
+    return extras.cors
+      ? Handler.make({ GET: handler, HEAD: handler, OPTIONS: (request) => Extras.preflight((name) => request.headers.get(name)) })
+      : Handler.make({ GET: handler, HEAD: handler })
   })
 
 /**
@@ -180,9 +289,9 @@ export const layer = (
 // Python's parse_request collapses a leading "//" so that the directory redirect cannot point to another host.
 const collapseSlashes = (url: string): string => url.startsWith("//") ? "/" + url.replace(/^\/+/, "") : url
 
-const errorResponse = (error: HttpError): HttpServerResponse.HttpServerResponse => {
+const errorResponse = (error: HttpError, template: string): HttpServerResponse.HttpServerResponse => {
   const { explain, message } = errorTexts(error)
-  return HttpServerResponse.text(fillErrorTemplate(DEFAULT_ERROR_MESSAGE, error.status, message, explain), {
+  return HttpServerResponse.text(fillErrorTemplate(template, error.status, message, explain), {
     status: error.status,
     contentType: DEFAULT_ERROR_CONTENT_TYPE,
     headers: Object.fromEntries((error.headers ?? []).map(([name, value]) => [name.toLowerCase(), value]))
@@ -235,11 +344,18 @@ export const toHttpApp = (
   never,
   FileSystem.FileSystem | Path.Path | MimeTypes
 > =>
-  Effect.map(resolveConfig(options), ({ config, fs }) =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+  Effect.map(resolveConfig(options), ({ config, extras, fs }) => {
+    const finish = Extras.apply(extras)
+    const template = config.colorScheme ? COLOR_SCHEME_ERROR_MESSAGE : DEFAULT_ERROR_MESSAGE
+    const refused = refusedBy(config)
+    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      if (request.method === "OPTIONS" && extras.cors) {
+        return Effect.map(Extras.preflight((name) => request.headers[name.toLowerCase()]), toServerResponse)
+      }
       if (request.method !== "GET" && request.method !== "HEAD") {
         return Effect.succeed(errorResponse(
-          new HttpError({ status: 501, message: `Unsupported method ('${request.method}')` })
+          new HttpError({ status: 501, message: `Unsupported method ('${request.method}')` }),
+          template
         ))
       }
       const staticRequest: StaticRequest = {
@@ -248,8 +364,9 @@ export const toHttpApp = (
         publicPath: collapseSlashes(request.originalUrl),
         header: (name) => request.headers[name.toLowerCase()]
       }
-      return serve(fs, config, staticRequest).pipe(
+      return finish(refused(staticRequest.path) ? Effect.fail(notFound) : serve(fs, config, staticRequest)).pipe(
         Effect.map(toServerResponse),
-        Effect.catchAll((error) => Effect.succeed(errorResponse(error)))
+        Effect.catchAll((error) => Effect.succeed(errorResponse(error, template)))
       )
-    }))
+    })
+  })

@@ -25,6 +25,13 @@ const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
   tlsCert: Option.none(),
   tlsKey: Option.none(),
   tlsPasswordFile: Option.none(),
+  indexPage: [],
+  header: [],
+  colorScheme: false,
+  cors: false,
+  cacheControl: Option.none(),
+  noDotfiles: false,
+  noFollowSymlinks: false,
   ...overrides
 })
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
@@ -129,7 +136,14 @@ describe("Cli (pure parts)", () => {
         directory: "/srv/public",
         cgi: false,
         protocol: "HTTP/1.0",
-        tls: Option.none()
+        tls: Option.none(),
+        indexPages: Option.none(),
+        headers: [],
+        colorScheme: false,
+        cors: false,
+        cacheControl: Option.none(),
+        noDotfiles: false,
+        noFollowSymlinks: false
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       const tls = yield* validate(raw({ tlsCert: Option.some("c.pem"), tlsPasswordFile: Option.some("p") }))

@@ -49,14 +49,21 @@ const entryLine = (entry: ListingEntry): string => {
   return "<li><a href=\"" + quote(linkName) + "\">" + escapeHtml(displayName) + "</a></li>"
 }
 
-/** The page up to its list of entries: the title comes from the request path. */
-export const listingHead = (requestPath: string): string => {
+/** Python 3.14's style block (gh-123430), between the charset and the title of the listing. */
+export const LISTING_COLOR_SCHEME = "<style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>"
+
+/**
+ * The page up to its list of entries: the title comes from the request path. `colorScheme` adds Python 3.14's
+ * `color-scheme: light dark` style (3.11 has none).
+ */
+export const listingHead = (requestPath: string, colorScheme = false): string => {
   const title = "Directory listing for " + displayPath(requestPath)
   return [
     "<!DOCTYPE HTML>",
     "<html lang=\"en\">",
     "<head>",
     "<meta charset=\"utf-8\">",
+    ...(colorScheme ? [LISTING_COLOR_SCHEME] : []),
     "<title>" + title + "</title>\n</head>",
     "<body>\n<h1>" + title + "</h1>",
     "<hr>\n<ul>"
@@ -75,8 +82,11 @@ export const listingTail = (entries: ReadonlyArray<ListingEntry>): string => {
  * The page for a directory whose entries are already sorted, encoded as Python encodes it (UTF-8 with
  * `surrogateescape`). Head and tail may be encoded apart (they split at a line break).
  */
-export const renderListing = (requestPath: string, entries: ReadonlyArray<ListingEntry>): Buffer =>
-  encodeUtf8SurrogateEscape(listingHead(requestPath) + listingTail(entries))
+export const renderListing = (
+  requestPath: string,
+  entries: ReadonlyArray<ListingEntry>,
+  colorScheme = false
+): Buffer => encodeUtf8SurrogateEscape(listingHead(requestPath, colorScheme) + listingTail(entries))
 
 /** The listing's `Content-type` (Python: `sys.getfilesystemencoding()`, UTF-8 here). */
 export const LISTING_CONTENT_TYPE = "text/html; charset=utf-8"

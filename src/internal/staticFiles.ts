@@ -56,7 +56,25 @@ export interface StaticConfig {
   readonly directReads: boolean
   /** How many directory entries are examined at once when listing. */
   readonly listingConcurrency: number
+  /** Python 3.14's `color-scheme: light dark` style in listings. */
+  readonly colorScheme: boolean
+  /** Names starting with `.` are not listed (requests for them are refused before `serve`). */
+  readonly hideDotfiles: boolean
+  /**
+   * Whether a path, once its links are resolved, stays under the root (`undefined`: links are followed anywhere,
+   * as Python does). Checked on the request path before `serve`, and here on index pages, cache hits and listed
+   * links.
+   */
+  readonly confine: ((path: string) => boolean) | undefined
 }
+
+/** Whether a directory entry is shown, given the options that hide some. */
+const listed = (config: StaticConfig, directory: string, name: string, isSymlink: boolean): boolean =>
+  !(config.hideDotfiles && name.startsWith(".")) &&
+  !(isSymlink && config.confine !== undefined && !config.confine(pyJoin(directory, name)))
+
+const indexAllowed = (config: StaticConfig, candidate: string): boolean =>
+  config.confine === undefined || config.confine(candidate)
 
 /** What the static handler reads of a request. */
 export interface StaticRequest {
@@ -116,7 +134,7 @@ const indexOrListing = (
     if (i >= config.indexPages.length) return listing(fs, config, request, directory)
     const candidate = pyJoin(directory, config.indexPages[i]!)
     return Effect.flatMap(Effect.option(fs.stat(candidate)), (info) =>
-      Option.isSome(info) && info.value.type === "File"
+      Option.isSome(info) && info.value.type === "File" && indexAllowed(config, candidate)
         ? serveFile(fs, config, request, candidate, metaOfInfo(info.value))
         : tryIndex(i + 1))
   }
@@ -140,16 +158,21 @@ const listing = (
   fs.readDirectory(directory).pipe(
     Effect.mapError(() => noListing),
     Effect.flatMap((names) =>
-      Effect.forEach(sortNames(names), (name): Effect.Effect<ListingEntry> => {
-        const full = pyJoin(directory, name)
-        return Effect.map(
-          Effect.all([isDirectory(fs, full), isSymlink(fs, full)]),
-          ([dir, link]) => ({ name, isDirectory: dir, isSymlink: link })
-        )
-      }, { concurrency: config.listingConcurrency })
+      Effect.forEach(
+        sortNames(config.hideDotfiles ? names.filter((name) => !name.startsWith(".")) : names),
+        (name): Effect.Effect<ListingEntry> => {
+          const full = pyJoin(directory, name)
+          return Effect.map(
+            Effect.all([isDirectory(fs, full), isSymlink(fs, full)]),
+            ([dir, link]) => ({ name, isDirectory: dir, isSymlink: link })
+          )
+        },
+        { concurrency: config.listingConcurrency }
+      )
     ),
+    Effect.map((entries) => entries.filter((entry) => listed(config, directory, entry.name, entry.isSymlink))),
     Effect.map((entries) => {
-      const page = renderListing(request.publicPath, entries)
+      const page = renderListing(request.publicPath, entries, config.colorScheme)
       return Response.make(200, { _tag: "Bytes", bytes: page }, {
         headers: [["Content-type", LISTING_CONTENT_TYPE], ["Content-Length", String(page.length)]]
       })
@@ -530,7 +553,8 @@ export const serveWithCache = (
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
   const key = cacheKey(request.path)
   const hit = cache.lookup(key)
-  if (hit !== undefined) {
+  // A link re-pointed out of the root after the answer was cached must not be served from the cache.
+  if (hit !== undefined && (config.confine === undefined || config.confine(hit.path))) {
     if (
       request.header("if-none-match") === undefined && request.header("if-modified-since") === undefined &&
       request.header("range") === undefined
@@ -553,11 +577,11 @@ export const serveWithCache = (
     for (const page of config.indexPages) {
       const candidate = pyJoin(path, page)
       const info = statQuiet(candidate)
-      if (info !== undefined && info.isFile()) {
+      if (info !== undefined && info.isFile() && indexAllowed(config, candidate)) {
         return serveFile(fs, config, request, candidate, metaOfStats(info), populate(cache, key, info))
       }
     }
-    return fastListing(listings, request, path, versionOf(stats))
+    return fastListing(config, listings, request, path, versionOf(stats))
   }
   if (!stats.isFile() || path.endsWith("/")) return Effect.fail(notFound)
   return serveFile(fs, config, request, path, metaOfStats(stats), populate(cache, key, stats))
@@ -569,28 +593,29 @@ export const serveWithCache = (
  * (~130 µs together, measured): 1000 entries took ~200 ms per listing.
  */
 const fastListing = (
+  config: StaticConfig,
   listings: ListingCache,
   request: StaticRequest,
   directory: string,
   version: FileVersion
 ): Effect.Effect<Response.Response, HttpError> => {
   const cached = listings.lookup(directory, version)
-  if (cached !== undefined) return Effect.succeed(listingResponse(request, cached))
+  if (cached !== undefined) return Effect.succeed(listingResponse(config, request, cached))
   return Effect.map(
-    Effect.tryPromise({ try: () => readEntries(directory), catch: () => noListing }),
+    Effect.tryPromise({ try: () => readEntries(config, directory), catch: () => noListing }),
     ({ entries, links }) => {
       const tail = encodeUtf8SurrogateEscape(listingTail(entries))
       if (!links && listings.admits(version)) {
         const after = statQuiet(directory)
         if (after !== undefined && sameVersion(versionOf(after), version)) listings.insert(directory, version, tail)
       }
-      return listingResponse(request, tail)
+      return listingResponse(config, request, tail)
     }
   )
 }
 
-const listingResponse = (request: StaticRequest, tail: Uint8Array): Response.Response => {
-  const head = encodeUtf8SurrogateEscape(listingHead(request.publicPath))
+const listingResponse = (config: StaticConfig, request: StaticRequest, tail: Uint8Array): Response.Response => {
+  const head = encodeUtf8SurrogateEscape(listingHead(request.publicPath, config.colorScheme))
   const page = Buffer.concat([head, tail])
   return Response.make(200, { _tag: "Bytes", bytes: page }, {
     headers: [["Content-type", LISTING_CONTENT_TYPE], ["Content-Length", String(page.length)]]
@@ -598,6 +623,7 @@ const listingResponse = (request: StaticRequest, tail: Uint8Array): Response.Res
 }
 
 const readEntries = async (
+  config: StaticConfig,
   directory: string
 ): Promise<{ readonly entries: ReadonlyArray<ListingEntry>; readonly links: boolean }> => {
   const dirents = await NodeFs.promises.readdir(directory, { withFileTypes: true })
@@ -605,8 +631,14 @@ const readEntries = async (
   for (const dirent of dirents) byName.set(dirent.name, dirent)
   const entries: Array<ListingEntry> = []
   const linkTargets: Array<Promise<void>> = []
+  let hiddenLinks = false
   for (const name of sortNames(dirents.map((dirent) => dirent.name))) {
     const dirent = byName.get(name)!
+    if (!listed(config, directory, name, dirent.isSymbolicLink())) {
+      // Still a listing with links: not cached, since a link can be re-pointed unseen.
+      hiddenLinks ||= dirent.isSymbolicLink()
+      continue
+    }
     if (!dirent.isSymbolicLink()) {
       entries.push({ name, isDirectory: dirent.isDirectory(), isSymlink: false })
       continue
@@ -623,5 +655,5 @@ const readEntries = async (
     )
   }
   await Promise.all(linkTargets)
-  return { entries, links: linkTargets.length > 0 }
+  return { entries, links: hiddenLinks || linkTargets.length > 0 }
 }

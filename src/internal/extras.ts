@@ -1,0 +1,163 @@
+/**
+ * The opt-in options beside Python's wire behaviour (issue #8): extra response headers (Python 3.15's `-H`),
+ * `Cache-Control`, CORS. Each is validated once, when the handler is built, so a request never meets a bad value.
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as NodeFs from "node:fs"
+import type { HeaderField } from "../Headers.js"
+import { HttpError } from "../HttpError.js"
+import * as Response from "../Response.js"
+
+/** RFC 9110 `token` (field names, methods). */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/**
+ * Why a field value cannot be sent, or `undefined`: CR, LF and NUL would split or truncate the head, other control
+ * characters (but HTAB) are invalid (RFC 9110 §5.5), and the head is written as latin-1.
+ */
+export const fieldValueProblem = (value: string): string | undefined => {
+  if (/[\r\n]/.test(value)) return "contains CR or LF"
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return "contains a control character"
+  if (/[^\x00-\xff]/.test(value)) return "contains a character beyond latin-1"
+  return undefined
+}
+
+/** Fields that frame the message or the connection: the handler and the engine own them. */
+const RESERVED = new Set(["content-length", "transfer-encoding", "connection", "content-range"])
+
+/** Why `[name, value]` cannot be an extra response header, or `undefined`. */
+export const extraHeaderProblem = (name: string, value: string): string | undefined => {
+  if (name === "") return "empty header name"
+  if (!TOKEN.test(name)) return `invalid header name '${printable(name)}'`
+  if (RESERVED.has(name.toLowerCase())) return `header '${name}' is set by the server and cannot be overridden`
+  const problem = fieldValueProblem(value)
+  return problem === undefined ? undefined : `value of header '${name}' ${problem}`
+}
+
+/**
+ * A `-H` argument, `Name: value`, split at the first colon as Python 3.15 does; whitespace around the value (and
+ * the name) is dropped. Returns the field or the reason it is refused.
+ */
+export const parseHeaderLine = (line: string): HeaderField | string => {
+  const colon = line.indexOf(":")
+  if (colon < 0) return `'${printable(line)}' is not of the form 'Name: value'`
+  const name = line.slice(0, colon).trim()
+  const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "")
+  const problem = extraHeaderProblem(name, value)
+  return problem === undefined ? [name, value] : problem
+}
+
+/** A value shown in a one-line message: control characters escaped so the message stays one line. */
+export const printable = (value: string): string =>
+  // eslint-disable-next-line no-control-regex
+  value.replace(/[\x00-\x1f\x7f]/g, (c) => c === "\r" ? "\\r" : c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+
+/** The resolved extras of one handler. */
+export interface Extras {
+  /** Sent on 200 and 206 (files and listings), as Python 3.15's `extra_response_headers`. */
+  readonly headers: ReadonlyArray<HeaderField>
+  /** `Cache-Control` on 200, 206 and 304. */
+  readonly cacheControl: string | undefined
+  readonly cors: boolean
+}
+
+/** Whether any option changes responses (when none does, the handler's result is passed through untouched). */
+export const isActive = (extras: Extras): boolean =>
+  extras.headers.length > 0 || extras.cacheControl !== undefined || extras.cors
+
+const ALLOW_ORIGIN: HeaderField = ["Access-Control-Allow-Origin", "*"]
+
+/** The headers of a successful response, after the handler's own. */
+const decorate = (extras: Extras) => (response: Response.Response): Response.Response => {
+  const status = response.status
+  const added: Array<HeaderField> = []
+  if (status === 200 || status === 206) added.push(...extras.headers)
+  if (extras.cacheControl !== undefined && (status === 200 || status === 206 || status === 304)) {
+    added.push(["Cache-Control", extras.cacheControl])
+  }
+  if (extras.cors) added.push(ALLOW_ORIGIN)
+  return added.length === 0 ? response : { ...response, headers: [...response.headers, ...added] }
+}
+
+/** Errors get the CORS header only (so a cross-origin script can read a 404), never the extra headers. */
+const decorateError = (extras: Extras) => (error: HttpError): HttpError =>
+  extras.cors
+    ? new HttpError({
+      status: error.status,
+      // Only an own `message` is the caller's (an Error always has an inherited one).
+      ...(Object.hasOwn(error, "message") ? { message: error.message } : {}),
+      explain: error.explain,
+      headers: [...(error.headers ?? []), ALLOW_ORIGIN]
+    })
+    : error
+
+/**
+ * Applies the extras to a handler's result. A synchronous answer (an `Exit`, e.g. from the response cache) stays an
+ * `Exit`, so the engine still answers it without a fiber.
+ */
+export const apply = (extras: Extras) => {
+  if (!isActive(extras)) return <R>(result: Effect.Effect<Response.Response, HttpError, R>) => result
+  const onSuccess = decorate(extras)
+  const onFailure = decorateError(extras)
+  return <R>(result: Effect.Effect<Response.Response, HttpError, R>): Effect.Effect<Response.Response, HttpError, R> =>
+    Exit.isExit(result)
+      ? Exit.mapBoth(result as Exit.Exit<Response.Response, HttpError>, { onFailure, onSuccess })
+      : Effect.mapBoth(result, { onFailure, onSuccess })
+}
+
+/** Longest time a browser may reuse a preflight answer: a day (browsers cap it lower anyway). */
+export const PREFLIGHT_MAX_AGE = "86400"
+
+/**
+ * The CORS answer to `OPTIONS`: 204 with the methods this server knows, the request's
+ * `Access-Control-Request-Headers` echoed when every element is a token (otherwise not echoed, so the browser
+ * refuses the actual request), and a max age.
+ */
+export const preflight = (
+  header: (name: string) => string | undefined
+): Effect.Effect<Response.Response> => {
+  const headers: Array<HeaderField> = [
+    ALLOW_ORIGIN,
+    ["Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"],
+    ["Allow", "GET, HEAD, OPTIONS"]
+  ]
+  const requested = header("access-control-request-headers")
+  if (requested !== undefined) {
+    const names = requested.split(",").map((name) => name.trim()).filter((name) => name !== "")
+    if (names.length > 0 && names.every((name) => TOKEN.test(name))) {
+      headers.push(["Access-Control-Allow-Headers", names.join(", ")])
+    }
+  }
+  headers.push(["Access-Control-Max-Age", PREFLIGHT_MAX_AGE])
+  headers.push(["Vary", "Access-Control-Request-Headers"])
+  return Effect.succeed(Response.make(204, Response.emptyBody, { headers }))
+}
+
+/**
+ * `confine` for `noFollowSymlinks`: whether `path`, its links resolved now (`realpath`), is the root or below it.
+ * A path that cannot be resolved (missing, dangling link, `ENOTDIR`, no permission) is refused: it would answer 404
+ * anyway.
+ */
+export const makeConfine = (root: string): (path: string) => boolean => {
+  let realRoot = root
+  try {
+    realRoot = NodeFs.realpathSync(root)
+  } catch {
+    // The root does not exist (yet): every request answers 404 until it does, then the check uses its path.
+  }
+  const prefix = realRoot.endsWith("/") ? realRoot : realRoot + "/"
+  return (path) => {
+    try {
+      const real = NodeFs.realpathSync(path)
+      return real === realRoot || real.startsWith(prefix)
+    } catch {
+      return false
+    }
+  }
+}
+
+/** Whether a translated path has a component (below the root) starting with `.`. */
+export const hasDotComponent = (root: string, path: string): boolean =>
+  path.slice(root.length).split("/").some((component) => component.startsWith("."))

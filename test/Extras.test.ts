@@ -1,0 +1,548 @@
+/**
+ * The opt-in options of issue #8 over real sockets: each is off by default (Python's bytes), and each does what it
+ * says when asked for, with and without the response cache, including the hostile inputs.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as NodeFs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as AccessLog from "../src/AccessLog.js"
+import * as Cli from "../src/Cli.js"
+import { MimeTypes } from "../src/MimeTypes.js"
+import * as Server from "../src/Server.js"
+import * as StaticFiles from "../src/StaticFiles.js"
+import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
+
+const makeTree = Effect.acquireRelease(
+  Effect.sync(() => {
+    const base = NodeFs.realpathSync(NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "effect-httpd-extras-")))
+    NodeFs.writeFileSync(Path.join(base, "outside.txt"), "OUTSIDE-SECRET\n")
+    NodeFs.mkdirSync(Path.join(base, "outdir"))
+    NodeFs.writeFileSync(Path.join(base, "outdir", "x.txt"), "OUTSIDE-DIR\n")
+    const root = Path.join(base, "public")
+    NodeFs.mkdirSync(Path.join(root, "sub"), { recursive: true })
+    NodeFs.mkdirSync(Path.join(root, "custom"))
+    NodeFs.mkdirSync(Path.join(root, "plain"))
+    NodeFs.writeFileSync(Path.join(root, "file.txt"), "0123456789")
+    NodeFs.writeFileSync(Path.join(root, "sub", "index.html"), "<p>index</p>\n")
+    NodeFs.writeFileSync(Path.join(root, "custom", "default.htm"), "<p>default</p>\n")
+    NodeFs.writeFileSync(Path.join(root, "custom", "index.html"), "<p>not me</p>\n")
+    NodeFs.writeFileSync(Path.join(root, "plain", "a.txt"), "a")
+    return { base, root }
+  }),
+  ({ base }) => Effect.sync(() => NodeFs.rmSync(base, { recursive: true, force: true }))
+)
+
+const start = (options: StaticFiles.StaticFilesOptions, server: Partial<Server.ServerOptions> = {}) =>
+  Server.make({ port: 0, ...server }).pipe(
+    Effect.provide(Layer.mergeAll(
+      StaticFiles.layer(options).pipe(Layer.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles()))),
+      AccessLog.layerSilent
+    ))
+  )
+
+const request = (port: number, method: string, target: string, headers: ReadonlyArray<string> = []) =>
+  Effect.map(
+    sendRaw({
+      port,
+      chunks: [`${method} ${target} HTTP/1.0\r\n${headers.map((h) => h + "\r\n").join("")}\r\n`],
+      headRequests: [method === "HEAD"],
+      timeoutMs: 5000
+    }),
+    (ex) => {
+      expect(ex.responses.length).toBe(1)
+      return ex.responses[0]!
+    }
+  )
+
+const header = (response: ParsedResponse, name: string): Array<string> =>
+  response.headers.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v)
+
+const bothCaches = [true, false] as const
+
+describe("--index-page / indexPages", () => {
+  it.scopedLive("replaces the default list, in order; a missing name falls through to the listing", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, indexPages: ["default.htm", "index.html"] })
+        const port = server.address.port
+        expect((yield* request(port, "GET", "/custom/")).body.toString()).toBe("<p>default</p>\n")
+        expect((yield* request(port, "GET", "/sub/")).body.toString()).toBe("<p>index</p>\n")
+        const only = yield* start({ directory: root, cache, indexPages: ["default.htm"] })
+        const listing = yield* request(only.address.port, "GET", "/sub/")
+        expect(listing.body.toString()).toContain("Directory listing for /sub/")
+      }
+    }))
+
+  it("the CLI refuses names that would leave the directory", () =>
+    Effect.gen(function*() {
+      for (const name of ["../secret", "a/b", "..", ".", "x\0y"]) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", "--index-page", name, "0"]).pipe(
+          Effect.provide(NodeContext.layer),
+          Effect.timeoutFail({
+            duration: "2 seconds",
+            onTimeout: () => new Cli.CliError({ kind: "Startup", message: `started with ${name}` })
+          })
+        ))
+        expect(error.exitCode, name).toBe(2)
+        expect(error.message).toMatch(/^argument --index-page: invalid file name '/)
+        expect(error.message).not.toMatch(/[\0\r\n]/)
+      }
+    }).pipe(Effect.runPromise))
+})
+
+describe("-H/--header / headers (Python 3.15)", () => {
+  it.scopedLive("on 200 files and listings (GET and HEAD) and 206; not on 304, 301, 404, 416", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const server = yield* start({
+          directory: root,
+          cache,
+          headers: [["X-Frame-Options", "DENY"], ["X-Test", "a: b"]]
+        })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          // Twice: the second answer may come from the response cache.
+          const file = yield* request(port, "GET", "/file.txt")
+          expect(file.status).toBe(200)
+          expect(file.headers.slice(-4)).toEqual([["Accept-Ranges", "bytes"], ["ETag", header(file, "etag")[0]], [
+            "X-Frame-Options",
+            "DENY"
+          ], ["X-Test", "a: b"]])
+          expect(header(yield* request(port, "HEAD", "/file.txt"), "x-frame-options")).toEqual(["DENY"])
+          expect(header(yield* request(port, "GET", "/plain/"), "x-frame-options")).toEqual(["DENY"])
+          expect(header(yield* request(port, "GET", "/sub/"), "x-test")).toEqual(["a: b"])
+          const partial = yield* request(port, "GET", "/file.txt", ["Range: bytes=0-1"])
+          expect(partial.status).toBe(206)
+          expect(header(partial, "x-frame-options")).toEqual(["DENY"])
+          const etag = header(file, "etag")[0]!
+          const notModified = yield* request(port, "GET", "/file.txt", [`If-None-Match: ${etag}`])
+          expect(notModified.status).toBe(304)
+          expect(header(notModified, "x-frame-options")).toEqual([])
+          for (const [target, status] of [["/plain", 301], ["/nope", 404]] as const) {
+            const response = yield* request(port, "GET", target)
+            expect(response.status).toBe(status)
+            expect(header(response, "x-frame-options")).toEqual([])
+          }
+          const unsatisfiable = yield* request(port, "GET", "/file.txt", ["Range: bytes=99-"])
+          expect(unsatisfiable.status).toBe(416)
+          expect(header(unsatisfiable, "x-test")).toEqual([])
+        }
+      }
+    }))
+
+  it.scopedLive("default: no extra header, bytes as before", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      const server = yield* start({ directory: root })
+      const file = yield* request(server.address.port, "GET", "/file.txt")
+      expect(file.headers.map(([n]) => n)).toEqual([
+        "Server",
+        "Date",
+        "Content-type",
+        "Content-Length",
+        "Last-Modified",
+        "Accept-Ranges",
+        "ETag"
+      ])
+    }))
+
+  it("parses 'Name: value' at the first colon, refusing injections and bad names (exit 2)", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [string, RegExp]> = [
+        ["X-A: 1\r\nSet-Cookie: evil=1", /value of header 'X-A' contains CR or LF/],
+        ["X-A: 1\nX-B: 2", /contains CR or LF/],
+        ["X-A: a\0b", /contains a control character/],
+        [": value", /empty header name/],
+        ["no colon here", /is not of the form 'Name: value'/],
+        ["Bad Name: v", /invalid header name 'Bad Name'/],
+        ["Bad\r\nName: v", /invalid header name/],
+        ["Content-Length: 0", /set by the server/],
+        ["transfer-encoding: chunked", /set by the server/],
+        ["X-U: \u2603", /beyond latin-1/]
+      ]
+      for (const [line, message] of cases) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", "-H", line, "0"]).pipe(
+          Effect.provide(NodeContext.layer)
+        ))
+        expect(error.exitCode, line).toBe(2)
+        expect(error.message, line).toMatch(/^argument -H\/--header: /)
+        expect(error.message, line).toMatch(message)
+        expect(Cli.errorLine(error), line).not.toMatch(/[\r\n\0]/)
+      }
+      const ok = yield* Cli.validate(
+        {
+          port: 0,
+          bind: Option.none(),
+          directory: Option.none(),
+          cgi: false,
+          protocol: "HTTP/1.0",
+          tlsCert: Option.none(),
+          tlsKey: Option.none(),
+          tlsPasswordFile: Option.none(),
+          indexPage: [],
+          header: ["X-A:  a: b\t"],
+          colorScheme: false,
+          cors: false,
+          cacheControl: Option.none(),
+          noDotfiles: false,
+          noFollowSymlinks: false
+        },
+        "/",
+        (_, to) => to
+      )
+      expect(ok.headers).toEqual([["X-A", "a: b"]])
+    }).pipe(Effect.runPromise))
+
+  it("the library refuses an invalid field when the handler is built", async () => {
+    const exit = await StaticFiles.make({ headers: [["X-A", "1\r\nX-B: 2"]] }).pipe(
+      Effect.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles())),
+      Effect.runPromiseExit
+    )
+    expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(/StaticFiles: headers: value of header 'X-A' contains CR or LF/)
+  })
+})
+
+describe("--color-scheme / colorScheme (Python 3.14)", () => {
+  it.scopedLive("adds Python 3.14's style to listings and error pages; off by default", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const plain = yield* start({ directory: root, cache })
+        const listing = (yield* request(plain.address.port, "GET", "/plain/")).body.toString()
+        expect(listing).not.toContain("color-scheme")
+        expect(listing.startsWith("<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"))
+          .toBe(true)
+        expect((yield* request(plain.address.port, "GET", "/nope")).body.toString()).not.toContain("color-scheme")
+
+        const dark = yield* start({ directory: root, cache, colorScheme: true }, {
+          errorMessageFormat: StaticFiles.COLOR_SCHEME_ERROR_MESSAGE
+        })
+        const darkListing = (yield* request(dark.address.port, "GET", "/plain/")).body.toString()
+        expect(darkListing).toBe(
+          "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n" +
+            "<style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>\n" +
+            "<title>Directory listing for /plain/</title>\n</head>\n<body>\n<h1>Directory listing for /plain/</h1>\n" +
+            "<hr>\n<ul>\n<li><a href=\"a.txt\">a.txt</a></li>\n</ul>\n<hr>\n</body>\n</html>\n"
+        )
+        const error = yield* request(dark.address.port, "GET", "/nope")
+        expect(error.body.toString()).toContain(
+          "        <meta charset=\"utf-8\">\n        <style type=\"text/css\">\n            :root {\n" +
+            "                color-scheme: light dark;\n            }\n        </style>\n        <title>Error response</title>"
+        )
+        expect(Number(header(error, "content-length")[0])).toBe(error.body.length)
+      }
+    }))
+})
+
+describe("--cors / cors", () => {
+  it.scopedLive("off by default: no CORS header, OPTIONS is 501 as in Python", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      const server = yield* start({ directory: root })
+      const port = server.address.port
+      expect(header(yield* request(port, "GET", "/file.txt"), "access-control-allow-origin")).toEqual([])
+      const options = yield* request(port, "OPTIONS", "/file.txt", ["Origin: http://a.example"])
+      expect(options.status).toBe(501)
+      expect(header(options, "access-control-allow-origin")).toEqual([])
+    }))
+
+  it.scopedLive("Allow-Origin on every answer (200, 206, 304, 301, 404, 416); preflight 204", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, cors: true })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          const file = yield* request(port, "GET", "/file.txt", ["Origin: http://a.example"])
+          expect(file.status).toBe(200)
+          expect(header(file, "access-control-allow-origin")).toEqual(["*"])
+          const etag = header(file, "etag")[0]!
+          const answers: ReadonlyArray<readonly [string, ReadonlyArray<string>, number]> = [
+            ["/file.txt", ["Range: bytes=0-1"], 206],
+            ["/file.txt", [`If-None-Match: ${etag}`], 304],
+            ["/file.txt", ["Range: bytes=99-"], 416],
+            ["/plain", [], 301],
+            ["/plain/", [], 200],
+            ["/nope", [], 404]
+          ]
+          for (const [target, headers, status] of answers) {
+            const response = yield* request(port, "GET", target, headers)
+            expect(response.status, target).toBe(status)
+            expect(header(response, "access-control-allow-origin"), `${status}`).toEqual(["*"])
+          }
+          expect(header(yield* request(port, "HEAD", "/file.txt"), "access-control-allow-origin")).toEqual(["*"])
+        }
+        const preflight = yield* request(port, "OPTIONS", "/file.txt", [
+          "Origin: http://a.example",
+          "Access-Control-Request-Method: GET",
+          "Access-Control-Request-Headers: x-requested-with, range"
+        ])
+        expect(preflight.status).toBe(204)
+        expect(preflight.body.length).toBe(0)
+        expect(header(preflight, "access-control-allow-origin")).toEqual(["*"])
+        expect(header(preflight, "access-control-allow-methods")).toEqual(["GET, HEAD, OPTIONS"])
+        expect(header(preflight, "access-control-allow-headers")).toEqual(["x-requested-with, range"])
+        expect(header(preflight, "access-control-max-age")).toEqual(["86400"])
+        // POST and others stay 501, with the CORS header.
+        const post = yield* request(port, "POST", "/file.txt", ["Content-Length: 0"])
+        expect(post.status).toBe(501)
+      }
+    }))
+
+  it.scopedLive("preflight: request headers that are not tokens are not echoed (no reflection, no injection)", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      const server = yield* start({ directory: root, cors: true })
+      const port = server.address.port
+      for (const value of ["x-a, <script>", "x-a;evil", "x-a, b c", "\"quoted\"", "x-\x80"]) {
+        const response = yield* request(port, "OPTIONS", "/", [`Access-Control-Request-Headers: ${value}`])
+        expect(response.status, value).toBe(204)
+        expect(header(response, "access-control-allow-headers"), value).toEqual([])
+      }
+      const none = yield* request(port, "OPTIONS", "*")
+      expect(none.status).toBe(204)
+      expect(header(none, "access-control-allow-headers")).toEqual([])
+      expect(header(none, "allow")).toEqual(["GET, HEAD, OPTIONS"])
+    }))
+})
+
+describe("--cache-control / cacheControl", () => {
+  it.scopedLive("on 200, 206 and 304 of files and listings; not on errors or redirects; none by default", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      const plain = yield* start({ directory: root })
+      expect(header(yield* request(plain.address.port, "GET", "/file.txt"), "cache-control")).toEqual([])
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, cacheControl: "public, max-age=60" })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          const file = yield* request(port, "GET", "/file.txt")
+          expect(header(file, "cache-control")).toEqual(["public, max-age=60"])
+          const etag = header(file, "etag")[0]!
+          const lastModified = header(file, "last-modified")[0]!
+          const answers: ReadonlyArray<readonly [string, ReadonlyArray<string>, number, boolean]> = [
+            ["/file.txt", ["Range: bytes=0-1"], 206, true],
+            ["/file.txt", [`If-None-Match: ${etag}`], 304, true],
+            ["/file.txt", [`If-Modified-Since: ${lastModified}`], 304, true],
+            ["/plain/", [], 200, true],
+            ["/sub/", [], 200, true],
+            ["/plain", [], 301, false],
+            ["/nope", [], 404, false],
+            ["/file.txt", ["Range: bytes=99-"], 416, false]
+          ]
+          for (const [target, headers, status, sent] of answers) {
+            const response = yield* request(port, "GET", target, headers)
+            expect(response.status, `${target} ${headers}`).toBe(status)
+            expect(header(response, "cache-control"), `${status}`).toEqual(sent ? ["public, max-age=60"] : [])
+          }
+        }
+      }
+    }))
+
+  it("refuses a value with CR/LF or control characters, or empty (exit 2)", () =>
+    Effect.gen(function*() {
+      for (const value of ["no-cache\r\nSet-Cookie: a=1", "no-cache\nX: y", "a\0b", "a\x1bb", " "]) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", "--cache-control", value, "0"]).pipe(
+          Effect.provide(NodeContext.layer),
+          Effect.timeoutFail({
+            duration: "2 seconds",
+            onTimeout: () => new Cli.CliError({ kind: "Startup", message: "started" })
+          })
+        ))
+        expect(error.exitCode, value).toBe(2)
+        expect(error.message, value).toMatch(/^argument --cache-control: the value /)
+      }
+    }).pipe(Effect.runPromise))
+})
+
+/** A tree with dot files and links in and out of the root. */
+const makeLinkTree = Effect.flatMap(makeTree, ({ base, root }) =>
+  Effect.sync(() => {
+    NodeFs.mkdirSync(Path.join(root, ".git"))
+    NodeFs.writeFileSync(Path.join(root, ".git", "config"), "GIT-SECRET\n")
+    NodeFs.writeFileSync(Path.join(root, ".env"), "ENV-SECRET\n")
+    NodeFs.mkdirSync(Path.join(root, "deep", ".hidden"), { recursive: true })
+    NodeFs.writeFileSync(Path.join(root, "deep", ".hidden", "f.txt"), "HIDDEN\n")
+    NodeFs.writeFileSync(Path.join(root, "deep", "ok.txt"), "ok\n")
+    NodeFs.mkdirSync(Path.join(root, "links"))
+    NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "links", "out-file"))
+    NodeFs.symlinkSync(Path.join(base, "outdir"), Path.join(root, "links", "out-dir"))
+    NodeFs.symlinkSync("../file.txt", Path.join(root, "links", "in-file"))
+    NodeFs.symlinkSync("../plain", Path.join(root, "links", "in-dir"))
+    NodeFs.symlinkSync(Path.join(base, "nowhere"), Path.join(root, "links", "dangling"))
+    NodeFs.mkdirSync(Path.join(root, "idx"))
+    NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "idx", "index.html"))
+    NodeFs.writeFileSync(Path.join(root, "movable.txt"), "movable-inside\n")
+    return { base, root }
+  }))
+
+describe("--no-dotfiles / hideDotfiles", () => {
+  it.scopedLive("dot names at any depth answer 404 (encoded too) and are not listed; served by default", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeLinkTree
+      const open = yield* start({ directory: root })
+      expect((yield* request(open.address.port, "GET", "/.env")).status).toBe(200)
+      expect((yield* request(open.address.port, "GET", "/")).body.toString()).toContain(".git/")
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, hideDotfiles: true, cors: true })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          for (
+            const target of [
+              "/.env",
+              "/.git/config",
+              "/.git/",
+              "/.git",
+              "/%2eenv",
+              "/%2Egit/config",
+              "/deep/.hidden/f.txt",
+              "/deep/.hidden/",
+              "/deep/%2ehidden/f.txt",
+              "/x/../.env",
+              "/.env?x=1"
+            ]
+          ) {
+            for (const method of ["GET", "HEAD"]) {
+              const response = yield* request(port, method, target)
+              expect(response.status, `${method} ${target}`).toBe(404)
+              expect(response.body.toString()).not.toMatch(/SECRET|HIDDEN/)
+              expect(header(response, "access-control-allow-origin")).toEqual(["*"])
+            }
+          }
+          const listing = (yield* request(port, "GET", "/")).body.toString()
+          expect(listing).not.toContain(".git")
+          expect(listing).not.toContain(".env")
+          expect(listing).toContain("file.txt")
+          const deep = (yield* request(port, "GET", "/deep/")).body.toString()
+          expect(deep).not.toContain(".hidden")
+          expect(deep).toContain("ok.txt")
+          expect((yield* request(port, "GET", "/deep/ok.txt")).status).toBe(200)
+        }
+      }
+    }))
+})
+
+describe("--no-follow-symlinks / followSymlinks: false", () => {
+  it.scopedLive("links out of the root answer 404 (file, directory, in the middle, index page); links inside work", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeLinkTree
+      const open = yield* start({ directory: root })
+      expect((yield* request(open.address.port, "GET", "/links/out-file")).body.toString()).toBe("OUTSIDE-SECRET\n")
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, followSymlinks: false })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          for (
+            const target of [
+              "/links/out-file",
+              "/links/out-dir/",
+              "/links/out-dir",
+              "/links/out-dir/x.txt",
+              "/links/%6fut-dir/x.txt",
+              "/links/dangling",
+              "/idx/index.html"
+            ]
+          ) {
+            for (const method of ["GET", "HEAD"]) {
+              const response = yield* request(port, method, target)
+              expect(response.status, `${method} ${target}`).toBe(404)
+              expect(response.body.toString()).not.toMatch(/OUTSIDE/)
+            }
+          }
+          // An index page linked outside is not used: the directory is listed, without it.
+          const idx = yield* request(port, "GET", "/idx/")
+          expect(idx.status).toBe(200)
+          expect(idx.body.toString()).toContain("Directory listing for /idx/")
+          expect(idx.body.toString()).not.toMatch(/OUTSIDE|index\.html/)
+          expect((yield* request(port, "GET", "/links/in-file")).body.toString()).toBe("0123456789")
+          expect((yield* request(port, "GET", "/links/in-dir/a.txt")).body.toString()).toBe("a")
+          expect((yield* request(port, "GET", "/links/in-dir")).status).toBe(301)
+          const listing = (yield* request(port, "GET", "/links/")).body.toString()
+          expect(listing).toContain("in-file@")
+          expect(listing).toContain("in-dir@")
+          expect(listing).not.toContain("out-file")
+          expect(listing).not.toContain("out-dir")
+          expect(listing).not.toContain("dangling")
+        }
+      }
+    }))
+
+  it.scopedLive("a link re-pointed outside after its answer was cached is not served from the cache", () =>
+    Effect.gen(function*() {
+      const { base, root } = yield* makeLinkTree
+      // Old enough for the cache (settleMs), and the link's targets too.
+      const old = new Date(Date.now() - 60_000)
+      NodeFs.writeFileSync(Path.join(base, "outside-same.txt"), "movable-inside\n")
+      for (const file of ["movable.txt", "file.txt", "plain/a.txt"]) NodeFs.utimesSync(Path.join(root, file), old, old)
+      NodeFs.utimesSync(Path.join(base, "outside-same.txt"), old, old)
+      NodeFs.symlinkSync("movable.txt", Path.join(root, "hop"))
+      NodeFs.mkdirSync(Path.join(root, "flip"))
+      NodeFs.symlinkSync("../plain/a.txt", Path.join(root, "flip", "index.html"))
+      const server = yield* start({ directory: root, followSymlinks: false, cache: { settleMs: 0 } })
+      const port = server.address.port
+      for (let i = 0; i < 3; i++) {
+        expect((yield* request(port, "GET", "/hop")).body.toString()).toBe("movable-inside\n")
+        expect((yield* request(port, "GET", "/flip/")).body.toString()).toBe("a")
+      }
+      // Re-point both links outside (atomically, as an attacker with write access to the tree would).
+      NodeFs.symlinkSync(Path.join(base, "outside-same.txt"), Path.join(root, "hop.new"))
+      NodeFs.renameSync(Path.join(root, "hop.new"), Path.join(root, "hop"))
+      NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "flip", "index.new"))
+      NodeFs.renameSync(Path.join(root, "flip", "index.new"), Path.join(root, "flip", "index.html"))
+      for (let i = 0; i < 2; i++) {
+        expect((yield* request(port, "GET", "/hop")).status).toBe(404)
+        const flip = yield* request(port, "GET", "/flip/")
+        expect(flip.body.toString()).not.toContain("OUTSIDE")
+        // The index page is refused, so the directory is listed, without the link.
+        expect(flip.status).toBe(200)
+        expect(flip.body.toString()).not.toContain("index.html")
+      }
+    }))
+})
+
+// `--help` as the user sees it (in process), for the options of this file.
+const help = Effect.gen(function*() {
+  const lines: Array<string> = []
+  const console = yield* Effect.console
+  const collecting = {
+    ...console,
+    unsafe: { ...console.unsafe, log: (...items: ReadonlyArray<unknown>) => void lines.push(items.join(" ")) }
+  }
+  yield* Cli.run(["node", "effect-httpd", "--help"]).pipe(
+    Effect.withConsole(collecting),
+    Effect.provide(NodeContext.layer)
+  )
+  return lines.join("\n")
+})
+
+describe("--help", () => {
+  it("documents every opt-in option with an example", () =>
+    Effect.gen(function*() {
+      const text = yield* help
+      const options = text.slice(text.indexOf("OPTIONS"))
+      for (
+        const option of [
+          "--index-page",
+          "--header",
+          "--color-scheme",
+          "--cors",
+          "--cache-control",
+          "--no-dotfiles",
+          "--no-follow-symlinks"
+        ]
+      ) {
+        const at = options.indexOf(option)
+        expect(at, option).toBeGreaterThan(0)
+        const described = options.slice(at, options.indexOf("This setting", at))
+        expect(described, option).toContain(`Example: ${option === "--header" ? "-H" : option}`)
+      }
+    }).pipe(Effect.runPromise))
+})
