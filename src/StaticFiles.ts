@@ -5,7 +5,9 @@
  *
  * Symbolic links are followed wherever they point, as Python follows them: a link inside the directory to a file
  * or directory outside it is served. Only the request path is confined (`..`, `%2e%2e`, `%2f` cannot climb out of
- * the root); the file system's links are trusted. The listing marks links with `@`.
+ * the root); the file system's links are trusted. The listing marks links with `@`. With `followSymlinks: false`
+ * the real path is checked at request time and anything resolving outside the root answers 404 (and is hidden from
+ * listings).
  *
  * Deliberate differences from Python 3.11 (see `test/StaticFiles.diff.test.ts`):
  * - a NUL byte or an unencodable surrogate in the decoded path answers 404; Python raises inside `open()` and closes
