@@ -193,7 +193,8 @@ export const make = (
     const listener: Net.Server = yield* Effect.try({
       try: () =>
         secure
-          ? Tls.createServer({ ...options.tls, allowHalfOpen: true } as Tls.TlsOptions, onConnection)
+          // ALPN: say HTTP/1.1 so clients that offer h2 settle on what we speak.
+          ? Tls.createServer({ ALPNProtocols: ["http/1.1"], ...options.tls, allowHalfOpen: true } as Tls.TlsOptions, onConnection)
           : Net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, onConnection),
       // Bad certificate or key material throws synchronously from `createServer`.
       catch: (cause) =>

@@ -7,7 +7,9 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
+import { execFileSync } from "node:child_process"
 import * as net from "node:net"
+import * as tls from "node:tls"
 import * as AccessLog from "../src/AccessLog.js"
 import * as Handler from "../src/Handler.js"
 import * as Response from "../src/Response.js"
@@ -65,6 +67,34 @@ describe("Server over real sockets", () => {
       expect(ex4.responses[0]!.body.toString()).toBe("/four\n")
       yield* settle()
       expect(dual.lines.at(-1)).toMatch(/^::ffff:127\.0\.0\.1 - - /)
+    }))
+
+  it.scopedLive("HTTPS on the same engine, ALPN settling on http/1.1", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync("/tmp/effect-httpd-tls-")
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+      execFileSync("openssl", [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+        "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`
+      ], { stdio: "ignore" })
+      const { server } = yield* startServer({
+        tls: { cert: fs.readFileSync(`${dir}/cert.pem`), key: fs.readFileSync(`${dir}/key.pem`) }
+      })
+      expect(Server.url(server)).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/)
+      const result = yield* Effect.async<{ alpn: string | false; body: string }>((resume) => {
+        const socket = tls.connect({
+          host: "127.0.0.1",
+          port: server.address.port,
+          rejectUnauthorized: false,
+          ALPNProtocols: ["h2", "http/1.1"]
+        }, () => socket.write("GET /secure HTTP/1.0\r\n\r\n"))
+        const chunks: Array<Buffer> = []
+        socket.on("data", (d: Buffer) => chunks.push(d))
+        socket.on("close", () =>
+          resume(Effect.succeed({ alpn: socket.alpnProtocol ?? false, body: Buffer.concat(chunks).toString() })))
+      })
+      expect(result.alpn).toBe("http/1.1")
+      expect(result.body).toMatch(/^HTTP\/1\.0 200 OK\r\n[\s\S]*\r\n\r\n\/secure\n$/)
     }))
 
   it.scopedLive("bad TLS material is a typed ServeError, not a crash", () =>
