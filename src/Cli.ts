@@ -97,6 +97,8 @@ export interface CliConfig {
   readonly noDotfiles: boolean
   /** `--no-follow-symlinks`. */
   readonly noFollowSymlinks: boolean
+  /** `--json-listing`. */
+  readonly jsonListing: boolean
 }
 
 /**
@@ -366,6 +368,12 @@ const noFollowSymlinks = Options.boolean("no-follow-symlinks").pipe(
       "directory, and leave such links out of listings. Example: --no-follow-symlinks"
   )
 )
+const jsonListing = Options.boolean("json-listing").pipe(
+  Options.withDescription(
+    "Answer directory listings as JSON ([{name, type, size, mtime}]) to '?format=json' or an Accept header " +
+      "preferring application/json. Example: --json-listing (then curl -H 'Accept: application/json' URL)"
+  )
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -408,6 +416,7 @@ export interface RawOptions {
   readonly cacheControl: Option.Option<string>
   readonly noDotfiles: boolean
   readonly noFollowSymlinks: boolean
+  readonly jsonListing: boolean
 }
 
 /**
@@ -462,7 +471,8 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       cors: raw.cors,
       cacheControl: raw.cacheControl,
       noDotfiles: raw.noDotfiles,
-      noFollowSymlinks: raw.noFollowSymlinks
+      noFollowSymlinks: raw.noFollowSymlinks,
+      jsonListing: raw.jsonListing
     }
     return config
   })
@@ -555,7 +565,8 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(config.cors ? { cors: true } : {}),
   ...(Option.isSome(config.cacheControl) ? { cacheControl: config.cacheControl.value } : {}),
   ...(config.noDotfiles ? { hideDotfiles: true } : {}),
-  ...(config.noFollowSymlinks ? { followSymlinks: false } : {})
+  ...(config.noFollowSymlinks ? { followSymlinks: false } : {}),
+  ...(config.jsonListing ? { jsonListing: true } : {})
 })
 
 /**
@@ -601,7 +612,8 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       cors,
       cacheControl,
       noDotfiles,
-      noFollowSymlinks
+      noFollowSymlinks,
+      jsonListing
     },
     (raw) =>
       Effect.gen(function*() {
@@ -633,7 +645,8 @@ const appInfo = {
     HelpDoc.p(`${NAME} --tls-cert cert.pem --tls-key key.pem 8443`),
     HelpDoc.p(`${NAME} -H 'X-Content-Type-Options: nosniff' --color-scheme   extra header, dark-mode pages`),
     HelpDoc.p(`${NAME} --cors --cache-control no-cache          readable from any origin, always revalidated`),
-    HelpDoc.p(`${NAME} --no-dotfiles --no-follow-symlinks       nothing hidden or outside the directory`)
+    HelpDoc.p(`${NAME} --no-dotfiles --no-follow-symlinks       nothing hidden or outside the directory`),
+    HelpDoc.p(`${NAME} --json-listing                        listings as JSON for scripts (?format=json)`)
   ])
 }
 
@@ -675,7 +688,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

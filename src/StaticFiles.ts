@@ -137,6 +137,17 @@ export interface StaticFilesOptions {
    * `FileSystem` is provided. Default `true`: links are followed wherever they point, as Python does.
    */
   readonly followSymlinks?: boolean
+  /**
+   * Directory listings as JSON for scripts, where the HTML listing would be sent (a directory without an index
+   * page), when the query has `format=json` or the `Accept` field prefers `application/json` to `text/html`
+   * (RFC 9110 quality values: `application/json;q=0` does not count, `*\/*` alone is a tie and gets HTML). The
+   * body is `[{ "name", "type": "file" | "directory" | "symlink", "size", "mtime" }]` in the HTML listing's order,
+   * `size` in bytes and `mtime` in ISO 8601 UTC, both of the link's target for a link (`null` when it is missing);
+   * `Content-Type: application/json`. `hideDotfiles` and `followSymlinks: false` leave out what they leave out of
+   * the HTML listing. Every listing (HTML too) then carries `Vary: Accept`. JSON listings are not cached. Default
+   * `false`: listings are Python's HTML whatever is asked.
+   */
+  readonly jsonListing?: boolean
 }
 
 /**
@@ -195,7 +206,8 @@ const resolveConfig = (options: StaticFilesOptions) =>
       directReads: options.cache !== false,
       colorScheme: options.colorScheme ?? false,
       hideDotfiles: options.hideDotfiles ?? false,
-      confine: undefined
+      confine: undefined,
+      jsonListing: options.jsonListing ?? false
     }
     if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
     const extras: ExtrasConfig = {

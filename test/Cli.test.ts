@@ -32,6 +32,7 @@ const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
   cacheControl: Option.none(),
   noDotfiles: false,
   noFollowSymlinks: false,
+  jsonListing: false,
   ...overrides
 })
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
@@ -143,7 +144,8 @@ describe("Cli (pure parts)", () => {
         cors: false,
         cacheControl: Option.none(),
         noDotfiles: false,
-        noFollowSymlinks: false
+        noFollowSymlinks: false,
+        jsonListing: false
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       const tls = yield* validate(raw({ tlsCert: Option.some("c.pem"), tlsPasswordFile: Option.some("p") }))

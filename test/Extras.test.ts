@@ -193,7 +193,8 @@ describe("-H/--header / headers (Python 3.15)", () => {
           cors: false,
           cacheControl: Option.none(),
           noDotfiles: false,
-          noFollowSymlinks: false
+          noFollowSymlinks: false,
+          jsonListing: false
         },
         "/",
         (_, to) => to
@@ -508,6 +509,131 @@ describe("--no-follow-symlinks / followSymlinks: false", () => {
     }))
 })
 
+describe("--json-listing / jsonListing", () => {
+  const odd = ["quote\"d", "back\\slash", "ctl\x01\x1f\ttab", "new\nline", "\u00e9t\u00e9 \u2603 \u{1f600}", "<b>&amp;"]
+
+  const makeJsonTree = Effect.flatMap(makeLinkTree, ({ base, root }) =>
+    Effect.sync(() => {
+      const dir = Path.join(root, "odd")
+      NodeFs.mkdirSync(Path.join(dir, "Zdir"), { recursive: true })
+      for (const name of odd) NodeFs.writeFileSync(Path.join(dir, name), name)
+      NodeFs.writeFileSync(Path.join(dir, ".dot"), "x")
+      NodeFs.symlinkSync("../file.txt", Path.join(dir, "link-in"))
+      NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(dir, "link-out"))
+      NodeFs.symlinkSync(Path.join(base, "nowhere"), Path.join(dir, "link-dangling"))
+      const mtime = new Date("2020-01-02T03:04:05.000Z")
+      NodeFs.utimesSync(Path.join(dir, odd[0]!), mtime, mtime)
+      return { base, root, dir }
+    }))
+
+  interface Entry {
+    readonly name: string
+    readonly type: string
+    readonly size: number | null
+    readonly mtime: string | null
+  }
+  const parse = (response: ParsedResponse): Array<Entry> => JSON.parse(response.body.toString("utf8"))
+
+  it.scopedLive("Accept (q-values respected) or ?format=json; names round-trip; sorted as the HTML listing", () =>
+    Effect.gen(function*() {
+      const { dir } = yield* makeJsonTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: Path.dirname(dir), cache, jsonListing: true })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          const json = yield* request(port, "GET", "/odd/", ["Accept: application/json"])
+          expect(json.status).toBe(200)
+          expect(header(json, "content-type")).toEqual(["application/json"])
+          expect(header(json, "vary")).toEqual(["Accept"])
+          expect(Number(header(json, "content-length")[0])).toBe(json.body.length)
+          const entries = parse(json)
+          const html = (yield* request(port, "GET", "/odd/")).body.toString()
+          // Same names, same order as the HTML listing (whose hrefs are the quoted names).
+          const hrefs = [...html.matchAll(/<a href="([^"]*)">/g)].map((m) => decodeURIComponent(m[1]!).replace(/\/$/, ""))
+          expect(entries.map((e) => e.name)).toEqual(hrefs)
+          for (const name of odd) expect(entries.map((e) => e.name)).toContain(name)
+          const quoted = entries.find((e) => e.name === odd[0])!
+          expect(quoted).toEqual({ name: odd[0], type: "file", size: Buffer.byteLength(odd[0]!), mtime: "2020-01-02T03:04:05.000Z" })
+          expect(entries.find((e) => e.name === "Zdir")!.type).toBe("directory")
+          expect(entries.find((e) => e.name === "link-in")).toMatchObject({ type: "symlink", size: 10 })
+          expect(entries.find((e) => e.name === "link-dangling")).toEqual({
+            name: "link-dangling",
+            type: "symlink",
+            size: null,
+            mtime: null
+          })
+          for (const e of entries) if (e.mtime !== null) expect(new Date(e.mtime).toISOString()).toBe(e.mtime)
+
+          const query = yield* request(port, "GET", "/odd/?format=json")
+          expect(parse(query)).toEqual(entries)
+          expect(parse(yield* request(port, "GET", "/odd/?a=1&format=json"))).toEqual(entries)
+          const head = yield* request(port, "HEAD", "/odd/", ["Accept: application/json"])
+          expect(head.status).toBe(200)
+          expect(head.body.length).toBe(0)
+          expect(header(head, "content-type")).toEqual(["application/json"])
+
+          for (
+            const accept of [
+              "application/json",
+              "application/*",
+              "text/html;q=0.5, application/json",
+              "application/json; charset=utf-8",
+              "APPLICATION/JSON;Q=0.9, text/html;q=0.8"
+            ]
+          ) {
+            const r = yield* request(port, "GET", "/odd/", [`Accept: ${accept}`])
+            expect(header(r, "content-type"), accept).toEqual(["application/json"])
+          }
+          for (
+            const accept of [
+              "application/json;q=0",
+              "application/json;q=0.000",
+              "*/*",
+              "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+              "text/html, application/json",
+              "application/json;q=2",
+              "text/plain",
+              "application/jsonx"
+            ]
+          ) {
+            const r = yield* request(port, "GET", "/odd/", [`Accept: ${accept}`])
+            expect(header(r, "content-type"), accept).toEqual(["text/html; charset=utf-8"])
+            expect(header(r, "vary"), accept).toEqual(["Accept"])
+          }
+          // A directory with an index page still answers the page.
+          const index = yield* request(port, "GET", "/sub/?format=json")
+          expect(index.body.toString()).toBe("<p>index</p>\n")
+          const redirect = yield* request(port, "GET", "/odd?format=json")
+          expect(redirect.status).toBe(301)
+          expect(header(redirect, "location")).toEqual(["/odd/?format=json"])
+        }
+      }
+    }))
+
+  it.scopedLive("off by default (Python's HTML whatever is asked, no Vary); dotfile and symlink options apply", () =>
+    Effect.gen(function*() {
+      const { dir } = yield* makeJsonTree
+      const root = Path.dirname(dir)
+      const plain = yield* start({ directory: root })
+      const html = yield* request(plain.address.port, "GET", "/odd/?format=json", ["Accept: application/json"])
+      expect(header(html, "content-type")).toEqual(["text/html; charset=utf-8"])
+      expect(header(html, "vary")).toEqual([])
+      for (const cache of bothCaches) {
+        const all = parse(yield* request((yield* start({ directory: root, cache, jsonListing: true })).address.port, "GET", "/odd/?format=json"))
+        expect(all.map((e) => e.name)).toContain(".dot")
+        expect(all.map((e) => e.name)).toContain("link-out")
+        const server = yield* start({ directory: root, cache, jsonListing: true, hideDotfiles: true, followSymlinks: false })
+        const names = parse(yield* request(server.address.port, "GET", "/odd/?format=json")).map((e) => e.name)
+        expect(names).not.toContain(".dot")
+        expect(names).not.toContain("link-out")
+        expect(names).not.toContain("link-dangling")
+        expect(names).toContain("link-in")
+        expect((yield* request(server.address.port, "GET", "/.git/?format=json")).status).toBe(404)
+        expect((yield* request(server.address.port, "GET", "/links/out-dir/?format=json")).status).toBe(404)
+      }
+    }))
+})
+
 // `--help` as the user sees it (in process), for the options of this file.
 const help = Effect.gen(function*() {
   const lines: Array<string> = []
@@ -536,7 +662,8 @@ describe("--help", () => {
           "--cors",
           "--cache-control",
           "--no-dotfiles",
-          "--no-follow-symlinks"
+          "--no-follow-symlinks",
+          "--json-listing"
         ]
       ) {
         const at = options.indexOf(option)
