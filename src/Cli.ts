@@ -30,6 +30,7 @@ import * as Cgi from "./Cgi.js"
 import type { HeaderField } from "./Headers.js"
 import { makeConsole, stdoutColors, stripAnsi, trackStopSignal } from "./internal/cliRuntime.js"
 import { fieldValueProblem, parseHeaderLine, printable } from "./internal/extras.js"
+import { fallbackFileProblem, fallbackNameProblem } from "./internal/spa.js"
 import { MimeTypes } from "./MimeTypes.js"
 import * as Server from "./Server.js"
 import * as StaticFiles from "./StaticFiles.js"
@@ -99,6 +100,8 @@ export interface CliConfig {
   readonly noFollowSymlinks: boolean
   /** `--json-listing`. */
   readonly jsonListing: boolean
+  /** `--spa`: the page answering missing extension-less paths asked for as HTML, relative to the directory. */
+  readonly spa: Option.Option<string>
 }
 
 /**
@@ -374,6 +377,16 @@ const jsonListing = Options.boolean("json-listing").pipe(
       "preferring application/json. Example: --json-listing (then curl -H 'Accept: application/json' URL)"
   )
 )
+const spa = Options.text("spa").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription(
+    "Single-page application: answer FILE (relative to the directory, must exist inside it) with 200 instead of " +
+      "404 for a GET or HEAD of a missing path whose last segment has no extension, from a client whose Accept " +
+      "names text/html (browsers' page loads). Missing assets (/app.js) and other clients keep the 404. " +
+      "Example: --spa index.html"
+  ),
+  Options.optional
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -417,6 +430,7 @@ export interface RawOptions {
   readonly noDotfiles: boolean
   readonly noFollowSymlinks: boolean
   readonly jsonListing: boolean
+  readonly spa: Option.Option<string>
 }
 
 /**
@@ -454,6 +468,12 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       const problem = value.trim() === "" ? "is empty" : fieldValueProblem(value)
       if (problem !== undefined) return yield* Effect.fail(usage(`argument --cache-control: the value ${problem}`))
     }
+    if (Option.isSome(raw.spa)) {
+      const problem = fallbackNameProblem(raw.spa.value)
+      if (problem !== undefined) {
+        return yield* Effect.fail(usage(`argument --spa: '${printable(raw.spa.value)}' ${problem}`))
+      }
+    }
     const config: CliConfig = {
       port: raw.port,
       bind,
@@ -472,7 +492,8 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       cacheControl: raw.cacheControl,
       noDotfiles: raw.noDotfiles,
       noFollowSymlinks: raw.noFollowSymlinks,
-      jsonListing: raw.jsonListing
+      jsonListing: raw.jsonListing,
+      spa: raw.spa
     }
     return config
   })
@@ -566,7 +587,8 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(Option.isSome(config.cacheControl) ? { cacheControl: config.cacheControl.value } : {}),
   ...(config.noDotfiles ? { hideDotfiles: true } : {}),
   ...(config.noFollowSymlinks ? { followSymlinks: false } : {}),
-  ...(config.jsonListing ? { jsonListing: true } : {})
+  ...(config.jsonListing ? { jsonListing: true } : {}),
+  ...(Option.isSome(config.spa) ? { spaFallback: config.spa.value } : {})
 })
 
 /**
@@ -580,6 +602,12 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
 export const serve = (config: CliConfig) =>
   Effect.scoped(Effect.gen(function*() {
     yield* checkDirectory(config.directory)
+    if (Option.isSome(config.spa)) {
+      const problem = fallbackFileProblem(config.directory, config.spa.value)
+      if (problem !== undefined) {
+        return yield* Effect.fail(usage(`argument --spa: '${printable(config.spa.value)}' ${problem}`))
+      }
+    }
     const tls = yield* Effect.transposeOption(Option.map(config.tls, loadTls))
     const staticOptions = staticFilesOptions(config)
     const handlers = config.cgi
@@ -613,7 +641,8 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       cacheControl,
       noDotfiles,
       noFollowSymlinks,
-      jsonListing
+      jsonListing,
+      spa
     },
     (raw) =>
       Effect.gen(function*() {
@@ -646,7 +675,8 @@ const appInfo = {
     HelpDoc.p(`${NAME} -H 'X-Content-Type-Options: nosniff' --color-scheme   extra header, dark-mode pages`),
     HelpDoc.p(`${NAME} --cors --cache-control no-cache          readable from any origin, always revalidated`),
     HelpDoc.p(`${NAME} --no-dotfiles --no-follow-symlinks       nothing hidden or outside the directory`),
-    HelpDoc.p(`${NAME} --json-listing                        listings as JSON for scripts (?format=json)`)
+    HelpDoc.p(`${NAME} --json-listing                        listings as JSON for scripts (?format=json)`),
+    HelpDoc.p(`${NAME} --spa index.html -d ./dist               a single-page app: its routes answer index.html`)
   ])
 }
 

@@ -34,6 +34,8 @@ import { FileCache, ListingCache } from "./internal/fileCache.js"
 import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
 import * as Extras from "./internal/extras.js"
+import { fallbackNameProblem, fallbackPath, isMissing, wantsFallback } from "./internal/spa.js"
+import * as Exit from "effect/Exit"
 import {
   extraHeaderProblem,
   type Extras as ExtrasConfig,
@@ -44,6 +46,9 @@ import {
 import { MimeTypes } from "./MimeTypes.js"
 import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
+import type { Request } from "./Request.js"
+import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
 
 /**
  * Settings of the static-file handler.
@@ -148,6 +153,18 @@ export interface StaticFilesOptions {
    * `false`: listings are Python's HTML whatever is asked.
    */
   readonly jsonListing?: boolean
+  /**
+   * A single-page application's page (e.g. `"index.html"`), relative to `directory`, answered with 200 in place
+   * of a 404 when all of these hold: the method is GET or HEAD; nothing is served at the path (missing, or refused
+   * by `hideDotfiles`/`followSymlinks: false`, which look missing; an unlistable directory keeps its 404); the
+   * path's last non-empty segment has no extension (`/deep/route` and `/users/` qualify, `/assets/missing.js`
+   * and `/file.txt/` do not); and
+   * `Accept` names `text/html` or `text/*` with a quality above 0 (`*\/*` alone does not count, so `fetch` and
+   * `curl` defaults keep their 404). The page is served as its own URL would be (validators, ranges, extra
+   * headers). The name must be relative, without `..`, and the file must exist when the handler is built (a
+   * defect otherwise; the CLI also checks that its real path is inside the directory). Default: none (404s stay).
+   */
+  readonly spaFallback?: string
 }
 
 /**
@@ -228,8 +245,38 @@ const resolveConfig = (options: StaticFilesOptions) =>
       maxBytes: 8 * 1024 * 1024,
       settleMs: cacheOptions.settleMs ?? 2000
     })
-    return { fs, config, cache, listings, extras }
+    const spa = options.spaFallback === undefined ? undefined : yield* validFallback(fs, config.root, options.spaFallback)
+    return { fs, config, cache, listings, extras, spa }
   })
+
+/** The fallback's request path, once its name and its file are checked. */
+const validFallback = (fs: FileSystem.FileSystem, root: string, file: string): Effect.Effect<string> => {
+  const problem = fallbackNameProblem(file)
+  if (problem !== undefined) return Effect.dieMessage(`StaticFiles: spaFallback '${file}' ${problem}`)
+  const path = fallbackPath(file)
+  return Effect.flatMap(Effect.option(fs.stat(UrlPath.translatePath(root, path))), (info) =>
+    Option.isSome(info) && info.value.type === "File"
+      ? Effect.succeed(path)
+      : Effect.dieMessage(`StaticFiles: spaFallback '${file}' is not a file in ${root}`))
+}
+
+/**
+ * `result`, or the SPA page when it is the missing-file 404 and the request qualifies. An \`Exit\` that needs no
+ * fallback is passed on as it is (answered without a fiber).
+ */
+const withFallback = <R>(
+  result: Effect.Effect<Response.Response, HttpError, R>,
+  qualifies: () => boolean,
+  fallback: () => Effect.Effect<Response.Response, HttpError, R>
+): Effect.Effect<Response.Response, HttpError, R> => {
+  if (Exit.isExit(result)) {
+    const exit = result as Exit.Exit<Response.Response, HttpError>
+    if (Exit.isSuccess(exit)) return result
+    const failure = Cause.failureOption(exit.cause)
+    return Option.isSome(failure) && isMissing(failure.value) && qualifies() ? fallback() : result
+  }
+  return Effect.catchIf(result, (error) => isMissing(error) && qualifies(), fallback)
+}
 
 const notFound = new HttpError({ status: 404, message: "File not found" })
 
@@ -268,23 +315,29 @@ const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<Readon
 export const make = (
   options: StaticFilesOptions = {}
 ): Effect.Effect<Handler.HandlerMap, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
-  Effect.flatMap(resolveConfig(options), ({ cache, config, extras, fs, listings }) => {
+  Effect.flatMap(resolveConfig(options), ({ cache, config, extras, fs, listings, spa }) => {
     const finish = Extras.apply(extras)
     const refused = refusedBy(config)
-    const handler: Handler.Handler = (request) => {
-      if (refused(request.path)) return finish(Effect.fail(notFound))
+    const lookup = (request: Request, path: string) => {
+      if (refused(path)) return Effect.fail(notFound)
       const staticRequest: StaticRequest = {
         method: request.method,
-        path: request.path,
-        publicPath: request.path,
+        path,
+        publicPath: path,
         header: (name) => request.headers.get(name)
       }
-      return finish(
-        cache === undefined || listings === undefined
-          ? serve(fs, config, staticRequest)
-          : serveWithCache(fs, config, cache, listings, staticRequest)
-      )
+      return cache === undefined || listings === undefined
+        ? serve(fs, config, staticRequest)
+        : serveWithCache(fs, config, cache, listings, staticRequest)
     }
+    const handler: Handler.Handler = spa === undefined
+      ? (request) => finish(lookup(request, request.path))
+      : (request) =>
+        finish(withFallback(
+          lookup(request, request.path),
+          () => wantsFallback(request.method, request.path, request.headers.get("accept")),
+          () => lookup(request, spa)
+        ))
     return extras.cors
       ? Handler.make({ GET: handler, HEAD: handler, OPTIONS: (request) => Extras.preflight((name) => request.headers.get(name)) })
       : Handler.make({ GET: handler, HEAD: handler })
@@ -358,7 +411,7 @@ export const toHttpApp = (
   never,
   FileSystem.FileSystem | Path.Path | MimeTypes
 > =>
-  Effect.map(resolveConfig(options), ({ config, extras, fs }) => {
+  Effect.map(resolveConfig(options), ({ config, extras, fs, spa }) => {
     const finish = Extras.apply(extras)
     const template = config.colorScheme ? COLOR_SCHEME_ERROR_MESSAGE : DEFAULT_ERROR_MESSAGE
     const refused = refusedBy(config)
@@ -378,7 +431,13 @@ export const toHttpApp = (
         publicPath: collapseSlashes(request.originalUrl),
         header: (name) => request.headers[name.toLowerCase()]
       }
-      return finish(refused(staticRequest.path) ? Effect.fail(notFound) : serve(fs, config, staticRequest)).pipe(
+      const lookup = (one: StaticRequest) => refused(one.path) ? Effect.fail(notFound) : serve(fs, config, one)
+      const result = spa === undefined ? lookup(staticRequest) : withFallback(
+        lookup(staticRequest),
+        () => wantsFallback(request.method, staticRequest.path, staticRequest.header("accept")),
+        () => lookup({ ...staticRequest, path: spa, publicPath: spa })
+      )
+      return finish(result).pipe(
         Effect.map(toServerResponse),
         Effect.catchAll((error) => Effect.succeed(errorResponse(error, template)))
       )

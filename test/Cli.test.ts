@@ -33,6 +33,7 @@ const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
   noDotfiles: false,
   noFollowSymlinks: false,
   jsonListing: false,
+  spa: Option.none(),
   ...overrides
 })
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
@@ -145,7 +146,8 @@ describe("Cli (pure parts)", () => {
         cacheControl: Option.none(),
         noDotfiles: false,
         noFollowSymlinks: false,
-        jsonListing: false
+        jsonListing: false,
+        spa: Option.none()
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       const tls = yield* validate(raw({ tlsCert: Option.some("c.pem"), tlsPasswordFile: Option.some("p") }))

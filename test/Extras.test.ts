@@ -194,7 +194,8 @@ describe("-H/--header / headers (Python 3.15)", () => {
           cacheControl: Option.none(),
           noDotfiles: false,
           noFollowSymlinks: false,
-          jsonListing: false
+          jsonListing: false,
+          spa: Option.none()
         },
         "/",
         (_, to) => to
@@ -634,6 +635,97 @@ describe("--json-listing / jsonListing", () => {
     }))
 })
 
+describe("--spa / spaFallback", () => {
+  const browser = "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+  it.scopedLive("extension-less missing paths asked for as HTML get the page (200); everything else keeps its 404", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeLinkTree
+      const off = yield* start({ directory: root })
+      expect((yield* request(off.address.port, "GET", "/deep/route", [browser])).status).toBe(404)
+      for (const cache of bothCaches) {
+        const server = yield* start({
+          directory: root,
+          cache,
+          spaFallback: "sub/index.html",
+          cacheControl: "no-cache",
+          hideDotfiles: true
+        })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          for (const target of ["/deep/route", "/deep/route/", "/users/42/edit?tab=1", "/v1.2/page", "/%2e%2e/route", "/.env"]) {
+            const page = yield* request(port, "GET", target, [browser])
+            expect(page.status, target).toBe(200)
+            expect(page.body.toString(), target).toBe("<p>index</p>\n")
+            expect(header(page, "content-type")).toEqual(["text/html"])
+            expect(header(page, "cache-control")).toEqual(["no-cache"])
+          }
+          const head = yield* request(port, "HEAD", "/deep/route", ["Accept: text/html"])
+          expect(head.status).toBe(200)
+          expect(head.body.length).toBe(0)
+          expect(header(head, "content-length")).toEqual(["13"])
+          expect((yield* request(port, "GET", "/deep/route", ["Accept: text/*"])).status).toBe(200)
+          const keeps: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+            ["/assets/missing.js", [browser]],
+            ["/deep/route.html", [browser]],
+            ["/deep/route", []],
+            ["/deep/route", ["Accept: */*"]],
+            ["/deep/route", ["Accept: application/json"]],
+            ["/deep/route", ["Accept: text/html;q=0, */*"]],
+            ["/file.txt/", [browser]]
+          ]
+          for (const [target, headers] of keeps) {
+            const response = yield* request(port, "GET", target, headers)
+            expect(response.status, `${target} ${headers}`).toBe(404)
+            expect(response.body.toString()).not.toContain("<p>index</p>")
+          }
+          // What exists is served as before.
+          expect((yield* request(port, "GET", "/file.txt", [browser])).body.toString()).toBe("0123456789")
+          expect((yield* request(port, "GET", "/plain/", [browser])).body.toString()).toContain("Directory listing")
+          expect((yield* request(port, "GET", "/plain", [browser])).status).toBe(301)
+          expect((yield* request(port, "POST", "/deep/route", [browser, "Content-Length: 0"])).status).toBe(501)
+        }
+      }
+    }))
+
+  it("the library refuses a fallback outside the directory or missing, when the handler is built", async () => {
+    for (const [file, message] of [["../outside.txt", /must not leave/], ["/etc/passwd", /must be relative/], ["nope.html", /is not a file/], ["sub", /is not a file/]] as const) {
+      const exit = await StaticFiles.make({ directory: "test/fixtures", spaFallback: file }).pipe(
+        Effect.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles())),
+        Effect.runPromiseExit
+      )
+      expect(Exit.isFailure(exit) && String(exit.cause), file).toMatch(message)
+    }
+  })
+
+  it.scoped("the CLI checks the file at start-up: traversal, absolute, missing, a directory, a link out (exit 2)", () =>
+    Effect.gen(function*() {
+      const { base, root } = yield* makeLinkTree
+      NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "out.html"))
+      const cases: ReadonlyArray<readonly [string, RegExp]> = [
+        ["../outside.txt", /must not leave the served directory/],
+        ["sub/../../outside.txt", /must not leave the served directory/],
+        ["/etc/passwd", /must be relative/],
+        ["missing.html", /does not exist/],
+        ["sub", /is not a regular file/],
+        ["out.html", /is outside the served directory/],
+        ["a\0b", /contains NUL/]
+      ]
+      for (const [file, message] of cases) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", "-d", root, "--spa", file, "0"]).pipe(
+          Effect.provide(NodeContext.layer),
+          Effect.timeoutFail({
+            duration: "2 seconds",
+            onTimeout: () => new Cli.CliError({ kind: "Startup", message: `started with ${file}` })
+          })
+        ))
+        expect(error.exitCode, file).toBe(2)
+        expect(error.message, file).toMatch(/^argument --spa: '/)
+        expect(error.message, file).toMatch(message)
+      }
+    }))
+})
+
 // `--help` as the user sees it (in process), for the options of this file.
 const help = Effect.gen(function*() {
   const lines: Array<string> = []
@@ -663,7 +755,8 @@ describe("--help", () => {
           "--cache-control",
           "--no-dotfiles",
           "--no-follow-symlinks",
-          "--json-listing"
+          "--json-listing",
+          "--spa"
         ]
       ) {
         const at = options.indexOf(option)
