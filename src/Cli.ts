@@ -30,6 +30,7 @@ import * as Cgi from "./Cgi.js"
 import type { HeaderField } from "./Headers.js"
 import { makeConsole, stdoutColors, stripAnsi, trackStopSignal } from "./internal/cliRuntime.js"
 import { fieldValueProblem, parseHeaderLine, printable } from "./internal/extras.js"
+import { type Credentials, credentialsProblem } from "./internal/basicAuth.js"
 import { fallbackFileProblem, fallbackNameProblem } from "./internal/spa.js"
 import { MimeTypes } from "./MimeTypes.js"
 import * as Server from "./Server.js"
@@ -102,6 +103,8 @@ export interface CliConfig {
   readonly jsonListing: boolean
   /** `--spa`: the page answering missing extension-less paths asked for as HTML, relative to the directory. */
   readonly spa: Option.Option<string>
+  /** `--basic-auth`, parsed (empty: no authentication). */
+  readonly basicAuth: ReadonlyArray<Credentials>
 }
 
 /**
@@ -190,6 +193,18 @@ export const parseBind = (value: string): Either.Either<string, CliError> => {
  * @since 0.1.0
  */
 export const isValidPort = (port: number): boolean => Number.isInteger(port) && port >= 0 && port <= 65535
+
+/**
+ * Whether a bind address is this machine only: `localhost`, 127.0.0.0/8, `::1` (or 127.x mapped into IPv6).
+ *
+ * @since 0.1.0
+ */
+export const isLoopback = (host: string): boolean => {
+  const lower = host.toLowerCase()
+  if (lower === "localhost" || lower === "::1" || lower === "0:0:0:0:0:0:0:1") return true
+  const v4 = lower.startsWith("::ffff:") ? lower.slice(7) : lower
+  return Net.isIPv4(v4) && v4.startsWith("127.")
+}
 
 const where = (host: string, port: number) => `${urlHost(host)}:${port}`
 
@@ -387,6 +402,22 @@ const spa = Options.text("spa").pipe(
   ),
   Options.optional
 )
+const basicAuth = Options.text("basic-auth").pipe(
+  Options.withPseudoName("USER:PASSWORD"),
+  Options.withDescription(
+    "Require HTTP Basic authentication with this user name and password (split at the first ':'; repeatable for " +
+      "several users); every request without them answers 401. Refused on plain HTTP unless bound to loopback " +
+      "(use --tls-cert, or --basic-auth-insecure). Other local users can see it in the process list. " +
+      "Example: --basic-auth 'alice:s3cret'"
+  ),
+  Options.repeated
+)
+const basicAuthInsecure = Options.boolean("basic-auth-insecure").pipe(
+  Options.withDescription(
+    "Allow --basic-auth over plain HTTP on a non-loopback address (passwords then cross the network in clear). " +
+      "Example: --basic-auth-insecure"
+  )
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -431,6 +462,8 @@ export interface RawOptions {
   readonly noFollowSymlinks: boolean
   readonly jsonListing: boolean
   readonly spa: Option.Option<string>
+  readonly basicAuth: ReadonlyArray<string>
+  readonly basicAuthInsecure: boolean
 }
 
 /**
@@ -474,6 +507,25 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
         return yield* Effect.fail(usage(`argument --spa: '${printable(raw.spa.value)}' ${problem}`))
       }
     }
+    const credentials: Array<Credentials> = []
+    for (const value of raw.basicAuth) {
+      const colon = value.indexOf(":")
+      // The value is a password: never echoed in the message.
+      if (colon < 0) return yield* Effect.fail(usage("argument --basic-auth: expected USER:PASSWORD"))
+      const entry = { user: value.slice(0, colon), password: value.slice(colon + 1) }
+      const problem = credentialsProblem(entry)
+      if (problem !== undefined) return yield* Effect.fail(usage(`argument --basic-auth: ${problem}`))
+      credentials.push(entry)
+    }
+    if (
+      credentials.length > 0 && Option.isNone(raw.tlsCert) && !raw.basicAuthInsecure &&
+      !Option.exists(bind, isLoopback)
+    ) {
+      return yield* Effect.fail(usage(
+        "--basic-auth over plain HTTP on a non-loopback address sends passwords in clear: " +
+          "use --tls-cert, --bind 127.0.0.1, or --basic-auth-insecure"
+      ))
+    }
     const config: CliConfig = {
       port: raw.port,
       bind,
@@ -493,7 +545,8 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       noDotfiles: raw.noDotfiles,
       noFollowSymlinks: raw.noFollowSymlinks,
       jsonListing: raw.jsonListing,
-      spa: raw.spa
+      spa: raw.spa,
+      basicAuth: credentials
     }
     return config
   })
@@ -588,7 +641,9 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(config.noDotfiles ? { hideDotfiles: true } : {}),
   ...(config.noFollowSymlinks ? { followSymlinks: false } : {}),
   ...(config.jsonListing ? { jsonListing: true } : {}),
-  ...(Option.isSome(config.spa) ? { spaFallback: config.spa.value } : {})
+  ...(Option.isSome(config.spa) ? { spaFallback: config.spa.value } : {}),
+  // Cgi.make applies it to the scripts too.
+  ...(config.basicAuth.length > 0 ? { basicAuth: config.basicAuth } : {})
 })
 
 /**
@@ -642,7 +697,9 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       noDotfiles,
       noFollowSymlinks,
       jsonListing,
-      spa
+      spa,
+      basicAuth,
+      basicAuthInsecure
     },
     (raw) =>
       Effect.gen(function*() {
@@ -676,7 +733,8 @@ const appInfo = {
     HelpDoc.p(`${NAME} --cors --cache-control no-cache          readable from any origin, always revalidated`),
     HelpDoc.p(`${NAME} --no-dotfiles --no-follow-symlinks       nothing hidden or outside the directory`),
     HelpDoc.p(`${NAME} --json-listing                        listings as JSON for scripts (?format=json)`),
-    HelpDoc.p(`${NAME} --spa index.html -d ./dist               a single-page app: its routes answer index.html`)
+    HelpDoc.p(`${NAME} --spa index.html -d ./dist               a single-page app: its routes answer index.html`),
+    HelpDoc.p(`${NAME} --basic-auth alice:s3cret --tls-cert cert.pem 8443   password-protected, over HTTPS`)
   ])
 }
 
@@ -718,7 +776,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

@@ -34,6 +34,7 @@ import { FileCache, ListingCache } from "./internal/fileCache.js"
 import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
 import * as Extras from "./internal/extras.js"
+import * as BasicAuth from "./internal/basicAuth.js"
 import { fallbackNameProblem, fallbackPath, isMissing, wantsFallback } from "./internal/spa.js"
 import * as Exit from "effect/Exit"
 import {
@@ -165,6 +166,17 @@ export interface StaticFilesOptions {
    * defect otherwise; the CLI also checks that its real path is inside the directory). Default: none (404s stay).
    */
   readonly spaFallback?: string
+  /**
+   * HTTP Basic authentication (RFC 7617): every request (every method the handlers answer, and the
+   * `Expect: 100-continue` hook, so no body is uploaded first) without one of these user names and passwords
+   * answers `401` with `WWW-Authenticate: Basic realm="effect-httpd", charset="UTF-8"`. Credentials are decoded
+   * as UTF-8; the user name ends at the first colon, the password may contain colons. The comparison runs in
+   * constant time over SHA-256 digests, against every entry. A user name must be non-empty without `:`, and
+   * neither may contain control characters (a defect when the handler is built). Basic sends the password in
+   * clear: use it over TLS or on loopback (the CLI refuses otherwise). `Cgi.make` protects its scripts with it too.
+   * Default: none.
+   */
+  readonly basicAuth?: BasicAuth.Credentials | ReadonlyArray<BasicAuth.Credentials>
 }
 
 /**
@@ -246,8 +258,21 @@ const resolveConfig = (options: StaticFilesOptions) =>
       settleMs: cacheOptions.settleMs ?? 2000
     })
     const spa = options.spaFallback === undefined ? undefined : yield* validFallback(fs, config.root, options.spaFallback)
-    return { fs, config, cache, listings, extras, spa }
+    const auth = options.basicAuth === undefined ? undefined : yield* validCredentials(options.basicAuth)
+    return { fs, config, cache, listings, extras, spa, auth }
   })
+
+/**
+ * `basicAuth` as a list, checked (a defect when invalid, as the other options).
+ *
+ * @since 0.1.0
+ */
+export const validCredentials = (
+  value: BasicAuth.Credentials | ReadonlyArray<BasicAuth.Credentials>
+): Effect.Effect<ReadonlyArray<BasicAuth.Credentials>> => {
+  const list = BasicAuth.credentialsList(value)
+  return typeof list === "string" ? Effect.dieMessage(`StaticFiles: basicAuth: ${list}`) : Effect.succeed(list)
+}
 
 /** The fallback's request path, once its name and its file are checked. */
 const validFallback = (fs: FileSystem.FileSystem, root: string, file: string): Effect.Effect<string> => {
@@ -315,7 +340,7 @@ const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<Readon
 export const make = (
   options: StaticFilesOptions = {}
 ): Effect.Effect<Handler.HandlerMap, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
-  Effect.flatMap(resolveConfig(options), ({ cache, config, extras, fs, listings, spa }) => {
+  Effect.flatMap(resolveConfig(options), ({ auth, cache, config, extras, fs, listings, spa }) => {
     const finish = Extras.apply(extras)
     const refused = refusedBy(config)
     const lookup = (request: Request, path: string) => {
@@ -338,9 +363,10 @@ export const make = (
           () => wantsFallback(request.method, request.path, request.headers.get("accept")),
           () => lookup(request, spa)
         ))
-    return extras.cors
+    const map = extras.cors
       ? Handler.make({ GET: handler, HEAD: handler, OPTIONS: (request) => Extras.preflight((name) => request.headers.get(name)) })
       : Handler.make({ GET: handler, HEAD: handler })
+    return auth === undefined ? map : Effect.map(map, (handlers) => BasicAuth.protect(handlers, auth))
   })
 
 /**
@@ -411,11 +437,18 @@ export const toHttpApp = (
   never,
   FileSystem.FileSystem | Path.Path | MimeTypes
 > =>
-  Effect.map(resolveConfig(options), ({ config, extras, fs, spa }) => {
+  Effect.map(resolveConfig(options), ({ auth, config, extras, fs, spa }) => {
     const finish = Extras.apply(extras)
     const template = config.colorScheme ? COLOR_SCHEME_ERROR_MESSAGE : DEFAULT_ERROR_MESSAGE
     const refused = refusedBy(config)
+    const authorized = auth === undefined ? () => true : BasicAuth.makeCheck(auth)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      if (!authorized(request.headers["authorization"])) {
+        return Effect.succeed(errorResponse(
+          new HttpError({ status: 401, headers: [["WWW-Authenticate", BasicAuth.CHALLENGE]] }),
+          template
+        ))
+      }
       if (request.method === "OPTIONS" && extras.cors) {
         return Effect.map(Extras.preflight((name) => request.headers[name.toLowerCase()]), toServerResponse)
       }

@@ -34,6 +34,8 @@ const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
   noFollowSymlinks: false,
   jsonListing: false,
   spa: Option.none(),
+  basicAuth: [],
+  basicAuthInsecure: false,
   ...overrides
 })
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
@@ -147,7 +149,8 @@ describe("Cli (pure parts)", () => {
         noDotfiles: false,
         noFollowSymlinks: false,
         jsonListing: false,
-        spa: Option.none()
+        spa: Option.none(),
+        basicAuth: []
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       const tls = yield* validate(raw({ tlsCert: Option.some("c.pem"), tlsPasswordFile: Option.some("p") }))

@@ -16,6 +16,7 @@ import * as Cli from "../src/Cli.js"
 import { MimeTypes } from "../src/MimeTypes.js"
 import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
+import { cgiServer, docRoot } from "./support/cgiKit.js"
 import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
 
 const makeTree = Effect.acquireRelease(
@@ -195,7 +196,9 @@ describe("-H/--header / headers (Python 3.15)", () => {
           noDotfiles: false,
           noFollowSymlinks: false,
           jsonListing: false,
-          spa: Option.none()
+          spa: Option.none(),
+          basicAuth: [],
+          basicAuthInsecure: false
         },
         "/",
         (_, to) => to
@@ -726,6 +729,158 @@ describe("--spa / spaFallback", () => {
     }))
 })
 
+describe("--basic-auth / basicAuth", () => {
+  const basic = (text: string) => `Authorization: Basic ${Buffer.from(text, "utf8").toString("base64")}`
+  const challenge = "Basic realm=\"effect-httpd\", charset=\"UTF-8\""
+  const users = [{ user: "alice", password: "pa:ss:w\u00f6rd" }, { user: "bob", password: "hunter2" }]
+
+  it.scopedLive("401 with the challenge without valid credentials (GET, HEAD, listings); 200 with them", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, basicAuth: users, cors: true })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          const refused: ReadonlyArray<ReadonlyArray<string>> = [
+            [],
+            ["Authorization: Basic !!!!"],
+            ["Authorization: Basic YWxpY2U6cGE"], // unpadded base64
+            ["Authorization: Basic YWxp Y2U="],
+            ["Authorization: Basic"],
+            ["Authorization: Bearer YWxpY2U6aHVudGVyMg=="],
+            [basic("alice")], // no colon
+            [`Authorization: Basic ${Buffer.from([0x61, 0x3a, 0xff, 0xfe]).toString("base64")}`], // not UTF-8
+            [basic("alice:wrong")],
+            [basic("alice:pa")], // a prefix of the password
+            [basic("alice:pa:ss:w\u00f6rd ")],
+            [basic("alice:hunter2")], // another user's password
+            [basic("Alice:pa:ss:w\u00f6rd")],
+            [basic(":hunter2")]
+          ]
+          for (const headers of refused) {
+            for (const [method, target] of [["GET", "/file.txt"], ["HEAD", "/file.txt"], ["GET", "/plain/"], ["GET", "/nope"], ["OPTIONS", "*"]]) {
+              const response = yield* request(port, method!, target!, headers)
+              expect(response.status, `${method} ${target} ${headers}`).toBe(401)
+              expect(header(response, "www-authenticate")).toEqual([challenge])
+              expect(response.body.toString()).not.toContain("0123456789")
+            }
+          }
+          for (const credentials of ["alice:pa:ss:w\u00f6rd", "bob:hunter2"]) {
+            const ok = yield* request(port, "GET", "/file.txt", [basic(credentials)])
+            expect(ok.status).toBe(200)
+            expect(ok.body.toString()).toBe("0123456789")
+            expect(header(ok, "www-authenticate")).toEqual([])
+          }
+          const lower = yield* request(port, "GET", "/plain/", [`authorization: basic ${Buffer.from("bob:hunter2").toString("base64")}`])
+          expect(lower.status).toBe(200)
+          expect((yield* request(port, "GET", "/nope", [basic("bob:hunter2")])).status).toBe(404)
+        }
+      }
+      const single = yield* start({ directory: root, basicAuth: { user: "u", password: "" } })
+      expect((yield* request(single.address.port, "GET", "/file.txt", [basic("u:")])).status).toBe(200)
+      expect((yield* request(single.address.port, "GET", "/file.txt", [basic("u:x")])).status).toBe(401)
+    }))
+
+  it.scopedLive("guards the CGI handler's methods too, and refuses Expect: 100-continue before the body", () =>
+    Effect.gen(function*() {
+      const root = yield* docRoot({
+        "cgi-bin/hello.sh": { content: "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nscript ran\\n'\n" },
+        "index.html": { content: "home\n", mode: 0o644 }
+      })
+      const { port } = yield* cgiServer({ directory: root, runAsNobody: false, basicAuth: users }, {
+        protocolVersion: "HTTP/1.1"
+      })
+      for (const method of ["GET", "POST"]) {
+        const refused = yield* request(port, method, "/cgi-bin/hello.sh", ["Content-Length: 0"])
+        expect(refused.status, method).toBe(401)
+        expect(header(refused, "www-authenticate")).toEqual([challenge])
+        const ok = yield* request(port, method, "/cgi-bin/hello.sh", ["Content-Length: 0", basic("bob:hunter2")])
+        expect(ok.status, method).toBe(200)
+        expect(ok.body.toString()).toBe("script ran\n")
+      }
+      expect((yield* request(port, "GET", "/", [])).status).toBe(401)
+      expect((yield* request(port, "GET", "/", [basic("bob:hunter2")])).body.toString()).toBe("home\n")
+      // HTTP/1.1 with Expect: the 401 comes instead of 100 Continue.
+      const expect100 = yield* sendRaw({
+        port,
+        chunks: ["POST /cgi-bin/hello.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"],
+        timeoutMs: 5000
+      })
+      expect(expect100.responses.map((r) => r.status)).toEqual([401])
+    }))
+
+  it("the library refuses invalid credentials when the handler is built", async () => {
+    for (const [value, message] of [[[], /no credentials/], [{ user: "", password: "x" }, /empty user name/], [{ user: "a:b", password: "x" }, /contains ':'/], [{ user: "a", password: "x\ny" }, /control character/]] as const) {
+      const exit = await StaticFiles.make({ basicAuth: value }).pipe(
+        Effect.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles())),
+        Effect.runPromiseExit
+      )
+      expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(message)
+    }
+  })
+
+  it("the CLI refuses plain HTTP on a non-loopback address without --basic-auth-insecure (exit 2, one line)", () =>
+    Effect.gen(function*() {
+      const refusals: ReadonlyArray<ReadonlyArray<string>> = [
+        ["--basic-auth", "alice:secret", "0"],
+        ["--basic-auth", "alice:secret", "-b", "0.0.0.0", "0"],
+        ["--basic-auth", "alice:secret", "-b", "::", "0"],
+        ["--basic-auth", "alice:secret", "-b", "192.0.2.1", "0"]
+      ]
+      for (const args of refusals) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", ...args]).pipe(
+          Effect.provide(NodeContext.layer),
+          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Cli.CliError({ kind: "Startup", message: "started" }) })
+        ))
+        expect(error.exitCode, args.join(" ")).toBe(2)
+        expect(error.message).toMatch(/^--basic-auth over plain HTTP on a non-loopback address/)
+        expect(Cli.errorLine(error)).not.toMatch(/[\r\n]|secret/)
+      }
+      for (const [value, message] of [["nocolon-secret", /expected USER:PASSWORD/], [":secret", /empty user name/], ["a:b\x01secret", /control character/]] as const) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", "--basic-auth", value, "-b", "127.0.0.1", "0"]).pipe(
+          Effect.provide(NodeContext.layer)
+        ))
+        expect(error.exitCode).toBe(2)
+        expect(error.message).toMatch(message)
+        expect(error.message).not.toContain("secret")
+      }
+      const raw = {
+        port: 0,
+        bind: Option.none(),
+        directory: Option.none(),
+        cgi: false,
+        protocol: "HTTP/1.0" as const,
+        tlsCert: Option.none(),
+        tlsKey: Option.none(),
+        tlsPasswordFile: Option.none(),
+        indexPage: [],
+        header: [],
+        colorScheme: false,
+        cors: false,
+        cacheControl: Option.none(),
+        noDotfiles: false,
+        noFollowSymlinks: false,
+        jsonListing: false,
+        spa: Option.none(),
+        basicAuth: ["alice:pa:ss"],
+        basicAuthInsecure: false
+      }
+      const accepted = [
+        { bind: Option.some("127.0.0.1") },
+        { bind: Option.some("127.1.2.3") },
+        { bind: Option.some("::1") },
+        { bind: Option.some("localhost") },
+        { tlsCert: Option.some("cert.pem") },
+        { basicAuthInsecure: true }
+      ]
+      for (const overrides of accepted) {
+        const config = yield* Cli.validate({ ...raw, ...overrides }, "/", (_, to) => to)
+        expect(config.basicAuth).toEqual([{ user: "alice", password: "pa:ss" }])
+        expect(Cli.staticFilesOptions(config).basicAuth).toEqual([{ user: "alice", password: "pa:ss" }])
+      }
+    }).pipe(Effect.runPromise))
+})
+
 // `--help` as the user sees it (in process), for the options of this file.
 const help = Effect.gen(function*() {
   const lines: Array<string> = []
@@ -756,7 +911,9 @@ describe("--help", () => {
           "--no-dotfiles",
           "--no-follow-symlinks",
           "--json-listing",
-          "--spa"
+          "--spa",
+          "--basic-auth",
+          "--basic-auth-insecure"
         ]
       ) {
         const at = options.indexOf(option)
