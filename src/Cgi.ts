@@ -27,6 +27,7 @@ import { AccessLog, formatLine } from "./AccessLog.js"
 import * as Handler from "./Handler.js"
 import { Headers } from "./Headers.js"
 import { HttpError } from "./HttpError.js"
+import { protect } from "./internal/basicAuth.js"
 import { buildEnvironment, scriptArguments } from "./internal/cgiEnv.js"
 import { MAX_HEADER_BYTES, readHead } from "./internal/cgiOutput.js"
 import { isCgi, locateScript, translatePath, unquote } from "./internal/cgiPath.js"
@@ -201,7 +202,9 @@ export const make = (
 > =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const staticMap = yield* StaticFiles.make(options)
+    // The credentials guard the whole map below (scripts included), not only the static part.
+    const { basicAuth, ...staticOptions } = options
+    const staticMap = yield* StaticFiles.make(staticOptions)
     const staticGet = staticMap.byMethod.get("GET")
     const staticHead = staticMap.byMethod.get("HEAD")
 
@@ -455,7 +458,8 @@ export const make = (
 
     const handle = (request: Request) => dispatch(request, 0)
     const cgiMap = yield* Handler.make({ GET: handle, HEAD: handle, POST: handle })
-    return Handler.combine(staticMap, cgiMap)
+    const combined = Handler.combine(staticMap, cgiMap)
+    return basicAuth === undefined ? combined : protect(combined, yield* StaticFiles.validCredentials(basicAuth))
   })
 
 /** The request a local redirect makes: GET (HEAD stays HEAD) of the new path, without a body. */

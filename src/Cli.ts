@@ -30,6 +30,8 @@ import * as Cgi from "./Cgi.js"
 import type { HeaderField } from "./Headers.js"
 import { makeConsole, stdoutColors, stripAnsi, trackStopSignal } from "./internal/cliRuntime.js"
 import { fieldValueProblem, parseHeaderLine, printable } from "./internal/extras.js"
+import { type Credentials, credentialsProblem } from "./internal/basicAuth.js"
+import { fallbackFileProblem, fallbackNameProblem } from "./internal/spa.js"
 import { MimeTypes } from "./MimeTypes.js"
 import * as Server from "./Server.js"
 import * as StaticFiles from "./StaticFiles.js"
@@ -97,6 +99,12 @@ export interface CliConfig {
   readonly noDotfiles: boolean
   /** `--no-follow-symlinks`. */
   readonly noFollowSymlinks: boolean
+  /** `--json-listing`. */
+  readonly jsonListing: boolean
+  /** `--spa`: the page answering missing extension-less paths asked for as HTML, relative to the directory. */
+  readonly spa: Option.Option<string>
+  /** `--basic-auth`, parsed (empty: no authentication). */
+  readonly basicAuth: ReadonlyArray<Credentials>
 }
 
 /**
@@ -185,6 +193,18 @@ export const parseBind = (value: string): Either.Either<string, CliError> => {
  * @since 0.1.0
  */
 export const isValidPort = (port: number): boolean => Number.isInteger(port) && port >= 0 && port <= 65535
+
+/**
+ * Whether a bind address is this machine only: `localhost`, 127.0.0.0/8, `::1` (or 127.x mapped into IPv6).
+ *
+ * @since 0.1.0
+ */
+export const isLoopback = (host: string): boolean => {
+  const lower = host.toLowerCase()
+  if (lower === "localhost" || lower === "::1" || lower === "0:0:0:0:0:0:0:1") return true
+  const v4 = lower.startsWith("::ffff:") ? lower.slice(7) : lower
+  return Net.isIPv4(v4) && v4.startsWith("127.")
+}
 
 const where = (host: string, port: number) => `${urlHost(host)}:${port}`
 
@@ -366,6 +386,38 @@ const noFollowSymlinks = Options.boolean("no-follow-symlinks").pipe(
       "directory, and leave such links out of listings. Example: --no-follow-symlinks"
   )
 )
+const jsonListing = Options.boolean("json-listing").pipe(
+  Options.withDescription(
+    "Answer directory listings as JSON ([{name, type, size, mtime}]) to '?format=json' or an Accept header " +
+      "preferring application/json. Example: --json-listing (then curl -H 'Accept: application/json' URL)"
+  )
+)
+const spa = Options.text("spa").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription(
+    "Single-page application: answer FILE (relative to the directory, must exist inside it) with 200 instead of " +
+      "404 for a GET or HEAD of a missing path whose last segment has no extension, from a client whose Accept " +
+      "names text/html (browsers' page loads). Missing assets (/app.js) and other clients keep the 404. " +
+      "Example: --spa index.html"
+  ),
+  Options.optional
+)
+const basicAuth = Options.text("basic-auth").pipe(
+  Options.withPseudoName("USER:PASSWORD"),
+  Options.withDescription(
+    "Require HTTP Basic authentication with this user name and password (split at the first ':'; repeatable for " +
+      "several users); every request without them answers 401. Refused on plain HTTP unless bound to loopback " +
+      "(use --tls-cert, or --basic-auth-insecure). Other local users can see it in the process list. " +
+      "Example: --basic-auth 'alice:s3cret'"
+  ),
+  Options.repeated
+)
+const basicAuthInsecure = Options.boolean("basic-auth-insecure").pipe(
+  Options.withDescription(
+    "Allow --basic-auth over plain HTTP on a non-loopback address (passwords then cross the network in clear). " +
+      "Example: --basic-auth-insecure"
+  )
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -408,6 +460,10 @@ export interface RawOptions {
   readonly cacheControl: Option.Option<string>
   readonly noDotfiles: boolean
   readonly noFollowSymlinks: boolean
+  readonly jsonListing: boolean
+  readonly spa: Option.Option<string>
+  readonly basicAuth: ReadonlyArray<string>
+  readonly basicAuthInsecure: boolean
 }
 
 /**
@@ -445,6 +501,31 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       const problem = value.trim() === "" ? "is empty" : fieldValueProblem(value)
       if (problem !== undefined) return yield* Effect.fail(usage(`argument --cache-control: the value ${problem}`))
     }
+    if (Option.isSome(raw.spa)) {
+      const problem = fallbackNameProblem(raw.spa.value)
+      if (problem !== undefined) {
+        return yield* Effect.fail(usage(`argument --spa: '${printable(raw.spa.value)}' ${problem}`))
+      }
+    }
+    const credentials: Array<Credentials> = []
+    for (const value of raw.basicAuth) {
+      const colon = value.indexOf(":")
+      // The value is a password: never echoed in the message.
+      if (colon < 0) return yield* Effect.fail(usage("argument --basic-auth: expected USER:PASSWORD"))
+      const entry = { user: value.slice(0, colon), password: value.slice(colon + 1) }
+      const problem = credentialsProblem(entry)
+      if (problem !== undefined) return yield* Effect.fail(usage(`argument --basic-auth: ${problem}`))
+      credentials.push(entry)
+    }
+    if (
+      credentials.length > 0 && Option.isNone(raw.tlsCert) && !raw.basicAuthInsecure &&
+      !Option.exists(bind, isLoopback)
+    ) {
+      return yield* Effect.fail(usage(
+        "--basic-auth over plain HTTP on a non-loopback address sends passwords in clear: " +
+          "use --tls-cert, --bind 127.0.0.1, or --basic-auth-insecure"
+      ))
+    }
     const config: CliConfig = {
       port: raw.port,
       bind,
@@ -462,7 +543,10 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       cors: raw.cors,
       cacheControl: raw.cacheControl,
       noDotfiles: raw.noDotfiles,
-      noFollowSymlinks: raw.noFollowSymlinks
+      noFollowSymlinks: raw.noFollowSymlinks,
+      jsonListing: raw.jsonListing,
+      spa: raw.spa,
+      basicAuth: credentials
     }
     return config
   })
@@ -555,7 +639,11 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(config.cors ? { cors: true } : {}),
   ...(Option.isSome(config.cacheControl) ? { cacheControl: config.cacheControl.value } : {}),
   ...(config.noDotfiles ? { hideDotfiles: true } : {}),
-  ...(config.noFollowSymlinks ? { followSymlinks: false } : {})
+  ...(config.noFollowSymlinks ? { followSymlinks: false } : {}),
+  ...(config.jsonListing ? { jsonListing: true } : {}),
+  ...(Option.isSome(config.spa) ? { spaFallback: config.spa.value } : {}),
+  // Cgi.make applies it to the scripts too.
+  ...(config.basicAuth.length > 0 ? { basicAuth: config.basicAuth } : {})
 })
 
 /**
@@ -569,6 +657,12 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
 export const serve = (config: CliConfig) =>
   Effect.scoped(Effect.gen(function*() {
     yield* checkDirectory(config.directory)
+    if (Option.isSome(config.spa)) {
+      const problem = fallbackFileProblem(config.directory, config.spa.value)
+      if (problem !== undefined) {
+        return yield* Effect.fail(usage(`argument --spa: '${printable(config.spa.value)}' ${problem}`))
+      }
+    }
     const tls = yield* Effect.transposeOption(Option.map(config.tls, loadTls))
     const staticOptions = staticFilesOptions(config)
     const handlers = config.cgi
@@ -601,7 +695,11 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       cors,
       cacheControl,
       noDotfiles,
-      noFollowSymlinks
+      noFollowSymlinks,
+      jsonListing,
+      spa,
+      basicAuth,
+      basicAuthInsecure
     },
     (raw) =>
       Effect.gen(function*() {
@@ -633,7 +731,10 @@ const appInfo = {
     HelpDoc.p(`${NAME} --tls-cert cert.pem --tls-key key.pem 8443`),
     HelpDoc.p(`${NAME} -H 'X-Content-Type-Options: nosniff' --color-scheme   extra header, dark-mode pages`),
     HelpDoc.p(`${NAME} --cors --cache-control no-cache          readable from any origin, always revalidated`),
-    HelpDoc.p(`${NAME} --no-dotfiles --no-follow-symlinks       nothing hidden or outside the directory`)
+    HelpDoc.p(`${NAME} --no-dotfiles --no-follow-symlinks       nothing hidden or outside the directory`),
+    HelpDoc.p(`${NAME} --json-listing                        listings as JSON for scripts (?format=json)`),
+    HelpDoc.p(`${NAME} --spa index.html -d ./dist               a single-page app: its routes answer index.html`),
+    HelpDoc.p(`${NAME} --basic-auth alice:s3cret --tls-cert cert.pem 8443   password-protected, over HTTPS`)
   ])
 }
 
@@ -675,7 +776,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

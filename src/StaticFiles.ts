@@ -34,6 +34,9 @@ import { FileCache, ListingCache } from "./internal/fileCache.js"
 import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
 import * as Extras from "./internal/extras.js"
+import * as BasicAuth from "./internal/basicAuth.js"
+import { fallbackNameProblem, fallbackPath, isMissing, wantsFallback } from "./internal/spa.js"
+import * as Exit from "effect/Exit"
 import {
   extraHeaderProblem,
   type Extras as ExtrasConfig,
@@ -44,6 +47,9 @@ import {
 import { MimeTypes } from "./MimeTypes.js"
 import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
+import type { Request } from "./Request.js"
+import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
 
 /**
  * Settings of the static-file handler.
@@ -137,6 +143,40 @@ export interface StaticFilesOptions {
    * `FileSystem` is provided. Default `true`: links are followed wherever they point, as Python does.
    */
   readonly followSymlinks?: boolean
+  /**
+   * Directory listings as JSON for scripts, where the HTML listing would be sent (a directory without an index
+   * page), when the query has `format=json` or the `Accept` field prefers `application/json` to `text/html`
+   * (RFC 9110 quality values: `application/json;q=0` does not count, `*\/*` alone is a tie and gets HTML). The
+   * body is `[{ "name", "type": "file" | "directory" | "symlink", "size", "mtime" }]` in the HTML listing's order,
+   * `size` in bytes and `mtime` in ISO 8601 UTC, both of the link's target for a link (`null` when it is missing);
+   * `Content-Type: application/json`. `hideDotfiles` and `followSymlinks: false` leave out what they leave out of
+   * the HTML listing. Every listing (HTML too) then carries `Vary: Accept`. JSON listings are not cached. Default
+   * `false`: listings are Python's HTML whatever is asked.
+   */
+  readonly jsonListing?: boolean
+  /**
+   * A single-page application's page (e.g. `"index.html"`), relative to `directory`, answered with 200 in place
+   * of a 404 when all of these hold: the method is GET or HEAD; nothing is served at the path (missing, or refused
+   * by `hideDotfiles`/`followSymlinks: false`, which look missing; an unlistable directory keeps its 404); the
+   * path's last non-empty segment has no extension (`/deep/route` and `/users/` qualify, `/assets/missing.js`
+   * and `/file.txt/` do not); and
+   * `Accept` names `text/html` or `text/*` with a quality above 0 (`*\/*` alone does not count, so `fetch` and
+   * `curl` defaults keep their 404). The page is served as its own URL would be (validators, ranges, extra
+   * headers). The name must be relative, without `..`, and the file must exist when the handler is built (a
+   * defect otherwise; the CLI also checks that its real path is inside the directory). Default: none (404s stay).
+   */
+  readonly spaFallback?: string
+  /**
+   * HTTP Basic authentication (RFC 7617): every request (every method the handlers answer, and the
+   * `Expect: 100-continue` hook, so no body is uploaded first) without one of these user names and passwords
+   * answers `401` with `WWW-Authenticate: Basic realm="effect-httpd", charset="UTF-8"`. Credentials are decoded
+   * as UTF-8; the user name ends at the first colon, the password may contain colons. The comparison runs in
+   * constant time over SHA-256 digests, against every entry. A user name must be non-empty without `:`, and
+   * neither may contain control characters (a defect when the handler is built). Basic sends the password in
+   * clear: use it over TLS or on loopback (the CLI refuses otherwise). `Cgi.make` protects its scripts with it too.
+   * Default: none.
+   */
+  readonly basicAuth?: BasicAuth.Credentials | ReadonlyArray<BasicAuth.Credentials>
 }
 
 /**
@@ -195,7 +235,8 @@ const resolveConfig = (options: StaticFilesOptions) =>
       directReads: options.cache !== false,
       colorScheme: options.colorScheme ?? false,
       hideDotfiles: options.hideDotfiles ?? false,
-      confine: undefined
+      confine: undefined,
+      jsonListing: options.jsonListing ?? false
     }
     if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
     const extras: ExtrasConfig = {
@@ -216,8 +257,51 @@ const resolveConfig = (options: StaticFilesOptions) =>
       maxBytes: 8 * 1024 * 1024,
       settleMs: cacheOptions.settleMs ?? 2000
     })
-    return { fs, config, cache, listings, extras }
+    const spa = options.spaFallback === undefined ? undefined : yield* validFallback(fs, config.root, options.spaFallback)
+    const auth = options.basicAuth === undefined ? undefined : yield* validCredentials(options.basicAuth)
+    return { fs, config, cache, listings, extras, spa, auth }
   })
+
+/**
+ * `basicAuth` as a list, checked (a defect when invalid, as the other options).
+ *
+ * @since 0.1.0
+ */
+export const validCredentials = (
+  value: BasicAuth.Credentials | ReadonlyArray<BasicAuth.Credentials>
+): Effect.Effect<ReadonlyArray<BasicAuth.Credentials>> => {
+  const list = BasicAuth.credentialsList(value)
+  return typeof list === "string" ? Effect.dieMessage(`StaticFiles: basicAuth: ${list}`) : Effect.succeed(list)
+}
+
+/** The fallback's request path, once its name and its file are checked. */
+const validFallback = (fs: FileSystem.FileSystem, root: string, file: string): Effect.Effect<string> => {
+  const problem = fallbackNameProblem(file)
+  if (problem !== undefined) return Effect.dieMessage(`StaticFiles: spaFallback '${file}' ${problem}`)
+  const path = fallbackPath(file)
+  return Effect.flatMap(Effect.option(fs.stat(UrlPath.translatePath(root, path))), (info) =>
+    Option.isSome(info) && info.value.type === "File"
+      ? Effect.succeed(path)
+      : Effect.dieMessage(`StaticFiles: spaFallback '${file}' is not a file in ${root}`))
+}
+
+/**
+ * `result`, or the SPA page when it is the missing-file 404 and the request qualifies. An \`Exit\` that needs no
+ * fallback is passed on as it is (answered without a fiber).
+ */
+const withFallback = <R>(
+  result: Effect.Effect<Response.Response, HttpError, R>,
+  qualifies: () => boolean,
+  fallback: () => Effect.Effect<Response.Response, HttpError, R>
+): Effect.Effect<Response.Response, HttpError, R> => {
+  if (Exit.isExit(result)) {
+    const exit = result as Exit.Exit<Response.Response, HttpError>
+    if (Exit.isSuccess(exit)) return result
+    const failure = Cause.failureOption(exit.cause)
+    return Option.isSome(failure) && isMissing(failure.value) && qualifies() ? fallback() : result
+  }
+  return Effect.catchIf(result, (error) => isMissing(error) && qualifies(), fallback)
+}
 
 const notFound = new HttpError({ status: 404, message: "File not found" })
 
@@ -256,26 +340,33 @@ const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<Readon
 export const make = (
   options: StaticFilesOptions = {}
 ): Effect.Effect<Handler.HandlerMap, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
-  Effect.flatMap(resolveConfig(options), ({ cache, config, extras, fs, listings }) => {
+  Effect.flatMap(resolveConfig(options), ({ auth, cache, config, extras, fs, listings, spa }) => {
     const finish = Extras.apply(extras)
     const refused = refusedBy(config)
-    const handler: Handler.Handler = (request) => {
-      if (refused(request.path)) return finish(Effect.fail(notFound))
+    const lookup = (request: Request, path: string) => {
+      if (refused(path)) return Effect.fail(notFound)
       const staticRequest: StaticRequest = {
         method: request.method,
-        path: request.path,
-        publicPath: request.path,
+        path,
+        publicPath: path,
         header: (name) => request.headers.get(name)
       }
-      return finish(
-        cache === undefined || listings === undefined
-          ? serve(fs, config, staticRequest)
-          : serveWithCache(fs, config, cache, listings, staticRequest)
-      )
+      return cache === undefined || listings === undefined
+        ? serve(fs, config, staticRequest)
+        : serveWithCache(fs, config, cache, listings, staticRequest)
     }
-    return extras.cors
+    const handler: Handler.Handler = spa === undefined
+      ? (request) => finish(lookup(request, request.path))
+      : (request) =>
+        finish(withFallback(
+          lookup(request, request.path),
+          () => wantsFallback(request.method, request.path, request.headers.get("accept")),
+          () => lookup(request, spa)
+        ))
+    const map = extras.cors
       ? Handler.make({ GET: handler, HEAD: handler, OPTIONS: (request) => Extras.preflight((name) => request.headers.get(name)) })
       : Handler.make({ GET: handler, HEAD: handler })
+    return auth === undefined ? map : Effect.map(map, (handlers) => BasicAuth.protect(handlers, auth))
   })
 
 /**
@@ -346,11 +437,18 @@ export const toHttpApp = (
   never,
   FileSystem.FileSystem | Path.Path | MimeTypes
 > =>
-  Effect.map(resolveConfig(options), ({ config, extras, fs }) => {
+  Effect.map(resolveConfig(options), ({ auth, config, extras, fs, spa }) => {
     const finish = Extras.apply(extras)
     const template = config.colorScheme ? COLOR_SCHEME_ERROR_MESSAGE : DEFAULT_ERROR_MESSAGE
     const refused = refusedBy(config)
+    const authorized = auth === undefined ? () => true : BasicAuth.makeCheck(auth)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      if (!authorized(request.headers["authorization"])) {
+        return Effect.succeed(errorResponse(
+          new HttpError({ status: 401, headers: [["WWW-Authenticate", BasicAuth.CHALLENGE]] }),
+          template
+        ))
+      }
       if (request.method === "OPTIONS" && extras.cors) {
         return Effect.map(Extras.preflight((name) => request.headers[name.toLowerCase()]), toServerResponse)
       }
@@ -366,7 +464,13 @@ export const toHttpApp = (
         publicPath: collapseSlashes(request.originalUrl),
         header: (name) => request.headers[name.toLowerCase()]
       }
-      return finish(refused(staticRequest.path) ? Effect.fail(notFound) : serve(fs, config, staticRequest)).pipe(
+      const lookup = (one: StaticRequest) => refused(one.path) ? Effect.fail(notFound) : serve(fs, config, one)
+      const result = spa === undefined ? lookup(staticRequest) : withFallback(
+        lookup(staticRequest),
+        () => wantsFallback(request.method, staticRequest.path, staticRequest.header("accept")),
+        () => lookup({ ...staticRequest, path: spa, publicPath: spa })
+      )
+      return finish(result).pipe(
         Effect.map(toServerResponse),
         Effect.catchAll((error) => Effect.succeed(errorResponse(error, template)))
       )

@@ -32,6 +32,10 @@ const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
   cacheControl: Option.none(),
   noDotfiles: false,
   noFollowSymlinks: false,
+  jsonListing: false,
+  spa: Option.none(),
+  basicAuth: [],
+  basicAuthInsecure: false,
   ...overrides
 })
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
@@ -143,7 +147,10 @@ describe("Cli (pure parts)", () => {
         cors: false,
         cacheControl: Option.none(),
         noDotfiles: false,
-        noFollowSymlinks: false
+        noFollowSymlinks: false,
+        jsonListing: false,
+        spa: Option.none(),
+        basicAuth: []
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       const tls = yield* validate(raw({ tlsCert: Option.some("c.pem"), tlsPasswordFile: Option.some("p") }))

@@ -16,6 +16,7 @@ import * as Cli from "../src/Cli.js"
 import { MimeTypes } from "../src/MimeTypes.js"
 import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
+import { cgiServer, docRoot } from "./support/cgiKit.js"
 import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
 
 const makeTree = Effect.acquireRelease(
@@ -193,7 +194,11 @@ describe("-H/--header / headers (Python 3.15)", () => {
           cors: false,
           cacheControl: Option.none(),
           noDotfiles: false,
-          noFollowSymlinks: false
+          noFollowSymlinks: false,
+          jsonListing: false,
+          spa: Option.none(),
+          basicAuth: [],
+          basicAuthInsecure: false
         },
         "/",
         (_, to) => to
@@ -508,6 +513,374 @@ describe("--no-follow-symlinks / followSymlinks: false", () => {
     }))
 })
 
+describe("--json-listing / jsonListing", () => {
+  const odd = ["quote\"d", "back\\slash", "ctl\x01\x1f\ttab", "new\nline", "\u00e9t\u00e9 \u2603 \u{1f600}", "<b>&amp;"]
+
+  const makeJsonTree = Effect.flatMap(makeLinkTree, ({ base, root }) =>
+    Effect.sync(() => {
+      const dir = Path.join(root, "odd")
+      NodeFs.mkdirSync(Path.join(dir, "Zdir"), { recursive: true })
+      for (const name of odd) NodeFs.writeFileSync(Path.join(dir, name), name)
+      NodeFs.writeFileSync(Path.join(dir, ".dot"), "x")
+      NodeFs.symlinkSync("../file.txt", Path.join(dir, "link-in"))
+      NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(dir, "link-out"))
+      NodeFs.symlinkSync(Path.join(base, "nowhere"), Path.join(dir, "link-dangling"))
+      const mtime = new Date("2020-01-02T03:04:05.000Z")
+      NodeFs.utimesSync(Path.join(dir, odd[0]!), mtime, mtime)
+      return { base, root, dir }
+    }))
+
+  interface Entry {
+    readonly name: string
+    readonly type: string
+    readonly size: number | null
+    readonly mtime: string | null
+  }
+  const parse = (response: ParsedResponse): Array<Entry> => JSON.parse(response.body.toString("utf8"))
+
+  it.scopedLive("Accept (q-values respected) or ?format=json; names round-trip; sorted as the HTML listing", () =>
+    Effect.gen(function*() {
+      const { dir } = yield* makeJsonTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: Path.dirname(dir), cache, jsonListing: true })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          const json = yield* request(port, "GET", "/odd/", ["Accept: application/json"])
+          expect(json.status).toBe(200)
+          expect(header(json, "content-type")).toEqual(["application/json"])
+          expect(header(json, "vary")).toEqual(["Accept"])
+          expect(Number(header(json, "content-length")[0])).toBe(json.body.length)
+          const entries = parse(json)
+          const html = (yield* request(port, "GET", "/odd/")).body.toString()
+          // Same names, same order as the HTML listing (whose hrefs are the quoted names).
+          const hrefs = [...html.matchAll(/<a href="([^"]*)">/g)].map((m) => decodeURIComponent(m[1]!).replace(/\/$/, ""))
+          expect(entries.map((e) => e.name)).toEqual(hrefs)
+          for (const name of odd) expect(entries.map((e) => e.name)).toContain(name)
+          const quoted = entries.find((e) => e.name === odd[0])!
+          expect(quoted).toEqual({ name: odd[0], type: "file", size: Buffer.byteLength(odd[0]!), mtime: "2020-01-02T03:04:05.000Z" })
+          expect(entries.find((e) => e.name === "Zdir")!.type).toBe("directory")
+          expect(entries.find((e) => e.name === "link-in")).toMatchObject({ type: "symlink", size: 10 })
+          expect(entries.find((e) => e.name === "link-dangling")).toEqual({
+            name: "link-dangling",
+            type: "symlink",
+            size: null,
+            mtime: null
+          })
+          for (const e of entries) if (e.mtime !== null) expect(new Date(e.mtime).toISOString()).toBe(e.mtime)
+
+          const query = yield* request(port, "GET", "/odd/?format=json")
+          expect(parse(query)).toEqual(entries)
+          expect(parse(yield* request(port, "GET", "/odd/?a=1&format=json"))).toEqual(entries)
+          const head = yield* request(port, "HEAD", "/odd/", ["Accept: application/json"])
+          expect(head.status).toBe(200)
+          expect(head.body.length).toBe(0)
+          expect(header(head, "content-type")).toEqual(["application/json"])
+
+          for (
+            const accept of [
+              "application/json",
+              "application/*",
+              "text/html;q=0.5, application/json",
+              "application/json; charset=utf-8",
+              "APPLICATION/JSON;Q=0.9, text/html;q=0.8"
+            ]
+          ) {
+            const r = yield* request(port, "GET", "/odd/", [`Accept: ${accept}`])
+            expect(header(r, "content-type"), accept).toEqual(["application/json"])
+          }
+          for (
+            const accept of [
+              "application/json;q=0",
+              "application/json;q=0.000",
+              "*/*",
+              "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+              "text/html, application/json",
+              "application/json;q=2",
+              "text/plain",
+              "application/jsonx"
+            ]
+          ) {
+            const r = yield* request(port, "GET", "/odd/", [`Accept: ${accept}`])
+            expect(header(r, "content-type"), accept).toEqual(["text/html; charset=utf-8"])
+            expect(header(r, "vary"), accept).toEqual(["Accept"])
+          }
+          // A directory with an index page still answers the page.
+          const index = yield* request(port, "GET", "/sub/?format=json")
+          expect(index.body.toString()).toBe("<p>index</p>\n")
+          const redirect = yield* request(port, "GET", "/odd?format=json")
+          expect(redirect.status).toBe(301)
+          expect(header(redirect, "location")).toEqual(["/odd/?format=json"])
+        }
+      }
+    }))
+
+  it.scopedLive("off by default (Python's HTML whatever is asked, no Vary); dotfile and symlink options apply", () =>
+    Effect.gen(function*() {
+      const { dir } = yield* makeJsonTree
+      const root = Path.dirname(dir)
+      const plain = yield* start({ directory: root })
+      const html = yield* request(plain.address.port, "GET", "/odd/?format=json", ["Accept: application/json"])
+      expect(header(html, "content-type")).toEqual(["text/html; charset=utf-8"])
+      expect(header(html, "vary")).toEqual([])
+      for (const cache of bothCaches) {
+        const all = parse(yield* request((yield* start({ directory: root, cache, jsonListing: true })).address.port, "GET", "/odd/?format=json"))
+        expect(all.map((e) => e.name)).toContain(".dot")
+        expect(all.map((e) => e.name)).toContain("link-out")
+        const server = yield* start({ directory: root, cache, jsonListing: true, hideDotfiles: true, followSymlinks: false })
+        const names = parse(yield* request(server.address.port, "GET", "/odd/?format=json")).map((e) => e.name)
+        expect(names).not.toContain(".dot")
+        expect(names).not.toContain("link-out")
+        expect(names).not.toContain("link-dangling")
+        expect(names).toContain("link-in")
+        expect((yield* request(server.address.port, "GET", "/.git/?format=json")).status).toBe(404)
+        expect((yield* request(server.address.port, "GET", "/links/out-dir/?format=json")).status).toBe(404)
+      }
+    }))
+})
+
+describe("--spa / spaFallback", () => {
+  const browser = "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+  it.scopedLive("extension-less missing paths asked for as HTML get the page (200); everything else keeps its 404", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeLinkTree
+      const off = yield* start({ directory: root })
+      expect((yield* request(off.address.port, "GET", "/deep/route", [browser])).status).toBe(404)
+      for (const cache of bothCaches) {
+        const server = yield* start({
+          directory: root,
+          cache,
+          spaFallback: "sub/index.html",
+          cacheControl: "no-cache",
+          hideDotfiles: true
+        })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          for (const target of ["/deep/route", "/deep/route/", "/users/42/edit?tab=1", "/v1.2/page", "/%2e%2e/route", "/.env"]) {
+            const page = yield* request(port, "GET", target, [browser])
+            expect(page.status, target).toBe(200)
+            expect(page.body.toString(), target).toBe("<p>index</p>\n")
+            expect(header(page, "content-type")).toEqual(["text/html"])
+            expect(header(page, "cache-control")).toEqual(["no-cache"])
+          }
+          const head = yield* request(port, "HEAD", "/deep/route", ["Accept: text/html"])
+          expect(head.status).toBe(200)
+          expect(head.body.length).toBe(0)
+          expect(header(head, "content-length")).toEqual(["13"])
+          expect((yield* request(port, "GET", "/deep/route", ["Accept: text/*"])).status).toBe(200)
+          const keeps: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+            ["/assets/missing.js", [browser]],
+            ["/deep/route.html", [browser]],
+            ["/deep/route", []],
+            ["/deep/route", ["Accept: */*"]],
+            ["/deep/route", ["Accept: application/json"]],
+            ["/deep/route", ["Accept: text/html;q=0, */*"]],
+            ["/file.txt/", [browser]]
+          ]
+          for (const [target, headers] of keeps) {
+            const response = yield* request(port, "GET", target, headers)
+            expect(response.status, `${target} ${headers}`).toBe(404)
+            expect(response.body.toString()).not.toContain("<p>index</p>")
+          }
+          // What exists is served as before.
+          expect((yield* request(port, "GET", "/file.txt", [browser])).body.toString()).toBe("0123456789")
+          expect((yield* request(port, "GET", "/plain/", [browser])).body.toString()).toContain("Directory listing")
+          expect((yield* request(port, "GET", "/plain", [browser])).status).toBe(301)
+          expect((yield* request(port, "POST", "/deep/route", [browser, "Content-Length: 0"])).status).toBe(501)
+        }
+      }
+    }))
+
+  it("the library refuses a fallback outside the directory or missing, when the handler is built", async () => {
+    for (const [file, message] of [["../outside.txt", /must not leave/], ["/etc/passwd", /must be relative/], ["nope.html", /is not a file/], ["sub", /is not a file/]] as const) {
+      const exit = await StaticFiles.make({ directory: "test/fixtures", spaFallback: file }).pipe(
+        Effect.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles())),
+        Effect.runPromiseExit
+      )
+      expect(Exit.isFailure(exit) && String(exit.cause), file).toMatch(message)
+    }
+  })
+
+  it.scoped("the CLI checks the file at start-up: traversal, absolute, missing, a directory, a link out (exit 2)", () =>
+    Effect.gen(function*() {
+      const { base, root } = yield* makeLinkTree
+      NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "out.html"))
+      const cases: ReadonlyArray<readonly [string, RegExp]> = [
+        ["../outside.txt", /must not leave the served directory/],
+        ["sub/../../outside.txt", /must not leave the served directory/],
+        ["/etc/passwd", /must be relative/],
+        ["missing.html", /does not exist/],
+        ["sub", /is not a regular file/],
+        ["out.html", /is outside the served directory/],
+        ["a\0b", /contains NUL/]
+      ]
+      for (const [file, message] of cases) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", "-d", root, "--spa", file, "0"]).pipe(
+          Effect.provide(NodeContext.layer),
+          Effect.timeoutFail({
+            duration: "2 seconds",
+            onTimeout: () => new Cli.CliError({ kind: "Startup", message: `started with ${file}` })
+          })
+        ))
+        expect(error.exitCode, file).toBe(2)
+        expect(error.message, file).toMatch(/^argument --spa: '/)
+        expect(error.message, file).toMatch(message)
+      }
+    }))
+})
+
+describe("--basic-auth / basicAuth", () => {
+  const basic = (text: string) => `Authorization: Basic ${Buffer.from(text, "utf8").toString("base64")}`
+  const challenge = "Basic realm=\"effect-httpd\", charset=\"UTF-8\""
+  const users = [{ user: "alice", password: "pa:ss:w\u00f6rd" }, { user: "bob", password: "hunter2" }]
+
+  it.scopedLive("401 with the challenge without valid credentials (GET, HEAD, listings); 200 with them", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, basicAuth: users, cors: true })
+        const port = server.address.port
+        for (let i = 0; i < 2; i++) {
+          const refused: ReadonlyArray<ReadonlyArray<string>> = [
+            [],
+            ["Authorization: Basic !!!!"],
+            ["Authorization: Basic YWxpY2U6cGE"], // unpadded base64
+            ["Authorization: Basic YWxp Y2U="],
+            ["Authorization: Basic"],
+            ["Authorization: Bearer YWxpY2U6aHVudGVyMg=="],
+            [basic("alice")], // no colon
+            [`Authorization: Basic ${Buffer.from([0x61, 0x3a, 0xff, 0xfe]).toString("base64")}`], // not UTF-8
+            [basic("alice:wrong")],
+            [basic("alice:pa")], // a prefix of the password
+            [basic("alice:pa:ss:w\u00f6rd ")],
+            [basic("alice:hunter2")], // another user's password
+            [basic("Alice:pa:ss:w\u00f6rd")],
+            [basic(":hunter2")]
+          ]
+          for (const headers of refused) {
+            for (const [method, target] of [["GET", "/file.txt"], ["HEAD", "/file.txt"], ["GET", "/plain/"], ["GET", "/nope"], ["OPTIONS", "*"]]) {
+              const response = yield* request(port, method!, target!, headers)
+              expect(response.status, `${method} ${target} ${headers}`).toBe(401)
+              expect(header(response, "www-authenticate")).toEqual([challenge])
+              expect(response.body.toString()).not.toContain("0123456789")
+            }
+          }
+          for (const credentials of ["alice:pa:ss:w\u00f6rd", "bob:hunter2"]) {
+            const ok = yield* request(port, "GET", "/file.txt", [basic(credentials)])
+            expect(ok.status).toBe(200)
+            expect(ok.body.toString()).toBe("0123456789")
+            expect(header(ok, "www-authenticate")).toEqual([])
+          }
+          const lower = yield* request(port, "GET", "/plain/", [`authorization: basic ${Buffer.from("bob:hunter2").toString("base64")}`])
+          expect(lower.status).toBe(200)
+          expect((yield* request(port, "GET", "/nope", [basic("bob:hunter2")])).status).toBe(404)
+        }
+      }
+      const single = yield* start({ directory: root, basicAuth: { user: "u", password: "" } })
+      expect((yield* request(single.address.port, "GET", "/file.txt", [basic("u:")])).status).toBe(200)
+      expect((yield* request(single.address.port, "GET", "/file.txt", [basic("u:x")])).status).toBe(401)
+    }))
+
+  it.scopedLive("guards the CGI handler's methods too, and refuses Expect: 100-continue before the body", () =>
+    Effect.gen(function*() {
+      const root = yield* docRoot({
+        "cgi-bin/hello.sh": { content: "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nscript ran\\n'\n" },
+        "index.html": { content: "home\n", mode: 0o644 }
+      })
+      const { port } = yield* cgiServer({ directory: root, runAsNobody: false, basicAuth: users }, {
+        protocolVersion: "HTTP/1.1"
+      })
+      for (const method of ["GET", "POST"]) {
+        const refused = yield* request(port, method, "/cgi-bin/hello.sh", ["Content-Length: 0"])
+        expect(refused.status, method).toBe(401)
+        expect(header(refused, "www-authenticate")).toEqual([challenge])
+        const ok = yield* request(port, method, "/cgi-bin/hello.sh", ["Content-Length: 0", basic("bob:hunter2")])
+        expect(ok.status, method).toBe(200)
+        expect(ok.body.toString()).toBe("script ran\n")
+      }
+      expect((yield* request(port, "GET", "/", [])).status).toBe(401)
+      expect((yield* request(port, "GET", "/", [basic("bob:hunter2")])).body.toString()).toBe("home\n")
+      // HTTP/1.1 with Expect: the 401 comes instead of 100 Continue.
+      const expect100 = yield* sendRaw({
+        port,
+        chunks: ["POST /cgi-bin/hello.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"],
+        timeoutMs: 5000
+      })
+      expect(expect100.responses.map((r) => r.status)).toEqual([401])
+    }))
+
+  it("the library refuses invalid credentials when the handler is built", async () => {
+    for (const [value, message] of [[[], /no credentials/], [{ user: "", password: "x" }, /empty user name/], [{ user: "a:b", password: "x" }, /contains ':'/], [{ user: "a", password: "x\ny" }, /control character/]] as const) {
+      const exit = await StaticFiles.make({ basicAuth: value }).pipe(
+        Effect.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles())),
+        Effect.runPromiseExit
+      )
+      expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(message)
+    }
+  })
+
+  it("the CLI refuses plain HTTP on a non-loopback address without --basic-auth-insecure (exit 2, one line)", () =>
+    Effect.gen(function*() {
+      const refusals: ReadonlyArray<ReadonlyArray<string>> = [
+        ["--basic-auth", "alice:secret", "0"],
+        ["--basic-auth", "alice:secret", "-b", "0.0.0.0", "0"],
+        ["--basic-auth", "alice:secret", "-b", "::", "0"],
+        ["--basic-auth", "alice:secret", "-b", "192.0.2.1", "0"]
+      ]
+      for (const args of refusals) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", ...args]).pipe(
+          Effect.provide(NodeContext.layer),
+          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Cli.CliError({ kind: "Startup", message: "started" }) })
+        ))
+        expect(error.exitCode, args.join(" ")).toBe(2)
+        expect(error.message).toMatch(/^--basic-auth over plain HTTP on a non-loopback address/)
+        expect(Cli.errorLine(error)).not.toMatch(/[\r\n]|secret/)
+      }
+      for (const [value, message] of [["nocolon-secret", /expected USER:PASSWORD/], [":secret", /empty user name/], ["a:b\x01secret", /control character/]] as const) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", "--basic-auth", value, "-b", "127.0.0.1", "0"]).pipe(
+          Effect.provide(NodeContext.layer)
+        ))
+        expect(error.exitCode).toBe(2)
+        expect(error.message).toMatch(message)
+        expect(error.message).not.toContain("secret")
+      }
+      const raw = {
+        port: 0,
+        bind: Option.none(),
+        directory: Option.none(),
+        cgi: false,
+        protocol: "HTTP/1.0" as const,
+        tlsCert: Option.none(),
+        tlsKey: Option.none(),
+        tlsPasswordFile: Option.none(),
+        indexPage: [],
+        header: [],
+        colorScheme: false,
+        cors: false,
+        cacheControl: Option.none(),
+        noDotfiles: false,
+        noFollowSymlinks: false,
+        jsonListing: false,
+        spa: Option.none(),
+        basicAuth: ["alice:pa:ss"],
+        basicAuthInsecure: false
+      }
+      const accepted = [
+        { bind: Option.some("127.0.0.1") },
+        { bind: Option.some("127.1.2.3") },
+        { bind: Option.some("::1") },
+        { bind: Option.some("localhost") },
+        { tlsCert: Option.some("cert.pem") },
+        { basicAuthInsecure: true }
+      ]
+      for (const overrides of accepted) {
+        const config = yield* Cli.validate({ ...raw, ...overrides }, "/", (_, to) => to)
+        expect(config.basicAuth).toEqual([{ user: "alice", password: "pa:ss" }])
+        expect(Cli.staticFilesOptions(config).basicAuth).toEqual([{ user: "alice", password: "pa:ss" }])
+      }
+    }).pipe(Effect.runPromise))
+})
+
 // `--help` as the user sees it (in process), for the options of this file.
 const help = Effect.gen(function*() {
   const lines: Array<string> = []
@@ -536,7 +909,11 @@ describe("--help", () => {
           "--cors",
           "--cache-control",
           "--no-dotfiles",
-          "--no-follow-symlinks"
+          "--no-follow-symlinks",
+          "--json-listing",
+          "--spa",
+          "--basic-auth",
+          "--basic-auth-insecure"
         ]
       ) {
         const at = options.indexOf(option)

@@ -24,6 +24,7 @@ import {
   renderListing,
   sortNames
 } from "./listing.js"
+import { jsonResponse, readJsonEntries, readJsonEntriesNode, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
 import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
 import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
 import {
@@ -66,6 +67,8 @@ export interface StaticConfig {
    * links.
    */
   readonly confine: ((path: string) => boolean) | undefined
+  /** `?format=json` or an `Accept` preferring JSON gets the listing as JSON; listings then carry `Vary: Accept`. */
+  readonly jsonListing: boolean
 }
 
 /** Whether a directory entry is shown, given the options that hide some. */
@@ -148,8 +151,33 @@ const isDirectory = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boo
 const isSymlink = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean> =>
   Effect.match(fs.readLink(path), { onFailure: () => false, onSuccess: () => true })
 
-/** Python's `list_directory`. */
+const askedForJson = (config: StaticConfig, request: StaticRequest): boolean =>
+  config.jsonListing && wantsJson(request.path, request.header("accept"))
+
+/** The HTML listing's fields, with `Vary: Accept` when the JSON listing could have been chosen instead. */
+const htmlListingHeaders = (config: StaticConfig, length: number): Array<HeaderField> => {
+  const headers: Array<HeaderField> = [["Content-type", LISTING_CONTENT_TYPE], ["Content-Length", String(length)]]
+  if (config.jsonListing) headers.push(VARY_ACCEPT)
+  return headers
+}
+
+/** Python's `list_directory`, or the JSON listing when asked for. */
 const listing = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  request: StaticRequest,
+  directory: string
+): Effect.Effect<Response.Response, HttpError> =>
+  askedForJson(config, request)
+    ? readJsonEntries(
+      fs,
+      directory,
+      (name, link) => listed(config, directory, name, link),
+      config.listingConcurrency
+    ).pipe(Effect.mapBoth({ onFailure: () => noListing, onSuccess: jsonResponse }))
+    : htmlListing(fs, config, request, directory)
+
+const htmlListing = (
   fs: FileSystem.FileSystem,
   config: StaticConfig,
   request: StaticRequest,
@@ -173,9 +201,7 @@ const listing = (
     Effect.map((entries) => entries.filter((entry) => listed(config, directory, entry.name, entry.isSymlink))),
     Effect.map((entries) => {
       const page = renderListing(request.publicPath, entries, config.colorScheme)
-      return Response.make(200, { _tag: "Bytes", bytes: page }, {
-        headers: [["Content-type", LISTING_CONTENT_TYPE], ["Content-Length", String(page.length)]]
-      })
+      return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
     })
   )
 
@@ -599,6 +625,12 @@ const fastListing = (
   directory: string,
   version: FileVersion
 ): Effect.Effect<Response.Response, HttpError> => {
+  if (askedForJson(config, request)) {
+    return Effect.tryPromise({
+      try: () => readJsonEntriesNode(directory, (name, link) => listed(config, directory, name, link)),
+      catch: () => noListing
+    }).pipe(Effect.map(jsonResponse))
+  }
   const cached = listings.lookup(directory, version)
   if (cached !== undefined) return Effect.succeed(listingResponse(config, request, cached))
   return Effect.map(
@@ -617,9 +649,7 @@ const fastListing = (
 const listingResponse = (config: StaticConfig, request: StaticRequest, tail: Uint8Array): Response.Response => {
   const head = encodeUtf8SurrogateEscape(listingHead(request.publicPath, config.colorScheme))
   const page = Buffer.concat([head, tail])
-  return Response.make(200, { _tag: "Bytes", bytes: page }, {
-    headers: [["Content-type", LISTING_CONTENT_TYPE], ["Content-Length", String(page.length)]]
-  })
+  return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
 }
 
 const readEntries = async (

@@ -1,0 +1,75 @@
+/**
+ * `Accept` as RFC 9110 §12.5.1 reads it: the quality a client gives a media type is the `q` of the most specific
+ * range that matches it (`type/subtype` over `type/*` over `*\/*`), 0 when none does. Parameters other than `q`
+ * are ignored (a range is not narrowed by them); an element with an invalid `q` is skipped.
+ */
+
+const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/
+
+interface Range {
+  readonly type: string
+  readonly subtype: string
+  readonly q: number
+}
+
+const parseAccept = (accept: string): Array<Range> => {
+  const ranges: Array<Range> = []
+  for (const element of accept.split(",")) {
+    const [mediaRange, ...parameters] = element.split(";")
+    const slash = mediaRange!.indexOf("/")
+    if (slash < 0) continue
+    const type = mediaRange!.slice(0, slash).trim().toLowerCase()
+    const subtype = mediaRange!.slice(slash + 1).trim().toLowerCase()
+    if (type === "" || subtype === "" || (type === "*" && subtype !== "*")) continue
+    let q = 1
+    let valid = true
+    for (const parameter of parameters) {
+      const eq = parameter.indexOf("=")
+      if (eq < 0 || parameter.slice(0, eq).trim().toLowerCase() !== "q") continue
+      const value = parameter.slice(eq + 1).trim()
+      if (QVALUE.test(value)) q = Number(value)
+      else valid = false
+    }
+    if (valid) ranges.push({ type, subtype, q })
+  }
+  return ranges
+}
+
+/**
+ * The quality of `mediaType` (lower-case `type/subtype`) under `accept`. `wildcards: false` ignores `*\/*` (a
+ * client that sends only `*\/*` did not ask for this type).
+ */
+export const quality = (accept: string, mediaType: string, wildcards = true): number => {
+  const [type, subtype] = mediaType.split("/") as [string, string]
+  let best = -1
+  let q = 0
+  for (const range of parseAccept(accept)) {
+    const specificity = range.type === type && range.subtype === subtype
+      ? 2
+      : range.type === type && range.subtype === "*"
+      ? 1
+      : range.type === "*" && wildcards
+      ? 0
+      : -1
+    // Equal specificity: the first one counts (a repeated range is the client's mistake; either reading is fine).
+    if (specificity > best) {
+      best = specificity
+      q = range.q
+    }
+  }
+  return q
+}
+
+/**
+ * Whether a client prefers JSON to HTML: `application/json` has a quality above 0 and above `text/html`'s (a tie,
+ * such as `*\/*` alone, goes to HTML, what a browser expects).
+ */
+export const prefersJson = (accept: string | undefined): boolean => {
+  if (accept === undefined) return false
+  const json = quality(accept, "application/json")
+  return json > 0 && json > quality(accept, "text/html")
+}
+
+/** Whether `text/html` (or `text/*`) is acceptable, not counting `*\/*`. */
+export const acceptsHtml = (accept: string | undefined): boolean =>
+  accept !== undefined && quality(accept, "text/html", false) > 0
