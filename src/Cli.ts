@@ -27,9 +27,11 @@ import * as Net from "node:net"
 import * as Tls from "node:tls"
 import * as AccessLog from "./AccessLog.js"
 import * as Cgi from "./Cgi.js"
+import * as Cluster from "./Cluster.js"
 import type { HeaderField } from "./Headers.js"
 import { makeConsole, stdoutColors, stripAnsi, trackStopSignal } from "./internal/cliRuntime.js"
 import { fieldValueProblem, parseHeaderLine, printable } from "./internal/extras.js"
+import { makeLineAtomicLog } from "./internal/lineLog.js"
 import { MimeTypes } from "./MimeTypes.js"
 import * as Server from "./Server.js"
 import * as StaticFiles from "./StaticFiles.js"
@@ -97,6 +99,8 @@ export interface CliConfig {
   readonly noDotfiles: boolean
   /** `--no-follow-symlinks`. */
   readonly noFollowSymlinks: boolean
+  /** `--workers`: processes serving the port; 1 serves in this process. */
+  readonly workers: number
 }
 
 /**
@@ -108,6 +112,8 @@ export interface CliConfig {
 export class CliError extends Data.TaggedError("CliError")<{
   readonly kind: "Usage" | "Startup"
   readonly message: string
+  /** Already reported (by a cluster worker that failed to start): {@link report} prints nothing. */
+  readonly silent?: boolean
 }> {
   /** The process exit status for this failure. */
   get exitCode(): number {
@@ -283,7 +289,8 @@ export const teardown = (exit: Exit.Exit<unknown, unknown>, onExit: (code: numbe
  *
  * @since 0.1.0
  */
-export const report = (error: CliError): Effect.Effect<void> => Console.error(errorLine(error))
+export const report = (error: CliError): Effect.Effect<void> =>
+  error.silent === true ? Effect.void : Console.error(errorLine(error))
 
 // ---------------------------------------------------------------------------------------------------------------
 // The command
@@ -366,6 +373,21 @@ const noFollowSymlinks = Options.boolean("no-follow-symlinks").pipe(
       "directory, and leave such links out of listings. Example: --no-follow-symlinks"
   )
 )
+/**
+ * The most `--workers` accepted: a guard against a typo forking thousands of processes.
+ *
+ * @since 0.1.0
+ */
+export const MAX_WORKERS = 256
+
+const workers = Options.integer("workers").pipe(
+  Options.withPseudoName("N"),
+  Options.withDescription(
+    "Serve with N processes sharing the port (node:cluster), for N cores; 1 serves in this process (default: 1). " +
+      "A worker that crashes is reported, not restarted. Example: --workers 4"
+  ),
+  Options.withDefault(1)
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -408,6 +430,8 @@ export interface RawOptions {
   readonly cacheControl: Option.Option<string>
   readonly noDotfiles: boolean
   readonly noFollowSymlinks: boolean
+  /** Default 1. */
+  readonly workers?: number
 }
 
 /**
@@ -440,6 +464,10 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       if (typeof parsed === "string") return yield* Effect.fail(usage(`argument -H/--header: ${parsed}`))
       headers.push(parsed)
     }
+    const workers = raw.workers ?? 1
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+      return yield* Effect.fail(usage(`argument --workers: invalid count '${workers}' (an integer from 1 to ${MAX_WORKERS})`))
+    }
     if (Option.isSome(raw.cacheControl)) {
       const value = raw.cacheControl.value
       const problem = value.trim() === "" ? "is empty" : fieldValueProblem(value)
@@ -462,7 +490,8 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       cors: raw.cors,
       cacheControl: raw.cacheControl,
       noDotfiles: raw.noDotfiles,
-      noFollowSymlinks: raw.noFollowSymlinks
+      noFollowSymlinks: raw.noFollowSymlinks,
+      workers
     }
     return config
   })
@@ -564,23 +593,82 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
  * (no new connection is served, requests in flight finish or are cut off after {@link SHUTDOWN_GRACE}, the listener
  * closes). The exit status is then 0.
  *
+ * With `--workers N` (N > 1) this process is the cluster's primary: it checks the configuration, forks N workers
+ * that each run this command line and serve the same port (see `Cluster.run`), prints the banner once all listen,
+ * and on a stop signal prints the farewell line and waits for every worker to stop gracefully. Access lines come
+ * from the workers, whole lines per write. In a worker, `serve` serves silently.
+ *
  * @since 0.1.0
  */
-export const serve = (config: CliConfig) =>
+export const serve = (
+  config: CliConfig
+): Effect.Effect<void, CliError, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor> => {
+  if (Cluster.isWorker()) return serveWorker(config)
+  return config.workers > 1 ? servePrimary(config) : serveHere(config)
+}
+
+const handlersFor = (config: CliConfig) => {
+  const staticOptions = staticFilesOptions(config)
+  return config.cgi
+    ? Cgi.layer({ ...staticOptions, protocolVersion: config.protocol })
+    : StaticFiles.layer(staticOptions)
+}
+
+const serveHere = (config: CliConfig) =>
   Effect.scoped(Effect.gen(function*() {
     yield* checkDirectory(config.directory)
     const tls = yield* Effect.transposeOption(Option.map(config.tls, loadTls))
-    const staticOptions = staticFilesOptions(config)
-    const handlers = config.cgi
-      ? Cgi.layer({ ...staticOptions, protocolVersion: config.protocol })
-      : StaticFiles.layer(staticOptions)
     const services = yield* Layer.build(
-      Layer.merge(Layer.provide(handlers, MimeTypes.layer()), AccessLog.layerStderr)
+      Layer.merge(Layer.provide(handlersFor(config), MimeTypes.layer()), AccessLog.layerStderr)
     )
     const signal = yield* trackStopSignal
     const server = yield* Effect.provide(listen(config, tls), services)
     yield* Console.log(banner({ hostname: server.address.hostname, port: server.address.port, secure: server.secure }))
     return yield* Effect.never.pipe(Effect.onInterrupt(() => Console.log(stopMessage(signal()))))
+  }))
+
+// Access lines of all workers share standard error: each write holds whole lines (see internal/lineLog.ts).
+const workerAccessLog = Layer.scoped(
+  AccessLog.AccessLog,
+  Effect.acquireRelease(Effect.sync(() => makeLineAtomicLog(process.stderr)), (log) => Effect.sync(log.flush))
+)
+
+// A worker: the primary checked the configuration, prints the banner and the farewell line.
+const serveWorker = (config: CliConfig) =>
+  Cluster.run(
+    Effect.scoped(Effect.gen(function*() {
+      const tls = yield* Effect.transposeOption(Option.map(config.tls, loadTls))
+      const services = yield* Layer.build(
+        Layer.merge(Layer.provide(handlersFor(config), MimeTypes.layer()), workerAccessLog)
+      )
+      yield* Effect.provide(listen(config, tls), services)
+      return yield* Effect.never
+    })),
+    { workers: config.workers }
+  ).pipe(Effect.catchTag("ClusterError", (error) => Effect.fail(startup(error.message))))
+
+// The primary: checks what a worker would refuse (so an error is printed once), then supervises the workers.
+const servePrimary = (config: CliConfig) =>
+  Effect.scoped(Effect.gen(function*() {
+    yield* checkDirectory(config.directory)
+    yield* Effect.transposeOption(Option.map(config.tls, loadTls))
+    const signal = yield* trackStopSignal
+    yield* Cluster.run(Effect.void, {
+      workers: config.workers,
+      onListening: (address) =>
+        Console.log(banner({ hostname: address.hostname, port: address.port, secure: Option.isSome(config.tls) })),
+      onWorkerDied: (exit) =>
+        Console.error(`${NAME}: worker ${exit.pid} ${Cluster.describeExit(exit)}; ${exit.remaining} still serving`)
+    }).pipe(
+      Effect.onInterrupt(() => Console.log(stopMessage(signal()))),
+      Effect.catchTag("ClusterError", (error) =>
+        // A worker that failed to start printed its own error line; say nothing more, exit with its status.
+        Effect.fail(
+          error.reason === "StartFailed"
+            ? new CliError({ kind: error.exitCode === 2 ? "Usage" : "Startup", message: "", silent: true })
+            : startup(`${error.message}: no worker left`)
+        ))
+    )
   }))
 
 const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliError, R>) =>
@@ -601,7 +689,8 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       cors,
       cacheControl,
       noDotfiles,
-      noFollowSymlinks
+      noFollowSymlinks,
+      workers
     },
     (raw) =>
       Effect.gen(function*() {
