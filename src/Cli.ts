@@ -658,9 +658,9 @@ const servePrimary = (config: CliConfig) =>
       onListening: (address) =>
         Console.log(banner({ hostname: address.hostname, port: address.port, secure: Option.isSome(config.tls) })),
       onWorkerDied: (exit) =>
-        Console.error(`${NAME}: worker ${exit.pid} ${Cluster.describeExit(exit)}; ${exit.remaining} still serving`)
+        Console.error(`${NAME}: worker ${exit.pid} ${Cluster.describeExit(exit)}; ${exit.remaining} still serving`),
+      onStop: Effect.suspend(() => Console.log(stopMessage(signal())))
     }).pipe(
-      Effect.onInterrupt(() => Console.log(stopMessage(signal()))),
       Effect.catchTag("ClusterError", (error) =>
         // A worker that failed to start printed its own error line; say nothing more, exit with its status.
         Effect.fail(

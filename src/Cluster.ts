@@ -13,6 +13,7 @@
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import Cluster from "node:cluster"
 import type { Worker } from "node:cluster"
 import type { ServerAddress } from "./Server.js"
@@ -54,6 +55,8 @@ export interface ClusterOptions {
   readonly workers: number
   /** In the primary, once every worker listens: where (as the first worker reported it). */
   readonly onListening?: (address: ServerAddress) => Effect.Effect<void>
+  /** In the primary, when it is interrupted (a stop signal), before the workers are told to stop. */
+  readonly onStop?: Effect.Effect<void>
   /** In the primary, when a worker exits on its own. Default: a line on standard error. */
   readonly onWorkerDied?: (exit: WorkerExit) => Effect.Effect<void>
   /** On stop, how long workers may take to exit before they are killed. Default 30 seconds. */
@@ -167,9 +170,12 @@ const primary = (options: ClusterOptions) =>
     )
 
     // Released on interruption (a stop signal) and on the end of the run alike.
-    yield* Effect.addFinalizer(() =>
-      // A worker that failed to stop gracefully makes the exit status non-zero, even after a stop signal.
+    yield* Effect.addFinalizer((exit) =>
+      Effect.zipRight(
+        Exit.isInterrupted(exit) && options.onStop !== undefined ? options.onStop : Effect.void,
+        // A worker that failed to stop gracefully makes the exit status non-zero, even after a stop signal.
       Effect.flatMap(stopAll, () => (stopFailure !== undefined && failed === undefined ? Effect.die(stopFailure) : Effect.void))
+      )
     )
 
     // The first worker alone, so that a listen error is printed once; the rest share its listening socket.
