@@ -59,6 +59,8 @@ export interface ClusterOptions {
   readonly onStop?: Effect.Effect<void>
   /** In the primary, when a worker exits on its own. Default: a line on standard error. */
   readonly onWorkerDied?: (exit: WorkerExit) => Effect.Effect<void>
+  /** Node options of the worker processes (`node:cluster`'s `execArgv`). Default: this process's. */
+  readonly execArgv?: ReadonlyArray<string>
   /** On stop, how long workers may take to exit before they are killed. Default 30 seconds. */
   readonly stopTimeout?: number
 }
@@ -128,6 +130,7 @@ const primary = (options: ClusterOptions) =>
     let stopFailure: ClusterError | undefined
     let notifyEmpty: (() => void) | undefined
     const runtime = yield* Effect.runtime<never>()
+    if (options.execArgv !== undefined) Cluster.setupPrimary({ execArgv: [...options.execArgv] })
 
     const fork = () => {
       const worker = Cluster.fork()
