@@ -680,11 +680,11 @@ const servePrimary = (config: CliConfig) =>
       onStop: Effect.suspend(() => Console.log(stopMessage(signal())))
     }).pipe(
       Effect.catchTag("ClusterError", (error) =>
-        // A worker that failed to start printed its own error line; say nothing more, exit with its status.
+        // A worker that failed to start with a status printed its own error line: exit with that status, silently.
         Effect.fail(
-          error.reason === "StartFailed"
+          error.reason === "StartFailed" && error.signal === null
             ? new CliError({ kind: error.exitCode === 2 ? "Usage" : "Startup", message: "", silent: true })
-            : startup(`${error.message}: no worker left`)
+            : startup(error.reason === "StartFailed" ? error.message : `${error.message}: no worker left`)
         ))
     )
   }))

@@ -30,6 +30,8 @@ export class ClusterError extends Data.TaggedError("ClusterError")<{
   readonly message: string
   /** The exit status of the first worker that failed (1 when it was killed by a signal). */
   readonly exitCode: number
+  /** The signal that killed that worker, if one did (then it printed nothing). */
+  readonly signal: string | null
 }> {}
 
 /**
@@ -142,14 +144,16 @@ const primary = (options: ClusterOptions) =>
           failed ??= new ClusterError({
             reason: "WorkersDied",
             message: `worker ${pid} ${describeExit({ code, signal })}`,
-            exitCode: statusOf(code, signal)
+            exitCode: statusOf(code, signal),
+            signal
           })
           Effect.runFork(onWorkerDied({ pid, code, signal, remaining: live.size }).pipe(Effect.provide(runtime)))
         } else if (stopping && (code !== 0 || signal !== null)) {
           stopFailure ??= new ClusterError({
             reason: "WorkersDied",
             message: `worker ${pid} ${describeExit({ code, signal })} while stopping`,
-            exitCode: statusOf(code, signal)
+            exitCode: statusOf(code, signal),
+            signal
           })
         }
         if (live.size === 0) notifyEmpty?.()
@@ -204,7 +208,8 @@ const primary = (options: ClusterOptions) =>
           new ClusterError({
             reason: "StartFailed",
             message: `a worker ${describeExit({ code, signal })} before listening`,
-            exitCode: statusOf(code, signal)
+            exitCode: statusOf(code, signal),
+            signal
           })
         ))
       }
