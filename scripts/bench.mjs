@@ -23,6 +23,8 @@
  *       node scripts/bench.mjs [--duration S=5] [--repeats N=3] [--only a,b] [--workloads a,b]
  *                              [--baseline NAME=effect-httpd] [--quick]
  * Server on core 0, load generator (wrk, else autocannon) on core 1.
+ * Then, unless --no-scaling, a scaling table: effect-httpd with --workers 1 and --workers 2 on the 1 KiB keep-alive
+ * workload, server and load generator unpinned (all cores shared), so the second worker has a core to run on.
  * Output: Markdown on stdout, progress on stderr, bench-results/<timestamp>.json.
  */
 import fs from "node:fs";
@@ -31,7 +33,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import {
   REPO_ROOT, WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES, NPROC,
-  which, parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, startServer, interleave, report, toolDescription,
+  which, parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS,
 } from "./lib/bench-harness.mjs";
 
 const WORKLOADS = [
@@ -216,9 +218,45 @@ async function main() {
       notes,
       meta: { suite: "bench", options: opts, serverCommands: serverMeta, docRoot: { files: DOC_FILES, bigDirFiles: BIG_DIR_FILES } },
     });
+    if (opts.scaling !== false && workloads.some((w) => w.name === "1k-ka") && started.some((s) => s.name === "effect-httpd") && fs.existsSync(path.join(REPO_ROOT, "bin/effect-httpd.js"))) {
+      await scaling({ root, tmp, opts, notes: [] });
+    }
   } finally {
     for (const s of started) await s.handle.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * effect-httpd with 1 and 2 workers, 1 KiB keep-alive, nothing pinned: on a 2-core box the load generator competes
+ * with the workers for the same cores, so the ratio understates what a second core gives a server alone.
+ */
+async function scaling({ root, tmp, opts, notes }) {
+  const workload = WORKLOADS.find((w) => w.name === "1k-ka");
+  if (NPROC < 2) {
+    console.error("scaling skipped: fewer than 2 CPUs");
+    return;
+  }
+  const ourBin = path.join(REPO_ROOT, "bin/effect-httpd.js");
+  const servers = [];
+  try {
+    for (const workers of [1, 2]) {
+      const name = `effect-httpd ×${workers}`;
+      const port = await freePort();
+      const args = [ourBin, String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", "--workers", String(workers)];
+      const handle = await startServer({ name, cmd: process.execPath, args, port, cpu: ALL_CPUS, logFile: path.join(tmp, `scaling-${workers}.log`) });
+      servers.push({ name, port, handle, args });
+      console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid}), unpinned`);
+    }
+    const results = await interleave(servers, [{ ...workload, label: `${workload.label}, unpinned` }], opts.repeats, { durationSec: opts.duration, loadCpu: ALL_CPUS });
+    report(results, {
+      baseline: "effect-httpd ×2",
+      title: "scaling: --workers 1 vs 2 (server and load generator unpinned, sharing all cores)",
+      notes: [...notes, `unpinned: server workers and ${WRK ? "wrk" : "the harness (autocannon)"} share all ${NPROC} cores; peak RSS sums the primary and its workers`],
+      meta: { suite: "bench-scaling", options: opts, serverCommands: servers.map((s) => ({ name: s.name, cmd: process.execPath, args: s.args, pid: s.handle.pid })) },
+    });
+  } finally {
+    for (const s of servers) await s.handle.stop();
   }
 }
 

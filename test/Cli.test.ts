@@ -150,9 +150,15 @@ describe("Cli (pure parts)", () => {
         noFollowSymlinks: false,
         jsonListing: false,
         spa: Option.none(),
-        basicAuth: []
+        basicAuth: [],
+        workers: 1
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
+      expect((yield* validate(raw({ workers: 4 }))).workers).toBe(4)
+      for (const workers of [0, -1, 1.5, 257]) {
+        const bad = yield* Effect.flip(validate(raw({ workers })))
+        expect(bad).toMatchObject({ kind: "Usage", message: `argument --workers: invalid count '${workers}' (an integer from 1 to 256)` })
+      }
       const tls = yield* validate(raw({ tlsCert: Option.some("c.pem"), tlsPasswordFile: Option.some("p") }))
       expect(tls.tls).toEqual(Option.some({ certFile: "c.pem", keyFile: Option.none(), passwordFile: Option.some("p") }))
       const keyOnly = yield* Effect.flip(validate(raw({ tlsKey: Option.some("k.pem") })))

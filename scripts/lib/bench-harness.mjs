@@ -72,8 +72,13 @@ export function pinSelf(cpu = LOAD_CPU) {
   return r.status === 0;
 }
 
+/** `cpu` for "any CPU": undoes the harness's own pinning (children inherit it) for unpinned runs. */
+export const ALL_CPUS = "all";
+
 const withTaskset = (cpu, cmd, args) =>
-  TASKSET && cpu != null && NPROC > cpu
+  TASKSET && cpu === ALL_CPUS && NPROC > 1
+    ? { cmd: TASKSET, args: ["-c", `0-${NPROC - 1}`, cmd, ...args] }
+    : TASKSET && cpu != null && NPROC > cpu
     ? { cmd: TASKSET, args: ["-c", String(cpu), cmd, ...args] }
     : { cmd, args };
 
@@ -125,6 +130,7 @@ export function parseArgs(argv, defaults = {}) {
       case "--workloads": opts.workloads = list(value()); break;
       case "--baseline": opts.baseline = value(); break;
       case "--quick": opts.duration = 1; opts.repeats = 1; opts.quick = true; break;
+      case "--no-scaling": opts.scaling = false; break;
       case "-h": case "--help": opts.help = true; break;
       default: throw new Error(`unknown argument: ${a}`);
     }
@@ -584,9 +590,9 @@ export const median = (xs) => {
  * @param {Array<{name:string, port:number, handle:object}>} servers  handle from startServer
  * @param {Array<{name:string, path:string, connections:number, newConnectionPerRequest?:boolean, expectStatus?:number, expectBytes?:number, expectText?:string, label?:string}>} workloads
  * @param {number} repeats
- * @param {{durationSec:number, warmupSec?:number, log?:(s:string)=>void}} opts
+ * @param {{durationSec:number, warmupSec?:number, loadCpu?:number|string|null, log?:(s:string)=>void}} opts
  */
-export async function interleave(servers, workloads, repeats, { durationSec, warmupSec = 1, log = (s) => console.error(s) }) {
+export async function interleave(servers, workloads, repeats, { durationSec, warmupSec = 1, loadCpu = LOAD_CPU, log = (s) => console.error(s) }) {
   const cells = {};
   const total = workloads.length * servers.length * repeats;
   let n = 0;
@@ -597,7 +603,7 @@ export async function interleave(servers, workloads, repeats, { durationSec, war
       for (const s of servers) {
         const cell = (cells[w.name][s.name] ??= { runs: [], check: null });
         const url = `http://127.0.0.1:${s.port}${w.path}`;
-        const loadOpts = { serverCloses: !!cell.check?.serverCloses, url, connections: w.connections, newConnectionPerRequest: !!w.newConnectionPerRequest, expectStatus: w.expectStatus ?? 200 };
+        const loadOpts = { serverCloses: !!cell.check?.serverCloses, url, connections: w.connections, newConnectionPerRequest: !!w.newConnectionPerRequest, expectStatus: w.expectStatus ?? 200, cpu: loadCpu };
         n++;
         if (rep === 0) {
           cell.check = await checkOnce(url, w);
