@@ -702,8 +702,9 @@ const handlersFor = (config: CliConfig) => {
     : StaticFiles.layer(staticOptions)
 }
 
-const serveHere = (config: CliConfig) =>
-  Effect.scoped(Effect.gen(function*() {
+// What the file system must allow before serving: the directory, and the --spa page inside it.
+const checkFiles = (config: CliConfig) =>
+  Effect.gen(function*() {
     yield* checkDirectory(config.directory)
     if (Option.isSome(config.spa)) {
       const problem = fallbackFileProblem(config.directory, config.spa.value)
@@ -711,6 +712,11 @@ const serveHere = (config: CliConfig) =>
         return yield* Effect.fail(usage(`argument --spa: '${printable(config.spa.value)}' ${problem}`))
       }
     }
+  })
+
+const serveHere = (config: CliConfig) =>
+  Effect.scoped(Effect.gen(function*() {
+    yield* checkFiles(config)
     const tls = yield* Effect.transposeOption(Option.map(config.tls, loadTls))
     const services = yield* Layer.build(
       Layer.merge(Layer.provide(handlersFor(config), MimeTypes.layer()), AccessLog.layerStderr)
@@ -761,7 +767,7 @@ const workerExecArgv = (): ReadonlyArray<string> => {
 // The primary: checks what a worker would refuse (so an error is printed once), then supervises the workers.
 const servePrimary = (config: CliConfig) =>
   Effect.scoped(Effect.gen(function*() {
-    yield* checkDirectory(config.directory)
+    yield* checkFiles(config)
     yield* Effect.transposeOption(Option.map(config.tls, loadTls))
     const signal = yield* trackStopSignal
     yield* Cluster.run(Effect.void, {
