@@ -105,6 +105,8 @@ export interface CliConfig {
   readonly spa: Option.Option<string>
   /** `--basic-auth`, parsed (empty: no authentication). */
   readonly basicAuth: ReadonlyArray<Credentials>
+  /** `--precompressed`: `.br` / `.gz` siblings sent to clients that accept them. */
+  readonly precompressed: boolean
 }
 
 /**
@@ -418,6 +420,13 @@ const basicAuthInsecure = Options.boolean("basic-auth-insecure").pipe(
       "Example: --basic-auth-insecure"
   )
 )
+const precompressed = Options.boolean("precompressed").pipe(
+  Options.withDescription(
+    "Send FILE.br or FILE.gz (when it exists beside FILE) to clients whose Accept-Encoding allows it, with FILE's " +
+      "Content-Type, Content-Encoding and Vary: Accept-Encoding; others get FILE. zstd is not supported. " +
+      "Example: --precompressed (after: gzip -k app.js; brotli -k app.js)"
+  )
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -464,6 +473,7 @@ export interface RawOptions {
   readonly spa: Option.Option<string>
   readonly basicAuth: ReadonlyArray<string>
   readonly basicAuthInsecure: boolean
+  readonly precompressed: boolean
 }
 
 /**
@@ -546,7 +556,8 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       noFollowSymlinks: raw.noFollowSymlinks,
       jsonListing: raw.jsonListing,
       spa: raw.spa,
-      basicAuth: credentials
+      basicAuth: credentials,
+      precompressed: raw.precompressed
     }
     return config
   })
@@ -643,7 +654,8 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(config.jsonListing ? { jsonListing: true } : {}),
   ...(Option.isSome(config.spa) ? { spaFallback: config.spa.value } : {}),
   // Cgi.make applies it to the scripts too.
-  ...(config.basicAuth.length > 0 ? { basicAuth: config.basicAuth } : {})
+  ...(config.basicAuth.length > 0 ? { basicAuth: config.basicAuth } : {}),
+  ...(config.precompressed ? { precompressed: true } : {})
 })
 
 /**
@@ -699,7 +711,8 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       jsonListing,
       spa,
       basicAuth,
-      basicAuthInsecure
+      basicAuthInsecure,
+      precompressed
     },
     (raw) =>
       Effect.gen(function*() {
@@ -734,7 +747,8 @@ const appInfo = {
     HelpDoc.p(`${NAME} --no-dotfiles --no-follow-symlinks       nothing hidden or outside the directory`),
     HelpDoc.p(`${NAME} --json-listing                        listings as JSON for scripts (?format=json)`),
     HelpDoc.p(`${NAME} --spa index.html -d ./dist               a single-page app: its routes answer index.html`),
-    HelpDoc.p(`${NAME} --basic-auth alice:s3cret --tls-cert cert.pem 8443   password-protected, over HTTPS`)
+    HelpDoc.p(`${NAME} --basic-auth alice:s3cret --tls-cert cert.pem 8443   password-protected, over HTTPS`),
+    HelpDoc.p(`${NAME} --precompressed -d ./dist              serve app.js.br / app.js.gz to clients that accept them`)
   ])
 }
 
@@ -776,7 +790,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

@@ -177,6 +177,22 @@ export interface StaticFilesOptions {
    * Default: none.
    */
   readonly basicAuth?: BasicAuth.Credentials | ReadonlyArray<BasicAuth.Credentials>
+  /**
+   * Precompressed siblings: a GET or HEAD of a file `f` that has a regular file `f.br` or `f.gz` beside it (links
+   * followed, within the root with `followSymlinks: false`) is answered with the sibling's bytes when
+   * `Accept-Encoding` allows (RFC 9110 §12.5.3 quality values; `x-gzip` is gzip): the highest quality wins, identity
+   * competing only when rated (its own `q`, else `*`'s: `gzip;q=0.5, identity` gets the file itself,
+   * `gzip;q=0.5` gets gzip); at equal quality br beats gzip beats identity; `q=0` excludes.
+   * No `Accept-Encoding` gets the file itself. When nothing is acceptable (`identity;q=0` and no acceptable
+   * sibling) the file itself is sent rather than 406, as RFC 9110 lets a server disregard the field. The answer
+   * keeps the original's `Content-Type`, adds `Content-Encoding`, and has the sibling's length, `Last-Modified` and
+   * an `ETag` of its own suffixed `-br` / `-gzip`; `Range` applies to the compressed bytes (RFC 9110 §14.1.2).
+   * Every answer for a file that has a sibling, 304 included, carries `Vary: Accept-Encoding`. Index pages are
+   * served as they are (only a file named by the path itself is negotiated). zstd is not offered: Node 20's
+   * `zlib` has none. The sibling lookup stats synchronously with `node:fs` when the response cache is on; the
+   * cache keeps one entry per coding. Default `false`.
+   */
+  readonly precompressed?: boolean
 }
 
 /**
@@ -236,7 +252,8 @@ const resolveConfig = (options: StaticFilesOptions) =>
       colorScheme: options.colorScheme ?? false,
       hideDotfiles: options.hideDotfiles ?? false,
       confine: undefined,
-      jsonListing: options.jsonListing ?? false
+      jsonListing: options.jsonListing ?? false,
+      precompressed: options.precompressed ?? false
     }
     if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
     const extras: ExtrasConfig = {

@@ -36,6 +36,7 @@ const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
   spa: Option.none(),
   basicAuth: [],
   basicAuthInsecure: false,
+  precompressed: false,
   ...overrides
 })
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
@@ -150,7 +151,8 @@ describe("Cli (pure parts)", () => {
         noFollowSymlinks: false,
         jsonListing: false,
         spa: Option.none(),
-        basicAuth: []
+        basicAuth: [],
+        precompressed: false
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       const tls = yield* validate(raw({ tlsCert: Option.some("c.pem"), tlsPasswordFile: Option.some("p") }))

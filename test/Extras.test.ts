@@ -198,7 +198,8 @@ describe("-H/--header / headers (Python 3.15)", () => {
           jsonListing: false,
           spa: Option.none(),
           basicAuth: [],
-          basicAuthInsecure: false
+          basicAuthInsecure: false,
+          precompressed: false
         },
         "/",
         (_, to) => to
@@ -863,7 +864,8 @@ describe("--basic-auth / basicAuth", () => {
         jsonListing: false,
         spa: Option.none(),
         basicAuth: ["alice:pa:ss"],
-        basicAuthInsecure: false
+        basicAuthInsecure: false,
+        precompressed: false
       }
       const accepted = [
         { bind: Option.some("127.0.0.1") },
@@ -878,6 +880,165 @@ describe("--basic-auth / basicAuth", () => {
         expect(config.basicAuth).toEqual([{ user: "alice", password: "pa:ss" }])
         expect(Cli.staticFilesOptions(config).basicAuth).toEqual([{ user: "alice", password: "pa:ss" }])
       }
+    }).pipe(Effect.runPromise))
+})
+
+describe("--precompressed / precompressed", () => {
+  const siblingTree = (root: string) => {
+    NodeFs.mkdirSync(Path.join(root, "pc"))
+    const put = (name: string, text: string) => NodeFs.writeFileSync(Path.join(root, "pc", name), text)
+    put("app.js", "PLAIN-JAVASCRIPT-BODY")
+    put("app.js.br", "BR-BYTES")
+    put("app.js.gz", "GZIP-BYTES!")
+    put("only.css", "PLAIN-CSS")
+    put("only.css.gz", "GZ-CSS")
+    put("none.txt", "NONE")
+    put("dir.txt", "DIR-PLAIN")
+    NodeFs.mkdirSync(Path.join(root, "pc", "dir.txt.br")) // a directory is not a sibling
+    put("gone.txt", "GONE-PLAIN")
+    put("gone.txt.br", "GONE-BR")
+  }
+  const ae = (value: string) => [`Accept-Encoding: ${value}`]
+
+  it.scopedLive("negotiates br/gzip by q-values; keeps Content-Type; Vary; distinct ETags; 304 and ranges per coding", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      siblingTree(root)
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, precompressed: true })
+        const port = server.address.port
+        const plainType = header(yield* request(port, "GET", "/pc/app.js"), "content-type")[0]
+        expect(plainType).toMatch(/javascript/)
+        for (let i = 0; i < 2; i++) {
+          // Twice: the second answers may come from the response cache, one entry per coding.
+          const cases: ReadonlyArray<readonly [string, string | undefined, string | undefined]> = [
+            ["/pc/app.js", undefined, undefined],
+            ["/pc/app.js", "gzip, deflate, br", "br"],
+            ["/pc/app.js", "gzip;q=0.5, br;q=0.9", "br"],
+            ["/pc/app.js", "gzip;q=0.9, br;q=0.5", "gzip"],
+            ["/pc/app.js", "br;q=0, gzip", "gzip"],
+            ["/pc/app.js", "x-gzip", "gzip"],
+            ["/pc/app.js", "*", "br"],
+            ["/pc/app.js", "*;q=0", undefined],
+            ["/pc/app.js", "identity;q=0", undefined],
+            ["/pc/app.js", "identity;q=0, gzip;q=0.1", "gzip"],
+            ["/pc/app.js", "gzip;q=0.5, identity", undefined],
+            ["/pc/app.js", "br;q=1.5", undefined], // invalid q: the element is skipped
+            ["/pc/app.js", "", undefined],
+            ["/pc/app.js", "deflate", undefined],
+            ["/pc/only.css", "br, gzip", "gzip"],
+            ["/pc/only.css", "br", undefined]
+          ]
+          for (const [target, accept, coding] of cases) {
+            const res = yield* request(port, "GET", target, accept === undefined ? [] : ae(accept))
+            const label = `${cache} ${target} ${accept}`
+            expect(res.status, label).toBe(200)
+            const file = Path.join(root, target + (coding === "br" ? ".br" : coding === "gzip" ? ".gz" : ""))
+            expect(res.body.toString(), label).toBe(NodeFs.readFileSync(file, "utf8"))
+            expect(header(res, "content-encoding"), label).toEqual(coding === undefined ? [] : [coding])
+            expect(header(res, "vary"), label).toEqual(["Accept-Encoding"])
+            expect(header(res, "content-length"), label).toEqual([String(res.body.length)])
+            if (target === "/pc/app.js") expect(header(res, "content-type"), label).toEqual([plainType])
+            const etag = header(res, "etag")[0]!
+            expect(etag.endsWith(coding === undefined ? "\"" : `-${coding}"`), label).toBe(true)
+          }
+          // No sibling (or a directory named like one): no Vary, the file itself even when identity is refused.
+          for (const target of ["/pc/none.txt", "/pc/dir.txt"]) {
+            const res = yield* request(port, "GET", target, ae("identity;q=0, br"))
+            expect(res.status).toBe(200)
+            expect(res.body.toString()).toBe(target === "/pc/none.txt" ? "NONE" : "DIR-PLAIN")
+            expect(header(res, "vary")).toEqual([])
+            expect(header(res, "content-encoding")).toEqual([])
+          }
+          // HEAD: the GET's head, no body.
+          const head = yield* request(port, "HEAD", "/pc/app.js", ae("br"))
+          expect(head.body.length).toBe(0)
+          expect(header(head, "content-encoding")).toEqual(["br"])
+          expect(header(head, "content-length")).toEqual(["8"])
+          expect(header(head, "vary")).toEqual(["Accept-Encoding"])
+          // ETags differ per coding; If-None-Match matches only its own coding; 304 keeps Vary.
+          const tags = new Set<string>()
+          for (const accept of ["br", "gzip", "identity"]) {
+            tags.add(header(yield* request(port, "GET", "/pc/app.js", ae(accept)), "etag")[0]!)
+          }
+          expect(tags.size).toBe(3)
+          const brTag = header(yield* request(port, "GET", "/pc/app.js", ae("br")), "etag")[0]!
+          const notModified = yield* request(port, "GET", "/pc/app.js", [...ae("br"), `If-None-Match: ${brTag}`])
+          expect(notModified.status).toBe(304)
+          expect(header(notModified, "etag")).toEqual([brTag])
+          expect(header(notModified, "vary")).toEqual(["Accept-Encoding"])
+          const other = yield* request(port, "GET", "/pc/app.js", [...ae("gzip"), `If-None-Match: ${brTag}`])
+          expect(other.status).toBe(200)
+          expect(other.body.toString()).toBe("GZIP-BYTES!")
+          // Ranges apply to the compressed bytes.
+          const partial = yield* request(port, "GET", "/pc/app.js", [...ae("br"), "Range: bytes=0-1"])
+          expect(partial.status).toBe(206)
+          expect(partial.body.toString()).toBe("BR")
+          expect(header(partial, "content-range")).toEqual(["bytes 0-1/8"])
+          expect(header(partial, "content-encoding")).toEqual(["br"])
+        }
+        // A sibling removed: the next answer is the file itself, without Vary (no stale cached variant).
+        expect((yield* request(port, "GET", "/pc/gone.txt", ae("br"))).body.toString()).toBe("GONE-BR")
+        NodeFs.renameSync(Path.join(root, "pc", "gone.txt.br"), Path.join(root, "pc", "gone.tmp"))
+        const after = yield* request(port, "GET", "/pc/gone.txt", ae("br"))
+        expect(after.body.toString()).toBe("GONE-PLAIN")
+        expect(header(after, "vary")).toEqual([])
+        NodeFs.renameSync(Path.join(root, "pc", "gone.tmp"), Path.join(root, "pc", "gone.txt.br"))
+      }
+    }))
+
+  it.scopedLive("off by default; with followSymlinks: false a sibling linking outside is ignored", () =>
+    Effect.gen(function*() {
+      const { base, root } = yield* makeTree
+      siblingTree(root)
+      NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "pc", "none.txt.br"))
+      for (const cache of bothCaches) {
+        const off = yield* start({ directory: root, cache })
+        const plain = yield* request(off.address.port, "GET", "/pc/app.js", ae("br, gzip"))
+        expect(plain.body.toString()).toBe("PLAIN-JAVASCRIPT-BODY")
+        expect(header(plain, "vary")).toEqual([])
+        expect(header(plain, "content-encoding")).toEqual([])
+        const confined = yield* start({ directory: root, cache, precompressed: true, followSymlinks: false })
+        for (let i = 0; i < 2; i++) {
+          const res = yield* request(confined.address.port, "GET", "/pc/none.txt", ae("br"))
+          expect(res.body.toString()).toBe("NONE")
+          expect(header(res, "content-encoding")).toEqual([])
+        }
+        // Followed by default, as any link.
+        const open = yield* start({ directory: root, cache, precompressed: true })
+        expect((yield* request(open.address.port, "GET", "/pc/none.txt", ae("br"))).body.toString()).toBe("OUTSIDE-SECRET\n")
+      }
+    }))
+
+  it("the CLI flag maps to the option (and takes no value)", () =>
+    Effect.gen(function*() {
+      expect(Cli.normalizeArgs(["--precompressed", "0"])).toEqual(["--precompressed=true", "0"])
+      const raw: Cli.RawOptions = {
+        port: 0,
+        bind: Option.none(),
+        directory: Option.none(),
+        cgi: false,
+        protocol: "HTTP/1.0",
+        tlsCert: Option.none(),
+        tlsKey: Option.none(),
+        tlsPasswordFile: Option.none(),
+        indexPage: [],
+        header: [],
+        colorScheme: false,
+        cors: false,
+        cacheControl: Option.none(),
+        noDotfiles: false,
+        noFollowSymlinks: false,
+        jsonListing: false,
+        spa: Option.none(),
+        basicAuth: [],
+        basicAuthInsecure: false,
+        precompressed: true
+      }
+      const on = yield* Cli.validate(raw, "/", (_, to) => to)
+      expect(Cli.staticFilesOptions(on).precompressed).toBe(true)
+      const off = yield* Cli.validate({ ...raw, precompressed: false }, "/", (_, to) => to)
+      expect(Cli.staticFilesOptions(off).precompressed).toBeUndefined()
     }).pipe(Effect.runPromise))
 })
 
@@ -913,7 +1074,8 @@ describe("--help", () => {
           "--json-listing",
           "--spa",
           "--basic-auth",
-          "--basic-auth-insecure"
+          "--basic-auth-insecure",
+          "--precompressed"
         ]
       ) {
         const at = options.indexOf(option)
