@@ -37,6 +37,8 @@ const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
   basicAuth: [],
   basicAuthInsecure: false,
   precompressed: false,
+  upload: false,
+  uploadMaxBytes: Option.none(),
   ...overrides
 })
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
@@ -152,7 +154,8 @@ describe("Cli (pure parts)", () => {
         jsonListing: false,
         spa: Option.none(),
         basicAuth: [],
-        precompressed: false
+        precompressed: false,
+        upload: Option.none()
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       const tls = yield* validate(raw({ tlsCert: Option.some("c.pem"), tlsPasswordFile: Option.some("p") }))

@@ -9,6 +9,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as NodeFs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as AccessLog from "../src/AccessLog.js"
@@ -199,7 +200,9 @@ describe("-H/--header / headers (Python 3.15)", () => {
           spa: Option.none(),
           basicAuth: [],
           basicAuthInsecure: false,
-          precompressed: false
+          precompressed: false,
+          upload: false,
+          uploadMaxBytes: Option.none()
         },
         "/",
         (_, to) => to
@@ -865,7 +868,9 @@ describe("--basic-auth / basicAuth", () => {
         spa: Option.none(),
         basicAuth: ["alice:pa:ss"],
         basicAuthInsecure: false,
-        precompressed: false
+        precompressed: false,
+        upload: false,
+        uploadMaxBytes: Option.none()
       }
       const accepted = [
         { bind: Option.some("127.0.0.1") },
@@ -1033,12 +1038,209 @@ describe("--precompressed / precompressed", () => {
         spa: Option.none(),
         basicAuth: [],
         basicAuthInsecure: false,
-        precompressed: true
+        precompressed: true,
+        upload: false,
+        uploadMaxBytes: Option.none()
       }
       const on = yield* Cli.validate(raw, "/", (_, to) => to)
       expect(Cli.staticFilesOptions(on).precompressed).toBe(true)
       const off = yield* Cli.validate({ ...raw, precompressed: false }, "/", (_, to) => to)
       expect(Cli.staticFilesOptions(off).precompressed).toBeUndefined()
+    }).pipe(Effect.runPromise))
+})
+
+describe("--upload / upload", () => {
+  const put = (port: number, target: string, body: string | undefined, headers: ReadonlyArray<string> = []) =>
+    Effect.map(
+      sendRaw({
+        port,
+        chunks: [
+          `PUT ${target} HTTP/1.0\r\n${body === undefined ? "" : `Content-Length: ${Buffer.byteLength(body)}\r\n`}` +
+          `${headers.map((h) => h + "\r\n").join("")}\r\n${body ?? ""}`
+        ],
+        timeoutMs: 5000
+      }),
+      (ex) => {
+        expect(ex.responses.length).toBe(1)
+        return ex.responses[0]!
+      }
+    )
+  const temps = (dir: string): Array<string> =>
+    NodeFs.readdirSync(dir, { recursive: true }).map(String).filter((name) => name.includes(".effect-httpd-upload-"))
+  const read = (file: string) => NodeFs.readFileSync(file, "utf8")
+
+  it.scopedLive("201 with Location for a new file, 204 when replaced; GET then serves it (cache on and off)", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, upload: true })
+        const port = server.address.port
+        const name = `new-${cache}.txt`
+        const created = yield* put(port, `/sub/${name}?q=1`, "first body")
+        expect(created.status).toBe(201)
+        expect(header(created, "location")).toEqual([`/sub/${name}`])
+        expect(read(Path.join(root, "sub", name))).toBe("first body")
+        expect((yield* request(port, "GET", `/sub/${name}`)).body.toString()).toBe("first body")
+        const replaced = yield* put(port, `/sub/${name}`, "second, longer body")
+        expect(replaced.status).toBe(204)
+        expect(replaced.body.length).toBe(0)
+        expect((yield* request(port, "GET", `/sub/${name}`)).body.toString()).toBe("second, longer body")
+        const empty = yield* put(port, `/sub/${name}`, "")
+        expect(empty.status).toBe(204)
+        expect(read(Path.join(root, "sub", name))).toBe("")
+        expect(temps(root)).toEqual([])
+      }
+    }))
+
+  it.scopedLive("traversal stays inside the root; links on the way or as target → 403; directories and missing parents → 409", () =>
+    Effect.gen(function*() {
+      const { base, root } = yield* makeTree
+      NodeFs.symlinkSync(Path.join(base, "outdir"), Path.join(root, "linkdir"))
+      NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "linkfile"))
+      NodeFs.symlinkSync(Path.join(base, "nothing-here.txt"), Path.join(root, "dangling"))
+      NodeFs.symlinkSync(root, Path.join(root, "sub", "loop"))
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, upload: { maxBytes: 1000 } })
+        const port = server.address.port
+        for (const [target, file] of [["/../t1.txt", "t1.txt"], ["/%2e%2e/t2.txt", "t2.txt"], ["/sub%2f..%2f..%2ft3.txt", "t3.txt"], ["/..%2f..%2ft4.txt", "t4.txt"]] as const) {
+          const res = yield* put(port, target, "in")
+          expect(res.status, target).toBeLessThan(300)
+          expect(read(Path.join(root, file))).toBe("in")
+          expect(NodeFs.existsSync(Path.join(base, file))).toBe(false)
+          NodeFs.rmSync(Path.join(root, file))
+        }
+        const refused: ReadonlyArray<readonly [string, number]> = [
+          ["/linkdir/new.txt", 403],
+          ["/linkfile", 403],
+          ["/dangling", 403],
+          ["/sub/loop/file.txt", 403],
+          ["/sub", 409],
+          ["/sub/", 409],
+          ["/", 409],
+          ["/missing/x.txt", 409],
+          ["/file.txt/x", 409]
+        ]
+        for (const [target, status] of refused) {
+          const res = yield* put(port, target, "EVIL")
+          expect(res.status, target).toBe(status)
+        }
+        expect(NodeFs.readdirSync(Path.join(base, "outdir"))).toEqual(["x.txt"])
+        expect(read(Path.join(base, "outside.txt"))).toBe("OUTSIDE-SECRET\n")
+        expect(NodeFs.existsSync(Path.join(base, "nothing-here.txt"))).toBe(false)
+        expect(read(Path.join(root, "file.txt"))).toBe("0123456789")
+        expect(NodeFs.lstatSync(Path.join(root, "linkfile")).isSymbolicLink()).toBe(true)
+        expect(temps(base)).toEqual([])
+      }
+    }))
+
+  it.scopedLive("411 without a length, 413 over the cap (declared, chunked, Expect: 100-continue); off → 501", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, upload: { maxBytes: 10 } })
+        const port = server.address.port
+        expect((yield* put(port, "/a.bin", undefined)).status).toBe(411)
+        expect((yield* put(port, "/a.bin", "x".repeat(11))).status).toBe(413)
+        expect((yield* put(port, "/a.bin", "x".repeat(10))).status).toBe(201)
+        const chunked = yield* sendRaw({
+          port,
+          chunks: [
+            "PUT /b.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            "8\r\n12345678\r\n",
+            "8\r\n12345678\r\n0\r\n\r\n"
+          ],
+          delayBetweenChunksMs: 20,
+          timeoutMs: 5000
+        })
+        expect(chunked.responses[0]!.status).toBe(413)
+        const chunkedOk = yield* sendRaw({
+          port,
+          chunks: ["PUT /c.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"],
+          timeoutMs: 5000
+        })
+        expect(chunkedOk.responses[0]!.status).toBe(201)
+        expect(read(Path.join(root, "c.bin"))).toBe("abcd")
+        const expect100 = yield* sendRaw({
+          port,
+          chunks: ["PUT /d.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\nExpect: 100-continue\r\n\r\n"],
+          until: { responses: 1 },
+          timeoutMs: 5000
+        })
+        expect(expect100.responses[0]!.status).toBe(413)
+        expect(NodeFs.existsSync(Path.join(root, "b.bin"))).toBe(false)
+        expect(NodeFs.existsSync(Path.join(root, "d.bin"))).toBe(false)
+        expect(temps(root)).toEqual([])
+        NodeFs.rmSync(Path.join(root, "a.bin"))
+        NodeFs.rmSync(Path.join(root, "c.bin"))
+        const off = yield* start({ directory: root, cache })
+        expect((yield* put(off.address.port, "/e.bin", "data")).status).toBe(501)
+        expect(NodeFs.existsSync(Path.join(root, "e.bin"))).toBe(false)
+      }
+    }))
+
+  it.scopedLive("a client reset mid-upload leaves no temporary file and no partial target; basic auth guards PUT", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      NodeFs.writeFileSync(Path.join(root, "kept.txt"), "KEPT")
+      const server = yield* start({ directory: root, upload: true, basicAuth: { user: "u", password: "p" } })
+      const port = server.address.port
+      const auth = `Authorization: Basic ${Buffer.from("u:p").toString("base64")}`
+      expect((yield* put(port, "/anon.txt", "x")).status).toBe(401)
+      expect(NodeFs.existsSync(Path.join(root, "anon.txt"))).toBe(false)
+      expect((yield* put(port, "/authed.txt", "x", [auth])).status).toBe(201)
+      for (const target of ["partial.txt", "kept.txt"]) {
+        const socket = Net.connect(port, "127.0.0.1")
+        yield* Effect.async<void>((resume) => void socket.once("connect", () => resume(Effect.void)))
+        socket.write(`PUT /${target} HTTP/1.0\r\nContent-Length: 1000000\r\n${auth}\r\n\r\n` + "y".repeat(4096))
+        // Wait until the temporary file holds some of the body, then reset.
+        for (let i = 0; i < 200 && temps(root).length === 0; i++) yield* Effect.sleep("10 millis")
+        expect(temps(root).length).toBe(1)
+        socket.resetAndDestroy()
+        for (let i = 0; i < 200 && temps(root).length > 0; i++) yield* Effect.sleep("10 millis")
+        expect(temps(root)).toEqual([])
+      }
+      expect(NodeFs.existsSync(Path.join(root, "partial.txt"))).toBe(false)
+      expect(read(Path.join(root, "kept.txt"))).toBe("KEPT")
+    }))
+
+  it("the CLI: --upload-max-bytes needs --upload; --upload refuses --cgi; the cap maps to the option", () =>
+    Effect.gen(function*() {
+      for (const [args, message] of [[["--upload-max-bytes", "5", "0"], /requires --upload/], [["--upload", "--cgi", "0"], /cannot be combined with --cgi/], [["--upload", "--upload-max-bytes", "-1", "0"], /invalid size/]] as const) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", ...args]).pipe(Effect.provide(NodeContext.layer)))
+        expect(error.exitCode, args.join(" ")).toBe(2)
+        expect(error.message).toMatch(message)
+      }
+      expect(Cli.normalizeArgs(["--upload", "0"])).toEqual(["--upload=true", "0"])
+      const raw: Cli.RawOptions = {
+        port: 0,
+        bind: Option.none(),
+        directory: Option.none(),
+        cgi: false,
+        protocol: "HTTP/1.0",
+        tlsCert: Option.none(),
+        tlsKey: Option.none(),
+        tlsPasswordFile: Option.none(),
+        indexPage: [],
+        header: [],
+        colorScheme: false,
+        cors: false,
+        cacheControl: Option.none(),
+        noDotfiles: false,
+        noFollowSymlinks: false,
+        jsonListing: false,
+        spa: Option.none(),
+        basicAuth: [],
+        basicAuthInsecure: false,
+        precompressed: false,
+        upload: true,
+        uploadMaxBytes: Option.none()
+      }
+      const byDefault = yield* Cli.validate(raw, "/", (_, to) => to)
+      expect(Cli.staticFilesOptions(byDefault).upload).toEqual({ maxBytes: 100 * 1024 * 1024 })
+      const capped = yield* Cli.validate({ ...raw, uploadMaxBytes: Option.some(5) }, "/", (_, to) => to)
+      expect(Cli.staticFilesOptions(capped).upload).toEqual({ maxBytes: 5 })
+      const off = yield* Cli.validate({ ...raw, upload: false }, "/", (_, to) => to)
+      expect(Cli.staticFilesOptions(off).upload).toBeUndefined()
     }).pipe(Effect.runPromise))
 })
 
@@ -1075,7 +1277,9 @@ describe("--help", () => {
           "--spa",
           "--basic-auth",
           "--basic-auth-insecure",
-          "--precompressed"
+          "--precompressed",
+          "--upload",
+          "--upload-max-bytes"
         ]
       ) {
         const at = options.indexOf(option)
