@@ -119,7 +119,7 @@ export interface StaticFilesOptions {
   /**
    * CORS for any origin: `Access-Control-Allow-Origin: *` on every answer (errors and redirects included, so a
    * cross-origin script can read a 404), and `OPTIONS` answered as a preflight: 204 with
-   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS`, `Access-Control-Allow-Headers` echoing the request's
+   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS` (`, PUT` with `upload`), `Access-Control-Allow-Headers` echoing the request's
    * `Access-Control-Request-Headers` when all of them are tokens (not sent otherwise, so the browser refuses),
    * `Access-Control-Max-Age: 86400`. No credentials. Default `false`: `OPTIONS` answers 501 as in Python.
    */
@@ -410,7 +410,8 @@ export const make = (
           () => lookup(request, spa)
         ))
     const routes: Record<string, Handler.Handler> = { GET: handler, HEAD: handler }
-    if (extras.cors) routes["OPTIONS"] = (request) => Extras.preflight((name) => request.headers.get(name))
+    const methods = upload === undefined ? "GET, HEAD, OPTIONS" : "GET, HEAD, OPTIONS, PUT"
+    if (extras.cors) routes["OPTIONS"] = (request) => Extras.preflight((name) => request.headers.get(name), methods)
     if (upload !== undefined) routes["PUT"] = (request) => finish(Upload.makePut(upload)(request))
     const map = upload === undefined
       ? Handler.make(routes)

@@ -13,6 +13,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as AccessLog from "../src/AccessLog.js"
+import * as Cgi from "../src/Cgi.js"
 import * as Cli from "../src/Cli.js"
 import { MimeTypes } from "../src/MimeTypes.js"
 import * as Server from "../src/Server.js"
@@ -1172,6 +1173,9 @@ describe("--upload / upload", () => {
         expect(temps(root)).toEqual([])
         NodeFs.rmSync(Path.join(root, "a.bin"))
         NodeFs.rmSync(Path.join(root, "c.bin"))
+        const cors = yield* start({ directory: root, cache, cors: true, upload: true })
+        const preflight = yield* request(cors.address.port, "OPTIONS", "/e.bin", ["Origin: http://a.example", "Access-Control-Request-Method: PUT"])
+        expect(header(preflight, "access-control-allow-methods")).toEqual(["GET, HEAD, OPTIONS, PUT"])
         const off = yield* start({ directory: root, cache })
         expect((yield* put(off.address.port, "/e.bin", "data")).status).toBe(501)
         expect(NodeFs.existsSync(Path.join(root, "e.bin"))).toBe(false)
@@ -1202,6 +1206,19 @@ describe("--upload / upload", () => {
       expect(NodeFs.existsSync(Path.join(root, "partial.txt"))).toBe(false)
       expect(read(Path.join(root, "kept.txt"))).toBe("KEPT")
     }))
+
+  it("the library refuses upload with CGI and an invalid cap when the handler is built", async () => {
+    const cgi = await Cgi.make({ upload: true }).pipe(
+      Effect.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles())),
+      Effect.runPromiseExit
+    )
+    expect(Exit.isFailure(cgi) && String(cgi.cause)).toMatch(/upload option cannot be combined with CGI/)
+    const cap = await StaticFiles.make({ upload: { maxBytes: -1 } }).pipe(
+      Effect.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles())),
+      Effect.runPromiseExit
+    )
+    expect(Exit.isFailure(cap) && String(cap.cause)).toMatch(/upload.maxBytes must be a non-negative integer/)
+  })
 
   it("the CLI: --upload-max-bytes needs --upload; --upload refuses --cgi; the cap maps to the option", () =>
     Effect.gen(function*() {
