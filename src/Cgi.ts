@@ -204,6 +204,10 @@ export const make = (
     const fs = yield* FileSystem.FileSystem
     // The credentials guard the whole map below (scripts included), not only the static part.
     const { basicAuth, ...staticOptions } = options
+    // A file PUT under a CGI directory would then run as a script.
+    if (options.upload !== undefined && options.upload !== false) {
+      return yield* Effect.dieMessage("Cgi: the upload option cannot be combined with CGI")
+    }
     const staticMap = yield* StaticFiles.make(staticOptions)
     const staticGet = staticMap.byMethod.get("GET")
     const staticHead = staticMap.byMethod.get("HEAD")

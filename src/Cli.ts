@@ -109,6 +109,10 @@ export interface CliConfig {
   readonly basicAuth: ReadonlyArray<Credentials>
   /** `--workers`: processes serving the port; 1 serves in this process. */
   readonly workers: number
+  /** `--precompressed`: `.br` / `.gz` siblings sent to clients that accept them. */
+  readonly precompressed: boolean
+  /** `--upload`: `PUT` stores files, bodies up to this many bytes (`None`: no uploads). */
+  readonly upload: Option.Option<number>
 }
 
 /**
@@ -440,6 +444,29 @@ const workers = Options.integer("workers").pipe(
   ),
   Options.withDefault(1)
 )
+const precompressed = Options.boolean("precompressed").pipe(
+  Options.withDescription(
+    "Send FILE.br or FILE.gz (when it exists beside FILE) to clients whose Accept-Encoding allows it, with FILE's " +
+      "Content-Type, Content-Encoding and Vary: Accept-Encoding; others get FILE. zstd is not supported. " +
+      "Example: --precompressed (after: gzip -k app.js; brotli -k app.js)"
+  )
+)
+const upload = Options.boolean("upload").pipe(
+  Options.withDescription(
+    "Accept PUT /path: the body is written to that file under the directory (atomically: temporary file, then " +
+      "rename), 201 for a new file, 204 for a replaced one. The parent directory must exist; symbolic links on " +
+      "the way are refused (403). Anyone who can reach the server can write: combine with --basic-auth. Not with " +
+      "--cgi. Example: --upload (then curl -T report.pdf http://localhost:8000/report.pdf)"
+  )
+)
+const uploadMaxBytes = Options.integer("upload-max-bytes").pipe(
+  Options.withPseudoName("BYTES"),
+  Options.withDescription(
+    "Largest body --upload accepts (larger ones answer 413), default 104857600 (100 MiB). " +
+      "Example: --upload-max-bytes 1048576"
+  ),
+  Options.optional
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -488,6 +515,9 @@ export interface RawOptions {
   readonly basicAuthInsecure: boolean
   /** Default 1. */
   readonly workers?: number
+  readonly precompressed: boolean
+  readonly upload: boolean
+  readonly uploadMaxBytes: Option.Option<number>
 }
 
 /**
@@ -554,6 +584,14 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
           "use --tls-cert, --bind 127.0.0.1, or --basic-auth-insecure"
       ))
     }
+    if (Option.isSome(raw.uploadMaxBytes) && !raw.upload) {
+      return yield* Effect.fail(usage("--upload-max-bytes requires --upload to be set"))
+    }
+    if (Option.isSome(raw.uploadMaxBytes) && !(raw.uploadMaxBytes.value >= 0)) {
+      return yield* Effect.fail(usage(`argument --upload-max-bytes: invalid size '${raw.uploadMaxBytes.value}'`))
+    }
+    // An uploaded file under /cgi-bin would be run as a script.
+    if (raw.upload && raw.cgi) return yield* Effect.fail(usage("--upload cannot be combined with --cgi"))
     const config: CliConfig = {
       port: raw.port,
       bind,
@@ -575,7 +613,9 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       jsonListing: raw.jsonListing,
       spa: raw.spa,
       basicAuth: credentials,
-      workers
+      workers,
+      precompressed: raw.precompressed,
+      upload: raw.upload ? Option.some(Option.getOrElse(raw.uploadMaxBytes, () => 100 * 1024 * 1024)) : Option.none()
     }
     return config
   })
@@ -672,7 +712,9 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(config.jsonListing ? { jsonListing: true } : {}),
   ...(Option.isSome(config.spa) ? { spaFallback: config.spa.value } : {}),
   // Cgi.make applies it to the scripts too.
-  ...(config.basicAuth.length > 0 ? { basicAuth: config.basicAuth } : {})
+  ...(config.basicAuth.length > 0 ? { basicAuth: config.basicAuth } : {}),
+  ...(config.precompressed ? { precompressed: true } : {}),
+  ...(Option.isSome(config.upload) ? { upload: { maxBytes: config.upload.value } } : {})
 })
 
 /**
@@ -812,7 +854,10 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       spa,
       basicAuth,
       basicAuthInsecure,
-      workers
+      workers,
+      precompressed,
+      upload,
+      uploadMaxBytes
     },
     (raw) =>
       Effect.gen(function*() {
@@ -847,7 +892,9 @@ const appInfo = {
     HelpDoc.p(`${NAME} --no-dotfiles --no-follow-symlinks       nothing hidden or outside the directory`),
     HelpDoc.p(`${NAME} --json-listing                        listings as JSON for scripts (?format=json)`),
     HelpDoc.p(`${NAME} --spa index.html -d ./dist               a single-page app: its routes answer index.html`),
-    HelpDoc.p(`${NAME} --basic-auth alice:s3cret --tls-cert cert.pem 8443   password-protected, over HTTPS`)
+    HelpDoc.p(`${NAME} --basic-auth alice:s3cret --tls-cert cert.pem 8443   password-protected, over HTTPS`),
+    HelpDoc.p(`${NAME} --precompressed -d ./dist              serve app.js.br / app.js.gz to clients that accept them`),
+    HelpDoc.p(`${NAME} --upload --basic-auth alice:s3cret -b 127.0.0.1   curl -T file URL stores files (PUT)`)
   ])
 }
 
@@ -889,7 +936,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

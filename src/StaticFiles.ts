@@ -35,6 +35,7 @@ import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./
 import * as UrlPath from "./internal/urlPath.js"
 import * as Extras from "./internal/extras.js"
 import * as BasicAuth from "./internal/basicAuth.js"
+import * as Upload from "./internal/upload.js"
 import { fallbackNameProblem, fallbackPath, isMissing, wantsFallback } from "./internal/spa.js"
 import * as Exit from "effect/Exit"
 import {
@@ -118,7 +119,7 @@ export interface StaticFilesOptions {
   /**
    * CORS for any origin: `Access-Control-Allow-Origin: *` on every answer (errors and redirects included, so a
    * cross-origin script can read a 404), and `OPTIONS` answered as a preflight: 204 with
-   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS`, `Access-Control-Allow-Headers` echoing the request's
+   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS` (`, PUT` with `upload`), `Access-Control-Allow-Headers` echoing the request's
    * `Access-Control-Request-Headers` when all of them are tokens (not sent otherwise, so the browser refuses),
    * `Access-Control-Max-Age: 86400`. No credentials. Default `false`: `OPTIONS` answers 501 as in Python.
    */
@@ -177,6 +178,36 @@ export interface StaticFilesOptions {
    * Default: none.
    */
   readonly basicAuth?: BasicAuth.Credentials | ReadonlyArray<BasicAuth.Credentials>
+  /**
+   * Precompressed siblings: a GET or HEAD of a file `f` that has a regular file `f.br` or `f.gz` beside it (links
+   * followed, within the root with `followSymlinks: false`) is answered with the sibling's bytes when
+   * `Accept-Encoding` allows (RFC 9110 §12.5.3 quality values; `x-gzip` is gzip): the highest quality wins, identity
+   * competing only when rated (its own `q`, else `*`'s: `gzip;q=0.5, identity` gets the file itself,
+   * `gzip;q=0.5` gets gzip); at equal quality br beats gzip beats identity; `q=0` excludes.
+   * No `Accept-Encoding` gets the file itself. When nothing is acceptable (`identity;q=0` and no acceptable
+   * sibling) the file itself is sent rather than 406, as RFC 9110 lets a server disregard the field. The answer
+   * keeps the original's `Content-Type`, adds `Content-Encoding`, and has the sibling's length, `Last-Modified` and
+   * an `ETag` of its own suffixed `-br` / `-gzip`; `Range` applies to the compressed bytes (RFC 9110 §14.1.2).
+   * Every answer for a file that has a sibling, 304 included, carries `Vary: Accept-Encoding`. Index pages are
+   * served as they are (only a file named by the path itself is negotiated). zstd is not offered: Node 20's
+   * `zlib` has none. The sibling lookup stats synchronously with `node:fs` when the response cache is on; the
+   * cache keeps one entry per coding. Default `false`.
+   */
+  readonly precompressed?: boolean
+  /**
+   * `PUT /path` stores the request body as that file (RFC 9110 §9.3.4): 201 Created with `Location` for a new file,
+   * 204 No Content for a replaced one. The body is streamed (with backpressure) into a temporary file in the
+   * target's directory (`.effect-httpd-upload-…`), renamed over the target only once complete: a client gone
+   * mid-body, a write error or a body over `maxBytes` (default 100 MiB; 413, also while a chunked body streams)
+   * removes it and leaves the target untouched. Refused: no `Content-Length` nor chunked body (411); a declared
+   * length over the cap (413, before reading, and in answer to `Expect: 100-continue`); a symbolic link anywhere
+   * below the root on the way or as the target, checked with `lstat` per component before and after the body
+   * (403); a directory, a missing or non-directory parent, or something not a regular file as target (409); a
+   * dot name with `hideDotfiles` (403). The path is confined as GET's (`translatePath`: `..`, `%2e%2e`, `%2f`
+   * stay inside the root). Without this option `PUT` answers 501. `basicAuth` guards it like every method.
+   * Writes use `node:fs` whatever `FileSystem` is provided; `toHttpApp` does not offer `PUT`. Default: off.
+   */
+  readonly upload?: boolean | { readonly maxBytes?: number }
 }
 
 /**
@@ -236,7 +267,8 @@ const resolveConfig = (options: StaticFilesOptions) =>
       colorScheme: options.colorScheme ?? false,
       hideDotfiles: options.hideDotfiles ?? false,
       confine: undefined,
-      jsonListing: options.jsonListing ?? false
+      jsonListing: options.jsonListing ?? false,
+      precompressed: options.precompressed ?? false
     }
     if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
     const extras: ExtrasConfig = {
@@ -259,7 +291,10 @@ const resolveConfig = (options: StaticFilesOptions) =>
     })
     const spa = options.spaFallback === undefined ? undefined : yield* validFallback(fs, config.root, options.spaFallback)
     const auth = options.basicAuth === undefined ? undefined : yield* validCredentials(options.basicAuth)
-    return { fs, config, cache, listings, extras, spa, auth }
+    const upload = options.upload === undefined || options.upload === false
+      ? undefined
+      : yield* validUpload(config.root, config.hideDotfiles, options.upload === true ? {} : options.upload)
+    return { fs, config, cache, listings, extras, spa, auth, upload }
   })
 
 /**
@@ -272,6 +307,17 @@ export const validCredentials = (
 ): Effect.Effect<ReadonlyArray<BasicAuth.Credentials>> => {
   const list = BasicAuth.credentialsList(value)
   return typeof list === "string" ? Effect.dieMessage(`StaticFiles: basicAuth: ${list}`) : Effect.succeed(list)
+}
+
+const validUpload = (
+  root: string,
+  hideDotfiles: boolean,
+  options: { readonly maxBytes?: number }
+): Effect.Effect<Upload.UploadConfig> => {
+  const maxBytes = options.maxBytes ?? Upload.DEFAULT_MAX_BYTES
+  return Number.isSafeInteger(maxBytes) && maxBytes >= 0
+    ? Effect.succeed({ root, maxBytes, hideDotfiles })
+    : Effect.dieMessage(`StaticFiles: upload.maxBytes must be a non-negative integer, not ${maxBytes}`)
 }
 
 /** The fallback's request path, once its name and its file are checked. */
@@ -340,7 +386,7 @@ const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<Readon
 export const make = (
   options: StaticFilesOptions = {}
 ): Effect.Effect<Handler.HandlerMap, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
-  Effect.flatMap(resolveConfig(options), ({ auth, cache, config, extras, fs, listings, spa }) => {
+  Effect.flatMap(resolveConfig(options), ({ auth, cache, config, extras, fs, listings, spa, upload }) => {
     const finish = Extras.apply(extras)
     const refused = refusedBy(config)
     const lookup = (request: Request, path: string) => {
@@ -363,9 +409,13 @@ export const make = (
           () => wantsFallback(request.method, request.path, request.headers.get("accept")),
           () => lookup(request, spa)
         ))
-    const map = extras.cors
-      ? Handler.make({ GET: handler, HEAD: handler, OPTIONS: (request) => Extras.preflight((name) => request.headers.get(name)) })
-      : Handler.make({ GET: handler, HEAD: handler })
+    const routes: Record<string, Handler.Handler> = { GET: handler, HEAD: handler }
+    const methods = upload === undefined ? "GET, HEAD, OPTIONS" : "GET, HEAD, OPTIONS, PUT"
+    if (extras.cors) routes["OPTIONS"] = (request) => Extras.preflight((name) => request.headers.get(name), methods)
+    if (upload !== undefined) routes["PUT"] = (request) => finish(Upload.makePut(upload)(request))
+    const map = upload === undefined
+      ? Handler.make(routes)
+      : Handler.make(routes, { expectContinue: Upload.expectContinue(upload) })
     return auth === undefined ? map : Effect.map(map, (handlers) => BasicAuth.protect(handlers, auth))
   })
 

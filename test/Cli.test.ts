@@ -36,6 +36,9 @@ const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
   spa: Option.none(),
   basicAuth: [],
   basicAuthInsecure: false,
+  precompressed: false,
+  upload: false,
+  uploadMaxBytes: Option.none(),
   ...overrides
 })
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
@@ -151,7 +154,9 @@ describe("Cli (pure parts)", () => {
         jsonListing: false,
         spa: Option.none(),
         basicAuth: [],
-        workers: 1
+        workers: 1,
+        precompressed: false,
+        upload: Option.none()
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       expect((yield* validate(raw({ workers: 4 }))).workers).toBe(4)

@@ -9,9 +9,11 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as NodeFs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as AccessLog from "../src/AccessLog.js"
+import * as Cgi from "../src/Cgi.js"
 import * as Cli from "../src/Cli.js"
 import { MimeTypes } from "../src/MimeTypes.js"
 import * as Server from "../src/Server.js"
@@ -198,7 +200,10 @@ describe("-H/--header / headers (Python 3.15)", () => {
           jsonListing: false,
           spa: Option.none(),
           basicAuth: [],
-          basicAuthInsecure: false
+          basicAuthInsecure: false,
+          precompressed: false,
+          upload: false,
+          uploadMaxBytes: Option.none()
         },
         "/",
         (_, to) => to
@@ -863,7 +868,10 @@ describe("--basic-auth / basicAuth", () => {
         jsonListing: false,
         spa: Option.none(),
         basicAuth: ["alice:pa:ss"],
-        basicAuthInsecure: false
+        basicAuthInsecure: false,
+        precompressed: false,
+        upload: false,
+        uploadMaxBytes: Option.none()
       }
       const accepted = [
         { bind: Option.some("127.0.0.1") },
@@ -878,6 +886,378 @@ describe("--basic-auth / basicAuth", () => {
         expect(config.basicAuth).toEqual([{ user: "alice", password: "pa:ss" }])
         expect(Cli.staticFilesOptions(config).basicAuth).toEqual([{ user: "alice", password: "pa:ss" }])
       }
+    }).pipe(Effect.runPromise))
+})
+
+describe("--precompressed / precompressed", () => {
+  const siblingTree = (root: string) => {
+    NodeFs.mkdirSync(Path.join(root, "pc"))
+    const put = (name: string, text: string) => NodeFs.writeFileSync(Path.join(root, "pc", name), text)
+    put("app.js", "PLAIN-JAVASCRIPT-BODY")
+    put("app.js.br", "BR-BYTES")
+    put("app.js.gz", "GZIP-BYTES!")
+    put("only.css", "PLAIN-CSS")
+    put("only.css.gz", "GZ-CSS")
+    put("none.txt", "NONE")
+    put("dir.txt", "DIR-PLAIN")
+    NodeFs.mkdirSync(Path.join(root, "pc", "dir.txt.br")) // a directory is not a sibling
+    put("gone.txt", "GONE-PLAIN")
+    put("gone.txt.br", "GONE-BR")
+  }
+  const ae = (value: string) => [`Accept-Encoding: ${value}`]
+
+  it.scopedLive("negotiates br/gzip by q-values; keeps Content-Type; Vary; distinct ETags; 304 and ranges per coding", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      siblingTree(root)
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, precompressed: true })
+        const port = server.address.port
+        const plainType = header(yield* request(port, "GET", "/pc/app.js"), "content-type")[0]
+        expect(plainType).toMatch(/javascript/)
+        for (let i = 0; i < 2; i++) {
+          // Twice: the second answers may come from the response cache, one entry per coding.
+          const cases: ReadonlyArray<readonly [string, string | undefined, string | undefined]> = [
+            ["/pc/app.js", undefined, undefined],
+            ["/pc/app.js", "gzip, deflate, br", "br"],
+            ["/pc/app.js", "gzip;q=0.5, br;q=0.9", "br"],
+            ["/pc/app.js", "gzip;q=0.9, br;q=0.5", "gzip"],
+            ["/pc/app.js", "br;q=0, gzip", "gzip"],
+            ["/pc/app.js", "x-gzip", "gzip"],
+            ["/pc/app.js", "*", "br"],
+            ["/pc/app.js", "*;q=0", undefined],
+            ["/pc/app.js", "identity;q=0", undefined],
+            ["/pc/app.js", "identity;q=0, gzip;q=0.1", "gzip"],
+            ["/pc/app.js", "gzip;q=0.5, identity", undefined],
+            ["/pc/app.js", "br;q=1.5", undefined], // invalid q: the element is skipped
+            ["/pc/app.js", "", undefined],
+            ["/pc/app.js", "deflate", undefined],
+            ["/pc/only.css", "br, gzip", "gzip"],
+            ["/pc/only.css", "br", undefined]
+          ]
+          for (const [target, accept, coding] of cases) {
+            const res = yield* request(port, "GET", target, accept === undefined ? [] : ae(accept))
+            const label = `${cache} ${target} ${accept}`
+            expect(res.status, label).toBe(200)
+            const file = Path.join(root, target + (coding === "br" ? ".br" : coding === "gzip" ? ".gz" : ""))
+            expect(res.body.toString(), label).toBe(NodeFs.readFileSync(file, "utf8"))
+            expect(header(res, "content-encoding"), label).toEqual(coding === undefined ? [] : [coding])
+            expect(header(res, "vary"), label).toEqual(["Accept-Encoding"])
+            expect(header(res, "content-length"), label).toEqual([String(res.body.length)])
+            if (target === "/pc/app.js") expect(header(res, "content-type"), label).toEqual([plainType])
+            const etag = header(res, "etag")[0]!
+            expect(etag.endsWith(coding === undefined ? "\"" : `-${coding}"`), label).toBe(true)
+          }
+          // No sibling (or a directory named like one): no Vary, the file itself even when identity is refused.
+          for (const target of ["/pc/none.txt", "/pc/dir.txt"]) {
+            const res = yield* request(port, "GET", target, ae("identity;q=0, br"))
+            expect(res.status).toBe(200)
+            expect(res.body.toString()).toBe(target === "/pc/none.txt" ? "NONE" : "DIR-PLAIN")
+            expect(header(res, "vary")).toEqual([])
+            expect(header(res, "content-encoding")).toEqual([])
+          }
+          // HEAD: the GET's head, no body.
+          const head = yield* request(port, "HEAD", "/pc/app.js", ae("br"))
+          expect(head.body.length).toBe(0)
+          expect(header(head, "content-encoding")).toEqual(["br"])
+          expect(header(head, "content-length")).toEqual(["8"])
+          expect(header(head, "vary")).toEqual(["Accept-Encoding"])
+          // ETags differ per coding; If-None-Match matches only its own coding; 304 keeps Vary.
+          const tags = new Set<string>()
+          for (const accept of ["br", "gzip", "identity"]) {
+            tags.add(header(yield* request(port, "GET", "/pc/app.js", ae(accept)), "etag")[0]!)
+          }
+          expect(tags.size).toBe(3)
+          const brTag = header(yield* request(port, "GET", "/pc/app.js", ae("br")), "etag")[0]!
+          const notModified = yield* request(port, "GET", "/pc/app.js", [...ae("br"), `If-None-Match: ${brTag}`])
+          expect(notModified.status).toBe(304)
+          expect(header(notModified, "etag")).toEqual([brTag])
+          expect(header(notModified, "vary")).toEqual(["Accept-Encoding"])
+          const other = yield* request(port, "GET", "/pc/app.js", [...ae("gzip"), `If-None-Match: ${brTag}`])
+          expect(other.status).toBe(200)
+          expect(other.body.toString()).toBe("GZIP-BYTES!")
+          // Ranges apply to the compressed bytes.
+          const partial = yield* request(port, "GET", "/pc/app.js", [...ae("br"), "Range: bytes=0-1"])
+          expect(partial.status).toBe(206)
+          expect(partial.body.toString()).toBe("BR")
+          expect(header(partial, "content-range")).toEqual(["bytes 0-1/8"])
+          expect(header(partial, "content-encoding")).toEqual(["br"])
+        }
+        // A sibling removed: the next answer is the file itself, without Vary (no stale cached variant).
+        expect((yield* request(port, "GET", "/pc/gone.txt", ae("br"))).body.toString()).toBe("GONE-BR")
+        NodeFs.renameSync(Path.join(root, "pc", "gone.txt.br"), Path.join(root, "pc", "gone.tmp"))
+        const after = yield* request(port, "GET", "/pc/gone.txt", ae("br"))
+        expect(after.body.toString()).toBe("GONE-PLAIN")
+        expect(header(after, "vary")).toEqual([])
+        NodeFs.renameSync(Path.join(root, "pc", "gone.tmp"), Path.join(root, "pc", "gone.txt.br"))
+      }
+    }))
+
+  it.scopedLive("off by default; with followSymlinks: false a sibling linking outside is ignored", () =>
+    Effect.gen(function*() {
+      const { base, root } = yield* makeTree
+      siblingTree(root)
+      NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "pc", "none.txt.br"))
+      for (const cache of bothCaches) {
+        const off = yield* start({ directory: root, cache })
+        const plain = yield* request(off.address.port, "GET", "/pc/app.js", ae("br, gzip"))
+        expect(plain.body.toString()).toBe("PLAIN-JAVASCRIPT-BODY")
+        expect(header(plain, "vary")).toEqual([])
+        expect(header(plain, "content-encoding")).toEqual([])
+        const confined = yield* start({ directory: root, cache, precompressed: true, followSymlinks: false })
+        for (let i = 0; i < 2; i++) {
+          const res = yield* request(confined.address.port, "GET", "/pc/none.txt", ae("br"))
+          expect(res.body.toString()).toBe("NONE")
+          expect(header(res, "content-encoding")).toEqual([])
+        }
+        // Followed by default, as any link.
+        const open = yield* start({ directory: root, cache, precompressed: true })
+        expect((yield* request(open.address.port, "GET", "/pc/none.txt", ae("br"))).body.toString()).toBe("OUTSIDE-SECRET\n")
+      }
+    }))
+
+  it("the CLI flag maps to the option (and takes no value)", () =>
+    Effect.gen(function*() {
+      expect(Cli.normalizeArgs(["--precompressed", "0"])).toEqual(["--precompressed=true", "0"])
+      const raw: Cli.RawOptions = {
+        port: 0,
+        bind: Option.none(),
+        directory: Option.none(),
+        cgi: false,
+        protocol: "HTTP/1.0",
+        tlsCert: Option.none(),
+        tlsKey: Option.none(),
+        tlsPasswordFile: Option.none(),
+        indexPage: [],
+        header: [],
+        colorScheme: false,
+        cors: false,
+        cacheControl: Option.none(),
+        noDotfiles: false,
+        noFollowSymlinks: false,
+        jsonListing: false,
+        spa: Option.none(),
+        basicAuth: [],
+        basicAuthInsecure: false,
+        precompressed: true,
+        upload: false,
+        uploadMaxBytes: Option.none()
+      }
+      const on = yield* Cli.validate(raw, "/", (_, to) => to)
+      expect(Cli.staticFilesOptions(on).precompressed).toBe(true)
+      const off = yield* Cli.validate({ ...raw, precompressed: false }, "/", (_, to) => to)
+      expect(Cli.staticFilesOptions(off).precompressed).toBeUndefined()
+    }).pipe(Effect.runPromise))
+})
+
+describe("--upload / upload", () => {
+  const put = (port: number, target: string, body: string | undefined, headers: ReadonlyArray<string> = []) =>
+    Effect.map(
+      sendRaw({
+        port,
+        chunks: [
+          `PUT ${target} HTTP/1.0\r\n${body === undefined ? "" : `Content-Length: ${Buffer.byteLength(body)}\r\n`}` +
+          `${headers.map((h) => h + "\r\n").join("")}\r\n${body ?? ""}`
+        ],
+        timeoutMs: 5000
+      }),
+      (ex) => {
+        expect(ex.responses.length).toBe(1)
+        return ex.responses[0]!
+      }
+    )
+  const temps = (dir: string): Array<string> =>
+    NodeFs.readdirSync(dir, { recursive: true }).map(String).filter((name) => name.includes(".effect-httpd-upload-"))
+  const read = (file: string) => NodeFs.readFileSync(file, "utf8")
+
+  it.scopedLive("201 with Location for a new file, 204 when replaced; GET then serves it (cache on and off)", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, upload: true })
+        const port = server.address.port
+        const name = `new-${cache}.txt`
+        const created = yield* put(port, `/sub/${name}?q=1`, "first body")
+        expect(created.status).toBe(201)
+        expect(header(created, "location")).toEqual([`/sub/${name}`])
+        expect(read(Path.join(root, "sub", name))).toBe("first body")
+        expect((yield* request(port, "GET", `/sub/${name}`)).body.toString()).toBe("first body")
+        const replaced = yield* put(port, `/sub/${name}`, "second, longer body")
+        expect(replaced.status).toBe(204)
+        expect(replaced.body.length).toBe(0)
+        expect((yield* request(port, "GET", `/sub/${name}`)).body.toString()).toBe("second, longer body")
+        const empty = yield* put(port, `/sub/${name}`, "")
+        expect(empty.status).toBe(204)
+        expect(read(Path.join(root, "sub", name))).toBe("")
+        expect(temps(root)).toEqual([])
+      }
+    }))
+
+  it.scopedLive("traversal stays inside the root; links on the way or as target → 403; directories and missing parents → 409", () =>
+    Effect.gen(function*() {
+      const { base, root } = yield* makeTree
+      NodeFs.symlinkSync(Path.join(base, "outdir"), Path.join(root, "linkdir"))
+      NodeFs.symlinkSync(Path.join(base, "outside.txt"), Path.join(root, "linkfile"))
+      NodeFs.symlinkSync(Path.join(base, "nothing-here.txt"), Path.join(root, "dangling"))
+      NodeFs.symlinkSync(root, Path.join(root, "sub", "loop"))
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, upload: { maxBytes: 1000 } })
+        const port = server.address.port
+        for (const [target, file] of [["/../t1.txt", "t1.txt"], ["/%2e%2e/t2.txt", "t2.txt"], ["/sub%2f..%2f..%2ft3.txt", "t3.txt"], ["/..%2f..%2ft4.txt", "t4.txt"]] as const) {
+          const res = yield* put(port, target, "in")
+          expect(res.status, target).toBeLessThan(300)
+          expect(read(Path.join(root, file))).toBe("in")
+          expect(NodeFs.existsSync(Path.join(base, file))).toBe(false)
+          NodeFs.rmSync(Path.join(root, file))
+        }
+        const refused: ReadonlyArray<readonly [string, number]> = [
+          ["/linkdir/new.txt", 403],
+          ["/linkfile", 403],
+          ["/dangling", 403],
+          ["/sub/loop/file.txt", 403],
+          ["/sub", 409],
+          ["/sub/", 409],
+          ["/", 409],
+          ["/missing/x.txt", 409],
+          ["/file.txt/x", 409]
+        ]
+        for (const [target, status] of refused) {
+          const res = yield* put(port, target, "EVIL")
+          expect(res.status, target).toBe(status)
+        }
+        expect(NodeFs.readdirSync(Path.join(base, "outdir"))).toEqual(["x.txt"])
+        expect(read(Path.join(base, "outside.txt"))).toBe("OUTSIDE-SECRET\n")
+        expect(NodeFs.existsSync(Path.join(base, "nothing-here.txt"))).toBe(false)
+        expect(read(Path.join(root, "file.txt"))).toBe("0123456789")
+        expect(NodeFs.lstatSync(Path.join(root, "linkfile")).isSymbolicLink()).toBe(true)
+        expect(temps(base)).toEqual([])
+      }
+    }))
+
+  it.scopedLive("411 without a length, 413 over the cap (declared, chunked, Expect: 100-continue); off → 501", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      for (const cache of bothCaches) {
+        const server = yield* start({ directory: root, cache, upload: { maxBytes: 10 } })
+        const port = server.address.port
+        expect((yield* put(port, "/a.bin", undefined)).status).toBe(411)
+        expect((yield* put(port, "/a.bin", "x".repeat(11))).status).toBe(413)
+        expect((yield* put(port, "/a.bin", "x".repeat(10))).status).toBe(201)
+        const chunked = yield* sendRaw({
+          port,
+          chunks: [
+            "PUT /b.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            "8\r\n12345678\r\n",
+            "8\r\n12345678\r\n0\r\n\r\n"
+          ],
+          delayBetweenChunksMs: 20,
+          timeoutMs: 5000
+        })
+        expect(chunked.responses[0]!.status).toBe(413)
+        const chunkedOk = yield* sendRaw({
+          port,
+          chunks: ["PUT /c.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"],
+          timeoutMs: 5000
+        })
+        expect(chunkedOk.responses[0]!.status).toBe(201)
+        expect(read(Path.join(root, "c.bin"))).toBe("abcd")
+        const expect100 = yield* sendRaw({
+          port,
+          chunks: ["PUT /d.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\nExpect: 100-continue\r\n\r\n"],
+          until: { responses: 1 },
+          timeoutMs: 5000
+        })
+        expect(expect100.responses[0]!.status).toBe(413)
+        expect(NodeFs.existsSync(Path.join(root, "b.bin"))).toBe(false)
+        expect(NodeFs.existsSync(Path.join(root, "d.bin"))).toBe(false)
+        expect(temps(root)).toEqual([])
+        NodeFs.rmSync(Path.join(root, "a.bin"))
+        NodeFs.rmSync(Path.join(root, "c.bin"))
+        const cors = yield* start({ directory: root, cache, cors: true, upload: true })
+        const preflight = yield* request(cors.address.port, "OPTIONS", "/e.bin", ["Origin: http://a.example", "Access-Control-Request-Method: PUT"])
+        expect(header(preflight, "access-control-allow-methods")).toEqual(["GET, HEAD, OPTIONS, PUT"])
+        const off = yield* start({ directory: root, cache })
+        expect((yield* put(off.address.port, "/e.bin", "data")).status).toBe(501)
+        expect(NodeFs.existsSync(Path.join(root, "e.bin"))).toBe(false)
+      }
+    }))
+
+  it.scopedLive("a client reset mid-upload leaves no temporary file and no partial target; basic auth guards PUT", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      NodeFs.writeFileSync(Path.join(root, "kept.txt"), "KEPT")
+      const server = yield* start({ directory: root, upload: true, basicAuth: { user: "u", password: "p" } })
+      const port = server.address.port
+      const auth = `Authorization: Basic ${Buffer.from("u:p").toString("base64")}`
+      expect((yield* put(port, "/anon.txt", "x")).status).toBe(401)
+      expect(NodeFs.existsSync(Path.join(root, "anon.txt"))).toBe(false)
+      expect((yield* put(port, "/authed.txt", "x", [auth])).status).toBe(201)
+      for (const target of ["partial.txt", "kept.txt"]) {
+        const socket = Net.connect(port, "127.0.0.1")
+        yield* Effect.async<void>((resume) => void socket.once("connect", () => resume(Effect.void)))
+        socket.write(`PUT /${target} HTTP/1.0\r\nContent-Length: 1000000\r\n${auth}\r\n\r\n` + "y".repeat(4096))
+        // Wait until the temporary file holds some of the body, then reset.
+        for (let i = 0; i < 200 && temps(root).length === 0; i++) yield* Effect.sleep("10 millis")
+        expect(temps(root).length).toBe(1)
+        socket.resetAndDestroy()
+        for (let i = 0; i < 200 && temps(root).length > 0; i++) yield* Effect.sleep("10 millis")
+        expect(temps(root)).toEqual([])
+      }
+      expect(NodeFs.existsSync(Path.join(root, "partial.txt"))).toBe(false)
+      expect(read(Path.join(root, "kept.txt"))).toBe("KEPT")
+    }))
+
+  it("the library refuses upload with CGI and an invalid cap when the handler is built", async () => {
+    const cgi = await Cgi.make({ upload: true }).pipe(
+      Effect.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles())),
+      Effect.runPromiseExit
+    )
+    expect(Exit.isFailure(cgi) && String(cgi.cause)).toMatch(/upload option cannot be combined with CGI/)
+    const cap = await StaticFiles.make({ upload: { maxBytes: -1 } }).pipe(
+      Effect.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles())),
+      Effect.runPromiseExit
+    )
+    expect(Exit.isFailure(cap) && String(cap.cause)).toMatch(/upload.maxBytes must be a non-negative integer/)
+  })
+
+  it("the CLI: --upload-max-bytes needs --upload; --upload refuses --cgi; the cap maps to the option", () =>
+    Effect.gen(function*() {
+      for (const [args, message] of [[["--upload-max-bytes", "5", "0"], /requires --upload/], [["--upload", "--cgi", "0"], /cannot be combined with --cgi/], [["--upload", "--upload-max-bytes", "-1", "0"], /invalid size/]] as const) {
+        const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", ...args]).pipe(Effect.provide(NodeContext.layer)))
+        expect(error.exitCode, args.join(" ")).toBe(2)
+        expect(error.message).toMatch(message)
+      }
+      expect(Cli.normalizeArgs(["--upload", "0"])).toEqual(["--upload=true", "0"])
+      const raw: Cli.RawOptions = {
+        port: 0,
+        bind: Option.none(),
+        directory: Option.none(),
+        cgi: false,
+        protocol: "HTTP/1.0",
+        tlsCert: Option.none(),
+        tlsKey: Option.none(),
+        tlsPasswordFile: Option.none(),
+        indexPage: [],
+        header: [],
+        colorScheme: false,
+        cors: false,
+        cacheControl: Option.none(),
+        noDotfiles: false,
+        noFollowSymlinks: false,
+        jsonListing: false,
+        spa: Option.none(),
+        basicAuth: [],
+        basicAuthInsecure: false,
+        precompressed: false,
+        upload: true,
+        uploadMaxBytes: Option.none()
+      }
+      const byDefault = yield* Cli.validate(raw, "/", (_, to) => to)
+      expect(Cli.staticFilesOptions(byDefault).upload).toEqual({ maxBytes: 100 * 1024 * 1024 })
+      const capped = yield* Cli.validate({ ...raw, uploadMaxBytes: Option.some(5) }, "/", (_, to) => to)
+      expect(Cli.staticFilesOptions(capped).upload).toEqual({ maxBytes: 5 })
+      const off = yield* Cli.validate({ ...raw, upload: false }, "/", (_, to) => to)
+      expect(Cli.staticFilesOptions(off).upload).toBeUndefined()
     }).pipe(Effect.runPromise))
 })
 
@@ -913,7 +1293,10 @@ describe("--help", () => {
           "--json-listing",
           "--spa",
           "--basic-auth",
-          "--basic-auth-insecure"
+          "--basic-auth-insecure",
+          "--precompressed",
+          "--upload",
+          "--upload-max-bytes"
         ]
       ) {
         const at = options.indexOf(option)

@@ -116,12 +116,13 @@ export const PREFLIGHT_MAX_AGE = "86400"
  * refuses the actual request), and a max age.
  */
 export const preflight = (
-  header: (name: string) => string | undefined
+  header: (name: string) => string | undefined,
+  methods = "GET, HEAD, OPTIONS"
 ): Effect.Effect<Response.Response> => {
   const headers: Array<HeaderField> = [
     ALLOW_ORIGIN,
-    ["Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"],
-    ["Allow", "GET, HEAD, OPTIONS"]
+    ["Access-Control-Allow-Methods", methods],
+    ["Allow", methods]
   ]
   const requested = header("access-control-request-headers")
   if (requested !== undefined) {

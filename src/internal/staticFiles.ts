@@ -27,6 +27,7 @@ import {
 import { jsonResponse, readJsonEntries, readJsonEntriesNode, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
 import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
 import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
+import { choose, type Coding, CODINGS, siblingsSync, type Variant, variantEtag, variantKey } from "./precompressed.js"
 import {
   type CacheEntry,
   type FileCache,
@@ -69,6 +70,8 @@ export interface StaticConfig {
   readonly confine: ((path: string) => boolean) | undefined
   /** `?format=json` or an `Accept` preferring JSON gets the listing as JSON; listings then carry `Vary: Accept`. */
   readonly jsonListing: boolean
+  /** A file's `.br` / `.gz` sibling is sent in its place when `Accept-Encoding` allows it. */
+  readonly precompressed: boolean
 }
 
 /** Whether a directory entry is shown, given the options that hide some. */
@@ -123,8 +126,58 @@ export const serve = (
     }
     // A trailing slash on a file is a 404 (bpo-17324); stat already failed with ENOTDIR for it.
     if (Option.isNone(info) || info.value.type !== "File" || path.endsWith("/")) return Effect.fail(notFound)
-    return serveFile(fs, config, request, path, metaOfInfo(info.value))
+    if (!config.precompressed) return serveFile(fs, config, request, path, metaOfInfo(info.value))
+    const original = info.value
+    return Effect.flatMap(siblings(fs, config, path), (found) => {
+      const coding = choose(request.header("accept-encoding"), found.map(([c]) => c))
+      const chosen = found.find(([c]) => c === coding)
+      const variant: Variant = {
+        coding,
+        vary: found.length > 0,
+        contentType: config.contentType(path),
+        path: chosen?.[1] ?? path,
+        stats: undefined
+      }
+      return serveFile(fs, config, request, variant.path, metaOfInfo(chosen?.[2] ?? original), undefined, variant)
+    })
   })
+}
+
+/** The `.br` / `.gz` siblings of `path` that are regular files (and inside the root, with `followSymlinks: false`). */
+const siblings = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  path: string
+): Effect.Effect<Array<readonly [Coding, string, FileSystem.File.Info]>> =>
+  Effect.map(
+    Effect.forEach(CODINGS, ([coding, suffix]) =>
+      Effect.map(Effect.option(fs.stat(path + suffix)), (info) =>
+        Option.isSome(info) && info.value.type === "File" && indexAllowed(config, path + suffix)
+          ? [[coding, path + suffix, info.value] as const]
+          : [])),
+    (lists) => lists.flat()
+  )
+
+/**
+ * The variant a request gets for `requestPath` when it names a file (synchronously, for the response cache):
+ * `undefined` when it does not name a file or the file has no sibling (the answer is then the plain one).
+ */
+const variantSync = (config: StaticConfig, request: StaticRequest): Variant | undefined => {
+  const path = translatePath(config.root, request.path)
+  if (path.endsWith("/") || path.includes("\0") || hasLoneSurrogate(path)) return undefined
+  const stats = statQuiet(path)
+  if (stats === undefined || !stats.isFile()) return undefined
+  const found = siblingsSync(path, (sibling) => indexAllowed(config, sibling))
+  if (found.length === 0) return undefined
+  const coding = choose(request.header("accept-encoding"), found.map(([c]) => c))
+  const chosen = found.find(([c]) => c === coding)
+  return {
+    coding,
+    vary: true,
+    contentType: config.contentType(path),
+    path: chosen?.[1] ?? path,
+    stats: chosen?.[2] ?? stats
+  }
 }
 
 const indexOrListing = (
@@ -337,7 +390,13 @@ const metaOfStats = (stats: NodeFs.Stats): FileMeta => ({
  */
 type Source =
   | { readonly _tag: "Cached"; readonly bytes: Uint8Array }
-  | { readonly _tag: "Populate"; readonly cache: FileCache; readonly key: string; readonly version: FileVersion }
+  | {
+    readonly _tag: "Populate"
+    readonly cache: FileCache
+    readonly key: string
+    readonly version: FileVersion
+    readonly variant: Variant | undefined
+  }
 
 /** The file part of `send_head`: validators, conditional requests, ranges, then the body. */
 const serveFile = (
@@ -346,12 +405,17 @@ const serveFile = (
   request: StaticRequest,
   path: string,
   meta: FileMeta,
-  source?: Source
+  source?: Source,
+  variant?: Variant
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
   const size = meta.size
   const mtimeMs = meta.mtimeMs
   const mtimeSeconds = Math.floor(mtimeMs / 1000)
-  const etag = config.etag ? makeEtag(meta.ino, size, mtimeMs) : undefined
+  const coding = variant?.coding
+  const plainEtag = config.etag ? makeEtag(meta.ino, size, mtimeMs) : undefined
+  const etag = plainEtag !== undefined && coding !== undefined ? variantEtag(plainEtag, coding) : plainEtag
+  // RFC 9110 §12.5.5: a 304 carries the Vary its 200 would.
+  const vary: ReadonlyArray<HeaderField> = variant?.vary === true ? [["Vary", "Accept-Encoding"]] : []
 
   // Python consults If-Modified-Since only without If-None-Match; with ETags on, If-None-Match decides.
   const ifNoneMatch = request.header("if-none-match")
@@ -363,15 +427,17 @@ const serveFile = (
     notModified = ims !== undefined && notModifiedSince(ims, mtimeMs / 1000)
   }
   if (notModified) {
-    const headers: ReadonlyArray<HeaderField> = etag === undefined ? [] : [["ETag", etag]]
+    const headers: ReadonlyArray<HeaderField> = etag === undefined ? vary : [["ETag", etag], ...vary]
     return Effect.succeed(Response.make(304, Response.emptyBody, { headers }))
   }
 
-  const contentType = config.contentType(path)
+  const contentType = variant?.contentType ?? config.contentType(path)
   const lastModified = formatHttpDate(mtimeSeconds)
   const extra: Array<HeaderField> = []
   if (config.rangeRequests) extra.push(["Accept-Ranges", "bytes"])
   if (etag !== undefined) extra.push(["ETag", etag])
+  if (coding !== undefined) extra.push(["Content-Encoding", coding])
+  extra.push(...vary)
 
   let body: Body = { _tag: "Full" }
   const range = config.rangeRequests && request.method === "GET" ? request.header("range") : undefined
@@ -532,7 +598,7 @@ const offer = (
   meta: FileMeta,
   bytes: Uint8Array
 ): void => {
-  const { cache, key, version } = source
+  const { cache, key, variant, version } = source
   if (!cache.admits(version)) return
   const after = statQuiet(path)
   if (after === undefined || !after.isFile() || !sameVersion(versionOf(after), version)) return
@@ -542,15 +608,20 @@ const offer = (
     version,
     meta,
     bytes,
-    get: serveFile(fs, config, PLAIN_GET, path, meta, cached),
-    head: serveFile(fs, config, PLAIN_HEAD, path, meta, cached)
+    get: serveFile(fs, config, PLAIN_GET, path, meta, cached, variant),
+    head: serveFile(fs, config, PLAIN_HEAD, path, meta, cached, variant)
   }
   cache.insert(key, entry)
 }
 
-const populate = (cache: FileCache, key: string, stats: NodeFs.Stats): Source | undefined => {
+const populate = (
+  cache: FileCache,
+  key: string,
+  stats: NodeFs.Stats,
+  variant?: Variant
+): Source | undefined => {
   const version = versionOf(stats)
-  return cache.admits(version) ? { _tag: "Populate", cache, key, version } : undefined
+  return cache.admits(version) ? { _tag: "Populate", cache, key, version, variant } : undefined
 }
 
 /**
@@ -577,7 +648,10 @@ export const serveWithCache = (
   listings: ListingCache,
   request: StaticRequest
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
-  const key = cacheKey(request.path)
+  // With `precompressed`, the coding chosen (and whether the answer varies) is part of the key: one entry per
+  // variant, each validated by the stat of the file it was read from.
+  const variant = config.precompressed ? variantSync(config, request) : undefined
+  const key = cacheKey(request.path) + variantKey(variant)
   const hit = cache.lookup(key)
   // A link re-pointed out of the root after the answer was cached must not be served from the cache.
   if (hit !== undefined && (config.confine === undefined || config.confine(hit.path))) {
@@ -587,7 +661,7 @@ export const serveWithCache = (
     ) {
       return request.method === "HEAD" ? hit.head : hit.get
     }
-    return serveFile(fs, config, request, hit.path, hit.meta, { _tag: "Cached", bytes: hit.bytes })
+    return serveFile(fs, config, request, hit.path, hit.meta, { _tag: "Cached", bytes: hit.bytes }, variant)
   }
   const path = translatePath(config.root, request.path)
   if (path.includes("\0") || hasLoneSurrogate(path)) return Effect.fail(notFound)
@@ -610,6 +684,10 @@ export const serveWithCache = (
     return fastListing(config, listings, request, path, versionOf(stats))
   }
   if (!stats.isFile() || path.endsWith("/")) return Effect.fail(notFound)
+  if (variant !== undefined) {
+    const served = variant.stats!
+    return serveFile(fs, config, request, variant.path, metaOfStats(served), populate(cache, key, served, variant), variant)
+  }
   return serveFile(fs, config, request, path, metaOfStats(stats), populate(cache, key, stats))
 }
 
