@@ -11,6 +11,8 @@ export * as Cgi from "./Cgi.js"
 /** @since 0.1.0 */
 export * as Cli from "./Cli.js"
 /** @since 0.1.0 */
+export * as Cluster from "./Cluster.js"
+/** @since 0.1.0 */
 export * as Decoder from "./Decoder.js"
 /** @since 0.1.0 */
 export * as Handler from "./Handler.js"
