@@ -76,7 +76,11 @@ export const requestMessage = (requestLine: string, code: number | string, size:
  *
  * @since 0.1.0
  */
-export const makeStreamLog = (stream: NodeJS.WritableStream): AccessLogService => {
+export const makeStreamLog = (
+  stream: NodeJS.WritableStream,
+  /** How a batch is cut into writes (default: one write); e.g. whole lines per pipe-atomic write. */
+  split: (text: string) => ReadonlyArray<string> = (text) => [text]
+): AccessLogService => {
   let pending = ""
   let scheduled = false
   const flush = () => {
@@ -84,7 +88,7 @@ export const makeStreamLog = (stream: NodeJS.WritableStream): AccessLogService =
     if (pending !== "") {
       const text = pending
       pending = ""
-      stream.write(text)
+      for (const piece of split(text)) stream.write(piece)
     }
   }
   return {

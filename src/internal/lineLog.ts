@@ -3,7 +3,7 @@
  * `AccessLog.makeStreamLog` does, but every `write` holds whole lines and at most `PIPE_BUF` bytes, the size POSIX
  * writes to a pipe atomically. Two workers' batches can then alternate, but never inside a line.
  */
-import type { AccessLogService } from "../AccessLog.js"
+import { type AccessLogService, makeStreamLog } from "../AccessLog.js"
 
 /** Linux's `PIPE_BUF`: writes up to this size to a pipe are never interleaved with other writers'. */
 export const PIPE_BUF = 4096
@@ -33,24 +33,5 @@ export const chunkLines = (text: string, limit: number = PIPE_BUF): Array<string
 }
 
 /** A log over `stream` whose writes are whole lines, at most {@link PIPE_BUF} bytes each but for longer lines. */
-export const makeLineAtomicLog = (stream: NodeJS.WritableStream): AccessLogService => {
-  let pending = ""
-  let scheduled = false
-  const flush = () => {
-    scheduled = false
-    if (pending === "") return
-    const text = pending
-    pending = ""
-    for (const chunk of chunkLines(text)) stream.write(chunk)
-  }
-  return {
-    write: (line) => {
-      pending += line + "\n"
-      if (!scheduled) {
-        scheduled = true
-        setImmediate(flush)
-      }
-    },
-    flush
-  }
-}
+export const makeLineAtomicLog = (stream: NodeJS.WritableStream): AccessLogService =>
+  makeStreamLog(stream, (text) => chunkLines(text))
