@@ -113,6 +113,8 @@ export interface CliConfig {
   readonly precompressed: boolean
   /** `--upload`: `PUT` stores files, bodies up to this many bytes (`None`: no uploads). */
   readonly upload: Option.Option<number>
+  /** `--compress`: on-the-fly gzip / brotli of files of at least this many bytes (`None`: off). */
+  readonly compress: Option.Option<number>
 }
 
 /**
@@ -467,6 +469,22 @@ const uploadMaxBytes = Options.integer("upload-max-bytes").pipe(
   ),
   Options.optional
 )
+const compress = Options.boolean("compress").pipe(
+  Options.withDescription(
+    "Compress text, JSON, JavaScript, XML and SVG files of at least 1024 bytes (threshold: compress-min-bytes) on the " +
+      "fly with brotli or gzip, as the client's Accept-Encoding allows, with Vary: Accept-Encoding and a weak ETag. " +
+      "Range requests and precompressed siblings are sent as they are. Files over 64 KiB are streamed without " +
+      "Content-Length (the connection closes after them). Example: --compress (then curl --compressed URL)"
+  )
+)
+const compressMinBytes = Options.integer("compress-min-bytes").pipe(
+  Options.withPseudoName("BYTES"),
+  Options.withDescription(
+    "Smallest file --compress compresses (smaller ones are sent as they are), default 1024. " +
+      "Example: --compress-min-bytes 4096"
+  ),
+  Options.optional
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -518,6 +536,10 @@ export interface RawOptions {
   readonly precompressed: boolean
   readonly upload: boolean
   readonly uploadMaxBytes: Option.Option<number>
+  /** Default false. */
+  readonly compress?: boolean
+  /** Default none. */
+  readonly compressMinBytes?: Option.Option<number>
 }
 
 /**
@@ -590,6 +612,13 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
     if (Option.isSome(raw.uploadMaxBytes) && !(raw.uploadMaxBytes.value >= 0)) {
       return yield* Effect.fail(usage(`argument --upload-max-bytes: invalid size '${raw.uploadMaxBytes.value}'`))
     }
+    const compressMin = raw.compressMinBytes ?? Option.none()
+    if (Option.isSome(compressMin) && raw.compress !== true) {
+      return yield* Effect.fail(usage("--compress-min-bytes requires --compress to be set"))
+    }
+    if (Option.isSome(compressMin) && !(compressMin.value >= 0)) {
+      return yield* Effect.fail(usage(`argument --compress-min-bytes: invalid size '${compressMin.value}'`))
+    }
     // An uploaded file under /cgi-bin would be run as a script.
     if (raw.upload && raw.cgi) return yield* Effect.fail(usage("--upload cannot be combined with --cgi"))
     const config: CliConfig = {
@@ -615,7 +644,8 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       basicAuth: credentials,
       workers,
       precompressed: raw.precompressed,
-      upload: raw.upload ? Option.some(Option.getOrElse(raw.uploadMaxBytes, () => 100 * 1024 * 1024)) : Option.none()
+      upload: raw.upload ? Option.some(Option.getOrElse(raw.uploadMaxBytes, () => 100 * 1024 * 1024)) : Option.none(),
+      compress: raw.compress === true ? Option.some(Option.getOrElse(compressMin, () => 1024)) : Option.none()
     }
     return config
   })
@@ -714,7 +744,8 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   // Cgi.make applies it to the scripts too.
   ...(config.basicAuth.length > 0 ? { basicAuth: config.basicAuth } : {}),
   ...(config.precompressed ? { precompressed: true } : {}),
-  ...(Option.isSome(config.upload) ? { upload: { maxBytes: config.upload.value } } : {})
+  ...(Option.isSome(config.upload) ? { upload: { maxBytes: config.upload.value } } : {}),
+  ...(Option.isSome(config.compress) ? { compress: { minBytes: config.compress.value } } : {})
 })
 
 /**
@@ -857,7 +888,9 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       workers,
       precompressed,
       upload,
-      uploadMaxBytes
+      uploadMaxBytes,
+      compress,
+      compressMinBytes
     },
     (raw) =>
       Effect.gen(function*() {
@@ -894,7 +927,8 @@ const appInfo = {
     HelpDoc.p(`${NAME} --spa index.html -d ./dist               a single-page app: its routes answer index.html`),
     HelpDoc.p(`${NAME} --basic-auth alice:s3cret --tls-cert cert.pem 8443   password-protected, over HTTPS`),
     HelpDoc.p(`${NAME} --precompressed -d ./dist              serve app.js.br / app.js.gz to clients that accept them`),
-    HelpDoc.p(`${NAME} --upload --basic-auth alice:s3cret -b 127.0.0.1   curl -T file URL stores files (PUT)`)
+    HelpDoc.p(`${NAME} --upload --basic-auth alice:s3cret -b 127.0.0.1   curl -T file URL stores files (PUT)`),
+    HelpDoc.p(`${NAME} --compress                            gzip / brotli text files on the fly`)
   ])
 }
 
@@ -936,7 +970,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload", "--compress"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

@@ -36,6 +36,7 @@ import * as UrlPath from "./internal/urlPath.js"
 import * as Extras from "./internal/extras.js"
 import * as BasicAuth from "./internal/basicAuth.js"
 import * as Upload from "./internal/upload.js"
+import * as Compress from "./internal/compress.js"
 import { fallbackNameProblem, fallbackPath, isMissing, wantsFallback } from "./internal/spa.js"
 import * as Exit from "effect/Exit"
 import {
@@ -208,6 +209,20 @@ export interface StaticFilesOptions {
    * Writes use `node:fs` whatever `FileSystem` is provided; `toHttpApp` does not offer `PUT`. Default: off.
    */
   readonly upload?: boolean | { readonly maxBytes?: number }
+  /**
+   * On-the-fly compression: a GET of a file of a compressible type (`text/*`, `application/json`,
+   * `application/javascript`, `application/xml`, `image/svg+xml`, `+json` / `+xml` suffixes; parameters ignored)
+   * of at least `minBytes` (default 1024) is sent gzip- or brotli-encoded (brotli at quality 4) when
+   * `Accept-Encoding` allows it, negotiated as `precompressed` does (q-values, br before gzip at equal quality,
+   * identity when it rates higher; no field: identity). Not applied to a request with `Range` (it gets the
+   * identity bytes, ranges as usual), nor when a precompressed sibling was chosen. Files up to `smallFileLimit`
+   * (64 KiB) are compressed in memory and sent with `Content-Length` (keep-alive holds); larger ones stream
+   * through zlib without a length, so the connection closes after the body. HEAD gets the GET's fields without
+   * `Content-Length`. A compressed answer has a weak `ETag` (`W/"…-gzip"`, `W/"…-br"`), matched by
+   * `If-None-Match` only for its own coding; every answer for an eligible file (identity and 304 too) carries
+   * `Vary: Accept-Encoding`. Listings are not compressed. Default: off.
+   */
+  readonly compress?: boolean | { readonly minBytes?: number }
 }
 
 /**
@@ -268,7 +283,8 @@ const resolveConfig = (options: StaticFilesOptions) =>
       hideDotfiles: options.hideDotfiles ?? false,
       confine: undefined,
       jsonListing: options.jsonListing ?? false,
-      precompressed: options.precompressed ?? false
+      precompressed: options.precompressed ?? false,
+      compress: yield* validCompress(options.compress)
     }
     if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
     const extras: ExtrasConfig = {
@@ -307,6 +323,16 @@ export const validCredentials = (
 ): Effect.Effect<ReadonlyArray<BasicAuth.Credentials>> => {
   const list = BasicAuth.credentialsList(value)
   return typeof list === "string" ? Effect.dieMessage(`StaticFiles: basicAuth: ${list}`) : Effect.succeed(list)
+}
+
+const validCompress = (
+  option: StaticFilesOptions["compress"]
+): Effect.Effect<Compress.CompressConfig | undefined> => {
+  if (option === undefined || option === false) return Effect.succeed(undefined)
+  const minBytes = option === true ? Compress.DEFAULT_MIN_BYTES : option.minBytes ?? Compress.DEFAULT_MIN_BYTES
+  return Number.isSafeInteger(minBytes) && minBytes >= 0
+    ? Effect.succeed({ minBytes })
+    : Effect.dieMessage(`StaticFiles: compress.minBytes must be a non-negative integer, not ${minBytes}`)
 }
 
 const validUpload = (

@@ -156,7 +156,8 @@ describe("Cli (pure parts)", () => {
         basicAuth: [],
         workers: 1,
         precompressed: false,
-        upload: Option.none()
+        upload: Option.none(),
+        compress: Option.none()
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       expect((yield* validate(raw({ workers: 4 }))).workers).toBe(4)

@@ -1296,7 +1296,9 @@ describe("--help", () => {
           "--basic-auth-insecure",
           "--precompressed",
           "--upload",
-          "--upload-max-bytes"
+          "--upload-max-bytes",
+          "--compress",
+          "--compress-min-bytes"
         ]
       ) {
         const at = options.indexOf(option)

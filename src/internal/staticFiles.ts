@@ -27,6 +27,7 @@ import {
 import { jsonResponse, readJsonEntries, readJsonEntriesNode, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
 import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
 import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
+import { chooseCoding, compressBytes, type CompressConfig, compressedEtag, compressStream, eligible } from "./compress.js"
 import { choose, type Coding, CODINGS, siblingsSync, type Variant, variantEtag, variantKey } from "./precompressed.js"
 import {
   type CacheEntry,
@@ -72,6 +73,8 @@ export interface StaticConfig {
   readonly jsonListing: boolean
   /** A file's `.br` / `.gz` sibling is sent in its place when `Accept-Encoding` allows it. */
   readonly precompressed: boolean
+  /** On-the-fly gzip / brotli of compressible files (`undefined`: off). */
+  readonly compress: CompressConfig | undefined
 }
 
 /** Whether a directory entry is shown, given the options that hide some. */
@@ -412,10 +415,26 @@ const serveFile = (
   const mtimeMs = meta.mtimeMs
   const mtimeSeconds = Math.floor(mtimeMs / 1000)
   const coding = variant?.coding
+  const contentType = variant?.contentType ?? config.contentType(path)
+  // On-the-fly compression: never over a precompressed sibling, never for a Range (identity bytes, as ranges
+  // of a compressed stream would not be reproducible).
+  const compressible = config.compress !== undefined && coding === undefined &&
+    eligible(config.compress, contentType, size)
+  const dynamic = compressible && request.header("range") === undefined
+    ? chooseCoding(request.header("accept-encoding"))
+    : undefined
   const plainEtag = config.etag ? makeEtag(meta.ino, size, mtimeMs) : undefined
-  const etag = plainEtag !== undefined && coding !== undefined ? variantEtag(plainEtag, coding) : plainEtag
+  const etag = plainEtag === undefined
+    ? undefined
+    : coding !== undefined
+    ? variantEtag(plainEtag, coding)
+    : dynamic !== undefined
+    ? compressedEtag(plainEtag, dynamic)
+    : plainEtag
   // RFC 9110 §12.5.5: a 304 carries the Vary its 200 would.
-  const vary: ReadonlyArray<HeaderField> = variant?.vary === true ? [["Vary", "Accept-Encoding"]] : []
+  const vary: ReadonlyArray<HeaderField> = variant?.vary === true || compressible
+    ? [["Vary", "Accept-Encoding"]]
+    : []
 
   // Python consults If-Modified-Since only without If-None-Match; with ETags on, If-None-Match decides.
   const ifNoneMatch = request.header("if-none-match")
@@ -431,13 +450,20 @@ const serveFile = (
     return Effect.succeed(Response.make(304, Response.emptyBody, { headers }))
   }
 
-  const contentType = variant?.contentType ?? config.contentType(path)
   const lastModified = formatHttpDate(mtimeSeconds)
   const extra: Array<HeaderField> = []
   if (config.rangeRequests) extra.push(["Accept-Ranges", "bytes"])
   if (etag !== undefined) extra.push(["ETag", etag])
-  if (coding !== undefined) extra.push(["Content-Encoding", coding])
+  if (coding !== undefined || dynamic !== undefined) extra.push(["Content-Encoding", (coding ?? dynamic)!])
   extra.push(...vary)
+
+  if (dynamic !== undefined) {
+    return compressedAnswer(fs, config, request, path, meta, source, dynamic, [
+      ["Content-type", contentType],
+      ["Last-Modified", lastModified],
+      ...extra
+    ])
+  }
 
   let body: Body = { _tag: "Full" }
   const range = config.rangeRequests && request.method === "GET" ? request.header("range") : undefined
@@ -512,6 +538,48 @@ const serveFile = (
         }, { headers })
       }
       return Response.make(plan.status, { _tag: "Stream", stream: plan.fromFile(slice) }, { headers })
+    })
+  )
+}
+
+/**
+ * A file compressed on the fly: in memory with its length when it is small (or cached), streamed through zlib
+ * without a length otherwise (the engine then closes the connection after the body). HEAD gets no length: it
+ * would cost the compression.
+ */
+const compressedAnswer = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  request: StaticRequest,
+  path: string,
+  meta: FileMeta,
+  source: Source | undefined,
+  coding: Coding,
+  fields: ReadonlyArray<HeaderField>
+): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
+  if (request.method === "HEAD") return Effect.succeed(Response.make(200, Response.emptyBody, { headers: fields }))
+  const whole = (bytes: Uint8Array) =>
+    Effect.map(Effect.orDie(compressBytes(coding, bytes)), (compressed) =>
+      Response.make(200, { _tag: "Bytes", bytes: compressed }, {
+        headers: [fields[0]!, ["Content-Length", String(compressed.length)], ...fields.slice(1)]
+      }))
+  if (source?._tag === "Cached") return whole(source.bytes)
+  if (meta.size <= config.smallFileLimit) {
+    return fs.readFile(path).pipe(
+      Effect.mapError(() => notFound),
+      Effect.tap((bytes) => {
+        if (source !== undefined && bytes.length === meta.size) offer(fs, config, source, path, meta, bytes)
+      }),
+      Effect.flatMap(whole)
+    )
+  }
+  return fs.open(path).pipe(
+    Effect.mapError(() => notFound),
+    Effect.map((file) => {
+      const raw: Stream.Stream<Uint8Array, unknown> = config.directReads
+        ? directSlice(file, path, 0, meta.size, config.chunkSize)
+        : fileSlice(file, path, 0, meta.size, config.chunkSize)
+      return Response.make(200, { _tag: "Stream", stream: compressStream(coding, raw) }, { headers: fields })
     })
   )
 }
@@ -657,7 +725,9 @@ export const serveWithCache = (
   if (hit !== undefined && (config.confine === undefined || config.confine(hit.path))) {
     if (
       request.header("if-none-match") === undefined && request.header("if-modified-since") === undefined &&
-      request.header("range") === undefined
+      request.header("range") === undefined &&
+      // The ready-made answers are the identity ones (built without Accept-Encoding).
+      (config.compress === undefined || chooseCoding(request.header("accept-encoding")) === undefined)
     ) {
       return request.method === "HEAD" ? hit.head : hit.get
     }
