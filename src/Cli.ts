@@ -115,6 +115,8 @@ export interface CliConfig {
   readonly upload: Option.Option<number>
   /** `--compress`: on-the-fly gzip / brotli of files of at least this many bytes (`None`: off). */
   readonly compress: Option.Option<number>
+  /** `--rich-listing`: listings as a sortable table with sizes and times. */
+  readonly richListing: boolean
 }
 
 /**
@@ -485,6 +487,13 @@ const compressMinBytes = Options.integer("compress-min-bytes").pipe(
   ),
   Options.optional
 )
+const richListing = Options.boolean("rich-listing").pipe(
+  Options.withDescription(
+    "Directory listings as a table with size and modification time, directories first, sortable by clicking a " +
+      "column (?sort=name|size|time&order=asc|desc). Without it the listing is Python's. " +
+      "Example: --rich-listing (then open http://localhost:8000/?sort=time&order=desc)"
+  )
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -540,6 +549,8 @@ export interface RawOptions {
   readonly compress?: boolean
   /** Default none. */
   readonly compressMinBytes?: Option.Option<number>
+  /** Default false. */
+  readonly richListing?: boolean
 }
 
 /**
@@ -645,7 +656,8 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       workers,
       precompressed: raw.precompressed,
       upload: raw.upload ? Option.some(Option.getOrElse(raw.uploadMaxBytes, () => 100 * 1024 * 1024)) : Option.none(),
-      compress: raw.compress === true ? Option.some(Option.getOrElse(compressMin, () => 1024)) : Option.none()
+      compress: raw.compress === true ? Option.some(Option.getOrElse(compressMin, () => 1024)) : Option.none(),
+      richListing: raw.richListing === true
     }
     return config
   })
@@ -745,7 +757,8 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(config.basicAuth.length > 0 ? { basicAuth: config.basicAuth } : {}),
   ...(config.precompressed ? { precompressed: true } : {}),
   ...(Option.isSome(config.upload) ? { upload: { maxBytes: config.upload.value } } : {}),
-  ...(Option.isSome(config.compress) ? { compress: { minBytes: config.compress.value } } : {})
+  ...(Option.isSome(config.compress) ? { compress: { minBytes: config.compress.value } } : {}),
+  ...(config.richListing ? { richListing: true } : {})
 })
 
 /**
@@ -890,7 +903,8 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       upload,
       uploadMaxBytes,
       compress,
-      compressMinBytes
+      compressMinBytes,
+      richListing
     },
     (raw) =>
       Effect.gen(function*() {
@@ -928,7 +942,8 @@ const appInfo = {
     HelpDoc.p(`${NAME} --basic-auth alice:s3cret --tls-cert cert.pem 8443   password-protected, over HTTPS`),
     HelpDoc.p(`${NAME} --precompressed -d ./dist              serve app.js.br / app.js.gz to clients that accept them`),
     HelpDoc.p(`${NAME} --upload --basic-auth alice:s3cret -b 127.0.0.1   curl -T file URL stores files (PUT)`),
-    HelpDoc.p(`${NAME} --compress                            gzip / brotli text files on the fly`)
+    HelpDoc.p(`${NAME} --compress                            gzip / brotli text files on the fly`),
+    HelpDoc.p(`${NAME} --rich-listing                        listings with sizes and dates, sortable`)
   ])
 }
 
@@ -970,7 +985,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload", "--compress"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload", "--compress", "--rich-listing"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

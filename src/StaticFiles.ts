@@ -223,6 +223,15 @@ export interface StaticFilesOptions {
    * `Vary: Accept-Encoding`. Listings are not compressed. Default: off.
    */
   readonly compress?: boolean | { readonly minBytes?: number }
+  /**
+   * Directory listings as a table: name, size (binary units; exact bytes in its `title`), modification time
+   * (UTC), directories first, sorted by `?sort=name|size|time&order=asc|desc` (unknown or missing values: name,
+   * ascending; ties in the name order). Names are HTML-escaped and their links `%`-encoded exactly as in Python's
+   * listing (`/` after a directory, `@` after a link). The title is the path without its query. `hideDotfiles`,
+   * `followSymlinks: false`, `colorScheme` and `jsonListing` apply as to the plain listing. These listings are
+   * not cached. Default `false`: Python's page, byte for byte.
+   */
+  readonly richListing?: boolean
 }
 
 /**
@@ -284,7 +293,8 @@ const resolveConfig = (options: StaticFilesOptions) =>
       confine: undefined,
       jsonListing: options.jsonListing ?? false,
       precompressed: options.precompressed ?? false,
-      compress: yield* validCompress(options.compress)
+      compress: yield* validCompress(options.compress),
+      richListing: options.richListing ?? false
     }
     if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
     const extras: ExtrasConfig = {

@@ -157,7 +157,8 @@ describe("Cli (pure parts)", () => {
         workers: 1,
         precompressed: false,
         upload: Option.none(),
-        compress: Option.none()
+        compress: Option.none(),
+        richListing: false
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       expect((yield* validate(raw({ workers: 4 }))).workers).toBe(4)

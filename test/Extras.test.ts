@@ -1298,7 +1298,8 @@ describe("--help", () => {
           "--upload",
           "--upload-max-bytes",
           "--compress",
-          "--compress-min-bytes"
+          "--compress-min-bytes",
+          "--rich-listing"
         ]
       ) {
         const at = options.indexOf(option)

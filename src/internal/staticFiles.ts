@@ -27,6 +27,7 @@ import {
 import { jsonResponse, readJsonEntries, readJsonEntriesNode, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
 import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
 import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
+import { parseSort, type RichEntry, readRichEntries, readRichEntriesNode, renderRichListing } from "./richListing.js"
 import { chooseCoding, compressBytes, type CompressConfig, compressedEtag, compressStream, eligible } from "./compress.js"
 import { choose, type Coding, CODINGS, siblingsSync, type Variant, variantEtag, variantKey } from "./precompressed.js"
 import {
@@ -75,6 +76,8 @@ export interface StaticConfig {
   readonly precompressed: boolean
   /** On-the-fly gzip / brotli of compressible files (`undefined`: off). */
   readonly compress: CompressConfig | undefined
+  /** Listings as a sortable table with sizes and times (not cached). */
+  readonly richListing: boolean
 }
 
 /** Whether a directory entry is shown, given the options that hide some. */
@@ -231,7 +234,24 @@ const listing = (
       (name, link) => listed(config, directory, name, link),
       config.listingConcurrency
     ).pipe(Effect.mapBoth({ onFailure: () => noListing, onSuccess: jsonResponse }))
+    : config.richListing
+    ? readRichEntries(
+      fs,
+      directory,
+      (name, link) => listed(config, directory, name, link),
+      config.listingConcurrency
+    ).pipe(Effect.mapBoth({ onFailure: () => noListing, onSuccess: (entries) => richResponse(config, request, entries) }))
     : htmlListing(fs, config, request, directory)
+
+const richResponse = (
+  config: StaticConfig,
+  request: StaticRequest,
+  entries: ReadonlyArray<RichEntry>
+): Response.Response => {
+  const { order, sort } = parseSort(request.path)
+  const page = renderRichListing(request.publicPath, entries, sort, order, config.colorScheme)
+  return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
+}
 
 const htmlListing = (
   fs: FileSystem.FileSystem,
@@ -778,6 +798,12 @@ const fastListing = (
       try: () => readJsonEntriesNode(directory, (name, link) => listed(config, directory, name, link)),
       catch: () => noListing
     }).pipe(Effect.map(jsonResponse))
+  }
+  if (config.richListing) {
+    return Effect.tryPromise({
+      try: () => readRichEntriesNode(directory, (name, link) => listed(config, directory, name, link)),
+      catch: () => noListing
+    }).pipe(Effect.map((entries) => richResponse(config, request, entries)))
   }
   const cached = listings.lookup(directory, version)
   if (cached !== undefined) return Effect.succeed(listingResponse(config, request, cached))
