@@ -11,36 +11,13 @@ import * as Os from "node:os"
 import * as NodePath from "node:path"
 import * as Cli from "../src/Cli.js"
 import * as Server from "../src/Server.js"
+import { rawOptions } from "./support/cliOptions.js"
 
 // Runs the command line in this process up to its first failure (every argv here fails before serving).
 const failWith = (...args: ReadonlyArray<string>) =>
   Cli.run(["node", "effect-httpd", ...args]).pipe(Effect.flip, Effect.provide(NodeContext.layer))
 
-const raw = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
-  port: 8000,
-  bind: Option.none(),
-  directory: Option.none(),
-  cgi: false,
-  protocol: "HTTP/1.0",
-  tlsCert: Option.none(),
-  tlsKey: Option.none(),
-  tlsPasswordFile: Option.none(),
-  indexPage: [],
-  header: [],
-  colorScheme: false,
-  cors: false,
-  cacheControl: Option.none(),
-  noDotfiles: false,
-  noFollowSymlinks: false,
-  jsonListing: false,
-  spa: Option.none(),
-  basicAuth: [],
-  basicAuthInsecure: false,
-  precompressed: false,
-  upload: false,
-  uploadMaxBytes: Option.none(),
-  ...overrides
-})
+const raw = rawOptions
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
 
 const tmp = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "effect-httpd-cli-unit-"))

@@ -18,6 +18,7 @@ import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
 import { isCompressible } from "../src/internal/compress.js"
 import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
+import { rawOptions } from "./support/cliOptions.js"
 
 const text = (n: number) => {
   let out = ""
@@ -221,32 +222,7 @@ describe("--compress / compress", () => {
   it("the CLI: --compress maps to the option; --compress-min-bytes needs it (exit 2)", () =>
     Effect.gen(function*() {
       expect(Cli.normalizeArgs(["--compress", "0"])).toEqual(["--compress=true", "0"])
-      const raw: Cli.RawOptions = {
-        port: 0,
-        bind: Option.none(),
-        directory: Option.none(),
-        cgi: false,
-        protocol: "HTTP/1.0",
-        tlsCert: Option.none(),
-        tlsKey: Option.none(),
-        tlsPasswordFile: Option.none(),
-        indexPage: [],
-        header: [],
-        colorScheme: false,
-        cors: false,
-        cacheControl: Option.none(),
-        noDotfiles: false,
-        noFollowSymlinks: false,
-        jsonListing: false,
-        spa: Option.none(),
-        basicAuth: [],
-        basicAuthInsecure: false,
-        precompressed: false,
-        upload: false,
-        uploadMaxBytes: Option.none(),
-        compress: true,
-        compressMinBytes: Option.none()
-      }
+      const raw = rawOptions({ port: 0, compress: true, compressMinBytes: Option.none() })
       const on = yield* Cli.validate(raw, "/", (_, to) => to)
       expect(Cli.staticFilesOptions(on).compress).toEqual({ minBytes: 1024 })
       const min = yield* Cli.validate({ ...raw, compressMinBytes: Option.some(10) }, "/", (_, to) => to)

@@ -20,6 +20,7 @@ import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
 import { cgiServer, docRoot } from "./support/cgiKit.js"
 import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
+import { rawOptions } from "./support/cliOptions.js"
 
 const makeTree = Effect.acquireRelease(
   Effect.sync(() => {
@@ -1019,30 +1020,7 @@ describe("--precompressed / precompressed", () => {
   it("the CLI flag maps to the option (and takes no value)", () =>
     Effect.gen(function*() {
       expect(Cli.normalizeArgs(["--precompressed", "0"])).toEqual(["--precompressed=true", "0"])
-      const raw: Cli.RawOptions = {
-        port: 0,
-        bind: Option.none(),
-        directory: Option.none(),
-        cgi: false,
-        protocol: "HTTP/1.0",
-        tlsCert: Option.none(),
-        tlsKey: Option.none(),
-        tlsPasswordFile: Option.none(),
-        indexPage: [],
-        header: [],
-        colorScheme: false,
-        cors: false,
-        cacheControl: Option.none(),
-        noDotfiles: false,
-        noFollowSymlinks: false,
-        jsonListing: false,
-        spa: Option.none(),
-        basicAuth: [],
-        basicAuthInsecure: false,
-        precompressed: true,
-        upload: false,
-        uploadMaxBytes: Option.none()
-      }
+      const raw = rawOptions({ port: 0, precompressed: true })
       const on = yield* Cli.validate(raw, "/", (_, to) => to)
       expect(Cli.staticFilesOptions(on).precompressed).toBe(true)
       const off = yield* Cli.validate({ ...raw, precompressed: false }, "/", (_, to) => to)
@@ -1228,30 +1206,7 @@ describe("--upload / upload", () => {
         expect(error.message).toMatch(message)
       }
       expect(Cli.normalizeArgs(["--upload", "0"])).toEqual(["--upload=true", "0"])
-      const raw: Cli.RawOptions = {
-        port: 0,
-        bind: Option.none(),
-        directory: Option.none(),
-        cgi: false,
-        protocol: "HTTP/1.0",
-        tlsCert: Option.none(),
-        tlsKey: Option.none(),
-        tlsPasswordFile: Option.none(),
-        indexPage: [],
-        header: [],
-        colorScheme: false,
-        cors: false,
-        cacheControl: Option.none(),
-        noDotfiles: false,
-        noFollowSymlinks: false,
-        jsonListing: false,
-        spa: Option.none(),
-        basicAuth: [],
-        basicAuthInsecure: false,
-        precompressed: false,
-        upload: true,
-        uploadMaxBytes: Option.none()
-      }
+      const raw = rawOptions({ port: 0, upload: true })
       const byDefault = yield* Cli.validate(raw, "/", (_, to) => to)
       expect(Cli.staticFilesOptions(byDefault).upload).toEqual({ maxBytes: 100 * 1024 * 1024 })
       const capped = yield* Cli.validate({ ...raw, uploadMaxBytes: Option.some(5) }, "/", (_, to) => to)

@@ -7,7 +7,6 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -18,6 +17,7 @@ import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
 import { humanSize, parseSort } from "../src/internal/richListing.js"
 import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
+import { rawOptions } from "./support/cliOptions.js"
 
 const XSS = "<img src=x onerror=alert(1)>.txt"
 const QUOTES = "a\"b&c 100%.txt"
@@ -161,31 +161,7 @@ describe("--rich-listing / richListing", () => {
   it("the CLI flag maps to the option (and takes no value)", () =>
     Effect.gen(function*() {
       expect(Cli.normalizeArgs(["--rich-listing", "0"])).toEqual(["--rich-listing=true", "0"])
-      const raw: Cli.RawOptions = {
-        port: 0,
-        bind: Option.none(),
-        directory: Option.none(),
-        cgi: false,
-        protocol: "HTTP/1.0",
-        tlsCert: Option.none(),
-        tlsKey: Option.none(),
-        tlsPasswordFile: Option.none(),
-        indexPage: [],
-        header: [],
-        colorScheme: false,
-        cors: false,
-        cacheControl: Option.none(),
-        noDotfiles: false,
-        noFollowSymlinks: false,
-        jsonListing: false,
-        spa: Option.none(),
-        basicAuth: [],
-        basicAuthInsecure: false,
-        precompressed: false,
-        upload: false,
-        uploadMaxBytes: Option.none(),
-        richListing: true
-      }
+      const raw = rawOptions({ port: 0, richListing: true })
       const on = yield* Cli.validate(raw, "/", (_, to) => to)
       expect(Cli.staticFilesOptions(on).richListing).toBe(true)
       const off = yield* Cli.validate({ ...raw, richListing: false }, "/", (_, to) => to)
