@@ -2,24 +2,12 @@
  * `richListing`: the directory listing as a table (name, size, modification time), directories first, sortable
  * with `?sort=name|size|time&order=asc|desc`. Names are escaped and linked exactly as in Python's listing.
  */
-import type * as FileSystem from "@effect/platform/FileSystem"
-import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as NodeFs from "node:fs"
-import { listingHead, sortNames } from "./listing.js"
-import { encodeUtf8SurrogateEscape, escapeHtml, pyJoin, quote } from "./urlPath.js"
+import { listingHead } from "./listing.js"
+import type { ListedEntry } from "./listingEntries.js"
+import { encodeUtf8SurrogateEscape, escapeHtml, quote } from "./urlPath.js"
 
 /** One row of the table. */
-export interface RichEntry {
-  readonly name: string
-  /** Links followed, as Python's `isdir`. */
-  readonly isDirectory: boolean
-  readonly isSymlink: boolean
-  /** Bytes, links followed; `undefined` for a link whose target is missing. */
-  readonly size: number | undefined
-  /** Milliseconds since the epoch, links followed; `undefined` for a link whose target is missing. */
-  readonly mtimeMs: number | undefined
-}
+export type RichEntry = ListedEntry
 
 /** The sort keys offered. */
 export type SortKey = "name" | "size" | "time"
@@ -147,57 +135,3 @@ export const renderRichListing = (
   ]
   return encodeUtf8SurrogateEscape(lines.join("\n"))
 }
-
-/** The entries through `node:fs` (the cache's fast path): `readdir` with types, a `stat` per entry. */
-export const readRichEntriesNode = async (
-  directory: string,
-  shown: (name: string, isSymlink: boolean) => boolean
-): Promise<Array<RichEntry>> => {
-  const dirents = await NodeFs.promises.readdir(directory, { withFileTypes: true })
-  const links = new Map(dirents.map((dirent) => [dirent.name, dirent.isSymbolicLink()]))
-  const names = sortNames(dirents.map((dirent) => dirent.name)).filter((name) => shown(name, links.get(name)!))
-  return Promise.all(names.map((name) =>
-    NodeFs.promises.stat(pyJoin(directory, name)).then(
-      (stats): RichEntry => ({
-        name,
-        isDirectory: stats.isDirectory(),
-        isSymlink: links.get(name)!,
-        size: stats.size,
-        mtimeMs: stats.mtimeMs
-      }),
-      (): RichEntry => ({ name, isDirectory: false, isSymlink: links.get(name)!, size: undefined, mtimeMs: undefined })
-    )
-  ))
-}
-
-/** The entries through `FileSystem` (`cache: false`): `stat` and `readLink` per entry. */
-export const readRichEntries = (
-  fs: FileSystem.FileSystem,
-  directory: string,
-  shown: (name: string, isSymlink: boolean) => boolean,
-  concurrency: number
-) =>
-  Effect.flatMap(fs.readDirectory(directory), (names) =>
-    Effect.map(
-      Effect.forEach(sortNames(names), (name) => {
-        const full = pyJoin(directory, name)
-        return Effect.map(
-          Effect.all([
-            Effect.option(fs.stat(full)),
-            Effect.match(fs.readLink(full), { onFailure: () => false, onSuccess: () => true })
-          ]),
-          ([info, isSymlink]): RichEntry | undefined => {
-            if (!shown(name, isSymlink)) return undefined
-            if (Option.isNone(info)) return { name, isDirectory: false, isSymlink, size: undefined, mtimeMs: undefined }
-            return {
-              name,
-              isDirectory: info.value.type === "Directory",
-              isSymlink,
-              size: Number(info.value.size),
-              mtimeMs: Option.match(info.value.mtime, { onNone: () => undefined, onSome: (date) => date.getTime() })
-            }
-          }
-        )
-      }, { concurrency }),
-      (entries) => entries.filter((e): e is RichEntry => e !== undefined)
-    ))

@@ -24,10 +24,11 @@ import {
   renderListing,
   sortNames
 } from "./listing.js"
-import { jsonResponse, readJsonEntries, readJsonEntriesNode, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
+import { jsonResponse, toJsonEntry, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
+import * as ListingEntries from "./listingEntries.js"
 import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
 import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
-import { parseSort, type RichEntry, readRichEntries, readRichEntriesNode, renderRichListing } from "./richListing.js"
+import { parseSort, type RichEntry, renderRichListing } from "./richListing.js"
 import { chooseCoding, compressBytes, type CompressConfig, compressedEtag, compressStream, eligible } from "./compress.js"
 import { choose, type Coding, CODINGS, siblingsSync, type Variant, variantEtag, variantKey } from "./precompressed.js"
 import {
@@ -227,21 +228,19 @@ const listing = (
   request: StaticRequest,
   directory: string
 ): Effect.Effect<Response.Response, HttpError> =>
-  askedForJson(config, request)
-    ? readJsonEntries(
-      fs,
-      directory,
-      (name, link) => listed(config, directory, name, link),
-      config.listingConcurrency
-    ).pipe(Effect.mapBoth({ onFailure: () => noListing, onSuccess: jsonResponse }))
-    : config.richListing
-    ? readRichEntries(
-      fs,
-      directory,
-      (name, link) => listed(config, directory, name, link),
-      config.listingConcurrency
-    ).pipe(Effect.mapBoth({ onFailure: () => noListing, onSuccess: (entries) => richResponse(config, request, entries) }))
+  askedForJson(config, request) || config.richListing
+    ? ListingEntries.readEntries(fs, directory, (name, link) => listed(config, directory, name, link), config.listingConcurrency).pipe(
+      Effect.mapBoth({ onFailure: () => noListing, onSuccess: (entries) => entriesResponse(config, request, entries) })
+    )
     : htmlListing(fs, config, request, directory)
+
+/** The JSON or rich listing of entries already read (the caller checked one of them is wanted). */
+const entriesResponse = (
+  config: StaticConfig,
+  request: StaticRequest,
+  entries: ReadonlyArray<ListingEntries.ListedEntry>
+): Response.Response =>
+  askedForJson(config, request) ? jsonResponse(entries.map(toJsonEntry)) : richResponse(config, request, entries)
 
 const richResponse = (
   config: StaticConfig,
@@ -793,17 +792,11 @@ const fastListing = (
   directory: string,
   version: FileVersion
 ): Effect.Effect<Response.Response, HttpError> => {
-  if (askedForJson(config, request)) {
+  if (askedForJson(config, request) || config.richListing) {
     return Effect.tryPromise({
-      try: () => readJsonEntriesNode(directory, (name, link) => listed(config, directory, name, link)),
+      try: () => ListingEntries.readEntriesNode(directory, (name, link) => listed(config, directory, name, link)),
       catch: () => noListing
-    }).pipe(Effect.map(jsonResponse))
-  }
-  if (config.richListing) {
-    return Effect.tryPromise({
-      try: () => readRichEntriesNode(directory, (name, link) => listed(config, directory, name, link)),
-      catch: () => noListing
-    }).pipe(Effect.map((entries) => richResponse(config, request, entries)))
+    }).pipe(Effect.map((entries) => entriesResponse(config, request, entries)))
   }
   const cached = listings.lookup(directory, version)
   if (cached !== undefined) return Effect.succeed(listingResponse(config, request, cached))
