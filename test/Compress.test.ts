@@ -11,14 +11,13 @@ import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Zlib from "node:zlib"
-import * as AccessLog from "../src/AccessLog.js"
 import * as Cli from "../src/Cli.js"
 import { MimeTypes } from "../src/MimeTypes.js"
-import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
 import { isCompressible } from "../src/internal/compress.js"
-import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
+import { sendRaw } from "./support/rawClient.js"
 import { rawOptions } from "./support/cliOptions.js"
+import { headerValues as header, request, startStatic as start } from "./support/staticServer.js"
 
 const text = (n: number) => {
   let out = ""
@@ -41,31 +40,6 @@ const makeTree = Effect.acquireRelease(
   }),
   ({ root }) => Effect.sync(() => NodeFs.rmSync(root, { recursive: true, force: true }))
 )
-
-const start = (options: StaticFiles.StaticFilesOptions, server: Partial<Server.ServerOptions> = {}) =>
-  Server.make({ port: 0, ...server }).pipe(
-    Effect.provide(Layer.mergeAll(
-      StaticFiles.layer(options).pipe(Layer.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles()))),
-      AccessLog.layerSilent
-    ))
-  )
-
-const request = (port: number, method: string, target: string, headers: ReadonlyArray<string> = []) =>
-  Effect.map(
-    sendRaw({
-      port,
-      chunks: [`${method} ${target} HTTP/1.0\r\n${headers.map((h) => h + "\r\n").join("")}\r\n`],
-      headRequests: [method === "HEAD"],
-      timeoutMs: 5000
-    }),
-    (ex) => {
-      expect(ex.responses.length).toBe(1)
-      return ex.responses[0]!
-    }
-  )
-
-const header = (response: ParsedResponse, name: string): Array<string> =>
-  response.headers.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v)
 
 const decode = (coding: string | undefined, body: Buffer): string =>
   (coding === "gzip" ? Zlib.gunzipSync(body) : coding === "br" ? Zlib.brotliDecompressSync(body) : body).toString()

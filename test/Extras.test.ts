@@ -12,15 +12,14 @@ import * as NodeFs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as AccessLog from "../src/AccessLog.js"
 import * as Cgi from "../src/Cgi.js"
 import * as Cli from "../src/Cli.js"
 import { MimeTypes } from "../src/MimeTypes.js"
-import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
 import { cgiServer, docRoot } from "./support/cgiKit.js"
 import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
 import { rawOptions } from "./support/cliOptions.js"
+import { headerValues as header, request, startStatic as start } from "./support/staticServer.js"
 
 const makeTree = Effect.acquireRelease(
   Effect.sync(() => {
@@ -41,31 +40,6 @@ const makeTree = Effect.acquireRelease(
   }),
   ({ base }) => Effect.sync(() => NodeFs.rmSync(base, { recursive: true, force: true }))
 )
-
-const start = (options: StaticFiles.StaticFilesOptions, server: Partial<Server.ServerOptions> = {}) =>
-  Server.make({ port: 0, ...server }).pipe(
-    Effect.provide(Layer.mergeAll(
-      StaticFiles.layer(options).pipe(Layer.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles()))),
-      AccessLog.layerSilent
-    ))
-  )
-
-const request = (port: number, method: string, target: string, headers: ReadonlyArray<string> = []) =>
-  Effect.map(
-    sendRaw({
-      port,
-      chunks: [`${method} ${target} HTTP/1.0\r\n${headers.map((h) => h + "\r\n").join("")}\r\n`],
-      headRequests: [method === "HEAD"],
-      timeoutMs: 5000
-    }),
-    (ex) => {
-      expect(ex.responses.length).toBe(1)
-      return ex.responses[0]!
-    }
-  )
-
-const header = (response: ParsedResponse, name: string): Array<string> =>
-  response.headers.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v)
 
 const bothCaches = [true, false] as const
 

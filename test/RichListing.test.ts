@@ -3,21 +3,15 @@
  * and linked exactly as in Python's listing, directories first, sorting by name, size and time, unknown query
  * values ignored, and the default listing unchanged.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as AccessLog from "../src/AccessLog.js"
 import * as Cli from "../src/Cli.js"
-import { MimeTypes } from "../src/MimeTypes.js"
-import * as Server from "../src/Server.js"
-import * as StaticFiles from "../src/StaticFiles.js"
 import { humanSize, parseSort } from "../src/internal/richListing.js"
-import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
 import { rawOptions } from "./support/cliOptions.js"
+import { headerValues as header, request, startStatic as start } from "./support/staticServer.js"
 
 const XSS = "<img src=x onerror=alert(1)>.txt"
 const QUOTES = "a\"b&c 100%.txt"
@@ -45,26 +39,6 @@ const makeTree = Effect.acquireRelease(
   }),
   ({ root }) => Effect.sync(() => NodeFs.rmSync(root, { recursive: true, force: true }))
 )
-
-const start = (options: StaticFiles.StaticFilesOptions) =>
-  Server.make({ port: 0 }).pipe(
-    Effect.provide(Layer.mergeAll(
-      StaticFiles.layer(options).pipe(Layer.provide(Layer.merge(NodeContext.layer, MimeTypes.layerWithoutFiles()))),
-      AccessLog.layerSilent
-    ))
-  )
-
-const request = (port: number, method: string, target: string) =>
-  Effect.map(
-    sendRaw({ port, chunks: [`${method} ${target} HTTP/1.0\r\n\r\n`], headRequests: [method === "HEAD"], timeoutMs: 5000 }),
-    (ex) => {
-      expect(ex.responses.length).toBe(1)
-      return ex.responses[0]!
-    }
-  )
-
-const header = (response: ParsedResponse, name: string): Array<string> =>
-  response.headers.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v)
 
 /** The entries' anchors (`href`, text) in page order, sort links left out. */
 const anchors = (body: string): Array<string> =>
