@@ -156,30 +156,7 @@ describe("-H/--header / headers (Python 3.15)", () => {
         expect(Cli.errorLine(error), line).not.toMatch(/[\r\n\0]/)
       }
       const ok = yield* Cli.validate(
-        {
-          port: 0,
-          bind: Option.none(),
-          directory: Option.none(),
-          cgi: false,
-          protocol: "HTTP/1.0",
-          tlsCert: Option.none(),
-          tlsKey: Option.none(),
-          tlsPasswordFile: Option.none(),
-          indexPage: [],
-          header: ["X-A:  a: b\t"],
-          colorScheme: false,
-          cors: false,
-          cacheControl: Option.none(),
-          noDotfiles: false,
-          noFollowSymlinks: false,
-          jsonListing: false,
-          spa: Option.none(),
-          basicAuth: [],
-          basicAuthInsecure: false,
-          precompressed: false,
-          upload: false,
-          uploadMaxBytes: Option.none()
-        },
+        rawOptions({ port: 0, header: ["X-A:  a: b\t"] }),
         "/",
         (_, to) => to
       )
@@ -824,30 +801,7 @@ describe("--basic-auth / basicAuth", () => {
         expect(error.message).toMatch(message)
         expect(error.message).not.toContain("secret")
       }
-      const raw = {
-        port: 0,
-        bind: Option.none(),
-        directory: Option.none(),
-        cgi: false,
-        protocol: "HTTP/1.0" as const,
-        tlsCert: Option.none(),
-        tlsKey: Option.none(),
-        tlsPasswordFile: Option.none(),
-        indexPage: [],
-        header: [],
-        colorScheme: false,
-        cors: false,
-        cacheControl: Option.none(),
-        noDotfiles: false,
-        noFollowSymlinks: false,
-        jsonListing: false,
-        spa: Option.none(),
-        basicAuth: ["alice:pa:ss"],
-        basicAuthInsecure: false,
-        precompressed: false,
-        upload: false,
-        uploadMaxBytes: Option.none()
-      }
+      const raw = rawOptions({ port: 0, basicAuth: ["alice:pa:ss"] })
       const accepted = [
         { bind: Option.some("127.0.0.1") },
         { bind: Option.some("127.1.2.3") },
