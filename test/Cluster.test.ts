@@ -12,7 +12,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { chunkLines } from "../src/internal/lineLog.js"
-import { ensureBuilt, get, refused, start } from "./support/cliProcess.js"
+import { ensureBuilt, get, refused, slowDownload, start } from "./support/cliProcess.js"
 
 const BIG = 32 * 1024 * 1024
 const tmp = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "effect-httpd-cluster-"))
@@ -125,34 +125,21 @@ describe.concurrent("effect-httpd --workers 2", () => {
   it.scopedLive("SIGINT with a download in flight: the response completes, then exit 0", () =>
     Effect.gen(function*() {
       const server = yield* start(args())
-      const socket = Net.connect({ host: "127.0.0.1", port: server.port })
+      const download = slowDownload(server.port)
+      const socket = download.socket
       yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
-      let received = 0
-      let headLength = -1
-      let head = ""
-      socket.on("data", (chunk: Buffer) => {
-        received += chunk.length
-        if (headLength < 0) {
-          head += chunk.toString("latin1")
-          const end = head.indexOf("\r\n\r\n")
-          if (end >= 0) headLength = end + 4
-        }
-      })
-      socket.on("error", () => {})
-      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
-      socket.write("GET /big.bin HTTP/1.0\r\n\r\n")
-      yield* eventually("the response head", () => headLength >= 0)
+      yield* eventually("the response head", download.started)
       socket.pause()
       yield* Effect.sleep("200 millis")
       server.child.kill("SIGINT")
       yield* eventually("the farewell line", () => server.stdout().endsWith(FAREWELL))
       yield* Effect.sleep("300 millis")
       expect(server.child.exitCode).toBe(null)
-      expect(received - headLength).toBeLessThan(BIG)
+      expect(download.bodyBytes()).toBeLessThan(BIG)
       socket.resume()
-      yield* Effect.promise(() => closed)
-      expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
-      expect(received - headLength).toBe(BIG)
+      yield* Effect.promise(() => download.closed)
+      expect(download.head()).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+      expect(download.bodyBytes()).toBe(BIG)
       const exit = yield* Effect.promise(() => server.exited)
       expect(exit).toMatchObject({ code: 0, signal: null, stdout: server.banner + FAREWELL })
       expect(exit.stderr).toMatch(/^127\.0\.0\.1 - - \[[^\]]+\] "GET \/big\.bin HTTP\/1\.0" 200 -\n$/)

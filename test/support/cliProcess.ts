@@ -194,3 +194,29 @@ export const notServed = (port: number): Effect.Effect<boolean> =>
     socket.once("close", () => resume(Effect.succeed(!answered)))
     return Effect.sync(() => socket.destroy())
   })
+
+/** A GET of `/big.bin` whose reader can be paused, counting body bytes. */
+export const slowDownload = (port: number) => {
+  const socket = Net.connect({ host: "127.0.0.1", port })
+  let head = ""
+  let headLength = -1
+  let received = 0
+  socket.on("data", (chunk: Buffer) => {
+    received += chunk.length
+    if (headLength < 0) {
+      head += chunk.toString("latin1")
+      const end = head.indexOf("\r\n\r\n")
+      if (end >= 0) headLength = end + 4
+    }
+  })
+  socket.on("error", () => {})
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
+  socket.write("GET /big.bin HTTP/1.0\r\n\r\n")
+  return {
+    socket,
+    head: () => head,
+    started: () => headLength >= 0,
+    bodyBytes: () => received - Math.max(headLength, 0),
+    closed
+  }
+}
