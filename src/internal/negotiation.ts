@@ -12,25 +12,37 @@ interface Range {
   readonly q: number
 }
 
-const parseAccept = (accept: string): Array<Range> => {
-  const ranges: Array<Range> = []
-  for (const element of accept.split(",")) {
-    const [mediaRange, ...parameters] = element.split(";")
-    const slash = mediaRange!.indexOf("/")
-    if (slash < 0) continue
-    const type = mediaRange!.slice(0, slash).trim().toLowerCase()
-    const subtype = mediaRange!.slice(slash + 1).trim().toLowerCase()
-    if (type === "" || subtype === "" || (type === "*" && subtype !== "*")) continue
+/**
+ * The elements of a weighted list (`Accept`, `Accept-Encoding`; RFC 9110 §12.4.2): each element's value without
+ * its parameters, trimmed, and its `q` (default 1). An element with an invalid `q` is skipped.
+ */
+export const weightedElements = (field: string): Array<{ readonly value: string; readonly q: number }> => {
+  const elements: Array<{ readonly value: string; readonly q: number }> = []
+  for (const element of field.split(",")) {
+    const [value, ...parameters] = element.split(";")
     let q = 1
     let valid = true
     for (const parameter of parameters) {
       const eq = parameter.indexOf("=")
       if (eq < 0 || parameter.slice(0, eq).trim().toLowerCase() !== "q") continue
-      const value = parameter.slice(eq + 1).trim()
-      if (QVALUE.test(value)) q = Number(value)
+      const text = parameter.slice(eq + 1).trim()
+      if (QVALUE.test(text)) q = Number(text)
       else valid = false
     }
-    if (valid) ranges.push({ type, subtype, q })
+    if (valid) elements.push({ value: value!.trim(), q })
+  }
+  return elements
+}
+
+const parseAccept = (accept: string): Array<Range> => {
+  const ranges: Array<Range> = []
+  for (const { q, value } of weightedElements(accept)) {
+    const slash = value.indexOf("/")
+    if (slash < 0) continue
+    const type = value.slice(0, slash).trim().toLowerCase()
+    const subtype = value.slice(slash + 1).trim().toLowerCase()
+    if (type === "" || subtype === "" || (type === "*" && subtype !== "*")) continue
+    ranges.push({ type, subtype, q })
   }
   return ranges
 }

@@ -4,6 +4,7 @@
  * zstd (`.zst`) is not offered: Node 20's `zlib` has no zstd, so the server could not even check such a file.
  */
 import * as NodeFs from "node:fs"
+import { weightedElements } from "./negotiation.js"
 
 /** The codings looked for, in the order preferred at equal quality, with their file suffix. */
 export const CODINGS = [["br", ".br"], ["gzip", ".gz"]] as const
@@ -11,27 +12,15 @@ export const CODINGS = [["br", ".br"], ["gzip", ".gz"]] as const
 /** A coding name as sent in `Content-Encoding`. */
 export type Coding = typeof CODINGS[number][0]
 
-const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/
-
 /** The quality of each coding named in `Accept-Encoding` (`x-gzip` is gzip, RFC 9110 §8.4.1.3); `*` as "*". */
 export const parseAcceptEncoding = (value: string): Map<string, number> => {
   const qualities = new Map<string, number>()
-  for (const element of value.split(",")) {
-    const [name, ...parameters] = element.split(";")
-    let coding = name!.trim().toLowerCase()
+  for (const element of weightedElements(value)) {
+    let coding = element.value.toLowerCase()
     if (coding === "") continue
     if (coding === "x-gzip") coding = "gzip"
-    let q = 1
-    let valid = true
-    for (const parameter of parameters) {
-      const eq = parameter.indexOf("=")
-      if (eq < 0 || parameter.slice(0, eq).trim().toLowerCase() !== "q") continue
-      const text = parameter.slice(eq + 1).trim()
-      if (QVALUE.test(text)) q = Number(text)
-      else valid = false
-    }
-    // An element with an invalid q is skipped; a repeated coding keeps its first quality.
-    if (valid && !qualities.has(coding)) qualities.set(coding, q)
+    // A repeated coding keeps its first quality.
+    if (!qualities.has(coding)) qualities.set(coding, element.q)
   }
   return qualities
 }
