@@ -3,7 +3,7 @@
  * same machine in the same run, interleaved, medians, ratios.
  *
  * Servers (each skipped with a note when unavailable):
- *   effect-httpd  node bin/effect-httpd.js PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1
+ *   effect-httpd  bin/effect-httpd.js PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1
  *                 or, while bin/effect-httpd.js is missing, node scripts/static-server.mjs PORT ROOT
  *                 (needs dist/; `npm run build` first)
  *   python-1.0    python3 -m http.server PORT --bind 127.0.0.1 --directory ROOT
@@ -112,7 +112,8 @@ function candidates() {
       reason: `effect-httpd skipped: ${[ourDist].filter(missing).map((p) => path.relative(REPO_ROOT, p)).join(" and ")} missing (run \`npm run build\`)`,
       make: (port, root) => missing(ourBin)
         ? { cmd: node, args: [ourScript, String(port), root] }
-        : { cmd: node, args: [ourBin, String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1"] },
+        // Run as users run it (its #! line adds node's --max-semi-space-size=4), not as `node bin/…`.
+        : { cmd: ourBin, args: [String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1"] },
     },
     {
       name: "python-1.0",
@@ -243,8 +244,8 @@ async function scaling({ root, tmp, opts, notes }) {
     for (const workers of [1, 2]) {
       const name = `effect-httpd ×${workers}`;
       const port = await freePort();
-      const args = [ourBin, String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", "--workers", String(workers)];
-      const handle = await startServer({ name, cmd: process.execPath, args, port, cpu: ALL_CPUS, logFile: path.join(tmp, `scaling-${workers}.log`) });
+      const args = [String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", "--workers", String(workers)];
+      const handle = await startServer({ name, cmd: ourBin, args, port, cpu: ALL_CPUS, logFile: path.join(tmp, `scaling-${workers}.log`) });
       servers.push({ name, port, handle, args });
       console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid}), unpinned`);
     }
@@ -253,7 +254,7 @@ async function scaling({ root, tmp, opts, notes }) {
       baseline: "effect-httpd ×2",
       title: "scaling: --workers 1 vs 2 (server and load generator unpinned, sharing all cores)",
       notes: [...notes, `unpinned: server workers and ${WRK ? "wrk" : "the harness (autocannon)"} share all ${NPROC} cores; peak RSS sums the primary and its workers`],
-      meta: { suite: "bench-scaling", options: opts, serverCommands: servers.map((s) => ({ name: s.name, cmd: process.execPath, args: s.args, pid: s.handle.pid })) },
+      meta: { suite: "bench-scaling", options: opts, serverCommands: servers.map((s) => ({ name: s.name, cmd: ourBin, args: s.args, pid: s.handle.pid })) },
     });
   } finally {
     for (const s of servers) await s.handle.stop();

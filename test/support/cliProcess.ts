@@ -1,5 +1,5 @@
 /**
- * Runs the real `effect-httpd` executable (`node bin/effect-httpd.js`, which imports the compiled `dist/`) for
+ * Runs the real `effect-httpd` executable (`node bin/effect-httpd.js`, which imports the bundle `dist/effect-httpd.mjs`) for
  * tests, builds `dist/` first when it is missing or older than `src/`, and talks to it over loopback only.
  */
 import * as Effect from "effect/Effect"
@@ -22,14 +22,18 @@ const newestMtime = (dir: string): number =>
     return Math.max(newest, mtime)
   }, 0)
 
-/** Compiles src/ to dist/ (as `npm ci`'s `prepare` does) unless dist/bin.js is newer than every source file. */
+/**
+ * Builds dist/ and the bundled executable (as `npm ci`'s `prepare` does) unless the bundle is newer than every
+ * source file.
+ */
 export const ensureBuilt = (): void => {
-  const built = NodePath.join(root, "dist", "bin.js")
+  const built = NodePath.join(root, "dist", "effect-httpd.mjs")
   if (Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestMtime(NodePath.join(root, "src"))) return
   execFileSync(process.execPath, [NodePath.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
     cwd: root,
     stdio: "inherit"
   })
+  execFileSync(process.execPath, [NodePath.join(root, "scripts", "bundle-bin.mjs")], { cwd: root, stdio: "inherit" })
 }
 
 export interface SpawnOptions {
