@@ -117,6 +117,8 @@ export interface CliConfig {
   readonly compress: Option.Option<number>
   /** `--rich-listing`: listings as a sortable table with sizes and times. */
   readonly richListing: boolean
+  /** `--keep-alive-on-error`: a 404 or other handler error leaves a keep-alive connection open. */
+  readonly keepAliveOnError: boolean
 }
 
 /**
@@ -494,6 +496,13 @@ const richListing = Options.boolean("rich-listing").pipe(
       "Example: --rich-listing (then open http://localhost:8000/?sort=time&order=desc)"
   )
 )
+const keepAliveOnError = Options.boolean("keep-alive-on-error").pipe(
+  Options.withDescription(
+    "Keep a keep-alive connection open after a 404, 403 or other error answer, as nginx and node:http do " +
+      "(without it every error closes the connection with 'Connection: close', as Python's send_error). " +
+      "Malformed requests close it either way. Example: -p HTTP/1.1 --keep-alive-on-error"
+  )
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -551,6 +560,8 @@ export interface RawOptions {
   readonly compressMinBytes?: Option.Option<number>
   /** Default false. */
   readonly richListing?: boolean
+  /** Default false. */
+  readonly keepAliveOnError?: boolean
 }
 
 /**
@@ -657,7 +668,8 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       precompressed: raw.precompressed,
       upload: raw.upload ? Option.some(Option.getOrElse(raw.uploadMaxBytes, () => 100 * 1024 * 1024)) : Option.none(),
       compress: raw.compress === true ? Option.some(Option.getOrElse(compressMin, () => 1024)) : Option.none(),
-      richListing: raw.richListing === true
+      richListing: raw.richListing === true,
+      keepAliveOnError: raw.keepAliveOnError === true
     }
     return config
   })
@@ -725,6 +737,7 @@ const listen = (config: CliConfig, tls: Option.Option<Tls.TlsOptions>) => {
       port: config.port,
       protocolVersion: config.protocol,
       shutdownTimeout: SHUTDOWN_GRACE,
+      ...(config.keepAliveOnError ? { keepAliveOnError: true } : {}),
       ...(config.colorScheme ? { errorMessageFormat: StaticFiles.COLOR_SCHEME_ERROR_MESSAGE } : {}),
       ...(Option.isSome(tls) ? { tls: tls.value } : {})
     }).pipe(Effect.mapError((error) => ({ error, host })))
@@ -906,7 +919,8 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       uploadMaxBytes,
       compress,
       compressMinBytes,
-      richListing
+      richListing,
+      keepAliveOnError
     },
     (raw) =>
       Effect.gen(function*() {
@@ -945,7 +959,8 @@ const appInfo = {
     HelpDoc.p(`${NAME} --precompressed -d ./dist              serve app.js.br / app.js.gz to clients that accept them`),
     HelpDoc.p(`${NAME} --upload --basic-auth alice:s3cret -b 127.0.0.1   curl -T file URL stores files (PUT)`),
     HelpDoc.p(`${NAME} --compress                            gzip / brotli text files on the fly`),
-    HelpDoc.p(`${NAME} --rich-listing                        listings with sizes and dates, sortable`)
+    HelpDoc.p(`${NAME} --rich-listing                        listings with sizes and dates, sortable`),
+    HelpDoc.p(`${NAME} -p HTTP/1.1 --keep-alive-on-error      a 404 keeps the connection, as most servers do`)
   ])
 }
 
@@ -987,7 +1002,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload", "--compress", "--rich-listing"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload", "--compress", "--rich-listing", "--keep-alive-on-error"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

@@ -67,6 +67,13 @@ export interface ServerOptions {
   readonly writeTimeout?: Duration.DurationInput
   /** Largest unread request body skipped to keep a connection alive. Default 64 KiB. */
   readonly maxDrainBytes?: number
+  /**
+   * Keep a keep-alive connection open after an error a handler returns (a 404, a 403, a 501 for an unknown
+   * method…), as node:http, nginx and most servers do. Default `false`: Python's `send_error` adds
+   * `Connection: close` to every error. Errors the decoder finds (400, 413, 414, 431) close either way, since the
+   * request's framing cannot be trusted; an unread body is drained or closes the connection as after any response.
+   */
+  readonly keepAliveOnError?: boolean
   /** Request-line, header and body limits; Python's by default. */
   readonly limits?: Partial<DecoderLimits>
   /** Python's `error_message_format` (`%(code)d`, `%(message)s`, `%(explain)s`). */

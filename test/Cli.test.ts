@@ -135,9 +135,12 @@ describe("Cli (pure parts)", () => {
         precompressed: false,
         upload: Option.none(),
         compress: Option.none(),
-        richListing: false
+        richListing: false,
+        keepAliveOnError: false
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
+      expect((yield* validate(raw({ keepAliveOnError: true }))).keepAliveOnError).toBe(true)
+      expect(Cli.normalizeArgs(["--keep-alive-on-error", "0"])).toEqual(["--keep-alive-on-error=true", "0"])
       expect((yield* validate(raw({ workers: 4 }))).workers).toBe(4)
       for (const workers of [0, -1, 1.5, 257]) {
         const bad = yield* Effect.flip(validate(raw({ workers })))

@@ -202,6 +202,23 @@ describe.concurrent("effect-httpd executable", () => {
       expect(connection.ended()).toBe(false)
     }))
 
+  it.scopedLive("a 404 closes the connection as Python's send_error; with --keep-alive-on-error it stays open", () =>
+    Effect.gen(function*() {
+      const missing = "GET /missing.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      const hello = "GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      const python = yield* start(["-b", "127.0.0.1", "-d", www, "-p", "HTTP/1.1", "0"])
+      const closing = yield* rawConnection("127.0.0.1", python.port)
+      expect(yield* closing.response(missing)).toMatch(/^HTTP\/1\.1 404 File not found\r\n[\s\S]*Connection: close\r\n/)
+      yield* eventually("the server to close the connection", closing.ended)
+      const kept = yield* start(["-b", "127.0.0.1", "-d", www, "-p", "HTTP/1.1", "--keep-alive-on-error", "0"])
+      const connection = yield* rawConnection("127.0.0.1", kept.port)
+      const notFound = yield* connection.response(missing)
+      expect(notFound).toMatch(/^HTTP\/1\.1 404 File not found\r\n/)
+      expect(notFound).not.toMatch(/\r\nConnection:/i)
+      expect(yield* connection.response(hello)).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhello\n$/)
+      expect(connection.ended()).toBe(false)
+    }))
+
   it.scopedLive("--cgi runs scripts under /cgi-bin/ (and a following 0 is the port)", () =>
     Effect.gen(function*() {
       const cgi = yield* start(["-b", "127.0.0.1", "-d", www, "--cgi", "0"])

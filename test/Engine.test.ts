@@ -250,4 +250,68 @@ describe("Engine (through the test kit)", () => {
       )
       expect(exchange.responses[0]!.body.toString()).toBe("stubbed")
     }))
+
+  describe("keepAliveOnError (opt-in; Python closes after every error)", () => {
+    const get: Handler.Handler<never> = (request) =>
+        request.path === "/missing"
+          ? Effect.fail(new HttpError({ status: 404, message: "File not found" }))
+          : request.path === "/slow-missing"
+          ? Effect.flatMap(Effect.sleep(1), () => Effect.fail(new HttpError({ status: 404 })))
+          : request.path === "/close"
+          ? Effect.fail(new HttpError({ status: 403, headers: [["Connection", "close"]] }))
+          : Effect.succeed(Response.text("ok\n"))
+    const failing: Handler.Routes<never> = { GET: get, HEAD: get, PUT: () => Effect.fail(new HttpError({ status: 403 })) }
+    const errors = "GET /missing HTTP/1.1\r\n\r\nGET /slow-missing HTTP/1.1\r\n\r\nHEAD /missing HTTP/1.1\r\n\r\n" +
+      "SPAM / HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n"
+
+    it.live("by default every error closes, with Connection: close, as Python's send_error", () =>
+      Effect.gen(function*() {
+        const { responses } = yield* run(errors, {}, failing)
+        expect(responses.map((r) => r.statusLine)).toEqual(["HTTP/1.0 404 File not found"])
+        expect(responses[0]!.header("connection")).toBe("close")
+      }))
+
+    it.live("keeps the connection through handler errors: sync, async, HEAD and an unknown method's 501", () =>
+      Effect.gen(function*() {
+        const { responses } = yield* run(errors, { protocolVersion: "HTTP/1.1", keepAliveOnError: true }, failing)
+        expect(responses.map((r) => r.statusLine)).toEqual([
+          "HTTP/1.1 404 File not found",
+          "HTTP/1.1 404 Not Found",
+          "HTTP/1.1 404 File not found",
+          "HTTP/1.1 501 Unsupported method ('SPAM')",
+          "HTTP/1.1 200 OK"
+        ])
+        for (const r of responses.slice(0, 4)) expect(r.header("connection")).toBeUndefined()
+        // The error page keeps its length, so the client can find the next response.
+        expect(Number(responses[0]!.header("content-length"))).toBe(responses[0]!.body.length)
+        expect(responses[2]!.body.length).toBe(0)
+        expect(responses[4]!.body.toString()).toBe("ok\n")
+      }))
+
+    it.live("still closes when the client asks to, the error asks to, or the decoder refused the request", () =>
+      Effect.gen(function*() {
+        const options = { protocolVersion: "HTTP/1.1" as const, keepAliveOnError: true }
+        const asked = yield* run("GET /missing HTTP/1.1\r\nConnection: close\r\n\r\nGET /x HTTP/1.1\r\n\r\n", options, failing)
+        expect(asked.responses.map((r) => [r.statusLine, r.header("connection")])).toEqual([
+          ["HTTP/1.1 404 File not found", "close"]
+        ])
+        const own = yield* run("GET /close HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\n\r\n", options, failing)
+        expect(own.responses.map((r) => r.statusLine)).toEqual(["HTTP/1.1 403 Forbidden"])
+        const bad = yield* run("GET /x HTTP/1.1\r\nBad Header\r\n\r\nGET /x HTTP/1.1\r\n\r\n", options, failing)
+        expect(bad.responses.map((r) => [r.status, r.header("connection")])).toEqual([[400, "close"]])
+      }))
+
+    it.live("an unread body is skipped when small, else the connection closes, as after a success", () =>
+      Effect.gen(function*() {
+        const options = { protocolVersion: "HTTP/1.1" as const, keepAliveOnError: true, maxDrainBytes: 8 }
+        const small = yield* run("PUT /f HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /x HTTP/1.1\r\n\r\n", options, failing)
+        expect(small.responses.map((r) => r.statusLine)).toEqual(["HTTP/1.1 403 Forbidden", "HTTP/1.1 200 OK"])
+        const big = yield* run(
+          ["PUT /f HTTP/1.1\r\nContent-Length: 100\r\n\r\n", "x".repeat(100) + "GET /x HTTP/1.1\r\n\r\n"],
+          options,
+          failing
+        )
+        expect(big.responses.map((r) => r.statusLine)).toEqual(["HTTP/1.1 403 Forbidden"])
+      }))
+  })
 })

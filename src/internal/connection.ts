@@ -85,6 +85,7 @@ export interface Engine {
   readonly bodyTimeoutMs: number
   /** An unread request body up to this size is read and dropped to keep the connection; larger closes it. */
   readonly maxDrainBytes: number
+  readonly keepAliveOnError: boolean
   readonly handlers: HandlerMap
   readonly log: AccessLogService
   readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
@@ -575,8 +576,8 @@ export class Connection {
       error = new HttpError({ status: 500 })
     }
     const request = inFlight.request
-    inFlight.keepAlive = false
-    this.sendError(error, request.requestLine, request.method, request.version)
+    if (!this.engine.keepAliveOnError || asksToClose(error.headers)) inFlight.keepAlive = false
+    this.sendError(error, request.requestLine, request.method, request.version, inFlight.keepAlive)
     return undefined
   }
 
@@ -767,8 +768,17 @@ export class Connection {
       : wait
   }
 
-  /** Python's `send_error`: log, status line, `Connection: close`, the error page (not for HEAD). */
-  private sendError(error: HttpError, requestLine: string, method: string | undefined, version: HttpVersion | undefined): void {
+  /**
+   * Python's `send_error`: log, status line, `Connection: close` (unless `keepAlive`, the opt-in
+   * `keepAliveOnError`), the error page (not for HEAD).
+   */
+  private sendError(
+    error: HttpError,
+    requestLine: string,
+    method: string | undefined,
+    version: HttpVersion | undefined,
+    keepAlive = false
+  ): void {
     const engine = this.engine
     const status = error.status
     const { explain, message } = errorTexts(error)
@@ -779,7 +789,7 @@ export class Connection {
       this.log("error headers with CR or LF dropped")
       extra = []
     }
-    const headers: Array<readonly [string, string]> = [...extra, ["Connection", "close"]]
+    const headers: Array<readonly [string, string]> = keepAlive ? [...extra] : [...extra, ["Connection", "close"]]
     let body: Buffer | undefined
     if (errorHasBody(status)) {
       body = Buffer.from(fillErrorTemplate(engine.errorMessageFormat, status, message, explain), "utf8")
@@ -806,6 +816,11 @@ export class Connection {
     if (!this.readEnded) transport.setTimeout(LINGER_MS)
   }
 }
+
+/** Whether an error's own header fields include `Connection: close`. */
+const asksToClose = (headers: HttpError["headers"]): boolean =>
+  headers !== undefined &&
+  headers.some(([name, value]) => name.toLowerCase() === "connection" && value.toLowerCase() === "close")
 
 /** Reads a request body whole (for handlers that want it in memory; bounded by the decoder's body limit). */
 export const readBody = (request: Request): Effect.Effect<Uint8Array, RequestBodyError> =>

@@ -44,6 +44,7 @@ export const makeEngine = (
       headerTimeoutMs: millis(options.headerTimeout, 30_000),
       bodyTimeoutMs: millis(options.bodyTimeout, millis(options.idleTimeout, 120_000)),
       maxDrainBytes: options.maxDrainBytes ?? 64 * 1024,
+      keepAliveOnError: options.keepAliveOnError ?? false,
       handlers,
       log,
       runFork: Runtime.runFork(runtime),
