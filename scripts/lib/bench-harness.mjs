@@ -5,10 +5,13 @@
  * What it gives:
  *   makeDocRoot(dir)           deterministic document root (1k/64k/10m .bin,
  *                              index.html, big/ with 1000 files).
+ *   serverCandidates()         the servers both suites know (SERVER_NAMES):
+ *                              how to start each, and why one is unavailable.
  *   startServer({...})         spawn a server pinned to core 0 in its own
  *                              process group, wait for its port, sample its
  *                              RSS every 100 ms; returns { stop, peakRssMiB,
- *                              resetPeak }.
+ *                              resetPeak, rssMiB }.
+ *   groupRssMiB(pgid)          summed VmRSS of a process group, now.
  *   runLoad({...})             one measured load run with wrk (pinned to
  *                              core 1) or, when wrk is absent, autocannon
  *                              in this process (which is pinned to core 1).
@@ -17,6 +20,7 @@
  *                              per (server, workload), medians per cell.
  *   report(results, opts)      Markdown table + ratios on stdout, full JSON
  *                              in bench-results/<timestamp>.json.
+ *   saveResults(json)          write any suite's JSON there (report uses it).
  *   parseArgs / installCleanup / detect helpers shared by both suites.
  *
  * Only 127.0.0.1 is ever contacted; every run is bounded in time; processes
@@ -111,8 +115,13 @@ export function machineInfo() {
 
 // ---------------------------------------------------------------- CLI flags
 
-/** --duration S, --repeats N, --only a,b, --workloads a,b, --quick, --baseline NAME, --help */
-export function parseArgs(argv, defaults = {}) {
+/**
+ * --duration S, --repeats N, --only a,b, --workloads a,b, --quick, --baseline NAME, --help,
+ * plus a suite's own numeric flags: `numbers` maps a flag to its key in the result
+ * (e.g. { "--slow-seconds": "slowSeconds" }). `accept`, when given, lists the only
+ * shared flags this suite takes (besides --help); the others are rejected as unknown.
+ */
+export function parseArgs(argv, defaults = {}, { numbers = {}, accept = null } = {}) {
   const opts = { duration: 5, repeats: 3, only: null, workloads: null, baseline: "effect-httpd", help: false, ...defaults };
   const list = (v) => v.split(",").map((s) => s.trim()).filter(Boolean);
   for (let i = 0; i < argv.length; i++) {
@@ -123,6 +132,14 @@ export function parseArgs(argv, defaults = {}) {
       if (v === undefined) throw new Error(`${flag} needs a value`);
       return v;
     };
+    if (Object.hasOwn(numbers, flag)) {
+      const v = value();
+      const n = Number(v);
+      if (v.trim() === "" || !Number.isFinite(n)) throw new Error(`${flag} needs a number, got ${JSON.stringify(v)}`);
+      opts[numbers[flag]] = n;
+      continue;
+    }
+    if (accept && !accept.includes(flag) && flag !== "-h" && flag !== "--help") throw new Error(`unknown argument: ${a}`);
     switch (flag) {
       case "--duration": opts.duration = Number(value()); break;
       case "--repeats": opts.repeats = Number(value()); break;
@@ -143,32 +160,50 @@ export function parseArgs(argv, defaults = {}) {
 
 // ---------------------------------------------------------------- doc root
 
-/** Deterministic bytes: xorshift32 from a fixed seed. */
-function deterministicBytes(size, seed) {
-  const buf = Buffer.allocUnsafe(size);
+/**
+ * Deterministic bytes: xorshift32 from a fixed seed, yielded in chunks of at most
+ * `chunk` bytes (a multiple of 4, so the bytes do not depend on the chunk size).
+ */
+function* deterministicChunks(size, seed, chunk = 4 << 20) {
   let x = seed >>> 0 || 1;
-  let i = 0;
-  for (; i + 4 <= size; i += 4) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    buf.writeUInt32LE(x, i);
+  for (let off = 0; off < size; off += chunk) {
+    const n = Math.min(chunk, size - off);
+    const buf = Buffer.allocUnsafe(n);
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      x ^= x << 13; x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5; x >>>= 0;
+      buf.writeUInt32LE(x, i);
+    }
+    for (; i < n; i++) buf[i] = (off + i) & 0xff;
+    yield buf;
   }
-  for (; i < size; i++) buf[i] = i & 0xff;
-  return buf;
+}
+
+/** Write `size` deterministic bytes to `file`, a few MiB at a time (no file-sized buffer). */
+function writeDeterministicFile(file, size, seed) {
+  const fd = fs.openSync(file, "w");
+  try {
+    for (const buf of deterministicChunks(size, seed)) fs.writeSync(fd, buf);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export const DOC_FILES = { "1k.bin": 1024, "64k.bin": 64 * 1024, "10m.bin": 10 * 1024 * 1024 };
 export const BIG_DIR_FILES = 1000;
 
-/** Write the benchmark document root into `dir` (created if needed). Returns dir. */
-export function makeDocRoot(dir) {
+/**
+ * Write the benchmark document root into `dir` (created if needed). Returns dir.
+ * `extraFiles` ({ name: size }) adds more deterministic files, e.g. { "100m.bin": 100 * 2 ** 20 }.
+ */
+export function makeDocRoot(dir, { extraFiles = {} } = {}) {
   fs.mkdirSync(dir, { recursive: true });
   fs.chmodSync(dir, 0o755);
   let seed = 0x9e3779b9;
-  for (const [name, size] of Object.entries(DOC_FILES)) {
-    fs.writeFileSync(path.join(dir, name), deterministicBytes(size, seed++));
-  }
+  const files = { ...DOC_FILES, ...extraFiles };
+  for (const [name, size] of Object.entries(files)) writeDeterministicFile(path.join(dir, name), size, seed++);
   fs.writeFileSync(
     path.join(dir, "index.html"),
     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>bench</title></head>\n" +
@@ -182,8 +217,115 @@ export function makeDocRoot(dir) {
   }
   // Fixed mtimes, so Last-Modified and listings do not depend on when it ran.
   const t = new Date("2024-01-01T00:00:00Z");
-  for (const name of [...Object.keys(DOC_FILES), "index.html"]) fs.utimesSync(path.join(dir, name), t, t);
+  for (const name of [...Object.keys(files), "index.html"]) fs.utimesSync(path.join(dir, name), t, t);
   return dir;
+}
+
+// ---------------------------------------------------------------- servers
+
+export const SERVER_NAMES = ["effect-httpd", "python-1.0", "python-1.1", "node-static", "http-server", "nginx"];
+
+function nginxConf({ tmp, port, root }) {
+  const t = (p) => path.join(tmp, p);
+  return `# generated by scripts/lib/bench-harness.mjs: one process, nothing written outside ${tmp}
+worker_processes 1;
+daemon off;
+master_process off;
+error_log stderr warn;
+pid ${t("nginx.pid")};
+lock_file ${t("nginx.lock")};
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  # node's and Python's servers put no cap on requests per keep-alive connection
+  keepalive_requests 1000000;
+  types { text/html html; text/plain txt; application/octet-stream bin; }
+  default_type application/octet-stream;
+  client_body_temp_path ${t("body")};
+  proxy_temp_path ${t("proxy")};
+  fastcgi_temp_path ${t("fastcgi")};
+  uwsgi_temp_path ${t("uwsgi")};
+  scgi_temp_path ${t("scgi")};
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    autoindex on;
+  }
+}
+`;
+}
+
+/**
+ * Every candidate server, in SERVER_NAMES order: { name, available, reason?, make(port, root, tmp) -> {cmd,args} }.
+ * Shared by scripts/bench.mjs and scripts/bench-memory.mjs, so both start the same command lines.
+ */
+export function serverCandidates() {
+  const node = process.execPath;
+  const python = which("python3");
+  let pyVersion = null;
+  if (python) {
+    const r = spawnSync(python, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], { encoding: "utf8" });
+    pyVersion = r.status === 0 ? r.stdout.trim() : null;
+  }
+  const pyAtLeast = (maj, min) => {
+    if (!pyVersion) return false;
+    const [a, b] = pyVersion.split(".").map(Number);
+    return a > maj || (a === maj && b >= min);
+  };
+  const nginx = which("nginx");
+  const ourBin = path.join(REPO_ROOT, "bin/effect-httpd.js");
+  const ourDist = path.join(REPO_ROOT, "dist");
+  const ourScript = path.join(REPO_ROOT, "scripts/static-server.mjs");
+  const httpServerBin = path.join(REPO_ROOT, "node_modules/http-server/bin/http-server");
+  const missing = (p) => !fs.existsSync(p);
+
+  return [
+    {
+      name: "effect-httpd",
+      // The CLI when it exists; until then scripts/static-server.mjs (the same StaticFiles layer, logging on).
+      available: !missing(ourDist) && (!missing(ourBin) || !missing(ourScript)),
+      reason: `effect-httpd skipped: ${[ourDist].filter(missing).map((p) => path.relative(REPO_ROOT, p)).join(" and ")} missing (run \`npm run build\`)`,
+      make: (port, root) => missing(ourBin)
+        ? { cmd: node, args: [ourScript, String(port), root] }
+        // Run as users run it (its #! line adds node's --max-semi-space-size=4), not as `node bin/…`.
+        : { cmd: ourBin, args: [String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1"] },
+    },
+    {
+      name: "python-1.0",
+      available: !!python && pyAtLeast(3, 7),
+      reason: python ? `python-1.0 skipped: python3 ${pyVersion} lacks --directory (needs >= 3.7)` : "python-1.0 skipped: no python3 on PATH",
+      make: (port, root) => ({ cmd: python, args: ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", root] }),
+    },
+    {
+      name: "python-1.1",
+      available: !!python && pyAtLeast(3, 11),
+      reason: python ? `python-1.1 skipped: python3 ${pyVersion} lacks --protocol (needs >= 3.11)` : "python-1.1 skipped: no python3 on PATH",
+      make: (port, root) => ({ cmd: python, args: ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1"] }),
+    },
+    {
+      name: "node-static",
+      available: true,
+      make: (port, root) => ({ cmd: node, args: [path.join(REPO_ROOT, "scripts/peers/node-static.mjs"), String(port), root] }),
+    },
+    {
+      name: "http-server",
+      available: !missing(httpServerBin),
+      reason: "http-server skipped: node_modules/http-server missing (it is a devDependency: npm ci)",
+      make: (port, root) => ({ cmd: node, args: [httpServerBin, root, "-p", String(port), "-a", "127.0.0.1", "-s", "-c-1"] }),
+    },
+    {
+      name: "nginx",
+      available: !!nginx,
+      reason: `nginx skipped: not installed (${INSTALL_HINT})`,
+      make: (port, root, tmp) => {
+        const dir = path.join(tmp, "nginx");
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "nginx.conf"), nginxConf({ tmp: dir, port, root }));
+        return { cmd: nginx, args: ["-p", dir + "/", "-c", path.join(dir, "nginx.conf"), "-e", "stderr"] };
+      },
+    },
+  ];
 }
 
 // ---------------------------------------------------------------- processes
@@ -269,6 +411,17 @@ function rssKiB(pid) {
   }
 }
 
+/**
+ * Summed VmRSS (MiB) of every live process in process group `pgid` (a server
+ * from startServer: its pid), read now; null without /proc.
+ */
+export function groupRssMiB(pgid) {
+  if (!fs.existsSync("/proc/self/status")) return null;
+  let sum = 0;
+  for (const p of groupPids(pgid)) sum += rssKiB(p);
+  return sum / 1024;
+}
+
 function tail(file, lines = 20) {
   try {
     return fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
@@ -280,7 +433,7 @@ function tail(file, lines = 20) {
 /**
  * Spawn a server and wait until 127.0.0.1:port accepts connections.
  * @param {{name:string, cmd:string, args:string[], port:number, env?:object, cpu?:number, cwd?:string, logFile?:string}} o
- * @returns {Promise<{name:string, pid:number, port:number, stop:()=>Promise<void>, peakRssMiB:()=>number|null, resetPeak:()=>void, logFile:string}>}
+ * @returns {Promise<{name:string, pid:number, port:number, stop:()=>Promise<void>, peakRssMiB:()=>number|null, resetPeak:()=>void, rssMiB:()=>number|null, exited:()=>object|null, logFile:string}>}
  */
 export async function startServer({ name, cmd, args = [], port, env, cpu = SERVER_CPU, cwd = REPO_ROOT, logFile }) {
   if (!port) throw new Error(`${name}: startServer needs a port`);
@@ -369,6 +522,10 @@ export async function startServer({ name, cmd, args = [], port, env, cpu = SERVE
     logFile,
     stop,
     peakRssMiB: () => (hasProc ? peakKiB / 1024 : null),
+    /** The group's summed VmRSS right now (members looked up afresh), MiB. */
+    rssMiB: () => groupRssMiB(child.pid),
+    /** null while the server runs; { code, signal } once it has exited. */
+    exited: () => exited,
     resetPeak: () => {
       let sum = 0;
       for (const p of members) sum += rssKiB(p);
@@ -735,15 +892,9 @@ export function report(results, { baseline = "effect-httpd", title = "benchmark"
   for (const n of notes) lines.push(`- ${n}`);
   if (notes.length) lines.push("");
 
-  fs.mkdirSync(outDir, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const file = path.join(outDir, `${stamp}.json`);
-  const json = {
+  const file = saveResults({
     title,
-    finishedAt: new Date().toISOString(),
-    machine: machineInfo(),
     tool: meta.tool ?? toolDescription(),
-    pinning: { taskset: !!TASKSET, serverCpu: SERVER_CPU, loadCpu: LOAD_CPU },
     baseline,
     notes,
     ...meta,
@@ -753,9 +904,28 @@ export function report(results, { baseline = "effect-httpd", title = "benchmark"
     workloads,
     cells,
     ratios,
-  };
-  fs.writeFileSync(file, JSON.stringify(json, null, 2) + "\n");
+  }, { outDir });
   lines.push(`JSON: ${path.relative(process.cwd(), file) || file}`);
   console.log(lines.join("\n"));
+  return file;
+}
+
+/**
+ * Write `json` to bench-results/<timestamp>.json (or `outDir`), after the
+ * fields every run records: title, finishedAt, machine, pinning. Returns the path.
+ */
+export function saveResults(json, { outDir = path.join(REPO_ROOT, "bench-results") } = {}) {
+  fs.mkdirSync(outDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const file = path.join(outDir, `${stamp}.json`);
+  const { title, ...rest } = json;
+  const out = {
+    title,
+    finishedAt: new Date().toISOString(),
+    machine: machineInfo(),
+    pinning: { taskset: !!TASKSET, serverCpu: SERVER_CPU, loadCpu: LOAD_CPU },
+    ...rest,
+  };
+  fs.writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
   return file;
 }

@@ -2,8 +2,8 @@
 # Peak RSS and CPU per request of one effect-httpd process under 1 KiB and 64 KiB keep-alive load (wrk, c=50, 5 s
 # each). Server on core 0, wrk on core 1. Needs dist/ (npm run build), wrk, taskset, and ROOT holding 1k.bin and
 # 64k.bin.
-#   scripts/bench-memory.sh LABEL ROOT [VAR=value ...] -- NODE_ARGS...
-#   scripts/bench-memory.sh semi4 /tmp/root NODE_OPTIONS=--max-semi-space-size=4 -- bin/effect-httpd.js
+#   scripts/bench-rss-load.sh LABEL ROOT [VAR=value ...] -- NODE_ARGS...
+#   scripts/bench-rss-load.sh semi4 /tmp/root NODE_OPTIONS=--max-semi-space-size=4 -- bin/effect-httpd.js
 # Prints: LABEL idle=RSS peak=VmHWM 1k.bin=req/s,µs CPU/request 64k.bin=…
 label=$1; root=$2; shift 2
 envs=(); while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
