@@ -426,7 +426,7 @@ export const make = (
     const finish = Extras.apply(extras)
     const refused = refusedBy(config)
     const lookup = (request: Request, path: string) => {
-      if (refused(path)) return Effect.fail(notFound)
+      if (refused(path)) return Exit.fail(notFound)
       const staticRequest: StaticRequest = {
         method: request.method,
         path,
@@ -550,7 +550,7 @@ export const toHttpApp = (
         publicPath: collapseSlashes(request.originalUrl),
         header: (name) => request.headers[name.toLowerCase()]
       }
-      const lookup = (one: StaticRequest) => refused(one.path) ? Effect.fail(notFound) : serve(fs, config, one)
+      const lookup = (one: StaticRequest) => refused(one.path) ? Exit.fail(notFound) : serve(fs, config, one)
       const result = spa === undefined ? lookup(staticRequest) : withFallback(
         lookup(staticRequest),
         () => wantsFallback(request.method, staticRequest.path, staticRequest.header("accept")),

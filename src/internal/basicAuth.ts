@@ -3,6 +3,7 @@
  * an unauthenticated client is refused before it sends a body), first checks `Authorization`.
  */
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { createHash, timingSafeEqual } from "node:crypto"
 import type { Handler, HandlerMap } from "../Handler.js"
 import { HttpError } from "../HttpError.js"
@@ -16,7 +17,8 @@ export interface Credentials {
 /** The challenge of every 401: the realm, and UTF-8 as the encoding the credentials are decoded with (RFC 7617 §2.1). */
 export const CHALLENGE = "Basic realm=\"effect-httpd\", charset=\"UTF-8\""
 
-const unauthorized = Effect.fail(new HttpError({ status: 401, headers: [["WWW-Authenticate", CHALLENGE]] }))
+// An Exit, not Effect.fail (which captures a span through a fiber): answered without one.
+const unauthorized = Exit.fail(new HttpError({ status: 401, headers: [["WWW-Authenticate", CHALLENGE]] }))
 
 // Digests first, so the comparison takes the same time whatever the lengths (timingSafeEqual needs equal lengths).
 const digest = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest()

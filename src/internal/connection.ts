@@ -502,7 +502,7 @@ export class Connection {
 
     const handler = engine.handlers.byMethod.get(head.method)
     let program: Effect.Effect<Response, HttpError, Scope.Scope> = handler === undefined
-      ? Effect.fail(new HttpError({ status: 501, message: `Unsupported method (${pyRepr(head.method)})` }))
+      ? Exit.fail(new HttpError({ status: 501, message: `Unsupported method (${pyRepr(head.method)})` }))
       : handler(request)
     let task: Effect.Effect<void, ClientGone, Scope.Scope> | undefined
     if (hook !== undefined) {
