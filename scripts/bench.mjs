@@ -3,7 +3,7 @@
  * same machine in the same run, interleaved, medians, ratios.
  *
  * Servers (each skipped with a note when unavailable):
- *   effect-httpd  bin/effect-httpd.js PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1
+ *   effect-httpd  bin/effect-httpd.js PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1 --keep-alive-on-error
  *                 or, while bin/effect-httpd.js is missing, node scripts/static-server.mjs PORT ROOT
  *                 (needs dist/; `npm run build` first)
  *   python-1.0    python3 -m http.server PORT --bind 127.0.0.1 --directory ROOT
@@ -25,6 +25,7 @@
  * Server on core 0, load generator (wrk, else autocannon) on core 1.
  * Then, unless --no-scaling, a scaling table: effect-httpd with --workers 1 and --workers 2 on the 1 KiB keep-alive
  * workload, server and load generator unpinned (all cores shared), so the second worker has a core to run on.
+ * With the 404 workload, a table of the 404 with Python's close-after-error default against --keep-alive-on-error.
  * Output: Markdown on stdout, progress on stderr, bench-results/<timestamp>.json.
  */
 import fs from "node:fs";
@@ -33,6 +34,7 @@ import path from "node:path";
 import {
   REPO_ROOT, WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES, NPROC, SERVER_NAMES,
   parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS, serverCandidates,
+  SERVER_CPU, LOAD_CPU,
 } from "./lib/bench-harness.mjs";
 
 const WORKLOADS = [
@@ -116,9 +118,9 @@ async function main() {
       notes,
       meta: { suite: "bench", options: opts, serverCommands: serverMeta, docRoot: { files: DOC_FILES, bigDirFiles: BIG_DIR_FILES } },
     });
-    if (opts.scaling !== false && workloads.some((w) => w.name === "1k-ka") && started.some((s) => s.name === "effect-httpd") && fs.existsSync(path.join(REPO_ROOT, "bin/effect-httpd.js"))) {
-      await scaling({ root, tmp, opts, notes: [] });
-    }
+    const ours = started.some((s) => s.name === "effect-httpd") && fs.existsSync(path.join(REPO_ROOT, "bin/effect-httpd.js"));
+    if (ours && opts.scaling !== false && workloads.some((w) => w.name === "1k-ka")) await scaling({ root, tmp, opts });
+    if (ours && workloads.some((w) => w.name === "404")) await errorKeepAlive({ root, tmp, opts });
   } finally {
     for (const s of started) await s.handle.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -126,36 +128,71 @@ async function main() {
 }
 
 /**
- * effect-httpd with 1 and 2 workers, 1 KiB keep-alive, nothing pinned: on a 2-core box the load generator competes
- * with the workers for the same cores, so the ratio understates what a second core gives a server alone.
+ * Variants of effect-httpd's command line on one workload, interleaved, in a table of their own. `cpu`/`loadCpu`
+ * pin them as the main suite does, or ALL_CPUS.
  */
-async function scaling({ root, tmp, opts, notes }) {
-  const workload = WORKLOADS.find((w) => w.name === "1k-ka");
-  if (NPROC < 2) {
-    console.error("scaling skipped: fewer than 2 CPUs");
-    return;
-  }
+async function variants({ root, tmp, opts, title, suite, workload, baseline, cpu, loadCpu, notes = [], list }) {
   const ourBin = path.join(REPO_ROOT, "bin/effect-httpd.js");
   const servers = [];
   try {
-    for (const workers of [1, 2]) {
-      const name = `effect-httpd ×${workers}`;
+    for (const { name, extraArgs } of list) {
       const port = await freePort();
-      const args = [String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", "--workers", String(workers)];
-      const handle = await startServer({ name, cmd: ourBin, args, port, cpu: ALL_CPUS, logFile: path.join(tmp, `scaling-${workers}.log`) });
+      const args = [String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", ...extraArgs];
+      const logFile = path.join(tmp, `${suite}-${servers.length}.log`);
+      const handle = await startServer({ name, cmd: ourBin, args, port, cpu, logFile });
       servers.push({ name, port, handle, args });
-      console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid}), unpinned`);
+      console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid})`);
     }
-    const results = await interleave(servers, [{ ...workload, label: `${workload.label}, unpinned` }], opts.repeats, { durationSec: opts.duration, loadCpu: ALL_CPUS });
+    const results = await interleave(servers, [workload], opts.repeats, { durationSec: opts.duration, loadCpu });
     report(results, {
-      baseline: "effect-httpd ×2",
-      title: "scaling: --workers 1 vs 2 (server and load generator unpinned, sharing all cores)",
-      notes: [...notes, `unpinned: server workers and ${WRK ? "wrk" : "the harness (autocannon)"} share all ${NPROC} cores; peak RSS sums the primary and its workers`],
-      meta: { suite: "bench-scaling", options: opts, serverCommands: servers.map((s) => ({ name: s.name, cmd: ourBin, args: s.args, pid: s.handle.pid })) },
+      baseline,
+      title,
+      notes,
+      meta: { suite, options: opts, serverCommands: servers.map((s) => ({ name: s.name, cmd: ourBin, args: s.args, pid: s.handle.pid })) },
     });
   } finally {
     for (const s of servers) await s.handle.stop();
   }
+}
+
+/**
+ * effect-httpd with 1 and 2 workers, 1 KiB keep-alive, nothing pinned: on a 2-core box the load generator competes
+ * with the workers for the same cores, so the ratio understates what a second core gives a server alone.
+ */
+function scaling({ root, tmp, opts }) {
+  if (NPROC < 2) {
+    console.error("scaling skipped: fewer than 2 CPUs");
+    return;
+  }
+  const workload = WORKLOADS.find((w) => w.name === "1k-ka");
+  return variants({
+    root, tmp, opts,
+    title: "scaling: --workers 1 vs 2 (server and load generator unpinned, sharing all cores)",
+    suite: "bench-scaling",
+    workload: { ...workload, label: `${workload.label}, unpinned` },
+    baseline: "effect-httpd ×2",
+    cpu: ALL_CPUS,
+    loadCpu: ALL_CPUS,
+    notes: [`unpinned: server workers and ${WRK ? "wrk" : "the harness (autocannon)"} share all ${NPROC} cores; peak RSS sums the primary and its workers`],
+    list: [1, 2].map((n) => ({ name: `effect-httpd ×${n}`, extraArgs: ["--workers", String(n)] })),
+  });
+}
+
+/**
+ * The 404 workload with Python's send_error behaviour (every error closes the connection: the load generator
+ * reconnects for each request) against --keep-alive-on-error, pinned as the main suite.
+ */
+function errorKeepAlive({ root, tmp, opts }) {
+  return variants({
+    root, tmp, opts,
+    title: "404: Python's close-after-error (the default) vs --keep-alive-on-error",
+    suite: "bench-errors",
+    workload: WORKLOADS.find((w) => w.name === "404"),
+    baseline: "--keep-alive-on-error",
+    cpu: SERVER_CPU,
+    loadCpu: LOAD_CPU,
+    list: [{ name: "default (closes)", extraArgs: [] }, { name: "--keep-alive-on-error", extraArgs: ["--keep-alive-on-error"] }],
+  });
 }
 
 await main();
