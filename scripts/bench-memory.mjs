@@ -39,7 +39,7 @@ import os from "node:os";
 import path from "node:path";
 import {
   REPO_ROOT, TASKSET, NPROC, DOC_FILES,
-  parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, startServer, serverCandidates, fetchOnce, saveResults,
+  parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, settleDocRoot, startServer, serverCandidates, fetchOnce, saveResults,
 } from "./lib/bench-harness.mjs";
 
 const SERVERS = ["effect-httpd", "node-static", "http-server", "python-1.1"];
@@ -516,6 +516,7 @@ async function main() {
   process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
   log(`generating the document root in ${tmp} (with ${BIG_FILE}, ${BIG_SIZE} bytes)`);
   const root = makeDocRoot(path.join(tmp, "root"), { extraFiles: { [BIG_FILE]: BIG_SIZE } });
+  await settleDocRoot();
   const expected1k = fs.readFileSync(path.join(root, SMALL_FILE));
   if (expected1k.length !== DOC_FILES[SMALL_FILE]) throw new Error(`${SMALL_FILE} is ${expected1k.length} bytes`);
 

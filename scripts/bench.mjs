@@ -33,7 +33,7 @@ import os from "node:os";
 import path from "node:path";
 import {
   REPO_ROOT, WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES, NPROC, SERVER_NAMES,
-  parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS, serverCandidates,
+  parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, settleDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS, serverCandidates,
   SERVER_CPU, LOAD_CPU,
 } from "./lib/bench-harness.mjs";
 
@@ -81,6 +81,7 @@ async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "effect-httpd-bench-"));
   fs.chmodSync(tmp, 0o755);
   const root = makeDocRoot(path.join(tmp, "root"));
+  await settleDocRoot();
   const started = [];
   const serverMeta = [];
   try {

@@ -195,6 +195,17 @@ export const DOC_FILES = { "1k.bin": 1024, "64k.bin": 64 * 1024, "10m.bin": 10 *
 export const BIG_DIR_FILES = 1000;
 
 /**
+ * effect-httpd caches a file's response only once the file has been left alone this long (its mtime and ctime
+ * older than StaticFiles' `cache.settleMs`, 2 s), so that a file being written is never cached half-way.
+ * `utimes` cannot age a ctime: a freshly written root is uncached for its first seconds, which no served
+ * directory is in real use. The benches wait this long after makeDocRoot before starting servers.
+ */
+export const CACHE_SETTLE_MS = 2_100;
+
+/** Resolves once a document root written now has settled (see CACHE_SETTLE_MS). */
+export const settleDocRoot = () => new Promise((resolve) => setTimeout(resolve, CACHE_SETTLE_MS));
+
+/**
  * Write the benchmark document root into `dir` (created if needed). Returns dir.
  * `extraFiles` ({ name: size }) adds more deterministic files, e.g. { "100m.bin": 100 * 2 ** 20 }.
  */
