@@ -3,7 +3,7 @@
  * same machine in the same run, interleaved, medians, ratios.
  *
  * Servers (each skipped with a note when unavailable):
- *   effect-httpd  bin/effect-httpd.js PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1 --keep-alive-on-error
+ *   effect-httpd  node --max-semi-space-size=4 bin/effect-httpd.js PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1 --keep-alive-on-error
  *                 or, while bin/effect-httpd.js is missing, node scripts/static-server.mjs PORT ROOT
  *                 (needs dist/; `npm run build` first)
  *   python-1.0    python3 -m http.server PORT --bind 127.0.0.1 --directory ROOT
@@ -34,7 +34,7 @@ import path from "node:path";
 import {
   REPO_ROOT, WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES, NPROC, SERVER_NAMES,
   parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, settleDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS, serverCandidates,
-  SERVER_CPU, LOAD_CPU,
+  SERVER_CPU, LOAD_CPU, OUR_NODE_ARGS,
 } from "./lib/bench-harness.mjs";
 
 const WORKLOADS = [
@@ -140,7 +140,7 @@ async function variants({ root, tmp, opts, title, suite, workload, baseline, cpu
       const port = await freePort();
       const args = [String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", ...extraArgs];
       const logFile = path.join(tmp, `${suite}-${servers.length}.log`);
-      const handle = await startServer({ name, cmd: ourBin, args, port, cpu, logFile });
+      const handle = await startServer({ name, cmd: process.execPath, args: [...OUR_NODE_ARGS, ourBin, ...args], port, cpu, logFile });
       servers.push({ name, port, handle, args });
       console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid})`);
     }
@@ -149,7 +149,7 @@ async function variants({ root, tmp, opts, title, suite, workload, baseline, cpu
       baseline,
       title,
       notes,
-      meta: { suite, options: opts, serverCommands: servers.map((s) => ({ name: s.name, cmd: ourBin, args: s.args, pid: s.handle.pid })) },
+      meta: { suite, options: opts, serverCommands: servers.map((s) => ({ name: s.name, cmd: process.execPath, args: [...OUR_NODE_ARGS, ourBin, ...s.args], pid: s.handle.pid })) },
     });
   } finally {
     for (const s of servers) await s.handle.stop();

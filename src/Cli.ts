@@ -850,9 +850,8 @@ const serveWorker = (config: CliConfig) =>
  * The young generation's cap (`--max-semi-space-size`, MiB) given to `--workers` processes unless the user set
  * one (in `NODE_OPTIONS` or node's own options). V8's default lets each semi-space grow to 16 MiB under load: peak
  * RSS 115 MiB instead of 92 on 1 KiB and 64 KiB keep-alive loads, at equal CPU time per request (scripts/README.md).
- * A single process cannot set it for itself (`v8.setFlagsFromString` after start-up does not bound the heap): the
- * executable's `#!/usr/bin/env -S node --max-semi-space-size=4` line does, and workers inherit it through `execArgv`;
- * this covers `node bin/effect-httpd.js --workers N`, which skips that line.
+ * A single process cannot set it for itself (`v8.setFlagsFromString` after start-up does not bound the heap): `npm start`
+ * passes it on node's command line (workers then inherit it through `execArgv`), `NODE_OPTIONS` does elsewhere.
  *
  * @since 0.1.0
  */

@@ -200,6 +200,9 @@ export const BIG_DIR_FILES = 1000;
  * `utimes` cannot age a ctime: a freshly written root is uncached for its first seconds, which no served
  * directory is in real use. The benches wait this long after makeDocRoot before starting servers.
  */
+/** Node options effect-httpd runs with, as `npm start` passes them (package.json). */
+export const OUR_NODE_ARGS = ["--max-semi-space-size=4"];
+
 export const CACHE_SETTLE_MS = 2_100;
 
 /** Resolves once a document root written now has settled (see CACHE_SETTLE_MS). */
@@ -299,9 +302,9 @@ export function serverCandidates() {
       reason: `effect-httpd skipped: ${[ourDist].filter(missing).map((p) => path.relative(REPO_ROOT, p)).join(" and ")} missing (run \`npm run build\`)`,
       make: (port, root) => missing(ourBin)
         ? { cmd: node, args: [ourScript, String(port), root] }
-        // Run as users run it (its #! line adds node's --max-semi-space-size=4), not as `node bin/…`. Keep-alive as
-        // the node servers and nginx do it: HTTP/1.1, and a 404 does not close (bench.mjs also measures without).
-        : { cmd: ourBin, args: [String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", "--keep-alive-on-error"] },
+        // As `npm start` runs it (OUR_NODE_ARGS). Keep-alive as the node servers and nginx do it: HTTP/1.1, and a 404
+        // does not close (bench.mjs also measures without).
+        : { cmd: node, args: [...OUR_NODE_ARGS, ourBin, String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", "--keep-alive-on-error"] },
     },
     {
       name: "python-1.0",
