@@ -301,6 +301,21 @@ describe("Engine (through the test kit)", () => {
         expect(bad.responses.map((r) => [r.status, r.header("connection")])).toEqual([[400, "close"]])
       }))
 
+    it.live("refused before 100 Continue: the connection closes (the client may never send the body)", () =>
+      Effect.gen(function*() {
+        // The client holds its body back and keeps the connection open: the server must not wait for the body.
+        const { closed, responses } = yield* run(
+          "PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+          { protocolVersion: "HTTP/1.1", keepAliveOnError: true, endInput: false, timeoutMs: 2000 },
+          echo,
+          { expectContinue: () => Effect.fail(new HttpError({ status: 417 })) }
+        )
+        expect(responses.map((r) => [r.statusLine, r.header("connection")])).toEqual([
+          ["HTTP/1.1 417 Expectation Failed", "close"]
+        ])
+        expect(closed).toBe(true)
+      }))
+
     it.live("an unread body is skipped when small, else the connection closes, as after a success", () =>
       Effect.gen(function*() {
         const options = { protocolVersion: "HTTP/1.1" as const, keepAliveOnError: true, maxDrainBytes: 8 }

@@ -230,6 +230,8 @@ interface InFlight {
   fiber: Fiber.RuntimeFiber<void, never> | undefined
   keepAlive: boolean
   responseStarted: boolean
+  /** `Expect: 100-continue` went to a hook and no `100 Continue` has been sent: the client may hold its body back. */
+  awaitingContinue: boolean
 }
 
 /** Why a connection's bytes stopped: the peer, a timeout, the server's shutdown. */
@@ -488,7 +490,14 @@ export class Connection {
       if (lower === "close") keepAlive = false
       else if (lower === "keep-alive" && engine.protocol11) keepAlive = true
     }
-    const inFlight: InFlight = { request, body, fiber: undefined, keepAlive, responseStarted: false }
+    const inFlight: InFlight = {
+      request,
+      body,
+      fiber: undefined,
+      keepAlive,
+      responseStarted: false,
+      awaitingContinue: false
+    }
     this.current = inFlight
     // While its body arrives, a request is bounded by the body timeout; otherwise by nothing (the handler's time).
     if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0) transport.setTimeout(engine.bodyTimeoutMs)
@@ -506,7 +515,11 @@ export class Connection {
       : handler(request)
     let task: Effect.Effect<void, ClientGone, Scope.Scope> | undefined
     if (hook !== undefined) {
-      const sendContinue = Effect.sync(() => transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1"))
+      inFlight.awaitingContinue = true
+      const sendContinue = Effect.sync(() => {
+        inFlight.awaitingContinue = false
+        transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
+      })
       program = Effect.zipRight(Effect.zipRight(hook(request), sendContinue), program)
     } else if (Exit.isExit(program)) {
       // Answered synchronously: write it now, no fiber (the hot path for cached and fixed responses). Only a
@@ -548,7 +561,12 @@ export class Connection {
       // Python would read the unread body as the next request; we skip it when small, else close.
       // A chunked body (expected 0) has no known end: close rather than read an unbounded amount.
       const unknownLength = body.expected === 0
-      if (body.failure !== undefined || unknownLength || body.expected - body.received > this.engine.maxDrainBytes) {
+      // Refused before 100 Continue, the client may or may not send the body: waiting for it could read the next
+      // request as body bytes (reachable with keepAliveOnError; errors close anyway otherwise).
+      if (
+        inFlight.awaitingContinue || body.failure !== undefined || unknownLength ||
+        body.expected - body.received > this.engine.maxDrainBytes
+      ) {
         keepAlive = false
       }
     }
@@ -576,7 +594,12 @@ export class Connection {
       error = new HttpError({ status: 500 })
     }
     const request = inFlight.request
-    if (!this.engine.keepAliveOnError || asksToClose(error.headers)) inFlight.keepAlive = false
+    const body = inFlight.body
+    if (
+      !this.engine.keepAliveOnError || asksToClose(error.headers) ||
+      // The connection will close for the body held back (see done): say so in the response.
+      (inFlight.awaitingContinue && body !== undefined && !body.ended)
+    ) inFlight.keepAlive = false
     this.sendError(error, request.requestLine, request.method, request.version, inFlight.keepAlive)
     return undefined
   }
