@@ -561,12 +561,7 @@ export class Connection {
       // Python would read the unread body as the next request; we skip it when small, else close.
       // A chunked body (expected 0) has no known end: close rather than read an unbounded amount.
       const unknownLength = body.expected === 0
-      // Refused before 100 Continue, the client may or may not send the body: waiting for it could read the next
-      // request as body bytes (reachable with keepAliveOnError; errors close anyway otherwise).
-      if (
-        inFlight.awaitingContinue || body.failure !== undefined || unknownLength ||
-        body.expected - body.received > this.engine.maxDrainBytes
-      ) {
+      if (body.failure !== undefined || unknownLength || body.expected - body.received > this.engine.maxDrainBytes) {
         keepAlive = false
       }
     }
@@ -597,7 +592,8 @@ export class Connection {
     const body = inFlight.body
     if (
       !this.engine.keepAliveOnError || asksToClose(error.headers) ||
-      // The connection will close for the body held back (see done): say so in the response.
+      // Refused before 100 Continue, the client may or may not send the body it held back: waiting for it could
+      // read its next request as body bytes. (Only a failure can leave 100 Continue unsent, so this is the one place.)
       (inFlight.awaitingContinue && body !== undefined && !body.ended)
     ) inFlight.keepAlive = false
     this.sendError(error, request.requestLine, request.method, request.version, inFlight.keepAlive)
