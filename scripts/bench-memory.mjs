@@ -23,7 +23,7 @@
  * process (all the clients) on core 1, as in scripts/bench.mjs.
  *
  * Servers (the same command lines as scripts/bench.mjs, from the harness's table):
- *   effect-httpd  node bin/effect-httpd.js PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1
+ *   effect-httpd  node --max-semi-space-size=4 bin/effect-httpd.js PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1 --keep-alive-on-error
  *   node-static   node scripts/peers/node-static.mjs PORT ROOT
  *   http-server   node node_modules/http-server/bin/http-server ROOT -p PORT -a 127.0.0.1 -s -c-1
  *   python-1.1    python3 -m http.server PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1
@@ -38,7 +38,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import {
-  REPO_ROOT, TASKSET, NPROC, DOC_FILES,
+  TASKSET, NPROC, DOC_FILES,
   parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, settleDocRoot, startServer, serverCandidates, fetchOnce, saveResults,
 } from "./lib/bench-harness.mjs";
 
@@ -529,7 +529,6 @@ async function main() {
         log(`note: ${c.reason}`);
         continue;
       }
-      if (c.name === "effect-httpd" && !fs.existsSync(path.join(REPO_ROOT, "bin/effect-httpd.js"))) notes.push("effect-httpd: bin/effect-httpd.js missing, ran scripts/static-server.mjs");
       results.push(await measure(c, root, tmp, opts, expected1k, log));
     }
   } finally {

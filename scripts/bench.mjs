@@ -4,8 +4,7 @@
  *
  * Servers (each skipped with a note when unavailable):
  *   effect-httpd  node --max-semi-space-size=4 bin/effect-httpd.js PORT --bind 127.0.0.1 --directory ROOT --protocol HTTP/1.1 --keep-alive-on-error
- *                 or, while bin/effect-httpd.js is missing, node scripts/static-server.mjs PORT ROOT
- *                 (needs dist/; `npm run build` first)
+ *                 (needs dist/effect-httpd.mjs; `npm run build` first)
  *   python-1.0    python3 -m http.server PORT --bind 127.0.0.1 --directory ROOT
  *   python-1.1    the same with --protocol HTTP/1.1 (Python >= 3.11)
  *   node-static   node scripts/peers/node-static.mjs PORT ROOT
@@ -32,9 +31,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
-  REPO_ROOT, WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES, NPROC, SERVER_NAMES,
+  WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES, NPROC, SERVER_NAMES,
   parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, settleDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS, serverCandidates,
-  SERVER_CPU, LOAD_CPU, OUR_NODE_ARGS,
+  SERVER_CPU, LOAD_CPU, ourCommand,
 } from "./lib/bench-harness.mjs";
 
 const WORKLOADS = [
@@ -119,7 +118,7 @@ async function main() {
       notes,
       meta: { suite: "bench", options: opts, serverCommands: serverMeta, docRoot: { files: DOC_FILES, bigDirFiles: BIG_DIR_FILES } },
     });
-    const ours = started.some((s) => s.name === "effect-httpd") && fs.existsSync(path.join(REPO_ROOT, "bin/effect-httpd.js"));
+    const ours = started.some((s) => s.name === "effect-httpd");
     if (ours && opts.scaling !== false && workloads.some((w) => w.name === "1k-ka")) await scaling({ root, tmp, opts });
     if (ours && workloads.some((w) => w.name === "404")) await errorKeepAlive({ root, tmp, opts });
   } finally {
@@ -133,15 +132,14 @@ async function main() {
  * pin them as the main suite does, or ALL_CPUS.
  */
 async function variants({ root, tmp, opts, title, suite, workload, baseline, cpu, loadCpu, notes = [], list }) {
-  const ourBin = path.join(REPO_ROOT, "bin/effect-httpd.js");
   const servers = [];
   try {
     for (const { name, extraArgs } of list) {
       const port = await freePort();
-      const args = [String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", ...extraArgs];
+      const { cmd, args } = ourCommand(port, root, extraArgs);
       const logFile = path.join(tmp, `${suite}-${servers.length}.log`);
-      const handle = await startServer({ name, cmd: process.execPath, args: [...OUR_NODE_ARGS, ourBin, ...args], port, cpu, logFile });
-      servers.push({ name, port, handle, args });
+      const handle = await startServer({ name, cmd, args, port, cpu, logFile });
+      servers.push({ name, port, handle, cmd, args });
       console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid})`);
     }
     const results = await interleave(servers, [workload], opts.repeats, { durationSec: opts.duration, loadCpu });
@@ -149,7 +147,7 @@ async function variants({ root, tmp, opts, title, suite, workload, baseline, cpu
       baseline,
       title,
       notes,
-      meta: { suite, options: opts, serverCommands: servers.map((s) => ({ name: s.name, cmd: process.execPath, args: [...OUR_NODE_ARGS, ourBin, ...s.args], pid: s.handle.pid })) },
+      meta: { suite, options: opts, serverCommands: servers.map((s) => ({ name: s.name, cmd: s.cmd, args: s.args, pid: s.handle.pid })) },
     });
   } finally {
     for (const s of servers) await s.handle.stop();

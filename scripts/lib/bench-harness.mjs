@@ -203,6 +203,19 @@ export const BIG_DIR_FILES = 1000;
 /** Node options effect-httpd runs with, as `npm start` passes them (package.json). */
 export const OUR_NODE_ARGS = ["--max-semi-space-size=4"];
 
+/** The executable, which loads the bundle `npm run build` writes. */
+export const OUR_BIN = path.join(REPO_ROOT, "bin/effect-httpd.js");
+const OUR_BUNDLE = path.join(REPO_ROOT, "dist/effect-httpd.mjs");
+
+/**
+ * effect-httpd's command line for the benches: as `npm start` runs it, on 127.0.0.1, HTTP/1.1 (Python's default
+ * HTTP/1.0 keeps nothing alive), then `extraArgs`.
+ */
+export const ourCommand = (port, root, extraArgs = []) => ({
+  cmd: process.execPath,
+  args: [...OUR_NODE_ARGS, OUR_BIN, String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", ...extraArgs],
+});
+
 export const CACHE_SETTLE_MS = 2_100;
 
 /** Resolves once a document root written now has settled (see CACHE_SETTLE_MS). */
@@ -288,23 +301,16 @@ export function serverCandidates() {
     return a > maj || (a === maj && b >= min);
   };
   const nginx = which("nginx");
-  const ourBin = path.join(REPO_ROOT, "bin/effect-httpd.js");
-  const ourDist = path.join(REPO_ROOT, "dist");
-  const ourScript = path.join(REPO_ROOT, "scripts/static-server.mjs");
   const httpServerBin = path.join(REPO_ROOT, "node_modules/http-server/bin/http-server");
   const missing = (p) => !fs.existsSync(p);
 
   return [
     {
       name: "effect-httpd",
-      // The CLI when it exists; until then scripts/static-server.mjs (the same StaticFiles layer, logging on).
-      available: !missing(ourDist) && (!missing(ourBin) || !missing(ourScript)),
-      reason: `effect-httpd skipped: ${[ourDist].filter(missing).map((p) => path.relative(REPO_ROOT, p)).join(" and ")} missing (run \`npm run build\`)`,
-      make: (port, root) => missing(ourBin)
-        ? { cmd: node, args: [ourScript, String(port), root] }
-        // As `npm start` runs it (OUR_NODE_ARGS). Keep-alive as the node servers and nginx do it: HTTP/1.1, and a 404
-        // does not close (bench.mjs also measures without).
-        : { cmd: node, args: [...OUR_NODE_ARGS, ourBin, String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", "--keep-alive-on-error"] },
+      available: !missing(OUR_BUNDLE),
+      reason: `effect-httpd skipped: ${path.relative(REPO_ROOT, OUR_BUNDLE)} missing (run \`npm run build\`)`,
+      // A 404 keeps the connection, as the node servers and nginx do (bench.mjs also measures without).
+      make: (port, root) => ourCommand(port, root, ["--keep-alive-on-error"]),
     },
     {
       name: "python-1.0",
