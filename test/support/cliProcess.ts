@@ -29,11 +29,8 @@ const newestMtime = (dir: string): number =>
 export const ensureBuilt = (): void => {
   const built = NodePath.join(root, "dist", "effect-httpd.mjs")
   if (Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestMtime(NodePath.join(root, "src"))) return
-  execFileSync(process.execPath, [NodePath.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
-    cwd: root,
-    stdio: "inherit"
-  })
-  execFileSync(process.execPath, [NodePath.join(root, "scripts", "bundle-bin.mjs")], { cwd: root, stdio: "inherit" })
+  // package.json's build script is the one recipe (tsc, then the bundle).
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" })
 }
 
 export interface SpawnOptions {
