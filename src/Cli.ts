@@ -2,6 +2,9 @@
  * The command line: `python -m http.server` (3.11, plus the TLS options of 3.14) as `effect-httpd`, built with
  * `@effect/cli`.
  *
+ * The executable's module, not part of the package's exports: `bin/effect-httpd.js` runs it from one bundle with its
+ * own copy of `@effect/cli`, so a library user needs neither this module nor `@effect/cli` (see package.json).
+ *
  * @since 0.1.0
  */
 import * as Args from "@effect/cli/Args"

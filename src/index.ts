@@ -9,8 +9,6 @@ export * as AccessLog from "./AccessLog.js"
 /** @since 0.1.0 */
 export * as Cgi from "./Cgi.js"
 /** @since 0.1.0 */
-export * as Cli from "./Cli.js"
-/** @since 0.1.0 */
 export * as Cluster from "./Cluster.js"
 /** @since 0.1.0 */
 export * as Decoder from "./Decoder.js"
