@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { EventEmitter } from "node:events"
 import type { AccessLog } from "./AccessLog.js"
@@ -37,8 +38,29 @@ export interface ParsedResponse {
 export interface Exchange {
   readonly raw: Buffer
   readonly responses: ReadonlyArray<ParsedResponse>
-  /** The connection ended its side (or was destroyed) by itself. */
-  readonly closed: boolean
+  /**
+   * The connection ended its side (or was destroyed) by itself: always `true`, since an exchange whose connection
+   * does not finish within `timeoutMs` fails with `ExchangeTimeout` instead.
+   */
+  readonly closed: true
+}
+
+/**
+ * The connection neither ended nor closed within `timeoutMs`: a handler that never answers, or a keep-alive
+ * connection still waiting for input (`endInput: false`). Carries what was written until then, so a test that
+ * expects the connection to stay open can check it (`Effect.flip`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExchangeTimeout extends Data.TaggedError("ExchangeTimeout")<{
+  readonly timeoutMs: number
+  readonly raw: Buffer
+  readonly responses: ReadonlyArray<ParsedResponse>
+}> {
+  override get message(): string {
+    return `the connection did not finish within ${this.timeoutMs} ms (${this.responses.length} response(s) written)`
+  }
 }
 
 /**
@@ -117,20 +139,23 @@ const toBuffer = (input: string | Uint8Array): Buffer =>
   typeof input === "string" ? Buffer.from(input, "latin1") : Buffer.from(input)
 
 /**
- * Runs the connection logic on `input` (one buffer, or chunks delivered one by one) and collects what it wrote.
+ * Runs the connection logic on `input` (one buffer, or chunks delivered one by one) and collects what it wrote,
+ * once the connection has finished; fails with `ExchangeTimeout` when it does not finish within `timeoutMs`.
  *
  * @since 0.1.0
+ * @category testing
  */
 export const exchange = (
   input: string | Uint8Array | ReadonlyArray<string | Uint8Array>,
   options: ExchangeOptions = {}
-): Effect.Effect<Exchange, never, Handlers | AccessLog> =>
+): Effect.Effect<Exchange, ExchangeTimeout, Handlers | AccessLog> =>
   Effect.gen(function*() {
     const engine = yield* makeEngine({ idleTimeout: 0, ...options }, false)
     const chunks = (typeof input === "string" || input instanceof Uint8Array ? [input] : input).map(toBuffer)
     const transport = new MemoryTransport(options.remoteAddress ?? "127.0.0.1")
+    const timeoutMs = options.timeoutMs ?? 5000
     const closed = yield* Effect.async<boolean>((resume) => {
-      const timer = setTimeout(() => resume(Effect.succeed(false)), options.timeoutMs ?? 5000)
+      const timer = setTimeout(() => resume(Effect.succeed(false)), timeoutMs)
       // Done when the connection has ended its side (or destroyed the socket): nothing more will be written.
       const done = () => {
         clearTimeout(timer)
@@ -145,7 +170,9 @@ export const exchange = (
     })
     const raw = Buffer.concat(transport.written)
     const heads = options.headRequests ?? headFlags(Buffer.concat(chunks).toString("latin1"))
-    return { raw, responses: parseResponses(raw, heads), closed }
+    const responses = parseResponses(raw, heads)
+    if (!closed) return yield* new ExchangeTimeout({ timeoutMs, raw, responses })
+    return { raw, responses, closed }
   })
 
 /** Which requests in a raw input are HEAD requests, in order (a rough scan of request lines). */
@@ -155,9 +182,11 @@ const headFlags = (input: string): Array<boolean> =>
   ) => line.startsWith("HEAD "))
 
 /**
- * Builds the bytes of a request.
+ * Builds the bytes of a request. With a `body`, a `Content-Length` header is added unless `headers` already frame
+ * the body (`Content-Length` or `Transfer-Encoding`, which you then encode yourself).
  *
  * @since 0.1.0
+ * @category testing
  */
 export const request = (
   method: string,
@@ -172,6 +201,8 @@ export const request = (
   const body = options.body === undefined ? Buffer.alloc(0) : toBuffer(options.body)
   let head = `${method} ${path} ${options.version ?? "HTTP/1.1"}\r\n`
   for (const [name, value] of headers) head += `${name}: ${value}\r\n`
+  const framed = headers.some(([name]) => /^(content-length|transfer-encoding)$/i.test(name))
+  if (options.body !== undefined && !framed) head += `Content-Length: ${body.length}\r\n`
   return Buffer.concat([Buffer.from(head + "\r\n", "latin1"), body])
 }
 
