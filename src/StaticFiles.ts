@@ -57,6 +57,7 @@ import * as Option from "effect/Option"
  * Settings of the static-file handler.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface StaticFilesOptions {
   /** The directory served (Python's `directory`). Default: the current directory when the handler is built. */
@@ -239,6 +240,7 @@ export interface StaticFilesOptions {
  * `Server.make({ errorMessageFormat })`.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const COLOR_SCHEME_ERROR_MESSAGE: string = DEFAULT_ERROR_MESSAGE.replace(
   "        <title>",
@@ -252,6 +254,7 @@ export const COLOR_SCHEME_ERROR_MESSAGE: string = DEFAULT_ERROR_MESSAGE.replace(
  * and `''`, `.` and `..` components skipped, so the result stays under `root`; a trailing slash is kept.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const translatePath: (root: string, path: string) => string = UrlPath.translatePath
 
@@ -327,6 +330,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
  * `basicAuth` as a list, checked (a defect when invalid, as the other options).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const validCredentials = (
   value: BasicAuth.Credentials | ReadonlyArray<BasicAuth.Credentials>
@@ -418,6 +422,7 @@ const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<Readon
  * The GET and HEAD handlers, reading files through `FileSystem` and content types from `MimeTypes`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: StaticFilesOptions = {}
@@ -458,7 +463,31 @@ export const make = (
 /**
  * The static-file handlers as the server's `Handlers`.
  *
+ * @example
+ * ```ts
+ * import * as NodeContext from "@effect/platform-node/NodeContext"
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+ * import { Layer } from "effect"
+ * import * as AccessLog from "effect-httpd/AccessLog"
+ * import { MimeTypes } from "effect-httpd/MimeTypes"
+ * import * as Server from "effect-httpd/Server"
+ * import * as StaticFiles from "effect-httpd/StaticFiles"
+ *
+ * // `python3 -m http.server -d ./public`, with ranges and ETags
+ * const files = StaticFiles.layer({ directory: "./public" }).pipe(
+ *   Layer.provide(MimeTypes.layer()),
+ *   Layer.provide(NodeContext.layer)
+ * )
+ *
+ * Server.layer({ port: 8000 }).pipe(
+ *   Layer.provide(Layer.merge(files, AccessLog.layerStderr)),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: StaticFilesOptions = {}
@@ -515,6 +544,7 @@ const toServerResponse = (response: Response.Response): HttpServerResponse.HttpS
  * which `@effect/platform` closes after the response is written.
  *
  * @since 0.1.0
+ * @category conversions
  */
 export const toHttpApp = (
   options: StaticFilesOptions = {}

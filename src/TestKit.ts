@@ -20,6 +20,7 @@ import { isBodiless } from "./Status.js"
  * without a status line).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ParsedResponse {
   readonly statusLine: string | undefined
@@ -34,6 +35,7 @@ export interface ParsedResponse {
  * What a connection wrote, and whether it closed.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Exchange {
   readonly raw: Buffer
@@ -67,6 +69,7 @@ export class ExchangeTimeout extends Data.TaggedError("ExchangeTimeout")<{
  * Options of `exchange`: the server's options, plus how the input arrives.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface ExchangeOptions extends ServerOptions {
   /** The client's address as the handler and the log see it. Default `127.0.0.1`. */
@@ -141,6 +144,32 @@ const toBuffer = (input: string | Uint8Array): Buffer =>
 /**
  * Runs the connection logic on `input` (one buffer, or chunks delivered one by one) and collects what it wrote,
  * once the connection has finished; fails with `ExchangeTimeout` when it does not finish within `timeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Stream } from "effect"
+ * import * as AccessLog from "effect-httpd/AccessLog"
+ * import * as Handler from "effect-httpd/Handler"
+ * import { HttpError } from "effect-httpd/HttpError"
+ * import * as Response from "effect-httpd/Response"
+ * import * as TestKit from "effect-httpd/TestKit"
+ *
+ * const count = Handler.layer({
+ *   POST: (request) =>
+ *     Stream.runFold(request.body, 0, (n, chunk) => n + chunk.length).pipe(
+ *       Effect.map((n) => Response.text(`got ${n} bytes\n`)),
+ *       Effect.mapError((error) => new HttpError({ status: 400, message: error.message }))
+ *     )
+ * })
+ *
+ * export const test = TestKit.exchange(
+ *   TestKit.request("POST", "/", { headers: { Connection: "close" }, body: "hello" }), // adds Content-Length
+ *   { protocolVersion: "HTTP/1.1", timeoutMs: 1000 }
+ * ).pipe(
+ *   Effect.map(({ responses }) => responses.map((r) => r.status)), // [200]
+ *   Effect.provide(Layer.merge(count, AccessLog.layerSilent))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category testing
@@ -217,6 +246,7 @@ const makeHeaderLookup = (headers: ReadonlyArray<HeaderField>) => (name: string)
  * response (Python's HTTP/0.9-style error pages).
  *
  * @since 0.1.0
+ * @category testing
  */
 export const parseResponses = (raw: Buffer, headRequests: ReadonlyArray<boolean> = []): Array<ParsedResponse> => {
   const out: Array<ParsedResponse> = []
