@@ -158,4 +158,9 @@ wait "$pid" || true
 echo "   GET /notes.md: $answer"
 [[ "$answer" == '200 "# hi\n"' ]] || exit 1
 
+echo "== the executable installed alone (global, peers not installed): the bundle needs nothing else"
+npm install --silent --no-audit --no-fund -g --prefix "$work/global" --legacy-peer-deps "$tarball" 2>/dev/null
+echo "   $(ls "$work/global/lib/node_modules/effect-httpd/node_modules" 2>/dev/null | wc -l) dependencies installed; effect-httpd --version: $("$work/global/bin/effect-httpd" --version)"
+[[ ! -e "$work/global/lib/node_modules/effect-httpd/node_modules" ]] || exit 1
+
 echo "== OK"
