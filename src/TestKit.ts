@@ -32,7 +32,7 @@ export interface ParsedResponse {
 }
 
 /**
- * What a connection wrote, and whether it closed.
+ * What a connection wrote until it finished.
  *
  * @since 0.1.0
  * @category models
@@ -183,6 +183,7 @@ export const exchange = (
     const chunks = (typeof input === "string" || input instanceof Uint8Array ? [input] : input).map(toBuffer)
     const transport = new MemoryTransport(options.remoteAddress ?? "127.0.0.1")
     const timeoutMs = options.timeoutMs ?? 5000
+    let connection: Connection | undefined
     const closed = yield* Effect.async<boolean>((resume) => {
       const timer = setTimeout(() => resume(Effect.succeed(false)), timeoutMs)
       // Done when the connection has ended its side (or destroyed the socket): nothing more will be written.
@@ -192,7 +193,7 @@ export const exchange = (
       }
       transport.once("ended", done)
       transport.once("close", done)
-      new Connection(engine, transport, () => {})
+      connection = new Connection(engine, transport, () => {})
       for (const chunk of chunks) transport.deliver(chunk)
       if (options.endInput ?? true) transport.finishInput()
       return Effect.sync(() => clearTimeout(timer))
@@ -200,7 +201,12 @@ export const exchange = (
     const raw = Buffer.concat(transport.written)
     const heads = options.headRequests ?? headFlags(Buffer.concat(chunks).toString("latin1"))
     const responses = parseResponses(raw, heads)
-    if (!closed) return yield* new ExchangeTimeout({ timeoutMs, raw, responses })
+    if (!closed) {
+      // As at a server's forced stop: the request still running is interrupted (its scope closes), so nothing the
+      // handler acquired outlives the test.
+      if (connection !== undefined) yield* connection.abort()
+      return yield* new ExchangeTimeout({ timeoutMs, raw, responses })
+    }
     return { raw, responses, closed }
   })
 

@@ -51,13 +51,19 @@ describe("TestKit", () => {
       expect(error.responses.map((r) => r.body.toString())).toEqual(["path=/a\n"])
     }))
 
-  it.live("a handler that never answers fails the exchange instead of returning zero responses", () =>
+  it.live("a handler that never answers fails the exchange instead of returning zero responses, and is interrupted", () =>
     Effect.gen(function*() {
+      let released = false
+      const stuck = Handler.layer({
+        GET: () =>
+          Effect.acquireRelease(Effect.void, () => Effect.sync(() => (released = true))).pipe(Effect.zipRight(Effect.never))
+      })
       const error = yield* TestKit.exchange("GET / HTTP/1.0\r\n\r\n", { timeoutMs: 200 }).pipe(
-        Effect.provide(Layer.merge(Handler.layer({ GET: () => Effect.never }), AccessLog.layerSilent)),
+        Effect.provide(Layer.merge(stuck, AccessLog.layerSilent)),
         Effect.flip
       )
       expect(error).toBeInstanceOf(TestKit.ExchangeTimeout)
       expect(error.responses).toEqual([])
+      expect(released).toBe(true)
     }))
 })
