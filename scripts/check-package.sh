@@ -3,8 +3,9 @@
 # the repository: install the packed tarball with `effect` one patch version older than the one this repository
 # resolves, then check that there is one copy of effect (`npm ls effect`), that a small app type-checks (strict,
 # NodeNext), and that it runs: an effect-httpd Server answering a request, and an @effect/platform HttpRouter on
-# NodeHttpServer with effect-httpd's StaticFiles.toHttpApp mounted, answering requests. The executable from the
-# same tarball is run too. Exits non-zero on the first failure.
+# NodeHttpServer with effect-httpd's StaticFiles.toHttpApp mounted, answering requests (and, once the package has
+# it, an HttpRouter on PlatformServer.layerTest). The executable from the same tarball is run too, installed with the
+# app and alone. Exits non-zero on the first failure.
 #
 #   scripts/check-package.sh            # effect = our resolved version minus one patch (e.g. 3.22.3 for 3.22.4)
 #   EFFECT_VERSION=3.22.2 scripts/check-package.sh
@@ -133,6 +134,31 @@ const onRouter = Effect.gen(function*() {
 Effect.all([onEngine, onRouter], { discard: true }).pipe(NodeRuntime.runMain)
 TS
 
+# PlatformServer (issue 13, item 1), once the package has it: the same HttpRouter app on our engine.
+if grep -q '^dist/PlatformServer.js$' "$work/contents.txt"; then
+  cat >src/platform.ts <<'TS'
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Console, Effect } from "effect"
+import * as PlatformServer from "effect-httpd/PlatformServer"
+
+const router = HttpRouter.empty.pipe(
+  HttpRouter.get("/api/:name", Effect.map(HttpRouter.params, (p) => HttpServerResponse.unsafeJson({ hello: p["name"] })))
+)
+
+Effect.gen(function*() {
+  yield* HttpServer.serveEffect(router)
+  const client = yield* HttpClient.HttpClient
+  const api = yield* Effect.flatMap(client.get("/api/effect"), (r) => r.json)
+  yield* Console.log(`HttpRouter on PlatformServer: /api/effect ${JSON.stringify(api)}`)
+  if (JSON.stringify(api) !== `{"hello":"effect"}`) return yield* Effect.die("unexpected answer")
+}).pipe(Effect.scoped, Effect.provide(PlatformServer.layerTest), NodeRuntime.runMain)
+TS
+fi
+
 echo "== tsc (strict, NodeNext, exactOptionalPropertyTypes)"
 npx tsc -p . && echo "   0 errors"
 
@@ -140,6 +166,13 @@ echo "== node out/main.js"
 node out/main.js 2>&1 | tee "$work/run.txt" | sed 's/^/   /'
 if grep -qi 'version' "$work/run.txt"; then echo "version warnings at run time" >&2; exit 1; fi
 [[ "$(grep -c '' "$work/run.txt")" -eq 2 ]] || exit 1
+if [[ -e out/platform.js ]]; then
+  echo "== node out/platform.js"
+  node out/platform.js 2>&1 | tee "$work/platform.txt" | sed 's/^/   /'
+  [[ "$(cat "$work/platform.txt")" == 'HttpRouter on PlatformServer: /api/effect {"hello":"effect"}' ]] || exit 1
+else
+  echo "== (no effect-httpd/PlatformServer in this package yet: its HttpRouter check is skipped)"
+fi
 
 echo "== the executable from the tarball"
 echo "   npx effect-httpd --version: $(npx --no-install effect-httpd --version)"
