@@ -88,6 +88,18 @@ describe("README and doc-comment examples, as printed", () => {
     )
   })
 
+  it("install commands pin the Effect 3 line (the registry's latest is Effect 4)", () => {
+    const installs = Fs.readFileSync(NodePath.join(root, "README.md"), "utf8").split("\n").filter((line) =>
+      /\bnpm (install|i|add)\b.*\beffect-httpd\b/.test(line) && !/\s-g\b/.test(line)
+    )
+    expect(installs.length).toBeGreaterThan(0)
+    for (const line of installs) {
+      expect(line).toMatch(/ effect@\^3\b/)
+      expect(line).toMatch(/ @effect\/platform@\^0\.97\b/)
+      expect(line).toMatch(/ @effect\/platform-node@\^0\.108\b/)
+    }
+  })
+
   it("every block type-checks against the built package, imported by name", () => {
     expect(app.diagnostics).toBe("")
   })
