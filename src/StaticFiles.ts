@@ -44,8 +44,9 @@ import {
   type Extras as ExtrasConfig,
   fieldValueProblem,
   hasDotComponent,
-  makeConfine
+  hasDotName
 } from "./internal/extras.js"
+import { makeVerifier } from "./internal/openVerified.js"
 import { MimeTypes } from "./MimeTypes.js"
 import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
@@ -291,12 +292,21 @@ const resolveConfig = (options: StaticFilesOptions) =>
       colorScheme: options.colorScheme ?? false,
       hideDotfiles: options.hideDotfiles ?? false,
       confine: undefined,
+      verifier: undefined,
       jsonListing: options.jsonListing ?? false,
       precompressed: options.precompressed ?? false,
       compress: yield* validCompress(options.compress),
       richListing: options.richListing ?? false
     }
-    if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
+    const verifier = makeVerifier(config.root, {
+      confine: options.followSymlinks === false,
+      hideDotfiles: config.hideDotfiles
+    })
+    if (verifier !== undefined) config = { ...config, confine: verifier.allowsPath, verifier }
+    const dotIndex = config.hideDotfiles ? config.indexPages.find(hasDotName) : undefined
+    if (dotIndex !== undefined) {
+      return yield* Effect.dieMessage(`StaticFiles: indexPages '${dotIndex}' is a dot name, which hideDotfiles hides`)
+    }
     const extras: ExtrasConfig = {
       headers: yield* validHeaders(options.headers ?? []),
       cacheControl: yield* validCacheControl(options.cacheControl),

@@ -162,3 +162,6 @@ export const makeConfine = (root: string): (path: string) => boolean => {
 /** Whether a translated path has a component (below the root) starting with `.`. */
 export const hasDotComponent = (root: string, path: string): boolean =>
   path.slice(root.length).split("/").some((component) => component.startsWith("."))
+
+/** Whether a relative name (an index page: `.env`, `sub/.secret.html`) has a component starting with `.`. */
+export const hasDotName = (name: string): boolean => name.split("/").some((component) => component.startsWith("."))
