@@ -38,20 +38,15 @@ export interface Verifier {
 
 const PROC_FD = "/proc/self/fd/"
 
-/** Whether this system names descriptors under `/proc/self/fd` (Linux), probed once on stdin's neighbour. */
+/** Whether this system names descriptors under `/proc/self/fd` (Linux), probed once. */
 const hasProcFd = (() => {
   let known: boolean | undefined
   return (): boolean => {
     if (known === undefined) {
       try {
-        NodeFs.readlinkSync(PROC_FD + "0")
-        known = true
+        known = NodeFs.statSync(PROC_FD).isDirectory()
       } catch {
-        try {
-          known = NodeFs.statSync(PROC_FD).isDirectory()
-        } catch {
-          known = false
-        }
+        known = false
       }
     }
     return known
