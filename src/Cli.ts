@@ -30,7 +30,8 @@ import * as Cgi from "./Cgi.js"
 import * as Cluster from "./Cluster.js"
 import type { HeaderField } from "./Headers.js"
 import { makeConsole, stdoutColors, stripAnsi, trackStopSignal } from "./internal/cliRuntime.js"
-import { fieldValueProblem, parseHeaderLine, printable } from "./internal/extras.js"
+import { DEFAULT_MAX_BYTES, DEFAULT_MIN_BYTES } from "./internal/compress.js"
+import { fieldValueProblem, hasDotName, parseHeaderLine, printable } from "./internal/extras.js"
 import { type Credentials, credentialsProblem } from "./internal/basicAuth.js"
 import { fallbackFileProblem, fallbackNameProblem } from "./internal/spa.js"
 import { makeLineAtomicLog } from "./internal/lineLog.js"
@@ -113,8 +114,8 @@ export interface CliConfig {
   readonly precompressed: boolean
   /** `--upload`: `PUT` stores files, bodies up to this many bytes (`None`: no uploads). */
   readonly upload: Option.Option<number>
-  /** `--compress`: on-the-fly gzip / brotli of files of at least this many bytes (`None`: off). */
-  readonly compress: Option.Option<number>
+  /** `--compress`: on-the-fly gzip / brotli of files from `minBytes` to `maxBytes` (`None`: off). */
+  readonly compress: Option.Option<{ readonly minBytes: number; readonly maxBytes: number }>
   /** `--rich-listing`: listings as a sortable table with sizes and times. */
   readonly richListing: boolean
   /** `--keep-alive-on-error`: a 404 or other handler error leaves a keep-alive connection open. */
@@ -475,7 +476,8 @@ const uploadMaxBytes = Options.integer("upload-max-bytes").pipe(
 )
 const compress = Options.boolean("compress").pipe(
   Options.withDescription(
-    "Compress text, JSON, JavaScript, XML and SVG files of at least 1024 bytes (threshold: compress-min-bytes) on the " +
+    "Compress text, JSON, JavaScript, XML and SVG files from 1024 bytes to 10 MiB (compress-min-bytes, " +
+      "compress-max-bytes) on the " +
       "fly with brotli or gzip, as the client's Accept-Encoding allows, with Vary: Accept-Encoding and a weak ETag. " +
       "Range requests and precompressed siblings are sent as they are. Files over 64 KiB are streamed without " +
       "Content-Length (the connection closes after them). Example: --compress (then curl --compressed URL)"
@@ -486,6 +488,14 @@ const compressMinBytes = Options.integer("compress-min-bytes").pipe(
   Options.withDescription(
     "Smallest file --compress compresses (smaller ones are sent as they are), default 1024. " +
       "Example: --compress-min-bytes 4096"
+  ),
+  Options.optional
+)
+const compressMaxBytes = Options.integer("compress-max-bytes").pipe(
+  Options.withPseudoName("BYTES"),
+  Options.withDescription(
+    "Largest file --compress compresses (larger ones are sent as they are, so one request cannot cost seconds of " +
+      "CPU), default 10485760 (10 MiB). Example: --compress-max-bytes 52428800"
   ),
   Options.optional
 )
@@ -558,6 +568,8 @@ export interface RawOptions {
   readonly compress?: boolean
   /** Default none. */
   readonly compressMinBytes?: Option.Option<number>
+  /** Default none. */
+  readonly compressMaxBytes?: Option.Option<number>
   /** Default false. */
   readonly richListing?: boolean
   /** Default false. */
@@ -586,6 +598,10 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       // A name is joined to the directory: a slash or ".." would reach outside it.
       if (name === "" || name === "." || name === ".." || /[/\0]/.test(name)) {
         return yield* Effect.fail(usage(`argument --index-page: invalid file name '${printable(name)}'`))
+      }
+      // Served as the index, a hidden name would bypass the very option that hides it.
+      if (raw.noDotfiles && hasDotName(name)) {
+        return yield* Effect.fail(usage(`argument --index-page: '${printable(name)}' starts with '.', which --no-dotfiles hides`))
       }
     }
     const headers: Array<HeaderField> = []
@@ -641,6 +657,13 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
     if (Option.isSome(compressMin) && !(compressMin.value >= 0)) {
       return yield* Effect.fail(usage(`argument --compress-min-bytes: invalid size '${compressMin.value}'`))
     }
+    const compressMax = raw.compressMaxBytes ?? Option.none()
+    if (Option.isSome(compressMax) && raw.compress !== true) {
+      return yield* Effect.fail(usage("--compress-max-bytes requires --compress to be set"))
+    }
+    if (Option.isSome(compressMax) && !(compressMax.value >= 0)) {
+      return yield* Effect.fail(usage(`argument --compress-max-bytes: invalid size '${compressMax.value}'`))
+    }
     // An uploaded file under /cgi-bin would be run as a script.
     if (raw.upload && raw.cgi) return yield* Effect.fail(usage("--upload cannot be combined with --cgi"))
     const config: CliConfig = {
@@ -667,7 +690,12 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       workers,
       precompressed: raw.precompressed,
       upload: raw.upload ? Option.some(Option.getOrElse(raw.uploadMaxBytes, () => 100 * 1024 * 1024)) : Option.none(),
-      compress: raw.compress === true ? Option.some(Option.getOrElse(compressMin, () => 1024)) : Option.none(),
+      compress: raw.compress === true
+        ? Option.some({
+          minBytes: Option.getOrElse(compressMin, () => DEFAULT_MIN_BYTES),
+          maxBytes: Option.getOrElse(compressMax, () => DEFAULT_MAX_BYTES)
+        })
+        : Option.none(),
       richListing: raw.richListing === true,
       keepAliveOnError: raw.keepAliveOnError === true
     }
@@ -770,7 +798,7 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(config.basicAuth.length > 0 ? { basicAuth: config.basicAuth } : {}),
   ...(config.precompressed ? { precompressed: true } : {}),
   ...(Option.isSome(config.upload) ? { upload: { maxBytes: config.upload.value } } : {}),
-  ...(Option.isSome(config.compress) ? { compress: { minBytes: config.compress.value } } : {}),
+  ...(Option.isSome(config.compress) ? { compress: config.compress.value } : {}),
   ...(config.richListing ? { richListing: true } : {})
 })
 
@@ -918,6 +946,7 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       uploadMaxBytes,
       compress,
       compressMinBytes,
+      compressMaxBytes,
       richListing,
       keepAliveOnError
     },

@@ -221,9 +221,10 @@ export interface StaticFilesOptions {
    * through zlib without a length, so the connection closes after the body. HEAD gets the GET's fields without
    * `Content-Length`. A compressed answer has a weak `ETag` (`W/"…-gzip"`, `W/"…-br"`), matched by
    * `If-None-Match` only for its own coding; every answer for an eligible file (identity and 304 too) carries
-   * `Vary: Accept-Encoding`. Listings are not compressed. Default: off.
+   * `Vary: Accept-Encoding`. Listings are not compressed. Files over `maxBytes` (default 10 MiB) are sent as they
+   * are (no `Vary`), so one request cannot cost seconds of CPU. Default: off.
    */
-  readonly compress?: boolean | { readonly minBytes?: number }
+  readonly compress?: boolean | { readonly minBytes?: number; readonly maxBytes?: number }
   /**
    * Directory listings as a table: name, size (binary units; exact bytes in its `title`), modification time
    * (UTC), directories first, sorted by `?sort=name|size|time&order=asc|desc` (unknown or missing values: name,
@@ -350,9 +351,13 @@ const validCompress = (
 ): Effect.Effect<Compress.CompressConfig | undefined> => {
   if (option === undefined || option === false) return Effect.succeed(undefined)
   const minBytes = option === true ? Compress.DEFAULT_MIN_BYTES : option.minBytes ?? Compress.DEFAULT_MIN_BYTES
-  return Number.isSafeInteger(minBytes) && minBytes >= 0
-    ? Effect.succeed({ minBytes })
-    : Effect.dieMessage(`StaticFiles: compress.minBytes must be a non-negative integer, not ${minBytes}`)
+  const maxBytes = option === true ? Compress.DEFAULT_MAX_BYTES : option.maxBytes ?? Compress.DEFAULT_MAX_BYTES
+  if (!(Number.isSafeInteger(minBytes) && minBytes >= 0)) {
+    return Effect.dieMessage(`StaticFiles: compress.minBytes must be a non-negative integer, not ${minBytes}`)
+  }
+  return Number.isSafeInteger(maxBytes) && maxBytes >= 0
+    ? Effect.succeed({ minBytes, maxBytes })
+    : Effect.dieMessage(`StaticFiles: compress.maxBytes must be a non-negative integer, not ${maxBytes}`)
 }
 
 const validUpload = (

@@ -69,16 +69,35 @@ export const isActive = (extras: Extras): boolean =>
 
 const ALLOW_ORIGIN: HeaderField = ["Access-Control-Allow-Origin", "*"]
 
+/**
+ * The handler's fields without those an extra field names (case-insensitively): `-H 'Content-Type: text/html'`
+ * replaces the default `Content-type` rather than sending a second one, which a client may read either way.
+ */
+export const withoutReplaced = (
+  fields: ReadonlyArray<HeaderField>,
+  replaced: ReadonlySet<string>
+): ReadonlyArray<HeaderField> =>
+  replaced.size === 0 ? fields : fields.filter(([name]) => !replaced.has(name.toLowerCase()))
+
 /** The headers of a successful response, after the handler's own. */
-const decorate = (extras: Extras) => (response: Response.Response): Response.Response => {
+const decorate = (extras: Extras) => {
+  const replaced = new Set(extras.headers.map(([name]) => name.toLowerCase()))
+  return (response: Response.Response): Response.Response => decorateWith(extras, replaced, response)
+}
+
+const decorateWith = (extras: Extras, replaced: ReadonlySet<string>, response: Response.Response): Response.Response => {
   const status = response.status
   const added: Array<HeaderField> = []
-  if (status === 200 || status === 206) added.push(...extras.headers)
+  let own = response.headers
+  if (status === 200 || status === 206) {
+    own = withoutReplaced(own, replaced)
+    added.push(...extras.headers)
+  }
   if (extras.cacheControl !== undefined && (status === 200 || status === 206 || status === 304)) {
     added.push(["Cache-Control", extras.cacheControl])
   }
   if (extras.cors) added.push(ALLOW_ORIGIN)
-  return added.length === 0 ? response : { ...response, headers: [...response.headers, ...added] }
+  return added.length === 0 ? response : { ...response, headers: [...own, ...added] }
 }
 
 /** Errors get the CORS header only (so a cross-origin script can read a 404), never the extra headers. */
