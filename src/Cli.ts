@@ -369,7 +369,8 @@ const header = Options.text("header").pipe(
   Options.withPseudoName("'NAME: VALUE'"),
   Options.withDescription(
     "Add this header to successful file and listing responses (not to errors or 304), as Python 3.15; " +
-      "repeatable. Example: -H 'X-Frame-Options: DENY'"
+      "it replaces the server's header of the same name (e.g. Content-Type); repeatable. " +
+      "Example: -H 'X-Frame-Options: DENY'"
   ),
   Options.repeated
 )
@@ -395,13 +396,15 @@ const cacheControl = Options.text("cache-control").pipe(
 )
 const noDotfiles = Options.boolean("no-dotfiles").pipe(
   Options.withDescription(
-    "Hide names starting with '.' at any depth: not listed, and answered 404 (.git, .env...). Example: --no-dotfiles"
+    "Hide names starting with '.' at any depth: not listed, and answered 404 (.git, .env...), also when reached " +
+      "through a symbolic link (gitlink -> .git). Example: --no-dotfiles"
   )
 )
 const noFollowSymlinks = Options.boolean("no-follow-symlinks").pipe(
   Options.withDescription(
-    "Answer 404 for anything whose real path (symbolic links resolved at request time) is outside the served " +
-      "directory, and leave such links out of listings. Example: --no-follow-symlinks"
+    "Answer 404 for anything whose real path (symbolic links resolved at request time, and checked again on " +
+      "what was opened) is outside the served directory, and leave such links out of listings. " +
+      "Example: --no-follow-symlinks"
   )
 )
 const jsonListing = Options.boolean("json-listing").pipe(
