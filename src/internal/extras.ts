@@ -4,10 +4,10 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as NodeFs from "node:fs"
 import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
+import { makeVerifier } from "./openVerified.js"
 
 /** RFC 9110 `token` (field names, methods). */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -158,25 +158,10 @@ export const preflight = (
 /**
  * `confine` for `noFollowSymlinks`: whether `path`, its links resolved now (`realpath`), is the root or below it.
  * A path that cannot be resolved (missing, dangling link, `ENOTDIR`, no permission) is refused: it would answer 404
- * anyway.
+ * anyway. A pre-check only: what is then opened must be verified too (`openVerified`).
  */
-export const makeConfine = (root: string): (path: string) => boolean => {
-  let realRoot = root
-  try {
-    realRoot = NodeFs.realpathSync(root)
-  } catch {
-    // The root does not exist (yet): every request answers 404 until it does, then the check uses its path.
-  }
-  const prefix = realRoot.endsWith("/") ? realRoot : realRoot + "/"
-  return (path) => {
-    try {
-      const real = NodeFs.realpathSync(path)
-      return real === realRoot || real.startsWith(prefix)
-    } catch {
-      return false
-    }
-  }
-}
+export const makeConfine = (root: string): (path: string) => boolean =>
+  makeVerifier(root, { confine: true, hideDotfiles: false })!.allowsPath
 
 /** Whether a translated path has a component (below the root) starting with `.`. */
 export const hasDotComponent = (root: string, path: string): boolean =>
