@@ -18,6 +18,12 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as AccessLog from "../src/AccessLog.js"
 import * as Cli from "../src/Cli.js"
+import type { HeaderField } from "../src/Headers.js"
+import { HttpError } from "../src/HttpError.js"
+import { eligible } from "../src/internal/compress.js"
+import { withoutReplaced } from "../src/internal/extras.js"
+import { fsFailure } from "../src/internal/fsFailure.js"
+import { makeVerifier } from "../src/internal/openVerified.js"
 import { MimeTypes } from "../src/MimeTypes.js"
 import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
@@ -316,4 +322,50 @@ describe("-H replaces the default field of the same name (item 14)", () => {
         expect(headerValues(missing, "x-extra")).toEqual([])
       }
     }))
+})
+
+describe("the rules, one function each", () => {
+  it("fsFailure: not there → the caller's 404, exhaustion → 503, anything else → 500", () => {
+    const absent = new HttpError({ status: 404, message: "File not found" })
+    const errno = (code: string) => Object.assign(new Error(code), { code })
+    for (const code of ["ENOENT", "ENOTDIR", "EACCES", "EPERM", "ELOOP", "ENAMETOOLONG", "EISDIR"]) {
+      expect(fsFailure(errno(code), absent), code).toBe(absent)
+    }
+    for (const code of ["EMFILE", "ENFILE", "ENOMEM"]) expect(fsFailure(errno(code), absent).status, code).toBe(503)
+    for (const code of ["EIO", "EOVERFLOW", "ESTALE"]) expect(fsFailure(errno(code), absent).status, code).toBe(500)
+    // A FileSystem error: the errno under `cause`, else its reason.
+    expect(fsFailure(systemError("open", "EMFILE", "/x"), absent).status).toBe(503)
+    expect(fsFailure(systemError("open", "ENOENT", "/x"), absent)).toBe(absent)
+    expect(fsFailure(new SystemError({ reason: "NotFound", module: "FileSystem", method: "stat" }), absent)).toBe(absent)
+    expect(fsFailure(new SystemError({ reason: "Unknown", module: "FileSystem", method: "stat" }), absent).status)
+      .toBe(500)
+  })
+
+  it("makeVerifier: confinement and dot names judged on real paths", () => {
+    const root = NodeFs.realpathSync(Os.tmpdir())
+    expect(makeVerifier(root, { confine: false, hideDotfiles: false })).toBeUndefined()
+    const confined = makeVerifier(root, { confine: true, hideDotfiles: false })!
+    expect(confined.allowsReal(root)).toBe(true)
+    expect(confined.allowsReal(root + "/a/.git/config")).toBe(true)
+    expect(confined.allowsReal(root + "x/a")).toBe(false)
+    expect(confined.allowsReal("/etc/passwd")).toBe(false)
+    const dots = makeVerifier(root + "/.www", { confine: false, hideDotfiles: true })!
+    // The root's own path may have dots; below it, and anywhere outside it, none may.
+    expect(dots.allowsReal(root + "/.www/a/b.txt")).toBe(true)
+    expect(dots.allowsReal(root + "/.www/a/.git/config")).toBe(false)
+    expect(dots.allowsReal("/srv/site/a.txt")).toBe(true)
+    expect(dots.allowsReal("/home/u/.ssh/id_rsa")).toBe(false)
+  })
+
+  it("withoutReplaced: fields an extra field names are dropped, any case", () => {
+    const fields: ReadonlyArray<HeaderField> = [["Content-type", "text/plain"], ["Content-Length", "3"], ["ETag", "\"x\""]]
+    expect(withoutReplaced(fields, new Set(["content-type"]))).toEqual([["Content-Length", "3"], ["ETag", "\"x\""]])
+    expect(withoutReplaced(fields, new Set())).toBe(fields)
+  })
+
+  it("eligible: compressible types between minBytes and maxBytes", () => {
+    const config = { minBytes: 10, maxBytes: 100 }
+    expect([9, 10, 100, 101].map((size) => eligible(config, "text/plain", size))).toEqual([false, true, true, false])
+    expect(eligible(config, "image/png", 50)).toBe(false)
+  })
 })
