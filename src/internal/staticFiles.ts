@@ -481,7 +481,11 @@ const serveFile = (
         opened
       ))
 
-/** The whole file: from the verified descriptor when there is one. */
+/**
+ * The whole file: from the verified descriptor when there is one, at most `opened.stats.size` bytes (what was
+ * read is sent with its true length if the file shrank). Uninterruptible: the request's scope must not close the
+ * descriptor under a read in flight (a reused number would be read instead, another client's socket even).
+ */
 const readWhole = (
   fs: FileSystem.FileSystem,
   path: string,
@@ -489,9 +493,18 @@ const readWhole = (
 ): Effect.Effect<Uint8Array, HttpError> =>
   opened === undefined
     ? Effect.mapError(fs.readFile(path), (error) => fsFailure(error, notFound))
-    : Effect.async((resume) =>
-      NodeFs.readFile(opened.fd, (error, bytes) =>
-        resume(error === null ? Effect.succeed(bytes) : Effect.fail(fsFailure(error, notFound)))))
+    : Effect.uninterruptible(Effect.async((resume) => {
+      const buffer = Buffer.allocUnsafe(opened.stats.size)
+      const next = (filled: number): void => {
+        if (filled === buffer.length) return resume(Effect.succeed(buffer))
+        NodeFs.read(opened.fd, buffer, filled, buffer.length - filled, filled, (error, n) => {
+          if (error !== null) return resume(Effect.fail(fsFailure(error, notFound)))
+          if (n === 0) return resume(Effect.succeed(buffer.subarray(0, filled)))
+          next(filled + n)
+        })
+      }
+      next(0)
+    }))
 
 /** The open file's descriptor and a reader of its slices (opened in the request's scope unless already open). */
 const openSlices = (
