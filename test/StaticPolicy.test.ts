@@ -59,7 +59,7 @@ describe("--no-dotfiles on resolved names (item 9)", () => {
       const { root } = yield* makeTree
       for (const cache of bothCaches) {
         for (const followSymlinks of [true, false]) {
-          const server = yield* startStatic({ directory: root, cache, hideDotfiles: true, followSymlinks })
+          const server = yield* startStatic({ directory: root, cache, hideDotfiles: true, followSymlinks, jsonListing: true })
           const port = server.address.port
           for (let i = 0; i < 2; i++) {
             for (const target of ["/gitlink/config", "/gitlink/", "/gitlink", "/envlink", "/%67itlink/config"]) {
@@ -75,6 +75,9 @@ describe("--no-dotfiles on resolved names (item 9)", () => {
             // A dangling link is listed as Python lists it, unless links are confined.
             expect(listing.includes("dangling@")).toBe(followSymlinks)
             expect((yield* request(port, "GET", "/oklink")).body.toString()).toBe("0123456789")
+            const json = (yield* request(port, "GET", "/?format=json")).body.toString()
+            expect(json).not.toMatch(/gitlink|envlink|\.git|\.env/)
+            expect(json).toContain("\"oklink\"")
           }
         }
       }
