@@ -206,6 +206,12 @@ const exactly = (body: Stream.Stream<Uint8Array, unknown>, limit: number): Strea
  *   `CGI script exit code N` (negative: killed by signal N).
  * - What the script leaves running in its process group is sent SIGTERM when it exits (Python leaves it be; it
  *   could hold the response open). Use `setsid` to detach on purpose.
+ * - Nothing inside a CGI directory is served as a file (`403`): Python's `is_cgi` and `translate_path` read a path
+ *   differently, so `/cgi-bin/x.sh#/../..` (or a link to `cgi-bin`) would send the script's source. Decided on the
+ *   file the static handler would open and on its real path; a `spaFallback` inside one is refused at start.
+ * - `hideDotfiles` and `followSymlinks: false` apply to scripts as to files (`404`, the script is not run); with the
+ *   latter the script's verified real path is what runs.
+ * - At most `maxProcesses` scripts run at once; others wait in a bounded line, then get `503` (Python has no cap).
  *
  * @since 0.1.0
  */
