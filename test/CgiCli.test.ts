@@ -11,7 +11,7 @@ import * as NodePath from "node:path"
 import * as Cli from "../src/Cli.js"
 import { docRoot, isAlive, readPid, request, scratchDir, waitFor } from "./support/cgiKit.js"
 import { rawOptions } from "./support/cliOptions.js"
-import { ensureBuilt, start } from "./support/cliProcess.js"
+import { ensureBuilt, runToExit, start } from "./support/cliProcess.js"
 
 const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (from, to) => NodePath.resolve(from, to))
 const HEAD = "printf 'Content-Type: text/plain\\r\\n\\r\\n'\n"
@@ -54,6 +54,23 @@ describe("--cgi-max-processes and --cgi-timeout: validation", () => {
 })
 
 describe.concurrent("--cgi-max-processes and --cgi-timeout: the executable", () => {
+  it.scopedLive("--help describes both with an example; a bad value is a usage error (exit 2)", () =>
+    Effect.gen(function*() {
+      ensureBuilt()
+      const help = yield* runToExit(["--help"])
+      const options = help.stdout.slice(help.stdout.indexOf("\nOPTIONS\n"))
+      for (const [option, example] of [["--cgi-max-processes N", "--cgi-max-processes 16"], ["--cgi-timeout SECONDS", "--cgi-timeout 30"]]) {
+        const at = options.indexOf(option!)
+        expect(at, option).toBeGreaterThan(0)
+        expect(options.slice(at, options.indexOf("This setting", at)), option).toContain(`Example: ${example}`)
+      }
+      const bad = yield* runToExit(["--cgi", "--cgi-timeout", "0", "0"])
+      expect(bad).toMatchObject({
+        code: 2,
+        stderr: "effect-httpd: error: argument --cgi-timeout: invalid duration '0' (seconds, more than 0 and at most 86400)\n"
+      })
+    }), 30_000)
+
   it.scopedLive("--cgi-timeout 1 kills a script whose client half-closed (FIN) after a second, not five minutes", () =>
     Effect.gen(function*() {
       ensureBuilt()
