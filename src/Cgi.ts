@@ -254,6 +254,8 @@ export const make = (
     const translate = (urlPath: string) => translatePath(directory, urlPath)
     // The static handler's root, as it resolves it.
     const root = (yield* Path.Path).resolve(directory)
+    // The static handler's default.
+    const indexPages = options.indexPages ?? ["index.html", "index.htm"]
     const scriptGate = {
       root: directory,
       hideDotfiles: options.hideDotfiles ?? false,
@@ -511,7 +513,7 @@ export const make = (
           }
           // Python serves a script's source here (`/cgi-bin/x.sh#/../..` is not CGI once collapsed).
           return Effect.flatMap(
-            underCgiDirectory(fs, root, cgiDirectories, request.path),
+            underCgiDirectory(fs, root, cgiDirectories, request.path, indexPages),
             (under) => (under ? Effect.fail(cgiSourceRefused) : handler(request))
           )
         }

@@ -43,6 +43,9 @@ const linkedRoot = () =>
     Fs.symlinkSync("env.sh", Path.join(root, "cgi-bin", "inside.sh"))
     Fs.symlinkSync("show0.sh", Path.join(root, "cgi-bin", "show-link.sh"))
     Fs.symlinkSync(".hidden.sh", Path.join(root, "cgi-bin", "to-hidden.sh"))
+    // An index page that is a link to a script: the directory would be answered with the script's text.
+    Fs.mkdirSync(Path.join(root, "app"), { mode: 0o755 })
+    Fs.symlinkSync(Path.join(root, "cgi-bin", "env.sh"), Path.join(root, "app", "index.html"))
     return root
   })
 
@@ -78,6 +81,9 @@ describe("underCgiDirectory (item 4's rule)", () => {
           "/env-link.sh"
         ]
       ) expect([target, yield* under(target)]).toEqual([target, true])
+      expect(yield* underCgiDirectory(fs, root, dirs, "/app/", ["index.html"])).toBe(true)
+      expect(yield* underCgiDirectory(fs, root, dirs, "/app/", ["index.htm"])).toBe(false)
+      expect(yield* underCgiDirectory(fs, root, dirs, "/docs/", ["index.html"])).toBe(false)
       for (const target of ["/", "/index.html", "/cgi-binx/readme.txt", "/docs/readme.txt", "/cgi-bin.txt", "/missing"]) {
         expect([target, yield* under(target)]).toEqual([target, false])
       }
@@ -124,7 +130,8 @@ describe("item 4: a script's source is never served as a file", () => {
         "/cgi-bin",
         "/scripts/env.sh",
         "/scripts/",
-        "/env-link.sh"
+        "/env-link.sh",
+        "/app/"
       ]
       for (const target of refused) {
         for (const method of ["GET", "HEAD"]) {

@@ -26,24 +26,41 @@ const realPathOrUndefined = (fs: FileSystem.FileSystem, path: string): Effect.Ef
  * Whether the static handler's file for `requestPath` (under `root`, absolute) is a CGI directory or inside one.
  * Decided on the translated path (query, fragment, escapes, `.`/`..`, doubled slashes and a trailing slash all
  * gone), compared without regard to case (a case-insensitive file system serves `/CGI-BIN/x.sh` from `cgi-bin`),
- * and again on the real paths, so a link to a script or to a CGI directory does not expose it either.
+ * and again on the real paths, so a link to a script or to a CGI directory does not expose it either. For a
+ * directory, the index pages the static handler would send in its place (`indexPages`) are checked the same way.
  */
 export const underCgiDirectory = (
   fs: FileSystem.FileSystem,
   root: string,
   cgiDirectories: ReadonlyArray<string>,
-  requestPath: string
+  requestPath: string,
+  indexPages: ReadonlyArray<string> = []
 ): Effect.Effect<boolean> => {
   const path = withoutTrailingSlash(translatePath(root, requestPath))
   const directories = cgiDirectories.map((dir) => withoutTrailingSlash(translatePath(root, dir)))
   if (directories.some((dir) => within(path.toLowerCase(), dir.toLowerCase()))) return Effect.succeed(true)
-  return Effect.flatMap(realPathOrUndefined(fs, path), (real) =>
-    real === undefined
-      ? Effect.succeed(false)
-      : Effect.map(
-        Effect.forEach(directories, (dir) => realPathOrUndefined(fs, dir)),
-        (reals) => reals.some((dir) => dir !== undefined && within(real.toLowerCase(), dir.toLowerCase()))
-      ))
+  const realInside = (real: string) =>
+    Effect.map(
+      Effect.forEach(directories, (dir) => realPathOrUndefined(fs, dir)),
+      (reals) => reals.some((dir) => dir !== undefined && within(real.toLowerCase(), dir.toLowerCase()))
+    )
+  return Effect.flatMap(realPathOrUndefined(fs, path), (real) => {
+    if (real === undefined) return Effect.succeed(false)
+    return Effect.flatMap(realInside(real), (inside) =>
+      inside || indexPages.length === 0
+        ? Effect.succeed(inside)
+        : Effect.flatMap(
+          Effect.orElseSucceed(Effect.map(fs.stat(real), (info) => info.type === "Directory"), () => false),
+          (isDirectory) =>
+            isDirectory
+              ? Effect.exists(indexPages, (page) =>
+                Effect.flatMap(
+                  realPathOrUndefined(fs, real + "/" + page),
+                  (index) => (index === undefined ? Effect.succeed(false) : realInside(index))
+                ))
+              : Effect.succeed(false)
+        ))
+  })
 }
 
 /** What a script's verification needs. */
