@@ -209,10 +209,14 @@ const primary = (options: ClusterOptions) =>
       return worker
     }
 
-    const stopAll = Effect.async<void>((resume) => {
+    // From here on nothing is replaced: a replacement forked during `onStop` would only be stopped again.
+    const stopRestarts = Effect.sync(() => {
       stopping = true
       for (const timer of restartTimers) clearTimeout(timer)
       restartTimers.clear()
+    })
+
+    const stopAll = Effect.async<void>((resume) => {
       notifyEmpty = () => resume(Effect.void)
       if (live.size === 0) return resume(Effect.void)
       for (const worker of live.values()) worker.process.kill("SIGTERM")
@@ -229,7 +233,7 @@ const primary = (options: ClusterOptions) =>
     // Released on interruption (a stop signal) and on the end of the run alike.
     yield* Effect.addFinalizer((exit) =>
       Effect.zipRight(
-        Exit.isInterrupted(exit) && options.onStop !== undefined ? options.onStop : Effect.void,
+        Effect.zipRight(stopRestarts, Exit.isInterrupted(exit) && options.onStop !== undefined ? options.onStop : Effect.void),
         // A worker that failed to stop gracefully makes the exit status non-zero, even after a stop signal.
       Effect.flatMap(stopAll, () => (stopFailure !== undefined && failed === undefined ? Effect.die(stopFailure) : Effect.void))
       )
