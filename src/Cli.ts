@@ -18,6 +18,7 @@ import type * as Terminal from "@effect/platform/Terminal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -86,6 +87,10 @@ export interface CliConfig {
   /** Absolute path of the directory served. */
   readonly directory: string
   readonly cgi: boolean
+  /** `--cgi-max-processes`: scripts running at once (absent: `Cgi`'s default). */
+  readonly cgiMaxProcesses?: number | undefined
+  /** `--cgi-timeout`, in seconds (absent: `Cgi`'s default). */
+  readonly cgiTimeout?: number | undefined
   readonly protocol: "HTTP/1.0" | "HTTP/1.1"
   readonly tls: Option.Option<TlsFiles>
   /** `--index-page`: replaces the default list when given. */
@@ -348,6 +353,29 @@ const directory = Options.directory("directory").pipe(
 const cgi = Options.boolean("cgi").pipe(
   Options.withDescription("Run as CGI server: execute scripts under /cgi-bin/ and /htbin/. Example: --cgi")
 )
+/**
+ * The most `--cgi-max-processes` accepted: more scripts at once than a machine has processes for is a typo.
+ *
+ * @since 0.1.0
+ */
+export const MAX_CGI_PROCESSES = 4096
+// Text, parsed in `validate`: @effect/cli's own integer errors would name the port.
+const cgiMaxProcesses = Options.text("cgi-max-processes").pipe(
+  Options.withPseudoName("N"),
+  Options.withDescription(
+    "With --cgi: run at most N scripts at once (default: 64, per worker); further requests wait up to 10 seconds " +
+      "for one to end (at most 256 waiting), then answer 503 with Retry-After. Example: --cgi-max-processes 16"
+  ),
+  Options.optional
+)
+const cgiTimeout = Options.text("cgi-timeout").pipe(
+  Options.withPseudoName("SECONDS"),
+  Options.withDescription(
+    "With --cgi: kill a script still running after SECONDS (default: 300); its answer is then a 504, or cut off " +
+      "if under way. A script whose client has gone may otherwise run this long. Example: --cgi-timeout 30"
+  ),
+  Options.optional
+)
 const protocol = Options.choice("protocol", ["HTTP/1.0", "HTTP/1.1"]).pipe(
   Options.withAlias("p"),
   Options.withPseudoName("VERSION"),
@@ -450,7 +478,8 @@ const workers = Options.integer("workers").pipe(
   Options.withPseudoName("N"),
   Options.withDescription(
     "Serve with N processes sharing the port (node:cluster), for N cores; 1 serves in this process (default: 1). " +
-      "A worker that crashes is reported, not restarted. Example: --workers 4"
+      "A worker that crashes is reported and replaced (after 0.1 s, doubling to 10 s while crashes repeat). " +
+      "Example: --workers 4"
   ),
   Options.withDefault(1)
 )
@@ -547,6 +576,10 @@ export interface RawOptions {
   readonly bind: Option.Option<string>
   readonly directory: Option.Option<string>
   readonly cgi: boolean
+  /** Default none. */
+  readonly cgiMaxProcesses?: Option.Option<string>
+  /** Default none. */
+  readonly cgiTimeout?: Option.Option<string>
   readonly protocol: "HTTP/1.0" | "HTTP/1.1"
   readonly tlsCert: Option.Option<string>
   readonly tlsKey: Option.Option<string>
@@ -669,11 +702,13 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
     }
     // An uploaded file under /cgi-bin would be run as a script.
     if (raw.upload && raw.cgi) return yield* Effect.fail(usage("--upload cannot be combined with --cgi"))
+    const cgiLimits = yield* validCgiLimits(raw)
     const config: CliConfig = {
       port: raw.port,
       bind,
       directory: resolve(cwd, Option.getOrElse(raw.directory, () => ".")),
       cgi: raw.cgi,
+      ...cgiLimits,
       protocol: raw.protocol,
       tls: Option.map(raw.tlsCert, (certFile) => ({
         certFile,
@@ -703,6 +738,38 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       keepAliveOnError: raw.keepAliveOnError === true
     }
     return config
+  })
+
+/** `--cgi-max-processes` and `--cgi-timeout`, checked: only with `--cgi`, in range. */
+const validCgiLimits = (raw: RawOptions) =>
+  Effect.gen(function*() {
+    const limits: { cgiMaxProcesses?: number; cgiTimeout?: number } = {}
+    const maxProcesses = raw.cgiMaxProcesses ?? Option.none()
+    const timeout = raw.cgiTimeout ?? Option.none()
+    if (Option.isSome(maxProcesses)) {
+      if (!raw.cgi) return yield* Effect.fail(usage("--cgi-max-processes requires --cgi to be set"))
+      const text = maxProcesses.value
+      const n = /^[0-9]+$/.test(text) ? Number(text) : NaN
+      if (!(n >= 1 && n <= MAX_CGI_PROCESSES)) {
+        return yield* Effect.fail(usage(
+          `argument --cgi-max-processes: invalid count '${printable(text)}' (an integer from 1 to ${MAX_CGI_PROCESSES})`
+        ))
+      }
+      limits.cgiMaxProcesses = n
+    }
+    if (Option.isSome(timeout)) {
+      if (!raw.cgi) return yield* Effect.fail(usage("--cgi-timeout requires --cgi to be set"))
+      const text = timeout.value
+      const seconds = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN
+      // Beyond a day a timer would not fire (setTimeout's 2^31 ms); no timeout at all is not offered.
+      if (!(seconds > 0 && seconds <= 86_400)) {
+        return yield* Effect.fail(usage(
+          `argument --cgi-timeout: invalid duration '${printable(text)}' (seconds, more than 0 and at most 86400)`
+        ))
+      }
+      limits.cgiTimeout = seconds
+    }
+    return limits
   })
 
 /**
@@ -828,7 +895,12 @@ export const serve = (
 const handlersFor = (config: CliConfig) => {
   const staticOptions = staticFilesOptions(config)
   return config.cgi
-    ? Cgi.layer({ ...staticOptions, protocolVersion: config.protocol })
+    ? Cgi.layer({
+      ...staticOptions,
+      protocolVersion: config.protocol,
+      ...(config.cgiMaxProcesses === undefined ? {} : { maxProcesses: config.cgiMaxProcesses }),
+      ...(config.cgiTimeout === undefined ? {} : { timeout: Duration.seconds(config.cgiTimeout) })
+    })
     : StaticFiles.layer(staticOptions)
 }
 
@@ -907,7 +979,11 @@ const servePrimary = (config: CliConfig) =>
       onListening: (address) =>
         Console.log(banner({ hostname: address.hostname, port: address.port, secure: Option.isSome(config.tls) })),
       onWorkerDied: (exit) =>
-        Console.error(`${NAME}: worker ${exit.pid} ${Cluster.describeExit(exit)}; ${exit.remaining} still serving`),
+        Console.error(
+          `${NAME}: worker ${exit.pid} ${Cluster.describeExit(exit)}; ${exit.remaining} still serving` +
+            (exit.restartIn === undefined ? "" : `; restarting it in ${exit.restartIn} ms`)
+        ),
+      onWorkerRestarted: (pid, replaced) => Console.error(`${NAME}: worker ${pid} started in place of ${replaced}`),
       onStop: Effect.suspend(() => Console.log(stopMessage(signal())))
     }).pipe(
       Effect.catchTag("ClusterError", (error) =>
@@ -928,6 +1004,8 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       bind,
       directory,
       cgi,
+      cgiMaxProcesses,
+      cgiTimeout,
       protocol,
       tlsCert,
       tlsKey,
