@@ -59,6 +59,7 @@ export interface WorkerExit {
  * back to `initialDelay` once no worker has died for `resetAfter` ms.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface RestartPolicy {
   /** Default 100. */
