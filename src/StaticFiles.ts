@@ -120,7 +120,8 @@ export interface StaticFilesOptions {
   /**
    * CORS for any origin: `Access-Control-Allow-Origin: *` on every answer (errors and redirects included, so a
    * cross-origin script can read a 404), and `OPTIONS` answered as a preflight: 204 with
-   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS` (`, PUT` with `upload`), `Access-Control-Allow-Headers` echoing the request's
+   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS` (`, PUT` with `upload` and `basicAuth` both on, never
+   * without a password: any page the user visits could otherwise write files), `Access-Control-Allow-Headers` echoing the request's
    * `Access-Control-Request-Headers` when all of them are tokens (not sent otherwise, so the browser refuses),
    * `Access-Control-Max-Age: 86400`. No credentials. Default `false`: `OPTIONS` answers 501 as in Python.
    */
@@ -204,7 +205,7 @@ export interface StaticFilesOptions {
    * length over the cap (413, before reading, and in answer to `Expect: 100-continue`); a symbolic link anywhere
    * below the root on the way or as the target, checked with `lstat` per component before and after the body
    * (403); a directory, a missing or non-directory parent, or something not a regular file as target (409); a
-   * dot name with `hideDotfiles` (403). The path is confined as GET's (`translatePath`: `..`, `%2e%2e`, `%2f`
+   * path with a component starting with `.` (`.git/config`, `%2egit`), always, whatever `hideDotfiles` says (403). The path is confined as GET's (`translatePath`: `..`, `%2e%2e`, `%2f`
    * stay inside the root). Without this option `PUT` answers 501. `basicAuth` guards it like every method.
    * Writes use `node:fs` whatever `FileSystem` is provided; `toHttpApp` does not offer `PUT`. Default: off.
    */
@@ -319,7 +320,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
     const auth = options.basicAuth === undefined ? undefined : yield* validCredentials(options.basicAuth)
     const upload = options.upload === undefined || options.upload === false
       ? undefined
-      : yield* validUpload(config.root, config.hideDotfiles, options.upload === true ? {} : options.upload)
+      : yield* validUpload(config.root, options.upload === true ? {} : options.upload)
     return { fs, config, cache, listings, extras, spa, auth, upload }
   })
 
@@ -347,12 +348,11 @@ const validCompress = (
 
 const validUpload = (
   root: string,
-  hideDotfiles: boolean,
   options: { readonly maxBytes?: number }
 ): Effect.Effect<Upload.UploadConfig> => {
   const maxBytes = options.maxBytes ?? Upload.DEFAULT_MAX_BYTES
   return Number.isSafeInteger(maxBytes) && maxBytes >= 0
-    ? Effect.succeed({ root, maxBytes, hideDotfiles })
+    ? Effect.succeed({ root, maxBytes })
     : Effect.dieMessage(`StaticFiles: upload.maxBytes must be a non-negative integer, not ${maxBytes}`)
 }
 
@@ -393,9 +393,14 @@ const notFound = new HttpError({ status: 404, message: "File not found" })
  */
 const refusedBy = (config: StaticConfig): (requestPath: string) => boolean => {
   const { confine, hideDotfiles, root } = config
-  if (!hideDotfiles && confine === undefined) return () => false
   return (requestPath) => {
+    // Without a `%`, the path names an upload's temporary file only if it spells its prefix: most requests skip
+    // the translation.
+    const mayBeTemp = requestPath.includes("%") || requestPath.includes(Upload.TEMP_PREFIX)
+    if (!mayBeTemp && !hideDotfiles && confine === undefined) return false
     const path = UrlPath.translatePath(root, requestPath)
+    // An upload's temporary file is never served (its body may be incomplete), whatever the options.
+    if (mayBeTemp && path.split("/").some(Upload.isUploadTemp)) return true
     return (hideDotfiles && hasDotComponent(root, path)) || (confine !== undefined && !confine(path))
   }
 }
@@ -446,7 +451,9 @@ export const make = (
           () => lookup(request, spa)
         ))
     const routes: Record<string, Handler.Handler> = { GET: handler, HEAD: handler }
-    const methods = upload === undefined ? "GET, HEAD, OPTIONS" : "GET, HEAD, OPTIONS, PUT"
+    // A preflight allowing PUT from any origin would let every page the user visits write files: only with a
+    // password, which such a page does not have.
+    const methods = upload === undefined || auth === undefined ? "GET, HEAD, OPTIONS" : "GET, HEAD, OPTIONS, PUT"
     if (extras.cors) routes["OPTIONS"] = (request) => Extras.preflight((name) => request.headers.get(name), methods)
     if (upload !== undefined) routes["PUT"] = (request) => finish(Upload.makePut(upload)(request))
     const map = upload === undefined

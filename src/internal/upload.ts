@@ -19,7 +19,6 @@ import { hasLoneSurrogate, translatePath } from "./urlPath.js"
 export interface UploadConfig {
   readonly root: string
   readonly maxBytes: number
-  readonly hideDotfiles: boolean
 }
 
 /** The default cap on a body: 100 MiB. */
@@ -27,6 +26,12 @@ export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 
 /** Prefix of the temporary files, so a listing or a clean-up can recognise one left by a crash. */
 export const TEMP_PREFIX = ".effect-httpd-upload-"
+
+/**
+ * Whether a name is an upload's temporary file (in progress, or left by a crash): never listed nor served, with
+ * or without `hideDotfiles`, so another client cannot read a body before it is complete.
+ */
+export const isUploadTemp = (name: string): boolean => name.startsWith(TEMP_PREFIX)
 
 const fail = (status: number, message?: string) =>
   Effect.fail(new HttpError(message === undefined ? { status } : { status, message }))
@@ -55,9 +60,9 @@ export const resolveTarget = (config: UploadConfig, requestPath: string): Target
   if (path.endsWith("/") || path === config.root) {
     return { _tag: "Refused", status: 409, message: "Cannot write to a directory" }
   }
-  if (config.hideDotfiles && hasDotComponent(config.root, path)) {
-    return { _tag: "Refused", status: 403, message: "Forbidden" }
-  }
+  // Always, whatever `hideDotfiles` says: `.git/config`, `.htaccess`, `.bashrc`, `.ssh/authorized_keys` are how a
+  // written file becomes code execution; the upload's own temporary files are dot names too.
+  if (hasDotComponent(config.root, path)) return { _tag: "Refused", status: 403, message: "Forbidden" }
   const components = path.slice(config.root.length + 1).split("/")
   let current = config.root
   for (let i = 0; i < components.length - 1; i++) {
