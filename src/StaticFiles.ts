@@ -153,7 +153,8 @@ export interface StaticFilesOptions {
    * body is `[{ "name", "type": "file" | "directory" | "symlink", "size", "mtime" }]` in the HTML listing's order,
    * `size` in bytes and `mtime` in ISO 8601 UTC, both of the link's target for a link (`null` when it is missing);
    * `Content-Type: application/json`. `hideDotfiles` and `followSymlinks: false` leave out what they leave out of
-   * the HTML listing. Every listing (HTML too) then carries `Vary: Accept`. JSON listings are not cached. Default
+   * the HTML listing. At most 10,000 entries, the first in name order, with `X-Listing-Truncated: shown/total`
+   * when the directory has more. Every listing (HTML too) then carries `Vary: Accept`. JSON listings are not cached. Default
    * `false`: listings are Python's HTML whatever is asked.
    */
   readonly jsonListing?: boolean
@@ -229,8 +230,10 @@ export interface StaticFilesOptions {
    * (UTC), directories first, sorted by `?sort=name|size|time&order=asc|desc` (unknown or missing values: name,
    * ascending; ties in the name order). Names are HTML-escaped and their links `%`-encoded exactly as in Python's
    * listing (`/` after a directory, `@` after a link). The title is the path without its query. `hideDotfiles`,
-   * `followSymlinks: false`, `colorScheme` and `jsonListing` apply as to the plain listing. These listings are
-   * not cached. Default `false`: Python's page, byte for byte.
+   * `followSymlinks: false`, `colorScheme` and `jsonListing` apply as to the plain listing. At most 10,000 entries
+   * (the first in name order, then sorted), with a notice and `X-Listing-Truncated` when cut. Bidi controls in
+   * names are shown as `\u202e`, as in every HTML listing. These listings are not cached. Default `false`:
+   * Python's page, byte for byte.
    */
   readonly richListing?: boolean
 }
