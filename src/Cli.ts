@@ -381,8 +381,8 @@ const colorScheme = Options.boolean("color-scheme").pipe(
 const cors = Options.boolean("cors").pipe(
   Options.withDescription(
     "Let scripts of any origin read the files: Access-Control-Allow-Origin: * on every response, and OPTIONS " +
-      "preflight requests answered (without it OPTIONS is 501, as in Python). With --upload, the preflight offers " +
-      "PUT only when --basic-auth is on too. Example: --cors"
+      "preflight requests answered (without it OPTIONS is 501, as in Python). With uploads on, the preflight offers " +
+      "PUT only when basic authentication is on too. Example: --cors"
   )
 )
 const cacheControl = Options.text("cache-control").pipe(

@@ -206,13 +206,17 @@ describe("upload details (issue 12, item 10)", () => {
       const socket = Net.connect(port, "127.0.0.1")
       yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
       yield* Effect.async<void>((resume) => void socket.once("connect", () => resume(Effect.void)))
+      NodeFs.writeFileSync(Path.join(root, "sub", "big.bin"), "secret")
+      NodeFs.chmodSync(Path.join(root, "sub", "big.bin"), 0o600)
       socket.write(`PUT /sub/big.bin HTTP/1.0\r\nContent-Length: 100000\r\n\r\n` + "y".repeat(4096))
       for (let i = 0; i < 200 && temps(root).length === 0; i++) yield* Effect.sleep("10 millis")
       const [temp] = temps(root)
       expect(temp).toBeDefined()
+      // The new contents of a 0600 file are not readable by others while they arrive either.
+      expect(NodeFs.statSync(Path.join(root, temp!)).mode & 0o077).toBe(0)
       expect((yield* request(port, "GET", `/${temp}`)).status).toBe(404)
       const listing = yield* request(port, "GET", "/sub/?format=json")
-      expect(JSON.parse(listing.body.toString("utf8"))).toEqual([])
+      expect((JSON.parse(listing.body.toString("utf8")) as Array<{ name: string }>).map((e) => e.name)).toEqual(["big.bin"])
     }))
 
   it.scopedLive("a directory moved out of the root mid-upload (and replaced): nothing written or left outside", () =>

@@ -147,10 +147,12 @@ export const makePut = (config: UploadConfig): Handler => (request) =>
     const directory = yield* openVerified(config.root, target.directory)
     const name = target.path.slice(target.directory.length + 1)
     const temp = directory.pathOf(`${TEMP_PREFIX}${randomBytes(8).toString("hex")}`)
+    // Replacing a file: the new contents are readable by the owner only until they get the file's own mode.
+    const mode = lstatQuiet(directory.pathOf(name)) === undefined ? 0o644 : 0o600
     let renamed = false
     const fd = yield* Effect.acquireRelease(
       Effect.try({
-        try: () => NodeFs.openSync(temp, CREATE_FLAGS, 0o644),
+        try: () => NodeFs.openSync(temp, CREATE_FLAGS, mode),
         catch: () => new HttpError({ status: 500, message: "Cannot create file" })
       }),
       (fd) =>
