@@ -43,13 +43,13 @@ export const NAME_MAX = 255
 export const PATH_MAX = 4095
 
 /**
- * Why a file name cannot be stored, or `undefined`: a C0 control or DEL (CR/LF in a name forge listings, logs and
- * scripts' output; Python would store them), or a component or path longer than the file system takes (refused
+ * Why a file name cannot be stored, or `undefined`: a control character, C0, DEL or C1 (CR/LF or NEL in a name
+ * forge listings, logs and scripts' output; Python would store them), or a component or path longer than the file system takes (refused
  * before the body is read, not after it failed to rename).
  */
 export const nameProblem = (root: string, path: string): { readonly status: number; readonly message: string } | undefined => {
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(path)) return { status: 400, message: "Control character in file name" }
+  if (/[\x00-\x1f\x7f-\x9f]/.test(path)) return { status: 400, message: "Control character in file name" }
   if (Buffer.byteLength(path) > PATH_MAX) return { status: 414, message: "Path too long" }
   const components = path.slice(root.length).split("/")
   if (components.some((c) => c.length > NAME_MAX / 3 && Buffer.byteLength(c) > NAME_MAX)) {
