@@ -214,8 +214,13 @@ export interface StaticFilesOptions {
    * length over the cap (413, before reading, and in answer to `Expect: 100-continue`); a symbolic link anywhere
    * below the root on the way or as the target, checked with `lstat` per component before and after the body
    * (403); a directory, a missing or non-directory parent, or something not a regular file as target (409); a
-   * path with a component starting with `.` (`.git/config`, `%2egit`), always, whatever `hideDotfiles` says (403). The path is confined as GET's (`translatePath`: `..`, `%2e%2e`, `%2f`
-   * stay inside the root). Without this option `PUT` answers 501. `basicAuth` guards it like every method.
+   * path with a component starting with `.` (`.git/config`, `%2egit`), always, whatever `hideDotfiles` says
+   * (403); a control character (C0, DEL, C1) in the name (400) or a component over 255 bytes or a path over 4095
+   * (414), before the body. A replaced file keeps its permission bits (the new contents are 0600 until then).
+   * The temporary file and the rename go through the target's directory opened and verified by its real path
+   * (`/proc/self/fd/N` on Linux), so a component swapped for a link mid-upload writes nothing outside the root.
+   * Temporary files are never listed nor served. The path is confined as GET's (`translatePath`: `..`, `%2e%2e`,
+   * `%2f` stay inside the root). Without this option `PUT` answers 501. `basicAuth` guards it like every method.
    * Writes use `node:fs` whatever `FileSystem` is provided; `toHttpApp` does not offer `PUT`. Default: off.
    */
   readonly upload?: boolean | { readonly maxBytes?: number }
