@@ -4,7 +4,9 @@
  * bidi controls in names are shown escaped while links stay exact. Over real sockets, on real files.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as fc from "fast-check"
 import * as NodeFs from "node:fs"
 import fs from "node:fs"
@@ -12,7 +14,7 @@ import { syncBuiltinESMExports } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { escapeDisplayed, sortByName } from "../src/internal/listing.js"
-import { FirstByName, MAX_LISTED_ENTRIES } from "../src/internal/listingEntries.js"
+import { FirstByName, LISTING_PERMITS, MAX_LISTED_ENTRIES, withListingPermit } from "../src/internal/listingEntries.js"
 import { headerValues as header, request, startStatic as start } from "./support/staticServer.js"
 
 const tempDir = Effect.acquireRelease(
@@ -40,6 +42,26 @@ describe("big directories (issue 12, item 6)", () => {
       { seed: 12, numRuns: 300 }
     )
   })
+
+  it.live(`at most ${LISTING_PERMITS} listings are built at once in the process; the others wait their turn`, () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      let running = 0
+      let most = 0
+      const build = withListingPermit(Effect.gen(function*() {
+        running++
+        most = Math.max(most, running)
+        yield* Deferred.await(release)
+        running--
+      }))
+      const fibers = yield* Effect.forEach(Array.from({ length: 6 }), () => Effect.fork(build))
+      for (let i = 0; i < 50 && running < LISTING_PERMITS; i++) yield* Effect.sleep("5 millis")
+      yield* Effect.sleep("20 millis")
+      expect(running).toBe(LISTING_PERMITS)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.joinAll(fibers)
+      expect(most).toBe(LISTING_PERMITS)
+    }))
 
   it.scopedLive(`JSON and rich listings show the first ${MAX_LISTED_ENTRIES} entries and say they were cut`, () =>
     Effect.gen(function*() {
