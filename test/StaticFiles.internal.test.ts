@@ -163,8 +163,7 @@ def enc(u):
     for ch in u:
         c = ord(ch)
         if c <= 0x20 or c >= 0x7f or ch in '"<>\\\\^\`{|}':
-            if c <= 0xff: out.append('%%%02X' % c)
-            else: out.append(''.join('%%%02X' % b for b in (b'\\xef\\xbf\\xbd' if 0xd800 <= c <= 0xdfff else ch.encode())))
+            out.append(''.join('%%%02X' % b for b in (b'\\xef\\xbf\\xbd' if 0xd800 <= c <= 0xdfff else ch.encode())))
         else: out.append(ch)
     return ''.join(out)
 out([f(p) for p in inputs])`,

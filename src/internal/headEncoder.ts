@@ -93,26 +93,24 @@ export const reasonPhrase = (text: string): string => {
 const NOT_URI = /[\x00-\x20"<>\\^`{|}\x7f-\uffff]/
 
 /**
- * A `Location` made from a request path, in grammar: characters a URI cannot hold %-encoded. A character up to
- * U+00FF stands for the byte the client sent (the request line is read as latin-1), so it becomes that byte's
- * `%XX` and the redirect names the same resource; a character above (only a library caller can make one) becomes
- * its UTF-8 bytes, `%XX` each. A `\` becomes `%5C` (browsers read `/\evil.example/` as `//evil.example/`).
+ * A `Location` made from a request path, in grammar: each character a URI cannot hold becomes its UTF-8 bytes,
+ * `%XX` each. That names the same resource here: a path is read as characters (the request line as latin-1, one per
+ * byte) whose `%XX` escapes `unquote` decodes as UTF-8, so a raw byte 0xE9 (`é`) and `%C3%A9` are the same path.
+ * A `\` becomes `%5C` (browsers read `/\evil.example/` as `//evil.example/`).
  */
 export const encodeLocation = (url: string): string => {
   if (!NOT_URI.test(url)) return url
   let out = ""
   for (let i = 0; i < url.length; i++) {
     const ch = url[i]!
-    const code = url.charCodeAt(i)
-    if (!NOT_URI.test(ch)) out += ch
-    else if (code <= 0xff) out += "%" + hex(code, 2).toUpperCase()
-    else {
-      const point = url.codePointAt(i)!
-      if (point > 0xffff) i++
-      // A lone surrogate has no UTF-8 form: Buffer writes U+FFFD's bytes for it.
-      const char = String.fromCodePoint(point)
-      for (const byte of Buffer.from(char, "utf8")) out += "%" + hex(byte, 2).toUpperCase()
+    if (!NOT_URI.test(ch)) {
+      out += ch
+      continue
     }
+    const point = url.codePointAt(i)!
+    if (point > 0xffff) i++
+    // A lone surrogate has no UTF-8 form: Buffer writes U+FFFD's bytes for it.
+    for (const byte of Buffer.from(String.fromCodePoint(point), "utf8")) out += "%" + hex(byte, 2).toUpperCase()
   }
   return out
 }
