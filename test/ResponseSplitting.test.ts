@@ -202,7 +202,7 @@ describe("the library: a handler's text in the head", () => {
   it.scopedLive("a Server header outside the grammar stops the server from starting", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(Server.make({ port: 0, serverVersion: "x\u010a" + INJECTED }).pipe(
-        Effect.provide(Layer.merge(Handler.layer({}), AccessLog.layerSilent))
+        Effect.provide(Layer.merge(Handler.layer({ GET: () => Effect.succeed(Response.text("x")) }), AccessLog.layerSilent))
       ))
       expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(/invalid server option: the Server header/)
     }))

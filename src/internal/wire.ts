@@ -52,8 +52,9 @@ export const buildHead = (
   endHeaders: boolean
 ): string | undefined => {
   if (!isStatusCode(status)) return undefined
-  let head = config.protocolVersion + " " + status + " " + reasonPhrase(reason ?? responses.get(status)?.[0] ?? "") +
-    "\r\n"
+  // The standard phrases are in grammar: only a given one is checked.
+  const phrase = reason === undefined ? responses.get(status)?.[0] ?? "" : reasonPhrase(reason)
+  let head = config.protocolVersion + " " + status + " " + phrase + "\r\n"
   if (standardHeaders) head += "Server: " + config.versionString + "\r\nDate: " + httpDate() + "\r\n"
   for (let i = 0; i < headers.length; i++) {
     const field = headers[i]!
