@@ -89,7 +89,7 @@ print(json.dumps([''.join(c if ok(c) else c.encode('unicode_escape', 'backslashr
     fc.assert(fc.property(fc.string({ unit: "binary" }), (text) => GRAMMAR.test(reasonPhrase(text))), { seed: 12 })
   })
 
-  it("a Location is %-encoded as UTF-8 where a URI cannot hold a character", () => {
+  it("a Location is %-encoded as UTF-8 where it would leave the grammar, and for a backslash", () => {
     expect(encodeLocation("/a/b?c=d&e#f%2F")).toBe("/a/b?c=d&e#f%2F")
     expect(encodeLocation("/\\evil.example/")).toBe("/%5Cevil.example/")
     // Raw bytes C3 A9 are read as `Ã©`, the path `unquote` makes of `%C3%83%C2%A9`: the redirect names that path.
@@ -97,12 +97,12 @@ print(json.dumps([''.join(c if ok(c) else c.encode('unicode_escape', 'backslashr
     expect(encodeLocation("/d\u010d\u010a\u0d0a\u2028\uff0d\u0100/")).toBe(
       "/d%C4%8D%C4%8A%E0%B4%8A%E2%80%A8%EF%BC%8D%C4%80/"
     )
-    expect(encodeLocation("/\x00\x0b\x7f \"<>^`{|}")).toBe("/%00%0B%7F%20%22%3C%3E%5E%60%7B%7C%7D")
+    expect(encodeLocation("/\x00\x0b\x7f \"<>^`{|}")).toBe("/%00%0B%7F%20\"<>^`{|}")
     expect(encodeLocation("/\u{1f600}\ud800")).toBe("/%F0%9F%98%80%EF%BF%BD")
     fc.assert(
       fc.property(fc.string({ unit: "binary" }), (url) => {
         const location = encodeLocation(url)
-        return isFieldValue(location) && /^[\x21-\x7e]*$/.test(location)
+        return isFieldValue(location) && /^[\x21-\x5b\x5d-\x7e]*$/.test(location)
       }),
       { seed: 12 }
     )

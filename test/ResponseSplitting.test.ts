@@ -93,7 +93,7 @@ describe("CGI: the decoded path in the 404/403 reason phrases", () => {
 })
 
 describe("the executable: effect-httpd --cgi", () => {
-  beforeAll(() => ensureBuilt())
+  beforeAll(() => ensureBuilt(), 120_000)
 
   it.scopedLive("the issue's reproduction over a real socket", () =>
     Effect.gen(function*() {

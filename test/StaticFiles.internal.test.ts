@@ -155,14 +155,14 @@ def f(p):
     try: parts = urllib.parse.urlsplit(p)
     except ValueError: return "error"
     if parts.path.endswith('/'): return None
-    # Deliberate difference: what a URI cannot hold is %-encoded, a raw backslash included (Python 3.11 leaves
+    # Deliberate difference: controls, SP, DEL, non-ASCII and a raw backslash are %-encoded (Python 3.11 leaves
     # them: an open redirect in browsers, and response splitting once the head is written as latin-1).
     return enc(urllib.parse.urlunsplit((parts[0], parts[1], parts[2] + '/', parts[3], parts[4])))
 def enc(u):
     out = []
     for ch in u:
         c = ord(ch)
-        if c <= 0x20 or c >= 0x7f or ch in '"<>\\\\^\`{|}':
+        if c <= 0x20 or c >= 0x7f or ch == '\\\\':
             out.append(''.join('%%%02X' % b for b in (b'\\xef\\xbf\\xbd' if 0xd800 <= c <= 0xdfff else ch.encode())))
         else: out.append(ch)
     return ''.join(out)

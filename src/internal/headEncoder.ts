@@ -87,13 +87,14 @@ export const reasonPhrase = (text: string): string => {
   return out
 }
 
-// Characters a URI never holds as such (RFC 3986 §2): controls, SP, `"<>\^`{|}`, DEL and everything non-ASCII.
-// `%` stays: the path is already %-encoded as the client spelled it.
+// What a Location may not hold as is: controls, SP, DEL and everything non-ASCII (outside the field grammar, or cut
+// to its low byte), and `\` (an open redirect). `"<>^`{|}` are in grammar and stay as Python sends them; so does `%`
+// (the path is already %-encoded as the client spelled it).
 // eslint-disable-next-line no-control-regex
-const NOT_URI = /[\x00-\x20"<>\\^`{|}\x7f-\uffff]/
+const NOT_URI = /[\x00-\x20\\\x7f-\uffff]/
 
 /**
- * A `Location` made from a request path, in grammar: each character a URI cannot hold becomes its UTF-8 bytes,
+ * A `Location` made from a request path, in grammar: each character of `NOT_URI` becomes its UTF-8 bytes,
  * `%XX` each. That names the same resource here: a path is read as characters (the request line as latin-1, one per
  * byte) whose `%XX` escapes `unquote` decodes as UTF-8, so a raw byte 0xE9 (`é`) and `%C3%A9` are the same path.
  * A `\` becomes `%5C` (browsers read `/\evil.example/` as `//evil.example/`).
