@@ -614,7 +614,7 @@ export class Connection {
       this.log(`response refused: ${headProblem(status, headers)}`)
       return this.failed(
         inFlight,
-        Cause.fail(new HttpError({ status: 500, explain: "The handler produced a response head outside HTTP's grammar" }))
+        Cause.fail(headRefused)
       )
     }
     let keepAlive = inFlight.keepAlive
@@ -799,20 +799,16 @@ export class Connection {
     keepAlive = false
   ): void {
     const engine = this.engine
-    const extra = error.headers ?? []
-    if (!isStatusCode(error.status) || invalidField(extra) !== undefined) {
-      // Nothing of an error whose head would be outside the grammar is sent: a 500 instead, as for a Response.
-      this.log(`response refused: ${headProblem(error.status, extra)}`)
-      error = new HttpError({ status: 500, explain: "The handler produced a response head outside HTTP's grammar" })
-    }
-    const status = error.status
-    const { explain, message } = errorTexts(error)
+    // Nothing of an error whose head would be outside the grammar is sent: a 500 instead, as for a Response.
+    const refused = !isStatusCode(error.status) || (error.headers !== undefined && invalidField(error.headers) !== undefined)
+    if (refused) this.log(`response refused: ${headProblem(error.status, error.headers ?? [])}`)
+    const sent = refused ? headRefused : error
+    const status = sent.status
+    const { explain, message } = errorTexts(sent)
     this.log(`code ${status}, message ${message}`)
     this.log(requestMessage(requestLine, status))
-    const headers: Array<readonly [string, string]> = keepAlive ? [...(error.headers ?? [])] : [
-      ...(error.headers ?? []),
-      ["Connection", "close"]
-    ]
+    const extra = sent.headers ?? []
+    const headers: Array<readonly [string, string]> = keepAlive ? [...extra] : [...extra, ["Connection", "close"]]
     let body: Buffer | undefined
     if (errorHasBody(status)) {
       body = Buffer.from(fillErrorTemplate(engine.errorMessageFormat, status, message, explain), "utf8")
@@ -838,6 +834,9 @@ export class Connection {
     if (!this.readEnded) transport.setTimeout(LINGER_MS)
   }
 }
+
+/** The answer to a response (or error) whose head would be outside HTTP's grammar. */
+const headRefused = new HttpError({ status: 500, explain: "The handler produced a response head outside HTTP's grammar" })
 
 /** Whether an error's own header fields include `Connection: close`. */
 const asksToClose = (headers: HttpError["headers"]): boolean =>
