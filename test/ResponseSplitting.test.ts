@@ -130,6 +130,19 @@ describe("static files: Locations made from the request path", () => {
       }
     }))
 
+  it.scopedLive("listings (plain, rich, JSON) of names with every hostile code point keep a clean head", () =>
+    Effect.gen(function*() {
+      const root = yield* docRoot(Object.fromEntries(HOSTILE.filter((c) => c !== "\x00").map((c) => [`n${c}${INJECTED}`, "dir"])))
+      for (const options of [{}, { richListing: true }, { jsonListing: true }]) {
+        const server = yield* startStatic({ directory: root, ...options })
+        for (const target of ["/", "/?format=json", "/?sort=name&order=desc"]) {
+          const what = `${JSON.stringify(options)} ${target}`
+          expect(cleanHead(yield* send(server.address.port, `GET ${target} HTTP/1.0\r\n\r\n`), what)[0], what)
+            .toBe("HTTP/1.0 200 OK")
+        }
+      }
+    }))
+
   it.scopedLive("the upload 201: Location %-encoded, the file stored under its name", () =>
     Effect.gen(function*() {
       const root = yield* docRoot({ "up": "dir" })
