@@ -14,7 +14,9 @@ import {
   isFieldName,
   isFieldValue,
   isStatusCode,
-  reasonPhrase
+  KNOWN_NAMES,
+  reasonPhrase,
+  TOKEN
 } from "../src/internal/headEncoder.js"
 import { buildHead, headConfigProblem } from "../src/internal/wire.js"
 
@@ -42,6 +44,8 @@ describe("headEncoder", () => {
 
   it("field names are tokens", () => {
     expect(isFieldName("X-Custom_1!#$%&'*+.^`|~")).toBe(true)
+    // The fast path's names must be tokens themselves.
+    for (const known of KNOWN_NAMES) expect(TOKEN.test(known), known).toBe(true)
     for (const bad of ["", "a b", "a:b", "a\"", "é", ...HOSTILE.map((c) => `X${c}`)]) {
       expect(isFieldName(bad), JSON.stringify(bad)).toBe(false)
     }

@@ -17,8 +17,26 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // Every character a reason phrase or field value may hold: HTAB, SP, VCHAR, obs-text.
 const FIELD_CHARS = /^[\t\x20-\x7e\x80-\xff]*$/
 
+// The names this server sends itself, known to be tokens: a set lookup answers for them, since a regex call per
+// name was a measurable share of building a cached file's head (~25 ns a name against ~5 for the lookup).
+export const KNOWN_NAMES: ReadonlySet<string> = new Set([
+  "Content-type",
+  "Content-Type",
+  "Content-Length",
+  "Last-Modified",
+  "ETag",
+  "Accept-Ranges",
+  "Location",
+  "Connection",
+  "Content-Encoding",
+  "Content-Range",
+  "Vary",
+  "Cache-Control",
+  "Access-Control-Allow-Origin"
+])
+
 /** Whether `name` is a field name (`token`). */
-export const isFieldName = (name: string): boolean => TOKEN.test(name)
+export const isFieldName = (name: string): boolean => KNOWN_NAMES.has(name) || TOKEN.test(name)
 
 /**
  * Whether `value` is a `field-value`: VCHAR and obs-text with SP and HTAB inside, never first or last (they would be
@@ -51,7 +69,7 @@ export const fieldValueProblem = (value: string): string | undefined => {
 export const invalidField = (headers: ReadonlyArray<HeaderField>): HeaderField | undefined => {
   for (let i = 0; i < headers.length; i++) {
     const field = headers[i]!
-    if (!TOKEN.test(field[0]) || !isFieldValue(field[1])) return field
+    if (!isFieldName(field[0]) || !isFieldValue(field[1])) return field
   }
   return undefined
 }
