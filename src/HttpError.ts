@@ -14,6 +14,7 @@ import type { HeaderField } from "./Headers.js"
  * on 401, `Content-Range` on 416); one outside RFC 9110's grammar turns the answer into a 500, as for a `Response`.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class HttpError extends Data.TaggedError("HttpError")<{
   readonly status: number
@@ -26,6 +27,7 @@ export class HttpError extends Data.TaggedError("HttpError")<{
  * Shorthand for `new HttpError({ status, message, explain })`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (status: number, message?: string, explain?: string): HttpError =>
   new HttpError({ status, message, explain })
@@ -34,5 +36,6 @@ export const make = (status: number, message?: string, explain?: string): HttpEr
  * `404 Not Found` with Python's static-file message by default.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const notFound = (message = "File not found"): HttpError => new HttpError({ status: 404, message })
