@@ -4,7 +4,7 @@
  * What held is listed in the attack report, not here.
  */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import * as AccessLog from "../src/AccessLog.js"
 import * as Handler from "../src/Handler.js"
 import * as Response from "../src/Response.js"
@@ -52,6 +52,16 @@ describe("library: framing fields a handler sets are trusted", () => {
           return Effect.succeed(Response.make(200, bytes("ab" + echoed), {
             headers: [["Transfer-Encoding", "chunked"], ["Content-Length", String(2 + echoed.length)]]
           }))
+        case "/stream-long":
+          // A streamed body longer than the Content-Length its handler announced.
+          return Effect.succeed(Response.make(200, { _tag: "Stream", stream: Stream.make(Buffer.from("ab" + echoed)) }, {
+            headers: [["Content-Length", "2"]]
+          }))
+        case "/stream-short":
+          // A streamed body shorter than announced: the next response is read as the rest of this body.
+          return Effect.succeed(Response.make(200, { _tag: "Stream", stream: Stream.make(Buffer.from("ab")) }, {
+            headers: [["Content-Length", String(2 + SMUGGLED.length)]]
+          }))
         case "/interim":
           // A status taken from elsewhere (an upstream, a parameter): 1xx is interim, never a final answer.
           return Effect.succeed(Response.make(Number(echoed), bytes("x"), { headers: [["Content-Length", "1"]] }))
@@ -76,6 +86,21 @@ describe("library: framing fields a handler sets are trusted", () => {
       const second = raw.slice(raw.indexOf("\r\n\r\n") + 4 + length)
       expect(second.split("\r\n")[0]).not.toBe("HTTP/1.1 200 Injected")
       expect(raw).not.toContain("Set-Cookie: pwned=1")
+    }))
+
+  it.scopedLive("[medium] a Stream body longer or shorter than its Content-Length: the connection is kept, the framing lost", () =>
+    Effect.gen(function*() {
+      const server = yield* serve
+      const long = yield* send(server.address.port, pipelined(`/stream-long?${encodeURIComponent(SMUGGLED)}`))
+      // Actual: `Content-Length: 2`, body `ab` + the smuggled response, then the real second response.
+      expect(long).not.toContain("Set-Cookie: pwned=1")
+      const short = yield* send(server.address.port, pipelined("/stream-short"))
+      // Actual: `Content-Length: 68`, body `ab`, connection kept: the second response's head becomes this body.
+      // Expected: the server closes the connection when a body does not meet its length (as it does for a file
+      // that shrank, or a CGI script's `Content-Length`), so nothing after it can be misread.
+      const length = Number(headOf(short).find((l) => l.startsWith("Content-Length: "))?.slice(16))
+      const body = short.slice(short.indexOf("\r\n\r\n") + 4, short.indexOf("\r\n\r\n") + 4 + length)
+      expect(body).not.toContain("HTTP/1.1 200 OK")
     }))
 
   it.scopedLive("[medium] two different Content-Length fields are sent as given", () =>
