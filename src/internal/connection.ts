@@ -57,7 +57,8 @@ export interface Transport {
   on(event: "data", listener: (chunk: Buffer) => void): unknown
   on(event: "end" | "close" | "drain" | "timeout", listener: () => void): unknown
   on(event: "error", listener: (error: Error) => void): unknown
-  off(event: "drain" | "close", listener: () => void): unknown
+  off(event: "drain" | "close" | "end" | "timeout", listener: () => void): unknown
+  off(event: "data", listener: (chunk: Buffer) => void): unknown
   readonly destroyed: boolean
   readonly remoteAddress?: string | undefined
   readonly remotePort?: number | undefined
@@ -199,7 +200,11 @@ class IncomingRequest implements Request {
   readonly localAddress: string
   readonly localPort: number
   readonly secure: boolean
-  constructor(head: RequestHead, connection: Connection, readonly body: Stream.Stream<Uint8Array, RequestBodyError>) {
+  constructor(
+    head: RequestHead,
+    readonly connection: Connection,
+    readonly body: Stream.Stream<Uint8Array, RequestBodyError>
+  ) {
     this.method = head.method
     this.target = head.target
     this.path = head.path
@@ -232,6 +237,8 @@ interface InFlight {
   responseStarted: boolean
   /** `Expect: 100-continue` went to a hook and no `100 Continue` has been sent: the client may hold its body back. */
   awaitingContinue: boolean
+  /** The handler wrote its response itself (`respondNow`) or took the socket (`detach`): its result is not written. */
+  responded: boolean
 }
 
 /** Why a connection's bytes stopped: the peer, a timeout, the server's shutdown. */
@@ -255,6 +262,8 @@ export class Connection {
   private probe: ReturnType<typeof setInterval> | undefined = undefined
   private probing = false
   private headTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** The socket was handed over (a WebSocket upgrade): nothing more is read or written here. */
+  private upgraded = false
   private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
@@ -496,7 +505,8 @@ export class Connection {
       fiber: undefined,
       keepAlive,
       responseStarted: false,
-      awaitingContinue: false
+      awaitingContinue: false,
+      responded: false
     }
     this.current = inFlight
     // While its body arrives, a request is bounded by the body timeout; otherwise by nothing (the handler's time).
@@ -532,13 +542,55 @@ export class Connection {
     // The response is written inside the request's scope: a streamed body's resources (a file handle, a child
     // process) outlive the handler's return but not the write.
     task ??= Effect.matchCauseEffect(program, {
-      onSuccess: (response) => this.respond(inFlight, response) ?? Effect.void,
+      onSuccess: (response) => inFlight.responded ? Effect.void : this.respond(inFlight, response) ?? Effect.void,
       onFailure: (cause) => this.failed(inFlight, cause) ?? Effect.void
     })
     const run = Effect.scoped(task)
     const fiber = engine.runFork(Effect.catchAll(run, () => Effect.interrupt))
     inFlight.fiber = fiber
     fiber.addObserver((exit) => this.onRequestExit(inFlight, exit))
+  }
+
+  /**
+   * Writes `response` for `request` now, from inside its handler, whose own result is then not written: an
+   * `@effect/platform` app writes its response before its scope closes. A body write that fails closes the
+   * connection (the framing is lost).
+   */
+  respondNow(request: Request, response: Response): Effect.Effect<void, ClientGone> {
+    const inFlight = this.current
+    if (inFlight === undefined || inFlight.request !== request || inFlight.responded) return Effect.void
+    inFlight.responded = true
+    if (this.transport.destroyed) return Effect.fail(new ClientGone())
+    const writing = this.respond(inFlight, response)
+    return writing === undefined ? Effect.void : Effect.tapError(writing, () => Effect.sync(() => this.transport.destroy()))
+  }
+
+  /**
+   * Hands the socket over for a protocol switch (a WebSocket upgrade): no more reading, timeouts or responses here;
+   * the handler's fiber is still interrupted when the socket closes. `undefined` when bytes after the request are
+   * already buffered or a response has begun.
+   */
+  detach(request: Request): Transport | undefined {
+    const inFlight = this.current
+    if (
+      inFlight === undefined || inFlight.request !== request || inFlight.responseStarted || inFlight.responded ||
+      this.finished || this.queue.length > 0 || !this.decoder.isIdle || inFlight.body !== undefined
+    ) return undefined
+    inFlight.responded = true
+    inFlight.keepAlive = false
+    this.upgraded = true
+    const transport = this.transport
+    transport.off("data", this.onData)
+    transport.off("end", this.onEnd)
+    transport.off("timeout", this.onTimeout)
+    this.stopProbe()
+    if (this.headTimer !== undefined) this.clearHeadTimer()
+    if (this.paused) {
+      this.paused = false
+      transport.resume()
+    }
+    transport.setTimeout(0)
+    return transport
   }
 
   private onRequestExit(inFlight: InFlight, exit: Exit.Exit<void, never>): void {
@@ -555,6 +607,7 @@ export class Connection {
   /** The response has been written: decide between the next request and closing. */
   private done(inFlight: InFlight): void {
     this.current = undefined
+    if (this.upgraded) return
     let keepAlive = inFlight.keepAlive
     const body = inFlight.body
     if (body !== undefined && !body.ended) {
@@ -623,6 +676,10 @@ export class Connection {
         if (value === "close") keepAlive = false
         else if (value === "keep-alive") keepAlive = true
       } else if (name.length === 14 && name.toLowerCase() === "content-length") hasLength = true
+      // A body the handler frames itself in chunks (an `@effect/platform` stream) keeps the connection too.
+      else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+        hasLength = headers[i]![1].toLowerCase() === "chunked"
+      }
     }
     const noBody = request.method === "HEAD" || isBodiless(status)
     // Without a length the body is framed by closing, whatever keep-alive said (Python would leave the client
@@ -844,3 +901,15 @@ const asksToClose = (headers: HttpError["headers"]): boolean =>
 /** Reads a request body whole (for handlers that want it in memory; bounded by the decoder's body limit). */
 export const readBody = (request: Request): Effect.Effect<Uint8Array, RequestBodyError> =>
   Effect.map(Stream.runCollect(request.body), (chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks)))
+
+/**
+ * `Connection.respondNow` for a request of this engine; `undefined` for any other request value.
+ */
+export const respondNow = (request: Request, response: Response): Effect.Effect<void, unknown> | undefined =>
+  request instanceof IncomingRequest ? request.connection.respondNow(request, response) : undefined
+
+/**
+ * `Connection.detach` for a request of this engine; `undefined` for any other request value.
+ */
+export const detachSocket = (request: Request): Transport | undefined =>
+  request instanceof IncomingRequest ? request.connection.detach(request) : undefined
