@@ -23,6 +23,8 @@ export * as HttpError from "./HttpError.js"
 /** @since 0.1.0 */
 export * as MimeTypes from "./MimeTypes.js"
 /** @since 0.1.0 */
+export * as PlatformServer from "./PlatformServer.js"
+/** @since 0.1.0 */
 export * as Request from "./Request.js"
 /** @since 0.1.0 */
 export * as Response from "./Response.js"
