@@ -264,6 +264,8 @@ export class Connection {
   private headTimer: ReturnType<typeof setTimeout> | undefined = undefined
   /** The socket was handed over (a WebSocket upgrade): nothing more is read or written here. */
   private upgraded = false
+  /** `next` is running further up the stack. */
+  private advancing = false
   private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
@@ -464,6 +466,18 @@ export class Connection {
 
   /** Starts on the next queued item, or waits for one, or closes when nothing more can come. */
   private next(): void {
+    // A request answered synchronously calls back here through `done`: the loop below picks up the next one, so a
+    // burst of pipelined requests is served iteratively, never one stack frame deeper per request.
+    if (this.advancing) return
+    this.advancing = true
+    try {
+      this.advance()
+    } finally {
+      this.advancing = false
+    }
+  }
+
+  private advance(): void {
     while (this.current === undefined && !this.finished) {
       if (this.closing) return this.finish()
       const item = this.queue.shift()

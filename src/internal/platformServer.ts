@@ -5,6 +5,7 @@
 import * as Etag from "@effect/platform/Etag"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpApp from "@effect/platform/HttpApp"
+import type * as Middleware from "@effect/platform/HttpMiddleware"
 import * as Platform from "@effect/platform/HttpPlatform"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerError from "@effect/platform/HttpServerError"
@@ -87,6 +88,49 @@ const upgradeFor = (
       (ws) => Effect.sync(() => ws.close())
     )))
 
+
+/** What an app's handler needs from its server. */
+export interface AppServices {
+  readonly config: ResponseConfig
+  readonly fs: FileSystem.FileSystem
+  readonly wss: Effect.Effect<WebSocketServer>
+}
+
+/**
+ * The engine handler running `app` for each request, in `context` (what `HttpServer.serve` was given), answering
+ * through `writeResponse` from inside the platform's request scope.
+ */
+export const appHandler = <E, R>(
+  app: HttpApp.Default<E, R>,
+  middleware: Middleware.HttpMiddleware | undefined,
+  context: Context.Context<never>,
+  services: AppServices
+): Handler => {
+  const { config, fs, wss } = services
+  const handleResponse = (request: ServerRequest.HttpServerRequest, response: ServerResponse.HttpServerResponse) =>
+    Effect.suspend(() =>
+      writeResponse(config, (request as PlatformRequest).source, response).pipe(
+        Effect.provideService(FileSystem.FileSystem, fs)
+      )
+    )
+  const handled = HttpApp.toHandled(app, handleResponse, middleware) as Effect.Effect<void, never, never>
+  return (request) => {
+    const platformRequest = new PlatformRequest(
+      request,
+      request.target,
+      request.headers.has("upgrade") ? upgradeFor(request, wss) : undefined
+    )
+    return Effect.provide(
+      handled,
+      Context.add(context, ServerRequest.HttpServerRequest, platformRequest)
+    ).pipe(
+      // `toHandled` answered already (a defect became its 500); only interruption is the engine's business.
+      Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.void),
+      Effect.as(FALLBACK)
+    )
+  }
+}
+
 /**
  * Starts the engine with no app: `serve` installs one (for as long as its scope lives).
  */
@@ -127,29 +171,7 @@ export const make = (
       serve: (app, middleware) =>
         Effect.gen(function*() {
           const context = yield* Effect.context<never>()
-          const handleResponse = (request: ServerRequest.HttpServerRequest, response: ServerResponse.HttpServerResponse) =>
-            Effect.suspend(() => {
-              const platformRequest = request as PlatformRequest
-              return writeResponse(config, platformRequest.source, response).pipe(
-                Effect.provideService(FileSystem.FileSystem, fs)
-              )
-            })
-          const handled = HttpApp.toHandled(app, handleResponse, middleware)
-          const handler: Handler = (request) => {
-            const platformRequest = new PlatformRequest(
-              request,
-              request.target,
-              request.headers.has("upgrade") ? upgradeFor(request, wss) : undefined
-            )
-            return Effect.provide(
-              handled,
-              Context.add(context, ServerRequest.HttpServerRequest, platformRequest)
-            ).pipe(
-              // `toHandled` answered already (a defect became its 500); only interruption is the engine's business.
-              Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.void),
-              Effect.as(FALLBACK)
-            ) as Effect.Effect<Response.Response, HttpError, Scope.Scope>
-          }
+          const handler = appHandler(app, middleware, context, { config, fs, wss })
           yield* Effect.acquireRelease(
             Effect.sync(() => {
               current = handler
