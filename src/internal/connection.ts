@@ -124,7 +124,7 @@ class BodySink {
   ended = false
   discarding = false
   failure: RequestBodyError | undefined = undefined
-  private waiter: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>) => void) | undefined
+  waiter: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>) => void) | undefined
 
   constructor(readonly expected: number, private readonly onConsumed: () => void) {}
 
@@ -159,7 +159,7 @@ class BodySink {
       }
     }
   }
-  private take(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>> | undefined {
+  take(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>> | undefined {
     if (this.chunks.length > 0) {
       const chunk = Chunk.unsafeFromArray(this.chunks)
       this.chunks = []
@@ -171,6 +171,45 @@ class BodySink {
     if (this.ended) return Effect.fail(Option.none())
     return undefined
   }
+  /**
+   * The whole body in one buffer, without a `Stream` step per chunk; fails past `limit` bytes. Reads what the
+   * stream has not taken yet.
+   */
+  readAll(limit: number, tooLarge: () => RequestBodyError): Effect.Effect<Uint8Array, RequestBodyError> {
+    const parts: Array<Uint8Array> = []
+    let size = 0
+    const loop: Effect.Effect<Uint8Array, RequestBodyError> = Effect.suspend(() => {
+      const next = this.take()
+      if (next === undefined) {
+        return Effect.async<Uint8Array, RequestBodyError>((resume) => {
+          this.waiter = (effect) => {
+            this.waiter = undefined
+            resume(Effect.matchEffect(effect, {
+              onFailure: (end) => end._tag === "Some" ? Effect.fail(end.value) : Effect.succeed(joined()),
+              onSuccess: (chunk) => collectChunk(chunk)
+            }))
+          }
+          return Effect.sync(() => {
+            this.waiter = undefined
+          })
+        })
+      }
+      return Effect.matchEffect(next, {
+        onFailure: (end) => end._tag === "Some" ? Effect.fail(end.value) : Effect.succeed(joined()),
+        onSuccess: (chunk) => collectChunk(chunk)
+      })
+    })
+    const joined = () => parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    const collectChunk = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<Uint8Array, RequestBodyError> => {
+      for (const piece of chunk) {
+        size += piece.length
+        parts.push(piece)
+      }
+      return size > limit ? Effect.fail(tooLarge()) : loop
+    }
+    return loop
+  }
+
   readonly stream: Stream.Stream<Uint8Array, RequestBodyError> = Stream.repeatEffectChunkOption(
     Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>((resume) => {
       const next = this.take()
@@ -203,7 +242,8 @@ class IncomingRequest implements Request {
   constructor(
     head: RequestHead,
     readonly connection: Connection,
-    readonly body: Stream.Stream<Uint8Array, RequestBodyError>
+    readonly body: Stream.Stream<Uint8Array, RequestBodyError>,
+    readonly sink: BodySink | undefined
   ) {
     this.method = head.method
     this.target = head.target
@@ -503,7 +543,7 @@ export class Connection {
   private start(head: RequestHead, body: BodySink | undefined): void {
     const engine = this.engine
     const transport = this.transport
-    const request = new IncomingRequest(head, this, body === undefined ? emptyBody : body.stream)
+    const request = new IncomingRequest(head, this, body === undefined ? emptyBody : body.stream, body)
     const version = head.version
     // Python's parse_request: close unless both sides speak 1.1, then the Connection header decides.
     let keepAlive = version !== HTTP_0_9 && engine.protocol11 && versionAtLeast(version, 1, 1)
@@ -927,3 +967,18 @@ export const respondNow = (request: Request, response: Response): Effect.Effect<
  */
 export const detachSocket = (request: Request): Transport | undefined =>
   request instanceof IncomingRequest ? request.connection.detach(request) : undefined
+
+/**
+ * The whole body of a request of this engine in one buffer (`BodySink.readAll`); `undefined` for any other request
+ * value. An empty body is an empty buffer.
+ */
+export const readWholeBody = (
+  request: Request,
+  limit: number,
+  tooLarge: () => RequestBodyError
+): Effect.Effect<Uint8Array, RequestBodyError> | undefined => {
+  if (!(request instanceof IncomingRequest)) return undefined
+  return request.sink === undefined ? Effect.succeed(EMPTY_BYTES) : request.sink.readAll(limit, tooLarge)
+}
+
+const EMPTY_BYTES = new Uint8Array(0)

@@ -20,7 +20,8 @@ import type { ReadonlyRecord } from "effect/Record"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { HeaderField } from "../Headers.js"
-import type { Request } from "../Request.js"
+import { type Request, RequestBodyError } from "../Request.js"
+import { readWholeBody } from "./connection.js"
 
 /** Fields node's `IncomingMessage` keeps once: a repeat is dropped (`_addHeaderLine`'s `matchKnownFields`). */
 const FIRST_ONLY = new Set([
@@ -152,7 +153,17 @@ export class PlatformRequest extends Inspectable.Class implements ServerRequest.
 
   private get bytes(): Effect.Effect<Uint8Array, HttpServerError.RequestError> {
     return this.state.bytes ??= Effect.runSync(Effect.cached(
-      Effect.flatMap(IncomingMessage.MaxBodySize, (max) => collect(this.source.body, max, this.onError))
+      Effect.flatMap(IncomingMessage.MaxBodySize, (max) => {
+        // The engine's body in one piece: a `Stream` step per chunk costs more than the rest of a small request.
+        const whole = readWholeBody(
+          this.source,
+          Option.isSome(max) ? Number(max.value) : Infinity,
+          () => new RequestBodyError({ reason: "TooLarge", message: "body too large" })
+        )
+        return whole === undefined
+          ? collect(this.source.body, max, this.onError)
+          : Effect.mapError(whole, (cause) => this.onError(cause, cause.reason === "TooLarge" ? "body too large" : undefined))
+      })
     ))
   }
 
