@@ -18,6 +18,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -57,6 +58,7 @@ class AnyMethod extends Map<string, Handler> {
 
 /** Written if an app's handling ended without any response (it cannot, through `toHandled`). */
 const FALLBACK = Response.make(500, Response.emptyBody, { headers: [["content-length", "0"]], standardHeaders: false })
+const DONE = Exit.succeed(FALLBACK)
 const NOT_SERVING = Exit.fail(new HttpError({ status: 503, message: "No application is being served" }))
 
 /** The engine's request as node's `IncomingMessage`, for `ws`'s handshake (it reads method, url and headers). */
@@ -120,13 +122,17 @@ export const appHandler = <E, R>(
       request.target,
       request.headers.has("upgrade") ? upgradeFor(request, wss) : undefined
     )
-    return Effect.provide(
+    // The app's context replaces the engine's (`toHandled` makes its own scope): no merge of two contexts per request.
+    return Effect.locally(
       handled,
+      FiberRef.currentContext,
       Context.add(context, ServerRequest.HttpServerRequest, platformRequest)
     ).pipe(
       // `toHandled` answered already (a defect became its 500); only interruption is the engine's business.
-      Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.void),
-      Effect.as(FALLBACK)
+      Effect.matchCauseEffect({
+        onFailure: (cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : DONE,
+        onSuccess: () => DONE
+      })
     )
   }
 }
