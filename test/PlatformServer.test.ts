@@ -9,7 +9,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Layer } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer } from "effect"
 import { createServer } from "node:http"
 import * as Net from "node:net"
 import * as Cgi from "../src/Cgi.js"
@@ -57,6 +57,22 @@ describe("PlatformServer", () => {
       yield* Deferred.await(started)
       socket.resetAndDestroy()
       yield* Deferred.await(released).pipe(Effect.timeout("5 seconds"))
+    }))
+
+  it.scopedLive("a request that arrives before serve waits for the app instead of being refused", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(PlatformServer.layer({ host: "127.0.0.1", port: 0 }))
+      const server = Context.get(context, HttpServer.HttpServer)
+      const pending = yield* Effect.fork(sendRaw({
+        port: portOf(server),
+        chunks: [httpRequest("GET", "/", { Host: "x", Connection: "close" })],
+        timeoutMs: 5000
+      }))
+      yield* Effect.sleep("200 millis")
+      yield* server.serve(HttpServerResponse.text("late"))
+      const result = yield* Fiber.join(pending)
+      expect(result.responses[0]!.status).toBe(200)
+      expect(result.responses[0]!.body.toString()).toBe("late")
     }))
 
   it.scopedLive("Cgi.toHttpApp mounted with includePrefix runs <directory>/cgi-bin/<script>", () =>

@@ -28,7 +28,6 @@ import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import { AccessLog, type AccessLogService } from "../AccessLog.js"
 import { type Handler, type HandlerMap, Handlers } from "../Handler.js"
-import { HttpError } from "../HttpError.js"
 import type { Request } from "../Request.js"
 import * as Response from "../Response.js"
 import * as Server from "../Server.js"
@@ -59,7 +58,6 @@ class AnyMethod extends Map<string, Handler> {
 /** Written if an app's handling ended without any response (it cannot, through `toHandled`). */
 const FALLBACK = Response.make(500, Response.emptyBody, { headers: [["content-length", "0"]], standardHeaders: false })
 const DONE = Exit.succeed(FALLBACK)
-const NOT_SERVING = Exit.fail(new HttpError({ status: 503, message: "No application is being served" }))
 
 /** The engine's request as node's `IncomingMessage`, for `ws`'s handshake (it reads method, url and headers). */
 const handshakeRequest = (request: Request, socket: Duplex): IncomingMessage =>
@@ -145,8 +143,23 @@ export const make = (
 ): Effect.Effect<HttpServer.HttpServer, HttpServerError.ServeError, Scope.Scope> =>
   Effect.gen(function*() {
     let current: Handler | undefined
+    // Requests that arrive before `serve` installed an app (the port accepts as soon as the layer is built) wait
+    // for it, as node:http's would wait for a `request` listener, instead of being refused.
+    const waiting = new Set<() => void>()
+    const whenServing = (request: Request) =>
+      Effect.flatMap(
+        Effect.async<Handler>((resume) => {
+          const wake = () => {
+            waiting.delete(wake)
+            resume(Effect.succeed(current!))
+          }
+          waiting.add(wake)
+          return Effect.sync(() => waiting.delete(wake))
+        }),
+        (handler) => handler(request)
+      )
     const handlers: HandlerMap = {
-      byMethod: new AnyMethod((request) => current === undefined ? NOT_SERVING : current(request)),
+      byMethod: new AnyMethod((request) => current === undefined ? whenServing(request) : current(request)),
       expectContinue: undefined
     }
     const scope = yield* Effect.scope
@@ -181,6 +194,7 @@ export const make = (
           yield* Effect.acquireRelease(
             Effect.sync(() => {
               current = handler
+              for (const wake of [...waiting]) wake()
             }),
             () =>
               Effect.sync(() => {
