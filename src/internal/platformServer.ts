@@ -25,7 +25,6 @@ import * as Stream from "effect/Stream"
 import { createRequire } from "node:module"
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
-import { WebSocketServer } from "ws"
 import { AccessLog, type AccessLogService } from "../AccessLog.js"
 import { type Handler, type HandlerMap, Handlers } from "../Handler.js"
 import type { Request } from "../Request.js"
@@ -36,8 +35,27 @@ import { millis } from "./engine.js"
 import { joinHeaders, PlatformRequest } from "./platformRequest.js"
 import { PlatformFile, type ResponseConfig, writeResponse } from "./platformResponse.js"
 
-/** node:http's file types (`mime` 3, what `NodeHttpServer`'s platform answers), so file responses match it. */
-const mime = createRequire(import.meta.url)("mime") as { getType(path: string): string | null }
+/**
+ * `ws` and `mime` as `@effect/platform-node` has them (its own dependencies, so they resolve wherever it is
+ * installed, hoisted or not): the WebSocket server `NodeHttpServer` upgrades with, and the file types its platform
+ * answers. This package then needs no dependencies of its own.
+ */
+const fromPlatformNode = createRequire(createRequire(import.meta.url).resolve("@effect/platform-node/package.json"))
+const mime = fromPlatformNode("mime") as { getType(path: string): string | null }
+
+/** The part of `ws`'s `WebSocketServer` used here (its types stay out of this package's declarations). */
+interface UpgradeServer {
+  handleUpgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    callback: (ws: unknown) => void
+  ): void
+  close(callback: () => void): void
+}
+const WebSocketServer = (fromPlatformNode("ws") as {
+  WebSocketServer: new(options: { readonly noServer: true }) => UpgradeServer
+}).WebSocketServer
 
 /** The options of `PlatformServer.layer`: `Server`'s, with HTTP/1.1 keep-alive. */
 export type PlatformServerOptions = Omit<Server.ServerOptions, "protocolVersion" | "mode"> & {
@@ -66,7 +84,7 @@ const handshakeRequest = (request: Request, socket: Duplex): IncomingMessage =>
 
 const upgradeFor = (
   request: Request,
-  wss: Effect.Effect<WebSocketServer>
+  wss: Effect.Effect<UpgradeServer>
 ): Effect.Effect<Socket.Socket, HttpServerError.RequestError> =>
   Socket.fromWebSocket(Effect.flatMap(wss, (server) =>
     Effect.acquireRelease(
@@ -93,7 +111,7 @@ const upgradeFor = (
 export interface AppServices {
   readonly config: ResponseConfig
   readonly fs: FileSystem.FileSystem
-  readonly wss: Effect.Effect<WebSocketServer>
+  readonly wss: Effect.Effect<UpgradeServer>
 }
 
 /**
