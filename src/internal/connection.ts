@@ -599,7 +599,10 @@ export class Connection {
       onSuccess: (response) => inFlight.responded ? Effect.void : this.respond(inFlight, response) ?? Effect.void,
       onFailure: (cause) => this.failed(inFlight, cause) ?? Effect.void
     })
-    const run = Effect.scoped(task)
+    // A handler map that promises not to use the request's scope runs without one (see `HandlerMap.scoped`).
+    const run = engine.handlers.scoped === false
+      ? task as Effect.Effect<void, ClientGone>
+      : Effect.scoped(task)
     const fiber = engine.runFork(Effect.catchAll(run, () => Effect.interrupt))
     inFlight.fiber = fiber
     fiber.addObserver((exit) => this.onRequestExit(inFlight, exit))

@@ -178,7 +178,9 @@ export const make = (
       )
     const handlers: HandlerMap = {
       byMethod: new AnyMethod((request) => current === undefined ? whenServing(request) : current(request)),
-      expectContinue: undefined
+      expectContinue: undefined,
+      // `toHandled` scopes each request itself; file bodies open their descriptor in a scope of their own.
+      scoped: false
     }
     const scope = yield* Effect.scope
     // Made on the first upgrade, closed with the server.
