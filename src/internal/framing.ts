@@ -14,6 +14,8 @@
  *
  * When no body is sent (HEAD, 204, 304) the fields describe what a GET would get and only their syntax is checked.
  */
+import * as Chunk from "effect/Chunk"
+import * as Stream from "effect/Stream"
 import type { HeaderField } from "../Headers.js"
 import type { Body } from "../Response.js"
 
@@ -128,10 +130,26 @@ export class StreamLimit {
 }
 
 const CRLF = Buffer.from("\r\n", "latin1")
+const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1")
 
-/** One chunk of a chunked body (RFC 9112 §7.1); an empty chunk would end the body, so the caller skips it. */
-export const chunkOf = (data: Uint8Array): Buffer =>
-  Buffer.concat([Buffer.from(data.length.toString(16) + "\r\n", "latin1"), data, CRLF])
+/** One network write per chunk of the stream: size line, data and CRLF copied together (none when empty). */
+const frameChunks = (chunk: Chunk.Chunk<Uint8Array>): Chunk.Chunk<Uint8Array> => {
+  const parts = Chunk.toReadonlyArray(chunk)
+  let size = 0
+  for (let i = 0; i < parts.length; i++) size += parts[i]!.length
+  if (size === 0) return Chunk.empty()
+  const line = size.toString(16) + "\r\n"
+  const out = Buffer.allocUnsafe(line.length + size + 2)
+  out.write(line, 0, "latin1")
+  let offset = line.length
+  for (let i = 0; i < parts.length; i++) {
+    out.set(parts[i]!, offset)
+    offset += parts[i]!.length
+  }
+  out.set(CRLF, offset)
+  return Chunk.of(out)
+}
 
-/** The last chunk and the (empty) trailer section. */
-export const LAST_CHUNK = "0\r\n\r\n"
+/** A body stream in HTTP/1.1 chunked framing (RFC 9112 §7.1), ending with the last chunk and no trailers. */
+export const chunked = <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
+  Stream.concat(Stream.mapChunks(stream, frameChunks), Stream.succeed(LAST_CHUNK))
