@@ -1,7 +1,8 @@
 /**
  * Outside attack on the response head (issue 12, item 1, after "one encoder for every response head" landed).
  * Every test here FAILS on the code it was written against: each is a hole found over real sockets on 127.0.0.1.
- * What held is listed in the attack report, not here.
+ * What held is listed in the attack report, not here. Fixed by the engine's framing rule (src/internal/framing.ts),
+ * the CGI output parser, `pyRepr`'s isprintable, the decoder's scheme check and `-H`'s raw check (cliHeader.ts).
  */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
