@@ -170,7 +170,10 @@ export const request = (
 ): Buffer => {
   const headers = Array.isArray(options.headers) ? options.headers : Object.entries(options.headers ?? {})
   const body = options.body === undefined ? Buffer.alloc(0) : toBuffer(options.body)
-  let head = `${method} ${path} ${options.version ?? "HTTP/1.1"}\r\n`
+  const version = options.version ?? "HTTP/1.1"
+  let head = `${method} ${path} ${version}\r\n`
+  // HTTP/1.1 requires Host (RFC 9112 §3.2; the server answers 400 without it): added unless given.
+  if (version === "HTTP/1.1" && !headers.some(([name]) => name.toLowerCase() === "host")) head += "Host: localhost\r\n"
   for (const [name, value] of headers) head += `${name}: ${value}\r\n`
   return Buffer.concat([Buffer.from(head + "\r\n", "latin1"), body])
 }

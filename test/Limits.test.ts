@@ -102,7 +102,7 @@ describe("timeouts", () => {
     Effect.gen(function*() {
       const { port, server } = yield* start({ idleTimeout: "300 millis" })
       const { socket, state } = yield* open(port)
-      socket.write("GET / HTTP/1.1\r\n")
+      socket.write("GET / HTTP/1.1\r\nHost: x\r\n")
       for (let i = 0; i < 12; i++) {
         yield* Effect.sleep("100 millis")
         socket.write("X")
@@ -149,20 +149,20 @@ describe("caps", () => {
   it.scopedLive("limits.maxBodyBytes: 413 for a declared length, 413 mid-way for a chunked body; header limits 431", () =>
     Effect.gen(function*() {
       const { port } = yield* start({ limits: { maxBodyBytes: 1000, maxHeaders: 10, maxHeaderLine: 200 } })
-      const declared = yield* sendRaw({ port, chunks: ["POST / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n"] })
+      const declared = yield* sendRaw({ port, chunks: ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"] })
       expect(declared.responses.map((r) => r.status)).toEqual([413])
       expect(declared.closedByServer).toBe(true)
       const chunked = yield* sendRaw({
         port,
-        chunks: ["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "200\r\n" + "x".repeat(512) + "\r\n", "200\r\n" + "y".repeat(512) + "\r\n"],
+        chunks: ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", "200\r\n" + "x".repeat(512) + "\r\n", "200\r\n" + "y".repeat(512) + "\r\n"],
         delayBetweenChunksMs: 20
       })
       expect(chunked.responses.map((r) => r.status)).toEqual([413])
-      const exact = yield* sendRaw({ port, chunks: ["POST / HTTP/1.1\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + "z".repeat(1000)] })
+      const exact = yield* sendRaw({ port, chunks: ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + "z".repeat(1000)] })
       expect(exact.responses[0]!.body.toString()).toMatch(/^got 1000: z+\n$/)
-      const many = yield* sendRaw({ port, chunks: ["GET / HTTP/1.1\r\n" + "A: b\r\n".repeat(10) + "\r\n"] })
+      const many = yield* sendRaw({ port, chunks: ["GET / HTTP/1.1\r\nHost: x\r\n" + "A: b\r\n".repeat(10) + "\r\n"] })
       expect(many.responses.map((r) => r.status)).toEqual([431])
-      const long = yield* sendRaw({ port, chunks: ["GET / HTTP/1.1\r\nA: " + "b".repeat(200) + "\r\n\r\n"] })
+      const long = yield* sendRaw({ port, chunks: ["GET / HTTP/1.1\r\nHost: x\r\nA: " + "b".repeat(200) + "\r\n\r\n"] })
       expect(long.responses.map((r) => r.status)).toEqual([431])
     }))
 
@@ -197,7 +197,7 @@ describe("faults", () => {
     Effect.gen(function*() {
       const { port, server } = yield* start({})
       const { socket } = yield* open(port)
-      socket.write("POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n" + "x".repeat(1000))
+      socket.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + "x".repeat(1000))
       expect(yield* waitFor(() => server.activeConnections() === 1)).toBe(true)
       socket.resetAndDestroy()
       expect(yield* waitFor(() => server.activeConnections() === 0)).toBe(true)

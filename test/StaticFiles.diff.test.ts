@@ -239,8 +239,6 @@ for (
     "/%C3%BCn%C3%AFc%C3%B6d%C3%A9.txt",
     "/\xc3\xbcn\xc3\xafc\xc3\xb6d\xc3\xa9.txt",
     "/\xfcn\xefc\xf6d\xe9.txt",
-    "/dir\xa0",
-    "/dir/\xa0",
     "/hello.txt%20",
     "/emoji%F0%9F%98%80.txt",
     "/emoji%F0%9F%98.txt",

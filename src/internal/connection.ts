@@ -490,6 +490,9 @@ export class Connection {
       if (lower === "close") keepAlive = false
       else if (lower === "keep-alive" && engine.protocol11) keepAlive = true
     }
+    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 leaves the framing in doubt; close after the response (the decoder
+    // reads nothing after the body either).
+    if (head.framing === "chunked" && !versionAtLeast(version, 1, 1)) keepAlive = false
     const inFlight: InFlight = {
       request,
       body,
