@@ -14,7 +14,7 @@ import { malformedCases } from "./fixtures/malformed.js"
 import { echoRoutes } from "./support/echoRoutes.js"
 import { sendRaw } from "./support/rawClient.js"
 
-const FOLLOW_UP = "GET /next HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n"
+const FOLLOW_UP = "GET /next HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
 describe("malformed requests over real sockets", () => {
   it.scopedLive("each case: exact status, close or keep, no smuggled follow-up, other clients served", () =>
@@ -33,7 +33,7 @@ describe("malformed requests over real sockets", () => {
               halfClose: c.halfClose === true,
               timeoutMs: 5000
             }),
-            sendRaw({ port, chunks: ["GET /other HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"], timeoutMs: 5000 })
+            sendRaw({ port, chunks: ["GET /other HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"], timeoutMs: 5000 })
           ], { concurrency: 2 })
           const statuses = ex.responses.map((r) => r.status)
           const expected = c.keeps ? [...c.statuses, 200] : [...c.statuses]

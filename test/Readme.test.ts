@@ -37,7 +37,7 @@ describe("README examples", () => {
       const port = server.address.port
       const ex = yield* sendRaw({
         port,
-        chunks: ["GET / HTTP/1.1\r\nHost: x\r\n\r\nSPAM /x HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"],
+        chunks: ["GET / HTTP/1.1\r\nHost: localhost\r\n\r\nSPAM /x HTTP/1.1\r\nHost: localhost\r\n\r\nGET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n"],
         until: { responses: 3 }
       })
       expect(ex.responses.map((r) => [r.status, r.body.toString().split("\n")[0]])).toEqual([
@@ -50,7 +50,7 @@ describe("README examples", () => {
   it.live("the test-kit example injects a service", () =>
     Effect.gen(function*() {
       const lines: Array<string> = []
-      const { responses } = yield* TestKit.exchange("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").pipe(
+      const { responses } = yield* TestKit.exchange("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").pipe(
         Effect.provide(Layer.merge(
           Handler.layer({
             GET: (request) => Effect.map(Greeting, (g) => Response.text(`${g.word} from ${request.remoteAddress}\n`))
