@@ -8,6 +8,7 @@ import * as NodeFs from "node:fs"
 import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
+import { trimOws } from "./ows.js"
 
 /** RFC 9110 `token` (field names, methods). */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -126,7 +127,7 @@ export const preflight = (
   ]
   const requested = header("access-control-request-headers")
   if (requested !== undefined) {
-    const names = requested.split(",").map((name) => name.trim()).filter((name) => name !== "")
+    const names = requested.split(",").map(trimOws).filter((name) => name !== "")
     if (names.length > 0 && names.every((name) => TOKEN.test(name))) {
       headers.push(["Access-Control-Allow-Headers", names.join(", ")])
     }
