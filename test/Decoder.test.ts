@@ -120,6 +120,28 @@ describe("Decoder", () => {
     expect(errors(events)[0]!.error.message).toMatch(/^Bad request syntax/)
   })
 
+  it("any control byte, NEL or NBSP anywhere in a request line is refused; SP/HTAB runs are not (property)", () => {
+    const forbidden = [...Array.from({ length: 32 }, (_, i) => i).filter((c) => c !== 9 && c !== 10), 0x7f, 0x85, 0xa0]
+    const word = fc.stringMatching(/^[!-~]{1,8}$/)
+    fc.assert(
+      fc.property(
+        fc.tuple(word, word),
+        fc.constantFrom(...forbidden),
+        fc.nat(40),
+        fc.array(fc.constantFrom(" ", "\t"), { minLength: 1, maxLength: 3 }),
+        ([method, path], bad, at, sep) => {
+          const good = `${method}${sep.join("")}/${path}${sep.join("")}HTTP/1.1`
+          const pos = at % (good.length + 1)
+          const line = good.slice(0, pos) + String.fromCharCode(bad) + good.slice(pos)
+          const events = decodeAll([bytes(`${line}\r\nHost: x\r\n\r\n`)])
+          expect(heads(events)).toEqual([])
+          expect(events.some((e) => e._tag === "Error" || e._tag === "Close")).toBe(true)
+        }
+      ),
+      { numRuns: 500 }
+    )
+  })
+
   it("still splits request-line words at runs of SP and HTAB (RFC 9112 §3, as Python)", () => {
     const [head] = heads(decodeAll([bytes("GET\t/a \t HTTP/1.1\t\r\nHost: x\r\n\r\n")], false))
     expect(head).toMatchObject({ method: "GET", target: "/a" })
