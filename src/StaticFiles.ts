@@ -6,8 +6,8 @@
  * Symbolic links are followed wherever they point, as Python follows them: a link inside the directory to a file
  * or directory outside it is served. Only the request path is confined (`..`, `%2e%2e`, `%2f` cannot climb out of
  * the root); the file system's links are trusted. The listing marks links with `@`. With `followSymlinks: false`
- * the real path is checked at request time and anything resolving outside the root answers 404 (and is hidden from
- * listings).
+ * the file or directory is opened first and what was opened is checked (on Linux, the descriptor's own path), so
+ * anything resolving outside the root answers 404 however its links are swapped (and is hidden from listings).
  *
  * Deliberate differences from Python 3.11 (see `test/StaticFiles.diff.test.ts`):
  * - a NUL byte or an unencodable surrogate in the decoded path answers 404; Python raises inside `open()` and closes
@@ -44,8 +44,9 @@ import {
   type Extras as ExtrasConfig,
   fieldValueProblem,
   hasDotComponent,
-  makeConfine
+  hasDotName
 } from "./internal/extras.js"
+import { makeVerifier } from "./internal/openVerified.js"
 import { MimeTypes } from "./MimeTypes.js"
 import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
@@ -105,6 +106,7 @@ export interface StaticFilesOptions {
   /**
    * Extra response fields (Python 3.15's `extra_response_headers`, the CLI's `-H`), sent after the handler's own on
    * 200 and 206 answers (files and listings, GET and HEAD), never on errors, redirects or 304, as Python does. A
+   * field replaces the handler's field of the same name (case-insensitively: one `Content-Type`, not two). A
    * name must be a token and not one the server owns (`Content-Length`, `Transfer-Encoding`, `Connection`,
    * `Content-Range`); a value must not contain CR, LF or other control characters but HTAB, nor characters beyond
    * latin-1. An invalid field is a defect when the handler is built. Default: none.
@@ -133,16 +135,22 @@ export interface StaticFilesOptions {
   readonly cacheControl?: string
   /**
    * Hide dot files: a request whose path has a component starting with `.` (after `%`-decoding, at any depth:
-   * `/.git/config`, `/a/.env`, `/%2eenv`) answers 404, and such names are left out of listings. Default `false`
-   * (Python serves and lists them).
+   * `/.git/config`, `/a/.env`, `/%2eenv`) answers 404, and such names are left out of listings. The resolved
+   * names count too: a link to a dot name (`gitlink -> .git`) is refused and not listed (below the root the real
+   * path's components are checked; for a link leading outside the root, all of them), and what is opened is checked
+   * as with `followSymlinks: false`. An `indexPages` entry that is a dot name is a defect. Default `false` (Python
+   * serves and lists them).
    */
   readonly hideDotfiles?: boolean
   /**
    * `false`: serve nothing whose real path leaves the directory. Each request's path is resolved (`realpath`, at
    * request time, before the response cache is consulted) and answers 404 when a link anywhere in it (the file, a
-   * directory, an index page) points outside the root; such links are left out of listings; a cached answer is
-   * re-checked, so a link re-pointed outside is never served from the cache. The check uses `node:fs` whatever
-   * `FileSystem` is provided. Default `true`: links are followed wherever they point, as Python does.
+   * directory, an index page) points outside the root; such links are left out of listings. Then the file (or the
+   * listed directory) is opened and what was opened is checked again, on its descriptor (Linux: `/proc/self/fd/N`;
+   * elsewhere its inode against the real path's), so a writer swapping a link in between gains nothing; validators
+   * and bytes come from that descriptor, and the response cache only holds bytes read from one. The checks use
+   * `node:fs` whatever `FileSystem` is provided. Default `true`: links are followed wherever they point, as Python
+   * does.
    */
   readonly followSymlinks?: boolean
   /**
@@ -220,9 +228,10 @@ export interface StaticFilesOptions {
    * through zlib without a length, so the connection closes after the body. HEAD gets the GET's fields without
    * `Content-Length`. A compressed answer has a weak `ETag` (`W/"…-gzip"`, `W/"…-br"`), matched by
    * `If-None-Match` only for its own coding; every answer for an eligible file (identity and 304 too) carries
-   * `Vary: Accept-Encoding`. Listings are not compressed. Default: off.
+   * `Vary: Accept-Encoding`. Listings are not compressed. Files over `maxBytes` (default 10 MiB) are sent as they
+   * are (no `Vary`), so one request cannot cost seconds of CPU. Default: off.
    */
-  readonly compress?: boolean | { readonly minBytes?: number }
+  readonly compress?: boolean | { readonly minBytes?: number; readonly maxBytes?: number }
   /**
    * Directory listings as a table: name, size (binary units; exact bytes in its `title`), modification time
    * (UTC), directories first, sorted by `?sort=name|size|time&order=asc|desc` (unknown or missing values: name,
@@ -291,12 +300,21 @@ const resolveConfig = (options: StaticFilesOptions) =>
       colorScheme: options.colorScheme ?? false,
       hideDotfiles: options.hideDotfiles ?? false,
       confine: undefined,
+      verifier: undefined,
       jsonListing: options.jsonListing ?? false,
       precompressed: options.precompressed ?? false,
       compress: yield* validCompress(options.compress),
       richListing: options.richListing ?? false
     }
-    if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
+    const verifier = makeVerifier(config.root, {
+      confine: options.followSymlinks === false,
+      hideDotfiles: config.hideDotfiles
+    })
+    if (verifier !== undefined) config = { ...config, confine: verifier.allowsPath, verifier }
+    const dotIndex = config.hideDotfiles ? config.indexPages.find(hasDotName) : undefined
+    if (dotIndex !== undefined) {
+      return yield* Effect.dieMessage(`StaticFiles: indexPages '${dotIndex}' is a dot name, which hideDotfiles hides`)
+    }
     const extras: ExtrasConfig = {
       headers: yield* validHeaders(options.headers ?? []),
       cacheControl: yield* validCacheControl(options.cacheControl),
@@ -340,9 +358,13 @@ const validCompress = (
 ): Effect.Effect<Compress.CompressConfig | undefined> => {
   if (option === undefined || option === false) return Effect.succeed(undefined)
   const minBytes = option === true ? Compress.DEFAULT_MIN_BYTES : option.minBytes ?? Compress.DEFAULT_MIN_BYTES
-  return Number.isSafeInteger(minBytes) && minBytes >= 0
-    ? Effect.succeed({ minBytes })
-    : Effect.dieMessage(`StaticFiles: compress.minBytes must be a non-negative integer, not ${minBytes}`)
+  const maxBytes = option === true ? Compress.DEFAULT_MAX_BYTES : option.maxBytes ?? Compress.DEFAULT_MAX_BYTES
+  if (!(Number.isSafeInteger(minBytes) && minBytes >= 0)) {
+    return Effect.dieMessage(`StaticFiles: compress.minBytes must be a non-negative integer, not ${minBytes}`)
+  }
+  return Number.isSafeInteger(maxBytes) && maxBytes >= 0
+    ? Effect.succeed({ minBytes, maxBytes })
+    : Effect.dieMessage(`StaticFiles: compress.maxBytes must be a non-negative integer, not ${maxBytes}`)
 }
 
 const validUpload = (

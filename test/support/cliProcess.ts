@@ -40,6 +40,8 @@ export interface SpawnOptions {
    * still reading the checkout wherever it lies (`nobody` cannot enter a private clone directory).
    */
   readonly dropCapabilities?: boolean
+  /** Run under `prlimit --nofile=N`, so a test can exhaust the server's descriptors with a few connections. */
+  readonly maxDescriptors?: number
 }
 
 export interface Exited {
@@ -66,9 +68,12 @@ export interface Running {
 const BANNER = /^Serving (HTTPS?) on (\S+) port (\d+) \((https?):\/\/(\S+):(\d+)\/\) \.\.\.\n/
 
 const launch = (args: ReadonlyArray<string>, options: SpawnOptions) => {
+  const node = options.maxDescriptors === undefined
+    ? [process.execPath, bin, ...args]
+    : ["prlimit", `--nofile=${options.maxDescriptors}`, "--", process.execPath, bin, ...args]
   const [command, argv] = options.dropCapabilities === true
-    ? ["setpriv", ["--inh-caps=-all", "--bounding-set=-all", "--", process.execPath, bin, ...args]] as const
-    : [process.execPath, [bin, ...args]] as const
+    ? ["setpriv", ["--inh-caps=-all", "--bounding-set=-all", "--", ...node]] as const
+    : [node[0]!, node.slice(1)] as const
   const child = spawn(command, argv, { cwd: options.cwd ?? root, stdio: ["ignore", "pipe", "pipe"] })
   let stdout = ""
   let stderr = ""
