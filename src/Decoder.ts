@@ -3,8 +3,9 @@
  * request heads, body pieces, the end of a body, or one error — and never looks at a byte twice for long heads.
  *
  * The outcomes follow CPython 3.11's `handle_one_request` / `parse_request` / `http.client.parse_headers`, error
- * messages included; where we are stricter (control characters, header syntax, body framing) the error is a 400 and
- * the README lists the difference.
+ * messages included; where we are stricter (control characters and separators other than SP/HTAB in the request
+ * line, header syntax, body framing, chunk-size and trailer lines, `Host`) the error is a 400 and the README lists the
+ * difference.
  *
  * @since 0.1.0
  */

@@ -155,7 +155,8 @@ const headFlags = (input: string): Array<boolean> =>
   ) => line.startsWith("HEAD "))
 
 /**
- * Builds the bytes of a request.
+ * Builds the bytes of a request. An HTTP/1.1 request without a `Host` field gets `Host: localhost` (the server
+ * answers 400 to HTTP/1.1 without one, RFC 9112 §3.2).
  *
  * @since 0.1.0
  */
