@@ -33,7 +33,7 @@ const mutated: fc.Arbitrary<Uint8Array> = fc.tuple(
       fc.record({
         op: fc.constant("insertText" as const),
         at: fc.nat(),
-        text: fc.constantFrom("\r", "\n", "\r\n", " ", "\t", ":", "\0", "0\r\n\r\n", "Content-Length: 9\r\n", "Transfer-Encoding: chunked\r\n", "ffffffff\r\n", "\x1b[2J")
+        text: fc.constantFrom("\r", "\n", "\r\n", " ", "\t", ":", "\0", "0\r\n\r\n", "Content-Length: 9\r\n", "Transfer-Encoding: chunked\r\n", "ffffffff\r\n", "\x1b[2J", "\xa0", "\x85", "\x0b", ";a=\"b\"", "Host: a\r\n")
       }),
       fc.record({ op: fc.constant("delete" as const), at: fc.nat(), length: fc.integer({ min: 1, max: 6 }) })
     ),
