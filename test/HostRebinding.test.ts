@@ -7,7 +7,12 @@ import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
+import * as Layer from "effect/Layer"
+import * as AccessLog from "../src/AccessLog.js"
+import * as Handler from "../src/Handler.js"
+import * as Server from "../src/Server.js"
 import { ensureBuilt, runToExit, start } from "./support/cliProcess.js"
+import { echoRoutes } from "./support/echoRoutes.js"
 import { sendRaw } from "./support/rawClient.js"
 
 const tmp = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "effect-httpd-rebind-"))
@@ -103,5 +108,33 @@ describe.concurrent("--bind 127.0.0.1: Host must name this machine", () => {
       expect(exit.stderr).toContain("argument --allowed-host: invalid host name 'a b'")
       const help = yield* runToExit(["--help"])
       expect(help.stdout).toMatch(/--allowed-host NAME[\s\S]*Example: --bind 127\.0\.0\.1 --allowed-host dev\.example/)
+    }))
+})
+
+describe("Server.make on 127.0.0.1 (the library)", () => {
+  it.scopedLive("keepAliveOnError: a refused request that awaited 100 Continue closes instead of waiting for its body", () =>
+    Effect.gen(function*() {
+      const server = yield* Server.make({ port: 0, protocolVersion: "HTTP/1.1", keepAliveOnError: true })
+        .pipe(Effect.provide(Layer.merge(Handler.layer(echoRoutes), AccessLog.layerSilent)))
+      const port = server.address.port
+      const ex = yield* sendRaw({
+        port,
+        chunks: ["POST / HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"],
+        timeoutMs: 3000
+      })
+      expect(ex.responses.map((r) => r.status)).toEqual([403])
+      expect(ex.closedByServer && !ex.timedOut).toBe(true)
+      // Without Expect the error keeps the connection, as keepAliveOnError promises.
+      const kept = yield* sendRaw({
+        port,
+        chunks: ["GET / HTTP/1.1\r\nHost: evil.example\r\n\r\nGET /ok HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"],
+        timeoutMs: 3000
+      })
+      expect(kept.responses.map((r) => r.status)).toEqual([403, 200])
+      // allowedHosts adds a name.
+      const allowing = yield* Server.make({ port: 0, allowedHosts: ["evil.example"] })
+        .pipe(Effect.provide(Layer.merge(Handler.layer(echoRoutes), AccessLog.layerSilent)))
+      const served = yield* sendRaw({ port: allowing.address.port, chunks: ["GET / HTTP/1.0\r\nHost: evil.example\r\n\r\n"] })
+      expect(served.responses[0]!.status).toBe(200)
     }))
 })

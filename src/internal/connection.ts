@@ -524,8 +524,10 @@ export class Connection {
     const hostRefused = engine.hostPolicy !== undefined &&
       !engine.hostPolicy(requestAuthority(head.target, head.headers.get("host")))
     const expect = head.headers.get("expect")
-    const wantsContinue = !hostRefused && expect !== undefined && expect.toLowerCase() === "100-continue" &&
-      engine.protocol11 && versionAtLeast(version, 1, 1)
+    const expects100 = expect !== undefined && expect.toLowerCase() === "100-continue"
+    // Refused without 100 Continue, the client may hold its body back: the connection closes after the 403.
+    if (hostRefused && expects100) inFlight.awaitingContinue = true
+    const wantsContinue = !hostRefused && expects100 && engine.protocol11 && versionAtLeast(version, 1, 1)
     const hook = wantsContinue ? engine.handlers.expectContinue : undefined
     if (wantsContinue && hook === undefined) transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
 
