@@ -38,6 +38,7 @@ export const Target = Schema.String.pipe(Schema.pattern(/^[\x21-\x7e\x80-\x84\x8
  * separators; a raw UTF-8 target containing those bytes is refused with them (percent-encode it).
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const RequestLineText = Schema.String.pipe(Schema.pattern(/^[\t\x20-\x7e\x80-\x84\x86-\x9f\xa1-\xff]*$/))
 
