@@ -17,6 +17,7 @@ import type { DecoderLimits } from "./Decoder.js"
 import type { Handlers } from "./Handler.js"
 import { Connection, type Transport } from "./internal/connection.js"
 import { ENGINE_VERSION, makeEngine, millis } from "./internal/engine.js"
+import { hostPolicy } from "./internal/hostCheck.js"
 
 /**
  * This package's version, sent in `Server` as Python sends `server_version`.
@@ -88,6 +89,13 @@ export interface ServerOptions {
   readonly errorContentType?: string
   /** Serve HTTPS with these Node `tls` options (certificate, key, passphrase…). */
   readonly tls?: Tls.TlsOptions
+  /**
+   * DNS-rebinding defence. While listening on a loopback address (127.0.0.0/8, ::1), a request whose `Host` (or
+   * absolute-form authority) is not `localhost`, a `.localhost` name or a loopback address gets 403, unless it is
+   * one of these names (compared without case and port; `"*"` allows every name). A request without `Host`
+   * (HTTP/1.0) is served. Not applied on other addresses.
+   */
+  readonly allowedHosts?: ReadonlyArray<string>
 }
 
 /**
@@ -257,6 +265,8 @@ export const make = (
         listener.listen({ host, port, ipv6Only: options.ipv6Only ?? false }, () => {
           listener.off("error", onError)
           listener.on("error", () => {})
+          // Before the first connection can be accepted: the rule depends on the address actually bound.
+          engine.hostPolicy = hostPolicy((listener.address() as Net.AddressInfo).address, options.allowedHosts)
           resume(Effect.void)
         })
       }),

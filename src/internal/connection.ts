@@ -34,6 +34,7 @@ import type { FileBody, Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
 import * as Fs from "node:fs"
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
+import { type HostPolicy, requestAuthority } from "./hostCheck.js"
 import { pyRepr } from "./pythonText.js"
 import {
   buildHead,
@@ -90,7 +91,20 @@ export interface Engine {
   readonly log: AccessLogService
   readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
   readonly secure: boolean
+  /** The DNS-rebinding rule (`hostCheck.hostPolicy`), set once the listener knows its address; none: no check. */
+  hostPolicy: HostPolicy | undefined
 }
+
+/**
+ * 403, as Vite and webpack-dev-server answer: a refusal browsers neither retry nor cache. (421 Misdirected Request
+ * would invite a retry on another connection, which cannot help.) The Host is not echoed.
+ */
+const HOST_REFUSED = new HttpError({
+  status: 403,
+  message: "Host not allowed",
+  explain: "This server listens on a loopback address and answers only requests for localhost, a loopback address " +
+    "or a name allowed with --allowed-host (DNS rebinding defence)."
+})
 
 const CONTINUE_LINE = (protocolVersion: string) => protocolVersion + " 100 Continue\r\n\r\n"
 /** Buffered request-body bytes above which reading from the socket pauses. */
@@ -552,6 +566,9 @@ export class Connection {
       if (lower === "close") keepAlive = false
       else if (lower === "keep-alive" && engine.protocol11) keepAlive = true
     }
+    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 leaves the framing in doubt; close after the response (the decoder
+    // reads nothing after the body either).
+    if (head.framing === "chunked" && !versionAtLeast(version, 1, 1)) keepAlive = false
     const inFlight: InFlight = {
       request,
       body,
@@ -566,14 +583,21 @@ export class Connection {
     if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0) transport.setTimeout(engine.bodyTimeoutMs)
     else if (engine.idleTimeoutMs > 0) transport.setTimeout(0)
 
+    // The one place every request passes before any handler (static, CGI, upload, listings, OPTIONS…) or 100 Continue.
+    const hostRefused = engine.hostPolicy !== undefined &&
+      !engine.hostPolicy(requestAuthority(head.target, head.headers.get("host")))
     const expect = head.headers.get("expect")
-    const wantsContinue = expect !== undefined && expect.toLowerCase() === "100-continue" && engine.protocol11 &&
-      versionAtLeast(version, 1, 1)
+    const expects100 = expect !== undefined && expect.toLowerCase() === "100-continue"
+    // Refused without 100 Continue, the client may hold its body back: the connection closes after the 403.
+    if (hostRefused && expects100) inFlight.awaitingContinue = true
+    const wantsContinue = !hostRefused && expects100 && engine.protocol11 && versionAtLeast(version, 1, 1)
     const hook = wantsContinue ? engine.handlers.expectContinue : undefined
     if (wantsContinue && hook === undefined) transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
 
     const handler = engine.handlers.byMethod.get(head.method)
-    let program: Effect.Effect<Response, HttpError, Scope.Scope> = handler === undefined
+    let program: Effect.Effect<Response, HttpError, Scope.Scope> = hostRefused
+      ? Exit.fail(HOST_REFUSED)
+      : handler === undefined
       ? Exit.fail(new HttpError({ status: 501, message: `Unsupported method (${pyRepr(head.method)})` }))
       : handler(request)
     let task: Effect.Effect<void, ClientGone, Scope.Scope> | undefined

@@ -53,7 +53,9 @@ export const makeEngine = (
       handlers,
       log,
       runFork: Runtime.runFork(runtime),
-      secure
+      secure,
+      // Known once the listener has an address (Server.make sets it).
+      hostPolicy: undefined
     }
   })
 
