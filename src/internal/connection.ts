@@ -33,6 +33,7 @@ import {
 import type { FileBody, Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
 import * as Fs from "node:fs"
+import { BodyRateDeadline } from "./bodyRate.js"
 import { pyRepr } from "./pythonText.js"
 import {
   buildHead,
@@ -83,6 +84,8 @@ export interface Engine {
   readonly headerTimeoutMs: number
   /** Close a connection whose request body is silent this long (reading not paused by us); 0 disables. */
   readonly bodyTimeoutMs: number
+  /** Bytes a second a request body must average, after `bodyTimeoutMs` of grace; 0 disables. */
+  readonly bodyMinRate: number
   /** An unread request body up to this size is read and dropped to keep the connection; larger closes it. */
   readonly maxDrainBytes: number
   readonly keepAliveOnError: boolean
@@ -255,6 +258,7 @@ export class Connection {
   private probe: ReturnType<typeof setInterval> | undefined = undefined
   private probing = false
   private headTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  private bodyRate: BodyRateDeadline | undefined = undefined
   private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
@@ -345,6 +349,7 @@ export class Connection {
     this.finished = true
     this.readEnded = true
     if (this.headTimer !== undefined) this.clearHeadTimer()
+    this.stopBodyRate()
     this.bodyTarget?.fail(new RequestBodyError({ reason: "ClientClosed", message: "the client closed the connection" }))
     const fiber = this.current?.fiber
     if (fiber !== undefined) {
@@ -356,6 +361,11 @@ export class Connection {
 
   private readonly onError = (_error: Error): void => {
     // ECONNRESET and friends: "close" follows and cleans up.
+  }
+
+  private stopBodyRate(): void {
+    this.bodyRate?.stop()
+    this.bodyRate = undefined
   }
 
   private readonly onTimeout = (): void => {
@@ -383,11 +393,13 @@ export class Connection {
         case "BodyEnd":
           this.bodyTarget?.end()
           this.bodyTarget = undefined
+          this.stopBodyRate()
           if (this.current !== undefined && this.engine.bodyTimeoutMs > 0) this.transport.setTimeout(0)
           break
         case "BodyError":
           this.bodyTarget?.fail(event.error)
           this.bodyTarget = undefined
+          this.stopBodyRate()
           this.readEnded = true
           // Input that ends inside a body is no half-close: the request can never be whole. The handler learns it
           // from the body stream (and may answer, e.g. 400); one that stays silent is dropped after LINGER_MS, so its
@@ -420,11 +432,13 @@ export class Connection {
       this.startProbe()
       // Our own backpressure is not the client's silence.
       if (receiving) this.transport.setTimeout(0)
+      this.bodyRate?.pause()
     } else if (!full && this.paused) {
       this.paused = false
       this.stopProbe()
       this.transport.resume()
       if (receiving) this.transport.setTimeout(this.engine.bodyTimeoutMs)
+      this.bodyRate?.resume()
     }
   }
 
@@ -502,6 +516,12 @@ export class Connection {
     // While its body arrives, a request is bounded by the body timeout; otherwise by nothing (the handler's time).
     if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0) transport.setTimeout(engine.bodyTimeoutMs)
     else if (engine.idleTimeoutMs > 0) transport.setTimeout(0)
+    // The silence timeout restarts on every byte; a body trickling in is bounded by its average rate.
+    if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0 && engine.bodyMinRate > 0) {
+      this.stopBodyRate()
+      const from = body.received
+      this.bodyRate = new BodyRateDeadline(engine.bodyTimeoutMs, engine.bodyMinRate, () => body.received - from, this.onTimeout)
+    }
 
     const expect = head.headers.get("expect")
     const wantsContinue = expect !== undefined && expect.toLowerCase() === "100-continue" && engine.protocol11 &&
@@ -829,6 +849,7 @@ export class Connection {
   private finish(): void {
     if (this.finished) return
     this.finished = true
+    this.stopBodyRate()
     const transport = this.transport
     if (this.paused) transport.resume()
     transport.end()
