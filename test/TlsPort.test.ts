@@ -215,6 +215,24 @@ describe("TLS port: connections that never finish the handshake", () => {
     }), 40_000)
 })
 
+describe("TLS port: the connection cap", () => {
+  it.scopedLive("a connection over the cap waits before its handshake, then completes it when a slot frees", () =>
+    Effect.gen(function*() {
+      const { port } = yield* startTls({ maxConnections: 1, handshakeTimeout: "300 millis" })
+      // The slot is held by a connection before its handshake (it counts); the next waits unread, past the deadline.
+      const first = Net.connect({ host: "127.0.0.1", port })
+      first.on("error", () => {})
+      yield* Effect.addFinalizer(() => Effect.sync(() => first.destroy()))
+      yield* Effect.sleep("100 millis")
+      const second = yield* Effect.fork(handshake(port, {}))
+      yield* Effect.sleep("100 millis")
+      // The first is closed at its deadline; the second, which waited, then gets its own deadline and completes.
+      const result = yield* second.await
+      expect(result._tag).toBe("Success")
+      if (result._tag === "Success") expect(result.value).toMatchObject({ ok: true, body: expect.stringMatching(/\/modern\n$/) })
+    }))
+})
+
 describe("TLS port: cipher suites", () => {
   it.scopedLive("forward-secret AEAD suites only: static RSA, CBC and TLS 1.1 are refused; modern clients connect", () =>
     Effect.gen(function*() {
