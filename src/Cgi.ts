@@ -11,7 +11,7 @@
  */
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
-import type * as Path from "@effect/platform/Path"
+import * as Path from "@effect/platform/Path"
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -29,11 +29,14 @@ import { Headers } from "./Headers.js"
 import { HttpError } from "./HttpError.js"
 import { protect } from "./internal/basicAuth.js"
 import { buildEnvironment, scriptArguments } from "./internal/cgiEnv.js"
+import { underCgiDirectory, verifyScript } from "./internal/cgiGate.js"
+import { makeProcessLimit } from "./internal/cgiLimit.js"
 import { MAX_HEADER_BYTES, readHead } from "./internal/cgiOutput.js"
 import { isCgi, locateScript, translatePath, unquote } from "./internal/cgiPath.js"
 import * as Script from "./internal/cgiProcess.js"
 import { getfqdn } from "./internal/fqdn.js"
 import { pyRepr } from "./internal/pythonText.js"
+import { fallbackPath } from "./internal/spa.js"
 import type { MimeTypes } from "./MimeTypes.js"
 import { type Request, splitPath } from "./Request.js"
 import * as Response from "./Response.js"
@@ -46,6 +49,7 @@ type StaticOptions = NonNullable<Parameters<typeof StaticFiles.make>[0]>
  * Options of the CGI handler; the static handler's options (`directory`) apply to both.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface CgiOptions extends StaticOptions {
   /** URL directories whose files are scripts (Python's `cgi_directories`). Default `["/cgi-bin", "/htbin"]`. */
@@ -58,6 +62,16 @@ export interface CgiOptions extends StaticOptions {
   readonly timeout?: Duration.DurationInput
   /** How long a script may take to exit after SIGTERM before SIGKILL. Default 1 second. */
   readonly killGrace?: Duration.DurationInput
+  /**
+   * Most scripts running at once (Python has no cap). A request finding none free waits in line for one, up to
+   * `maxWaiting` requests for up to `waitTimeout` each; beyond either it answers `503` with `Retry-After: 1`.
+   * Default 64, 256 and 10 seconds. Counted per handler, so per worker under `--workers`.
+   */
+  readonly maxProcesses?: number
+  /** See `maxProcesses`. Default 256. */
+  readonly maxWaiting?: number
+  /** See `maxProcesses`. Default 10 seconds. */
+  readonly waitTimeout?: Duration.DurationInput
   /**
    * RFC 3875 output handling instead of Python's raw pass-through: the script's header block is parsed (`Status:`,
    * `Location:`, any other field), a `Location:` path with no `Status:` is followed inside the server (a local
@@ -97,6 +111,7 @@ export interface CgiOptions extends StaticOptions {
  * A script ran longer than `timeout`.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class CgiTimeout extends Data.TaggedError("CgiTimeout")<{ readonly message: string }> {
   override toString(): string {
@@ -113,6 +128,9 @@ class CgiShortBody extends Data.TaggedError("CgiShortBody")<{ readonly message: 
 
 const DEFAULT_TIMEOUT = Duration.minutes(5)
 const DEFAULT_KILL_GRACE = Duration.seconds(1)
+const DEFAULT_MAX_PROCESSES = 64
+const DEFAULT_MAX_WAITING = 256
+const DEFAULT_WAIT_TIMEOUT = Duration.seconds(10)
 /** How many local redirects one request may follow. */
 const MAX_REDIRECTS = 10
 /** A script's output up to this size is answered with a `Content-Length` in RFC 3875 mode. */
@@ -190,8 +208,15 @@ const exactly = (body: Stream.Stream<Uint8Array, unknown>, limit: number): Strea
  *   `CGI script exit code N` (negative: killed by signal N).
  * - What the script leaves running in its process group is sent SIGTERM when it exits (Python leaves it be; it
  *   could hold the response open). Use `setsid` to detach on purpose.
+ * - Nothing inside a CGI directory is served as a file (`403`): Python's `is_cgi` and `translate_path` read a path
+ *   differently, so `/cgi-bin/x.sh#/../..` (or a link to `cgi-bin`) would send the script's source. Decided on the
+ *   file the static handler would open and on its real path; a `spaFallback` inside one is refused at start.
+ * - `hideDotfiles` and `followSymlinks: false` apply to scripts as to files (`404`, the script is not run); with the
+ *   latter the script's verified real path is what runs.
+ * - At most `maxProcesses` scripts run at once; others wait in a bounded line, then get `503` (Python has no cap).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: CgiOptions = {}
@@ -208,6 +233,14 @@ export const make = (
     if (options.upload !== undefined && options.upload !== false) {
       return yield* Effect.dieMessage("Cgi: the upload option cannot be combined with CGI")
     }
+    const maxProcesses = options.maxProcesses ?? DEFAULT_MAX_PROCESSES
+    const maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING
+    if (!Number.isSafeInteger(maxProcesses) || maxProcesses < 1) {
+      return yield* Effect.dieMessage(`Cgi: maxProcesses must be a positive integer, not ${maxProcesses}`)
+    }
+    if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) {
+      return yield* Effect.dieMessage(`Cgi: maxWaiting must be a non-negative integer, not ${maxWaiting}`)
+    }
     const staticMap = yield* StaticFiles.make(staticOptions)
     const staticGet = staticMap.byMethod.get("GET")
     const staticHead = staticMap.byMethod.get("HEAD")
@@ -222,6 +255,27 @@ export const make = (
     const serverSoftware = options.serverSoftware ?? `effect-httpd/${VERSION} Node.js/${process.versions.node}`
     const serverProtocol = options.protocolVersion ?? "HTTP/1.0"
     const translate = (urlPath: string) => translatePath(directory, urlPath)
+    // The static handler's root, as it resolves it.
+    const root = (yield* Path.Path).resolve(directory)
+    // The static handler's default.
+    const indexPages = options.indexPages ?? ["index.html", "index.htm"]
+    const scriptGate = {
+      root: directory,
+      hideDotfiles: options.hideDotfiles ?? false,
+      followSymlinks: options.followSymlinks ?? true
+    }
+    const limit = makeProcessLimit({
+      max: maxProcesses,
+      maxWaiting,
+      wait: Duration.decode(options.waitTimeout ?? DEFAULT_WAIT_TIMEOUT),
+      retryAfter: 1
+    })
+    if (
+      options.spaFallback !== undefined &&
+      (yield* underCgiDirectory(fs, root, cgiDirectories, fallbackPath(options.spaFallback)))
+    ) {
+      return yield* Effect.dieMessage(`Cgi: spaFallback '${options.spaFallback}' is inside a CGI directory`)
+    }
 
     const dropPrivileges = runAsNobody
       ? Option.map(yield* findSetpriv(fs), (setpriv) => ({ setpriv }))
@@ -280,10 +334,12 @@ export const make = (
             new HttpError({ status: 403, message: `CGI script is outside the CGI directory (${pyRepr(scriptName)})` })
           )
         }
-        const info = yield* Effect.option(fs.stat(scriptFile))
-        if (Option.isNone(info)) {
-          return yield* Effect.fail(new HttpError({ status: 404, message: `No such CGI script (${pyRepr(scriptName)})` }))
-        }
+        const noSuchScript = new HttpError({ status: 404, message: `No such CGI script (${pyRepr(scriptName)})` })
+        // A script the dot-file and link options refuse looks missing, as a refused file does.
+        const runnable = yield* verifyScript(fs, scriptGate, scriptFile, unquote(location.pathInfo))
+        if (runnable === undefined) return yield* Effect.fail(noSuchScript)
+        const info = yield* Effect.option(fs.stat(runnable))
+        if (Option.isNone(info)) return yield* Effect.fail(noSuchScript)
         if (info.value.type !== "File") {
           return yield* Effect.fail(
             new HttpError({ status: 403, message: `CGI script is not a plain file (${pyRepr(scriptName)})` })
@@ -311,7 +367,7 @@ export const make = (
         }, rfc3875)
         let argv = [
           ...(interpreter === undefined ? [] : [interpreter, "-u"]),
-          scriptFile,
+          runnable,
           ...scriptArguments(location.query)
         ]
         if (Option.isSome(dropPrivileges)) {
@@ -328,6 +384,8 @@ export const make = (
         // Each script gets its own scope inside the request's, so a local redirect can end the first script
         // before running the next.
         const scriptScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+        // Taken first, so that it is given back last: once the script and its group are gone.
+        yield* Scope.extend(limit.acquire, scriptScope)
         const deadline = yield* Scope.extend(startDeadline(log), scriptScope)
         const started = yield* Script.start({
           command: argv[0]!,
@@ -453,9 +511,14 @@ export const make = (
             return Effect.fail(new HttpError({ status: 501, message: "Can only POST to CGI scripts" }))
           }
           const handler = request.method === "HEAD" ? staticHead : staticGet
-          return handler === undefined
-            ? Effect.fail(new HttpError({ status: 501, message: `Unsupported method (${pyRepr(request.method)})` }))
-            : handler(request)
+          if (handler === undefined) {
+            return Effect.fail(new HttpError({ status: 501, message: `Unsupported method (${pyRepr(request.method)})` }))
+          }
+          // Python serves a script's source here (`/cgi-bin/x.sh#/../..` is not CGI once collapsed).
+          return Effect.flatMap(
+            underCgiDirectory(fs, root, cgiDirectories, request.path, indexPages),
+            (under) => (under ? Effect.fail(cgiSourceRefused) : handler(request))
+          )
         }
       }
     }
@@ -465,6 +528,8 @@ export const make = (
     const combined = Handler.combine(staticMap, cgiMap)
     return basicAuth === undefined ? combined : protect(combined, yield* StaticFiles.validCredentials(basicAuth))
   })
+
+const cgiSourceRefused = new HttpError({ status: 403, message: "CGI directories are not served as files" })
 
 /** The request a local redirect makes: GET (HEAD stays HEAD) of the new path, without a body. */
 const localRedirect = (request: Request, target: string): Request => {
@@ -491,7 +556,31 @@ const localRedirect = (request: Request, target: string): Request => {
 /**
  * The CGI handler as the server's `Handlers`.
  *
+ * @example
+ * ```ts
+ * import * as NodeContext from "@effect/platform-node/NodeContext"
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+ * import { Layer } from "effect"
+ * import * as AccessLog from "effect-httpd/AccessLog"
+ * import * as Cgi from "effect-httpd/Cgi"
+ * import { MimeTypes } from "effect-httpd/MimeTypes"
+ * import * as Server from "effect-httpd/Server"
+ *
+ * // `python3 -m http.server --cgi -d ./site`: ./site/cgi-bin/* run as scripts, the rest is served as files
+ * const handlers = Cgi.layer({ directory: "./site", rfc3875: true, timeout: "30 seconds" }).pipe(
+ *   Layer.provide(MimeTypes.layer()),
+ *   Layer.provide(NodeContext.layer) // FileSystem, Path and CommandExecutor
+ * )
+ *
+ * Server.layer({ port: 8000 }).pipe(
+ *   Layer.provide(Layer.merge(handlers, AccessLog.layerStderr)),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: CgiOptions = {}

@@ -2,6 +2,9 @@
  * The command line: `python -m http.server` (3.11, plus the TLS options of 3.14) as `effect-httpd`, built with
  * `@effect/cli`.
  *
+ * The executable's module, not part of the package's exports: `bin/effect-httpd.js` runs it from one bundle with its
+ * own copy of `@effect/cli`, so a library user needs neither this module nor `@effect/cli` (see package.json).
+ *
  * @since 0.1.0
  */
 import * as Args from "@effect/cli/Args"
@@ -18,6 +21,7 @@ import type * as Terminal from "@effect/platform/Terminal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -30,7 +34,8 @@ import * as Cgi from "./Cgi.js"
 import * as Cluster from "./Cluster.js"
 import type { HeaderField } from "./Headers.js"
 import { makeConsole, stdoutColors, stripAnsi, trackStopSignal } from "./internal/cliRuntime.js"
-import { fieldValueProblem, parseHeaderLine, printable } from "./internal/extras.js"
+import { DEFAULT_MAX_BYTES, DEFAULT_MIN_BYTES } from "./internal/compress.js"
+import { fieldValueProblem, hasDotName, parseHeaderLine, printable } from "./internal/extras.js"
 import { type Credentials, credentialsProblem } from "./internal/basicAuth.js"
 import { fallbackFileProblem, fallbackNameProblem } from "./internal/spa.js"
 import { makeLineAtomicLog } from "./internal/lineLog.js"
@@ -85,6 +90,10 @@ export interface CliConfig {
   /** Absolute path of the directory served. */
   readonly directory: string
   readonly cgi: boolean
+  /** `--cgi-max-processes`: scripts running at once (absent: `Cgi`'s default). */
+  readonly cgiMaxProcesses?: number | undefined
+  /** `--cgi-timeout`, in seconds (absent: `Cgi`'s default). */
+  readonly cgiTimeout?: number | undefined
   readonly protocol: "HTTP/1.0" | "HTTP/1.1"
   readonly tls: Option.Option<TlsFiles>
   /** `--index-page`: replaces the default list when given. */
@@ -115,8 +124,8 @@ export interface CliConfig {
   readonly precompressed: boolean
   /** `--upload`: `PUT` stores files, bodies up to this many bytes (`None`: no uploads). */
   readonly upload: Option.Option<number>
-  /** `--compress`: on-the-fly gzip / brotli of files of at least this many bytes (`None`: off). */
-  readonly compress: Option.Option<number>
+  /** `--compress`: on-the-fly gzip / brotli of files from `minBytes` to `maxBytes` (`None`: off). */
+  readonly compress: Option.Option<{ readonly minBytes: number; readonly maxBytes: number }>
   /** `--rich-listing`: listings as a sortable table with sizes and times. */
   readonly richListing: boolean
   /** `--keep-alive-on-error`: a 404 or other handler error leaves a keep-alive connection open. */
@@ -349,6 +358,29 @@ const directory = Options.directory("directory").pipe(
 const cgi = Options.boolean("cgi").pipe(
   Options.withDescription("Run as CGI server: execute scripts under /cgi-bin/ and /htbin/. Example: --cgi")
 )
+/**
+ * The most `--cgi-max-processes` accepted: more scripts at once than a machine has processes for is a typo.
+ *
+ * @since 0.1.0
+ */
+export const MAX_CGI_PROCESSES = 4096
+// Text, parsed in `validate`: @effect/cli's own integer errors would name the port.
+const cgiMaxProcesses = Options.text("cgi-max-processes").pipe(
+  Options.withPseudoName("N"),
+  Options.withDescription(
+    "With --cgi: run at most N scripts at once (default: 64, per worker); further requests wait up to 10 seconds " +
+      "for one to end (at most 256 waiting), then answer 503 with Retry-After. Example: --cgi-max-processes 16"
+  ),
+  Options.optional
+)
+const cgiTimeout = Options.text("cgi-timeout").pipe(
+  Options.withPseudoName("SECONDS"),
+  Options.withDescription(
+    "With --cgi: kill a script still running after SECONDS (default: 300); its answer is then a 504, or cut off " +
+      "if under way. A script whose client has gone may otherwise run this long. Example: --cgi-timeout 30"
+  ),
+  Options.optional
+)
 const protocol = Options.choice("protocol", ["HTTP/1.0", "HTTP/1.1"]).pipe(
   Options.withAlias("p"),
   Options.withPseudoName("VERSION"),
@@ -370,7 +402,8 @@ const header = Options.text("header").pipe(
   Options.withPseudoName("'NAME: VALUE'"),
   Options.withDescription(
     "Add this header to successful file and listing responses (not to errors or 304), as Python 3.15; " +
-      "repeatable. Example: -H 'X-Frame-Options: DENY'"
+      "it replaces the server's header of the same name (e.g. Content-Type); repeatable. " +
+      "Example: -H 'X-Frame-Options: DENY'"
   ),
   Options.repeated
 )
@@ -383,7 +416,8 @@ const colorScheme = Options.boolean("color-scheme").pipe(
 const cors = Options.boolean("cors").pipe(
   Options.withDescription(
     "Let scripts of any origin read the files: Access-Control-Allow-Origin: * on every response, and OPTIONS " +
-      "preflight requests answered (without it OPTIONS is 501, as in Python). Example: --cors"
+      "preflight requests answered (without it OPTIONS is 501, as in Python). With uploads on, the preflight offers " +
+      "PUT only when basic authentication is on too. Example: --cors"
   )
 )
 const cacheControl = Options.text("cache-control").pipe(
@@ -396,19 +430,22 @@ const cacheControl = Options.text("cache-control").pipe(
 )
 const noDotfiles = Options.boolean("no-dotfiles").pipe(
   Options.withDescription(
-    "Hide names starting with '.' at any depth: not listed, and answered 404 (.git, .env...). Example: --no-dotfiles"
+    "Hide names starting with '.' at any depth: not listed, and answered 404 (.git, .env...), also when reached " +
+      "through a symbolic link (gitlink -> .git). Example: --no-dotfiles"
   )
 )
 const noFollowSymlinks = Options.boolean("no-follow-symlinks").pipe(
   Options.withDescription(
-    "Answer 404 for anything whose real path (symbolic links resolved at request time) is outside the served " +
-      "directory, and leave such links out of listings. Example: --no-follow-symlinks"
+    "Answer 404 for anything whose real path (symbolic links resolved at request time, and checked again on " +
+      "what was opened) is outside the served directory, and leave such links out of listings. " +
+      "Example: --no-follow-symlinks"
   )
 )
 const jsonListing = Options.boolean("json-listing").pipe(
   Options.withDescription(
     "Answer directory listings as JSON ([{name, type, size, mtime}]) to '?format=json' or an Accept header " +
-      "preferring application/json. Example: --json-listing (then curl -H 'Accept: application/json' URL)"
+      "preferring application/json; at most 10000 entries (the first by name; X-Listing-Truncated: shown/total " +
+      "when cut). Example: --json-listing (then curl -H 'Accept: application/json' URL)"
   )
 )
 const spa = Options.text("spa").pipe(
@@ -448,7 +485,8 @@ const workers = Options.integer("workers").pipe(
   Options.withPseudoName("N"),
   Options.withDescription(
     "Serve with N processes sharing the port (node:cluster), for N cores; 1 serves in this process (default: 1). " +
-      "A worker that crashes is reported, not restarted. Example: --workers 4"
+      "A worker that crashes is reported and replaced (after 0.1 s, doubling to 10 s while crashes repeat). " +
+      "Example: --workers 4"
   ),
   Options.withDefault(1)
 )
@@ -472,7 +510,9 @@ const upload = Options.boolean("upload").pipe(
   Options.withDescription(
     "Accept PUT /path: the body is written to that file under the directory (atomically: temporary file, then " +
       "rename), 201 for a new file, 204 for a replaced one. The parent directory must exist; symbolic links on " +
-      "the way are refused (403). Anyone who can reach the server can write: combine with --basic-auth. Not with " +
+      "the way are refused (403), and so is any path with a component starting with '.' (always, 403); names " +
+      "with control characters (400) or too long (414) are refused before the body. " +
+      "Anyone who can reach the server can write: combine with --basic-auth. Not with " +
       "--cgi. Example: --upload (then curl -T report.pdf http://localhost:8000/report.pdf)"
   )
 )
@@ -486,7 +526,8 @@ const uploadMaxBytes = Options.integer("upload-max-bytes").pipe(
 )
 const compress = Options.boolean("compress").pipe(
   Options.withDescription(
-    "Compress text, JSON, JavaScript, XML and SVG files of at least 1024 bytes (threshold: compress-min-bytes) on the " +
+    "Compress text, JSON, JavaScript, XML and SVG files from 1024 bytes to 10 MiB (compress-min-bytes, " +
+      "compress-max-bytes) on the " +
       "fly with brotli or gzip, as the client's Accept-Encoding allows, with Vary: Accept-Encoding and a weak ETag. " +
       "Range requests and precompressed siblings are sent as they are. Files over 64 KiB are streamed without " +
       "Content-Length (the connection closes after them). Example: --compress (then curl --compressed URL)"
@@ -500,10 +541,19 @@ const compressMinBytes = Options.integer("compress-min-bytes").pipe(
   ),
   Options.optional
 )
+const compressMaxBytes = Options.integer("compress-max-bytes").pipe(
+  Options.withPseudoName("BYTES"),
+  Options.withDescription(
+    "Largest file --compress compresses (larger ones are sent as they are, so one request cannot cost seconds of " +
+      "CPU), default 10485760 (10 MiB). Example: --compress-max-bytes 52428800"
+  ),
+  Options.optional
+)
 const richListing = Options.boolean("rich-listing").pipe(
   Options.withDescription(
     "Directory listings as a table with size and modification time, directories first, sortable by clicking a " +
-      "column (?sort=name|size|time&order=asc|desc). Without it the listing is Python's. " +
+      "column (?sort=name|size|time&order=asc|desc); at most 10000 entries (the first by name). Without it the " +
+      "listing is Python's. " +
       "Example: --rich-listing (then open http://localhost:8000/?sort=time&order=desc)"
   )
 )
@@ -545,6 +595,10 @@ export interface RawOptions {
   readonly bind: Option.Option<string>
   readonly directory: Option.Option<string>
   readonly cgi: boolean
+  /** Default none. */
+  readonly cgiMaxProcesses?: Option.Option<string>
+  /** Default none. */
+  readonly cgiTimeout?: Option.Option<string>
   readonly protocol: "HTTP/1.0" | "HTTP/1.1"
   readonly tlsCert: Option.Option<string>
   readonly tlsKey: Option.Option<string>
@@ -571,6 +625,8 @@ export interface RawOptions {
   readonly compress?: boolean
   /** Default none. */
   readonly compressMinBytes?: Option.Option<number>
+  /** Default none. */
+  readonly compressMaxBytes?: Option.Option<number>
   /** Default false. */
   readonly richListing?: boolean
   /** Default false. */
@@ -599,6 +655,10 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       // A name is joined to the directory: a slash or ".." would reach outside it.
       if (name === "" || name === "." || name === ".." || /[/\0]/.test(name)) {
         return yield* Effect.fail(usage(`argument --index-page: invalid file name '${printable(name)}'`))
+      }
+      // Served as the index, a hidden name would bypass the very option that hides it.
+      if (raw.noDotfiles && hasDotName(name)) {
+        return yield* Effect.fail(usage(`argument --index-page: '${printable(name)}' starts with '.', which --no-dotfiles hides`))
       }
     }
     const headers: Array<HeaderField> = []
@@ -658,13 +718,22 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
     if (Option.isSome(compressMin) && !(compressMin.value >= 0)) {
       return yield* Effect.fail(usage(`argument --compress-min-bytes: invalid size '${compressMin.value}'`))
     }
+    const compressMax = raw.compressMaxBytes ?? Option.none()
+    if (Option.isSome(compressMax) && raw.compress !== true) {
+      return yield* Effect.fail(usage("--compress-max-bytes requires --compress to be set"))
+    }
+    if (Option.isSome(compressMax) && !(compressMax.value >= 0)) {
+      return yield* Effect.fail(usage(`argument --compress-max-bytes: invalid size '${compressMax.value}'`))
+    }
     // An uploaded file under /cgi-bin would be run as a script.
     if (raw.upload && raw.cgi) return yield* Effect.fail(usage("--upload cannot be combined with --cgi"))
+    const cgiLimits = yield* validCgiLimits(raw)
     const config: CliConfig = {
       port: raw.port,
       bind,
       directory: resolve(cwd, Option.getOrElse(raw.directory, () => ".")),
       cgi: raw.cgi,
+      ...cgiLimits,
       protocol: raw.protocol,
       tls: Option.map(raw.tlsCert, (certFile) => ({
         certFile,
@@ -685,11 +754,48 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       ...(Option.isSome(maxConnections) ? { maxConnections: maxConnections.value } : {}),
       precompressed: raw.precompressed,
       upload: raw.upload ? Option.some(Option.getOrElse(raw.uploadMaxBytes, () => 100 * 1024 * 1024)) : Option.none(),
-      compress: raw.compress === true ? Option.some(Option.getOrElse(compressMin, () => 1024)) : Option.none(),
+      compress: raw.compress === true
+        ? Option.some({
+          minBytes: Option.getOrElse(compressMin, () => DEFAULT_MIN_BYTES),
+          maxBytes: Option.getOrElse(compressMax, () => DEFAULT_MAX_BYTES)
+        })
+        : Option.none(),
       richListing: raw.richListing === true,
       keepAliveOnError: raw.keepAliveOnError === true
     }
     return config
+  })
+
+/** `--cgi-max-processes` and `--cgi-timeout`, checked: only with `--cgi`, in range. */
+const validCgiLimits = (raw: RawOptions) =>
+  Effect.gen(function*() {
+    const limits: { cgiMaxProcesses?: number; cgiTimeout?: number } = {}
+    const maxProcesses = raw.cgiMaxProcesses ?? Option.none()
+    const timeout = raw.cgiTimeout ?? Option.none()
+    if (Option.isSome(maxProcesses)) {
+      if (!raw.cgi) return yield* Effect.fail(usage("--cgi-max-processes requires --cgi to be set"))
+      const text = maxProcesses.value
+      const n = /^[0-9]+$/.test(text) ? Number(text) : NaN
+      if (!(n >= 1 && n <= MAX_CGI_PROCESSES)) {
+        return yield* Effect.fail(usage(
+          `argument --cgi-max-processes: invalid count '${printable(text)}' (an integer from 1 to ${MAX_CGI_PROCESSES})`
+        ))
+      }
+      limits.cgiMaxProcesses = n
+    }
+    if (Option.isSome(timeout)) {
+      if (!raw.cgi) return yield* Effect.fail(usage("--cgi-timeout requires --cgi to be set"))
+      const text = timeout.value
+      const seconds = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN
+      // Beyond a day a timer would not fire (setTimeout's 2^31 ms); no timeout at all is not offered.
+      if (!(seconds > 0 && seconds <= 86_400)) {
+        return yield* Effect.fail(usage(
+          `argument --cgi-timeout: invalid duration '${printable(text)}' (seconds, more than 0 and at most 86400)`
+        ))
+      }
+      limits.cgiTimeout = seconds
+    }
+    return limits
   })
 
 /**
@@ -789,7 +895,7 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(config.basicAuth.length > 0 ? { basicAuth: config.basicAuth } : {}),
   ...(config.precompressed ? { precompressed: true } : {}),
   ...(Option.isSome(config.upload) ? { upload: { maxBytes: config.upload.value } } : {}),
-  ...(Option.isSome(config.compress) ? { compress: { minBytes: config.compress.value } } : {}),
+  ...(Option.isSome(config.compress) ? { compress: config.compress.value } : {}),
   ...(config.richListing ? { richListing: true } : {})
 })
 
@@ -816,7 +922,12 @@ export const serve = (
 const handlersFor = (config: CliConfig) => {
   const staticOptions = staticFilesOptions(config)
   return config.cgi
-    ? Cgi.layer({ ...staticOptions, protocolVersion: config.protocol })
+    ? Cgi.layer({
+      ...staticOptions,
+      protocolVersion: config.protocol,
+      ...(config.cgiMaxProcesses === undefined ? {} : { maxProcesses: config.cgiMaxProcesses }),
+      ...(config.cgiTimeout === undefined ? {} : { timeout: Duration.seconds(config.cgiTimeout) })
+    })
     : StaticFiles.layer(staticOptions)
 }
 
@@ -895,7 +1006,11 @@ const servePrimary = (config: CliConfig) =>
       onListening: (address) =>
         Console.log(banner({ hostname: address.hostname, port: address.port, secure: Option.isSome(config.tls) })),
       onWorkerDied: (exit) =>
-        Console.error(`${NAME}: worker ${exit.pid} ${Cluster.describeExit(exit)}; ${exit.remaining} still serving`),
+        Console.error(
+          `${NAME}: worker ${exit.pid} ${Cluster.describeExit(exit)}; ${exit.remaining} still serving` +
+            (exit.restartIn === undefined ? "" : `; restarting it in ${exit.restartIn} ms`)
+        ),
+      onWorkerRestarted: (pid, replaced) => Console.error(`${NAME}: worker ${pid} started in place of ${replaced}`),
       onStop: Effect.suspend(() => Console.log(stopMessage(signal())))
     }).pipe(
       Effect.catchTag("ClusterError", (error) =>
@@ -916,6 +1031,8 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       bind,
       directory,
       cgi,
+      cgiMaxProcesses,
+      cgiTimeout,
       protocol,
       tlsCert,
       tlsKey,
@@ -938,6 +1055,7 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       uploadMaxBytes,
       compress,
       compressMinBytes,
+      compressMaxBytes,
       richListing,
       keepAliveOnError
     },

@@ -5,9 +5,11 @@
  * server as usual. Node's cluster hands out the listening socket from the primary, so `port: 0` yields one port
  * that every worker serves; on Linux the primary accepts and deals connections round-robin.
  *
- * Policy for a worker that exits on its own (crash, `kill -9`): it is reported, not restarted — a crash loop is
- * worse than a server with one core fewer, and a supervisor (systemd, a container runtime) restarts the whole
- * server better. The others keep serving; once all are gone the primary fails with `ClusterError("WorkersDied")`.
+ * Policy for a worker that exits on its own (crash, `kill -9`, the kernel's OOM killer): it is reported and a new one
+ * is forked in its place after a back-off (100 ms, doubling to 10 s while workers keep dying; back to 100 ms once
+ * none has died for 30 s), so a crash loop costs a fork every 10 seconds, not a core, and the port never stays dead.
+ * Nothing is restarted once the primary is stopping. With `restart: false` a dead worker is only reported: the
+ * others keep serving, and once all are gone the primary fails with `ClusterError("WorkersDied")`.
  *
  * @since 0.1.0
  */
@@ -16,12 +18,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import Cluster from "node:cluster"
 import type { Worker } from "node:cluster"
+import { makeBackoff } from "./internal/backoff.js"
 import type { ServerAddress } from "./Server.js"
 
 /**
  * Why the workers did not serve to the end.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ClusterError extends Data.TaggedError("ClusterError")<{
   /** `StartFailed`: a worker exited before listening (it printed why); `WorkersDied`: every worker is gone and some
@@ -38,6 +42,7 @@ export class ClusterError extends Data.TaggedError("ClusterError")<{
  * How a worker ended.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface WorkerExit {
   readonly pid: number
@@ -45,12 +50,31 @@ export interface WorkerExit {
   readonly signal: string | null
   /** Workers still running. */
   readonly remaining: number
+  /** Milliseconds until a replacement is forked; `undefined` when none will be (`restart: false`). */
+  readonly restartIn?: number | undefined
+}
+
+/**
+ * When a dead worker is replaced: after `initialDelay` ms, doubled for each further death up to `maxDelay`, and
+ * back to `initialDelay` once no worker has died for `resetAfter` ms.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface RestartPolicy {
+  /** Default 100. */
+  readonly initialDelay?: number
+  /** Default 10 000. */
+  readonly maxDelay?: number
+  /** Default 30 000. */
+  readonly resetAfter?: number
 }
 
 /**
  * Cluster settings.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface ClusterOptions {
   /** Worker processes, at least 1. */
@@ -61,6 +85,10 @@ export interface ClusterOptions {
   readonly onStop?: Effect.Effect<void>
   /** In the primary, when a worker exits on its own. Default: a line on standard error. */
   readonly onWorkerDied?: (exit: WorkerExit) => Effect.Effect<void>
+  /** In the primary, when a replacement worker has been forked (its pid, and the pid of the one it replaces). */
+  readonly onWorkerRestarted?: (pid: number, replaced: number) => Effect.Effect<void>
+  /** Whether and when a worker that exits on its own is replaced (see the module). Default: replaced. */
+  readonly restart?: false | RestartPolicy
   /** Node options of the worker processes (`node:cluster`'s `execArgv`). Default: this process's. */
   readonly execArgv?: ReadonlyArray<string>
   /** On stop, how long workers may take to exit before they are killed. Default 30 seconds. */
@@ -71,6 +99,7 @@ export interface ClusterOptions {
  * Whether this process is a cluster worker.
  *
  * @since 0.1.0
+ * @category guards
  */
 export const isWorker = (): boolean => Cluster.isWorker
 
@@ -78,13 +107,15 @@ export const isWorker = (): boolean => Cluster.isWorker
  * A worker exit as words: `exited with status 3`, `killed by SIGKILL`.
  *
  * @since 0.1.0
+ * @category formatting
  */
 export const describeExit = (exit: Pick<WorkerExit, "code" | "signal">): string =>
   exit.signal !== null ? `killed by ${exit.signal}` : `exited with status ${exit.code ?? "?"}`
 
 const defaultWorkerDied = (exit: WorkerExit) =>
   Effect.sync(() => {
-    process.stderr.write(`worker ${exit.pid} ${describeExit(exit)}; ${exit.remaining} left\n`)
+    const restart = exit.restartIn === undefined ? "" : `; restarting it in ${exit.restartIn} ms`
+    process.stderr.write(`worker ${exit.pid} ${describeExit(exit)}; ${exit.remaining} left${restart}\n`)
   })
 
 const statusOf = (code: number | null, signal: string | null) => (signal !== null || code === null ? 1 : code)
@@ -101,6 +132,7 @@ const statusOf = (code: number | null, signal: string | null) => (signal !== nul
  * primary's SIGTERM), so the primary alone decides when to give up.
  *
  * @since 0.1.0
+ * @category running
  */
 export const run = <A, E, R>(
   server: Effect.Effect<A, E, R>,
@@ -125,6 +157,12 @@ const ignore = () => {}
 const primary = (options: ClusterOptions) =>
   Effect.gen(function*() {
     const onWorkerDied = options.onWorkerDied ?? defaultWorkerDied
+    const policy = options.restart === false ? undefined : options.restart ?? {}
+    const backoff = policy === undefined
+      ? undefined
+      : makeBackoff(policy.initialDelay ?? 100, policy.maxDelay ?? 10_000, policy.resetAfter ?? 30_000)
+    // Replacements waiting for their back-off: cancelled when the primary stops.
+    const restartTimers = new Set<ReturnType<typeof setTimeout>>()
     const live = new Map<number, Worker>()
     let stopping = false
     let starting = true
@@ -137,18 +175,35 @@ const primary = (options: ClusterOptions) =>
     const fork = () => {
       const worker = Cluster.fork()
       live.set(worker.id, worker)
+      let listening = false
+      worker.once("listening", () => (listening = true))
       worker.once("exit", (code: number | null, signal: string | null) => {
         live.delete(worker.id)
         const pid = worker.process.pid ?? 0
         if (!stopping && !starting) {
-          failed ??= new ClusterError({
-            reason: "WorkersDied",
-            message: `worker ${pid} ${describeExit({ code, signal })}`,
-            exitCode: statusOf(code, signal),
-            signal
-          })
-          Effect.runFork(onWorkerDied({ pid, code, signal, remaining: live.size }).pipe(Effect.provide(runtime)))
-        } else if (stopping && (code !== 0 || signal !== null)) {
+          const restartIn = backoff?.next(Date.now())
+          if (restartIn === undefined) {
+            failed ??= new ClusterError({
+              reason: "WorkersDied",
+              message: `worker ${pid} ${describeExit({ code, signal })}`,
+              exitCode: statusOf(code, signal),
+              signal
+            })
+          } else {
+            const timer = setTimeout(() => {
+              restartTimers.delete(timer)
+              if (stopping) return
+              const replacement = fork()
+              const newPid = replacement.process.pid ?? 0
+              if (options.onWorkerRestarted !== undefined) {
+                Effect.runFork(options.onWorkerRestarted(newPid, pid).pipe(Effect.provide(runtime)))
+              }
+            }, restartIn)
+            restartTimers.add(timer)
+          }
+          Effect.runFork(onWorkerDied({ pid, code, signal, remaining: live.size, restartIn }).pipe(Effect.provide(runtime)))
+        } else if (stopping && (code !== 0 || signal !== null) && !(signal === "SIGTERM" && !listening)) {
+          // A replacement still starting when the stop came has no server to stop yet: SIGTERM ends it plainly.
           stopFailure ??= new ClusterError({
             reason: "WorkersDied",
             message: `worker ${pid} ${describeExit({ code, signal })} while stopping`,
@@ -156,13 +211,19 @@ const primary = (options: ClusterOptions) =>
             signal
           })
         }
-        if (live.size === 0) notifyEmpty?.()
+        if (live.size === 0 && restartTimers.size === 0) notifyEmpty?.()
       })
       return worker
     }
 
-    const stopAll = Effect.async<void>((resume) => {
+    // From here on nothing is replaced: a replacement forked during `onStop` would only be stopped again.
+    const stopRestarts = Effect.sync(() => {
       stopping = true
+      for (const timer of restartTimers) clearTimeout(timer)
+      restartTimers.clear()
+    })
+
+    const stopAll = Effect.async<void>((resume) => {
       notifyEmpty = () => resume(Effect.void)
       if (live.size === 0) return resume(Effect.void)
       for (const worker of live.values()) worker.process.kill("SIGTERM")
@@ -179,7 +240,7 @@ const primary = (options: ClusterOptions) =>
     // Released on interruption (a stop signal) and on the end of the run alike.
     yield* Effect.addFinalizer((exit) =>
       Effect.zipRight(
-        Exit.isInterrupted(exit) && options.onStop !== undefined ? options.onStop : Effect.void,
+        Effect.zipRight(stopRestarts, Exit.isInterrupted(exit) && options.onStop !== undefined ? options.onStop : Effect.void),
         // A worker that failed to stop gracefully makes the exit status non-zero, even after a stop signal.
       Effect.flatMap(stopAll, () => (stopFailure !== undefined && failed === undefined ? Effect.die(stopFailure) : Effect.void))
       )
@@ -231,7 +292,7 @@ const primary = (options: ClusterOptions) =>
 
     yield* Effect.async<void>((resume) => {
       notifyEmpty = () => resume(Effect.void)
-      if (live.size === 0) resume(Effect.void)
+      if (live.size === 0 && restartTimers.size === 0) resume(Effect.void)
     })
     if (failed !== undefined) return yield* Effect.fail(failed)
   })

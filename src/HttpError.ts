@@ -9,10 +9,12 @@ import type { HeaderField } from "./Headers.js"
 
 /**
  * A failure that maps to an HTTP error response. `message` becomes the reason phrase and the page's "Message"
- * (default: the status' short message); `explain` the page's explanation (default: the long message). `headers`
- * are sent before the error page's own (e.g. `WWW-Authenticate` on 401, `Content-Range` on 416).
+ * (default: the status' short message; escaped in the status line as `Response`'s `reason`); `explain` the page's
+ * explanation (default: the long message). `headers` are sent before the error page's own (e.g. `WWW-Authenticate`
+ * on 401, `Content-Range` on 416); one outside RFC 9110's grammar turns the answer into a 500, as for a `Response`.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class HttpError extends Data.TaggedError("HttpError")<{
   readonly status: number
@@ -25,6 +27,7 @@ export class HttpError extends Data.TaggedError("HttpError")<{
  * Shorthand for `new HttpError({ status, message, explain })`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (status: number, message?: string, explain?: string): HttpError =>
   new HttpError({ status, message, explain })
@@ -33,5 +36,6 @@ export const make = (status: number, message?: string, explain?: string): HttpEr
  * `404 Not Found` with Python's static-file message by default.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const notFound = (message = "File not found"): HttpError => new HttpError({ status: 404, message })

@@ -6,8 +6,8 @@
  * Symbolic links are followed wherever they point, as Python follows them: a link inside the directory to a file
  * or directory outside it is served. Only the request path is confined (`..`, `%2e%2e`, `%2f` cannot climb out of
  * the root); the file system's links are trusted. The listing marks links with `@`. With `followSymlinks: false`
- * the real path is checked at request time and anything resolving outside the root answers 404 (and is hidden from
- * listings).
+ * the file or directory is opened first and what was opened is checked (on Linux, the descriptor's own path), so
+ * anything resolving outside the root answers 404 however its links are swapped (and is hidden from listings).
  *
  * Deliberate differences from Python 3.11 (see `test/StaticFiles.diff.test.ts`):
  * - a NUL byte or an unencodable surrogate in the decoded path answers 404; Python raises inside `open()` and closes
@@ -44,8 +44,9 @@ import {
   type Extras as ExtrasConfig,
   fieldValueProblem,
   hasDotComponent,
-  makeConfine
+  hasDotName
 } from "./internal/extras.js"
+import { makeVerifier } from "./internal/openVerified.js"
 import { MimeTypes } from "./MimeTypes.js"
 import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
@@ -57,6 +58,7 @@ import * as Option from "effect/Option"
  * Settings of the static-file handler.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface StaticFilesOptions {
   /** The directory served (Python's `directory`). Default: the current directory when the handler is built. */
@@ -105,6 +107,7 @@ export interface StaticFilesOptions {
   /**
    * Extra response fields (Python 3.15's `extra_response_headers`, the CLI's `-H`), sent after the handler's own on
    * 200 and 206 answers (files and listings, GET and HEAD), never on errors, redirects or 304, as Python does. A
+   * field replaces the handler's field of the same name (case-insensitively: one `Content-Type`, not two). A
    * name must be a token and not one the server owns (`Content-Length`, `Transfer-Encoding`, `Connection`,
    * `Content-Range`); a value must not contain CR, LF or other control characters but HTAB, nor characters beyond
    * latin-1. An invalid field is a defect when the handler is built. Default: none.
@@ -120,7 +123,8 @@ export interface StaticFilesOptions {
   /**
    * CORS for any origin: `Access-Control-Allow-Origin: *` on every answer (errors and redirects included, so a
    * cross-origin script can read a 404), and `OPTIONS` answered as a preflight: 204 with
-   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS` (`, PUT` with `upload`), `Access-Control-Allow-Headers` echoing the request's
+   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS` (`, PUT` with `upload` and `basicAuth` both on, never
+   * without a password: any page the user visits could otherwise write files), `Access-Control-Allow-Headers` echoing the request's
    * `Access-Control-Request-Headers` when all of them are tokens (not sent otherwise, so the browser refuses),
    * `Access-Control-Max-Age: 86400`. No credentials. Default `false`: `OPTIONS` answers 501 as in Python.
    */
@@ -133,16 +137,22 @@ export interface StaticFilesOptions {
   readonly cacheControl?: string
   /**
    * Hide dot files: a request whose path has a component starting with `.` (after `%`-decoding, at any depth:
-   * `/.git/config`, `/a/.env`, `/%2eenv`) answers 404, and such names are left out of listings. Default `false`
-   * (Python serves and lists them).
+   * `/.git/config`, `/a/.env`, `/%2eenv`) answers 404, and such names are left out of listings. The resolved
+   * names count too: a link to a dot name (`gitlink -> .git`) is refused and not listed (below the root the real
+   * path's components are checked; for a link leading outside the root, all of them), and what is opened is checked
+   * as with `followSymlinks: false`. An `indexPages` entry that is a dot name is a defect. Default `false` (Python
+   * serves and lists them).
    */
   readonly hideDotfiles?: boolean
   /**
    * `false`: serve nothing whose real path leaves the directory. Each request's path is resolved (`realpath`, at
    * request time, before the response cache is consulted) and answers 404 when a link anywhere in it (the file, a
-   * directory, an index page) points outside the root; such links are left out of listings; a cached answer is
-   * re-checked, so a link re-pointed outside is never served from the cache. The check uses `node:fs` whatever
-   * `FileSystem` is provided. Default `true`: links are followed wherever they point, as Python does.
+   * directory, an index page) points outside the root; such links are left out of listings. Then the file (or the
+   * listed directory) is opened and what was opened is checked again, on its descriptor (Linux: `/proc/self/fd/N`;
+   * elsewhere its inode against the real path's), so a writer swapping a link in between gains nothing; validators
+   * and bytes come from that descriptor, and the response cache only holds bytes read from one. The checks use
+   * `node:fs` whatever `FileSystem` is provided. Default `true`: links are followed wherever they point, as Python
+   * does.
    */
   readonly followSymlinks?: boolean
   /**
@@ -152,7 +162,8 @@ export interface StaticFilesOptions {
    * body is `[{ "name", "type": "file" | "directory" | "symlink", "size", "mtime" }]` in the HTML listing's order,
    * `size` in bytes and `mtime` in ISO 8601 UTC, both of the link's target for a link (`null` when it is missing);
    * `Content-Type: application/json`. `hideDotfiles` and `followSymlinks: false` leave out what they leave out of
-   * the HTML listing. Every listing (HTML too) then carries `Vary: Accept`. JSON listings are not cached. Default
+   * the HTML listing. At most 10,000 entries, the first in name order, with `X-Listing-Truncated: shown/total`
+   * when the directory has more. Every listing (HTML too) then carries `Vary: Accept`. JSON listings are not cached. Default
    * `false`: listings are Python's HTML whatever is asked.
    */
   readonly jsonListing?: boolean
@@ -204,8 +215,13 @@ export interface StaticFilesOptions {
    * length over the cap (413, before reading, and in answer to `Expect: 100-continue`); a symbolic link anywhere
    * below the root on the way or as the target, checked with `lstat` per component before and after the body
    * (403); a directory, a missing or non-directory parent, or something not a regular file as target (409); a
-   * dot name with `hideDotfiles` (403). The path is confined as GET's (`translatePath`: `..`, `%2e%2e`, `%2f`
-   * stay inside the root). Without this option `PUT` answers 501. `basicAuth` guards it like every method.
+   * path with a component starting with `.` (`.git/config`, `%2egit`), always, whatever `hideDotfiles` says
+   * (403); a control character (C0, DEL, C1) in the name (400) or a component over 255 bytes or a path over 4095
+   * (414), before the body. A replaced file keeps its permission bits (the new contents are 0600 until then).
+   * The temporary file and the rename go through the target's directory opened and verified by its real path
+   * (`/proc/self/fd/N` on Linux), so a component swapped for a link mid-upload writes nothing outside the root.
+   * Temporary files are never listed nor served. The path is confined as GET's (`translatePath`: `..`, `%2e%2e`,
+   * `%2f` stay inside the root). Without this option `PUT` answers 501. `basicAuth` guards it like every method.
    * Writes use `node:fs` whatever `FileSystem` is provided; `toHttpApp` does not offer `PUT`. Default: off.
    */
   readonly upload?: boolean | { readonly maxBytes?: number }
@@ -220,16 +236,19 @@ export interface StaticFilesOptions {
    * through zlib without a length, so the connection closes after the body. HEAD gets the GET's fields without
    * `Content-Length`. A compressed answer has a weak `ETag` (`W/"…-gzip"`, `W/"…-br"`), matched by
    * `If-None-Match` only for its own coding; every answer for an eligible file (identity and 304 too) carries
-   * `Vary: Accept-Encoding`. Listings are not compressed. Default: off.
+   * `Vary: Accept-Encoding`. Listings are not compressed. Files over `maxBytes` (default 10 MiB) are sent as they
+   * are (no `Vary`), so one request cannot cost seconds of CPU. Default: off.
    */
-  readonly compress?: boolean | { readonly minBytes?: number }
+  readonly compress?: boolean | { readonly minBytes?: number; readonly maxBytes?: number }
   /**
    * Directory listings as a table: name, size (binary units; exact bytes in its `title`), modification time
    * (UTC), directories first, sorted by `?sort=name|size|time&order=asc|desc` (unknown or missing values: name,
    * ascending; ties in the name order). Names are HTML-escaped and their links `%`-encoded exactly as in Python's
    * listing (`/` after a directory, `@` after a link). The title is the path without its query. `hideDotfiles`,
-   * `followSymlinks: false`, `colorScheme` and `jsonListing` apply as to the plain listing. These listings are
-   * not cached. Default `false`: Python's page, byte for byte.
+   * `followSymlinks: false`, `colorScheme` and `jsonListing` apply as to the plain listing. At most 10,000 entries
+   * (the first in name order, then sorted), with a notice and `X-Listing-Truncated` when cut. Bidi controls in
+   * names are shown as `\u202e`, as in every HTML listing. These listings are not cached. Default `false`:
+   * Python's page, byte for byte.
    */
   readonly richListing?: boolean
 }
@@ -239,6 +258,7 @@ export interface StaticFilesOptions {
  * `Server.make({ errorMessageFormat })`.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const COLOR_SCHEME_ERROR_MESSAGE: string = DEFAULT_ERROR_MESSAGE.replace(
   "        <title>",
@@ -252,6 +272,7 @@ export const COLOR_SCHEME_ERROR_MESSAGE: string = DEFAULT_ERROR_MESSAGE.replace(
  * and `''`, `.` and `..` components skipped, so the result stays under `root`; a trailing slash is kept.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const translatePath: (root: string, path: string) => string = UrlPath.translatePath
 
@@ -291,12 +312,21 @@ const resolveConfig = (options: StaticFilesOptions) =>
       colorScheme: options.colorScheme ?? false,
       hideDotfiles: options.hideDotfiles ?? false,
       confine: undefined,
+      verifier: undefined,
       jsonListing: options.jsonListing ?? false,
       precompressed: options.precompressed ?? false,
       compress: yield* validCompress(options.compress),
       richListing: options.richListing ?? false
     }
-    if (options.followSymlinks === false) config = { ...config, confine: makeConfine(config.root) }
+    const verifier = makeVerifier(config.root, {
+      confine: options.followSymlinks === false,
+      hideDotfiles: config.hideDotfiles
+    })
+    if (verifier !== undefined) config = { ...config, confine: verifier.allowsPath, verifier }
+    const dotIndex = config.hideDotfiles ? config.indexPages.find(hasDotName) : undefined
+    if (dotIndex !== undefined) {
+      return yield* Effect.dieMessage(`StaticFiles: indexPages '${dotIndex}' is a dot name, which hideDotfiles hides`)
+    }
     const extras: ExtrasConfig = {
       headers: yield* validHeaders(options.headers ?? []),
       cacheControl: yield* validCacheControl(options.cacheControl),
@@ -319,7 +349,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
     const auth = options.basicAuth === undefined ? undefined : yield* validCredentials(options.basicAuth)
     const upload = options.upload === undefined || options.upload === false
       ? undefined
-      : yield* validUpload(config.root, config.hideDotfiles, options.upload === true ? {} : options.upload)
+      : yield* validUpload(config.root, options.upload === true ? {} : options.upload)
     return { fs, config, cache, listings, extras, spa, auth, upload }
   })
 
@@ -327,6 +357,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
  * `basicAuth` as a list, checked (a defect when invalid, as the other options).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const validCredentials = (
   value: BasicAuth.Credentials | ReadonlyArray<BasicAuth.Credentials>
@@ -340,19 +371,22 @@ const validCompress = (
 ): Effect.Effect<Compress.CompressConfig | undefined> => {
   if (option === undefined || option === false) return Effect.succeed(undefined)
   const minBytes = option === true ? Compress.DEFAULT_MIN_BYTES : option.minBytes ?? Compress.DEFAULT_MIN_BYTES
-  return Number.isSafeInteger(minBytes) && minBytes >= 0
-    ? Effect.succeed({ minBytes })
-    : Effect.dieMessage(`StaticFiles: compress.minBytes must be a non-negative integer, not ${minBytes}`)
+  const maxBytes = option === true ? Compress.DEFAULT_MAX_BYTES : option.maxBytes ?? Compress.DEFAULT_MAX_BYTES
+  if (!(Number.isSafeInteger(minBytes) && minBytes >= 0)) {
+    return Effect.dieMessage(`StaticFiles: compress.minBytes must be a non-negative integer, not ${minBytes}`)
+  }
+  return Number.isSafeInteger(maxBytes) && maxBytes >= 0
+    ? Effect.succeed({ minBytes, maxBytes })
+    : Effect.dieMessage(`StaticFiles: compress.maxBytes must be a non-negative integer, not ${maxBytes}`)
 }
 
 const validUpload = (
   root: string,
-  hideDotfiles: boolean,
   options: { readonly maxBytes?: number }
 ): Effect.Effect<Upload.UploadConfig> => {
   const maxBytes = options.maxBytes ?? Upload.DEFAULT_MAX_BYTES
   return Number.isSafeInteger(maxBytes) && maxBytes >= 0
-    ? Effect.succeed({ root, maxBytes, hideDotfiles })
+    ? Effect.succeed({ root, maxBytes })
     : Effect.dieMessage(`StaticFiles: upload.maxBytes must be a non-negative integer, not ${maxBytes}`)
 }
 
@@ -393,9 +427,14 @@ const notFound = new HttpError({ status: 404, message: "File not found" })
  */
 const refusedBy = (config: StaticConfig): (requestPath: string) => boolean => {
   const { confine, hideDotfiles, root } = config
-  if (!hideDotfiles && confine === undefined) return () => false
   return (requestPath) => {
+    // Without a `%`, the path names an upload's temporary file only if it spells its prefix: most requests skip
+    // the translation.
+    const mayBeTemp = requestPath.includes("%") || requestPath.includes(Upload.TEMP_PREFIX)
+    if (!mayBeTemp && !hideDotfiles && confine === undefined) return false
     const path = UrlPath.translatePath(root, requestPath)
+    // An upload's temporary file is never served (its body may be incomplete), whatever the options.
+    if (mayBeTemp && path.split("/").some(Upload.isUploadTemp)) return true
     return (hideDotfiles && hasDotComponent(root, path)) || (confine !== undefined && !confine(path))
   }
 }
@@ -418,6 +457,7 @@ const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<Readon
  * The GET and HEAD handlers, reading files through `FileSystem` and content types from `MimeTypes`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: StaticFilesOptions = {}
@@ -446,7 +486,9 @@ export const make = (
           () => lookup(request, spa)
         ))
     const routes: Record<string, Handler.Handler> = { GET: handler, HEAD: handler }
-    const methods = upload === undefined ? "GET, HEAD, OPTIONS" : "GET, HEAD, OPTIONS, PUT"
+    // A preflight allowing PUT from any origin would let every page the user visits write files: only with a
+    // password, which such a page does not have.
+    const methods = upload === undefined || auth === undefined ? "GET, HEAD, OPTIONS" : "GET, HEAD, OPTIONS, PUT"
     if (extras.cors) routes["OPTIONS"] = (request) => Extras.preflight((name) => request.headers.get(name), methods)
     if (upload !== undefined) routes["PUT"] = (request) => finish(Upload.makePut(upload)(request))
     const map = upload === undefined
@@ -458,7 +500,31 @@ export const make = (
 /**
  * The static-file handlers as the server's `Handlers`.
  *
+ * @example
+ * ```ts
+ * import * as NodeContext from "@effect/platform-node/NodeContext"
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+ * import { Layer } from "effect"
+ * import * as AccessLog from "effect-httpd/AccessLog"
+ * import { MimeTypes } from "effect-httpd/MimeTypes"
+ * import * as Server from "effect-httpd/Server"
+ * import * as StaticFiles from "effect-httpd/StaticFiles"
+ *
+ * // `python3 -m http.server -d ./public`, with ranges and ETags
+ * const files = StaticFiles.layer({ directory: "./public" }).pipe(
+ *   Layer.provide(MimeTypes.layer()),
+ *   Layer.provide(NodeContext.layer)
+ * )
+ *
+ * Server.layer({ port: 8000 }).pipe(
+ *   Layer.provide(Layer.merge(files, AccessLog.layerStderr)),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: StaticFilesOptions = {}
@@ -515,6 +581,7 @@ const toServerResponse = (response: Response.Response): HttpServerResponse.HttpS
  * which `@effect/platform` closes after the response is written.
  *
  * @since 0.1.0
+ * @category conversions
  */
 export const toHttpApp = (
   options: StaticFilesOptions = {}

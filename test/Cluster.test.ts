@@ -11,6 +11,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
+import { makeBackoff } from "../src/internal/backoff.js"
 import { chunkLines } from "../src/internal/lineLog.js"
 import { ensureBuilt, get, refused, slowDownload, start } from "./support/cliProcess.js"
 
@@ -85,6 +86,16 @@ const keepAlive = (port: number, n: number) =>
 
 const args = (...extra: Array<string>) => ["--workers", "2", "-b", "127.0.0.1", "-d", tmp, "-p", "HTTP/1.1", ...extra, "0"]
 
+describe("makeBackoff", () => {
+  it("doubles from the initial delay up to the cap, and starts over after a quiet period", () => {
+    const backoff = makeBackoff(100, 1000, 30_000)
+    const delays = [0, 1, 2, 3, 4, 5].map((i) => backoff.next(i * 1000))
+    expect(delays).toEqual([100, 200, 400, 800, 1000, 1000])
+    expect(backoff.next(5000 + 30_000)).toBe(100)
+    expect(backoff.next(5000 + 30_001)).toBe(200)
+  })
+})
+
 describe("chunkLines", () => {
   it("keeps lines whole and chunks at most the limit, but for a longer line alone", () => {
     const lines = ["a".repeat(10), "b".repeat(10), "c".repeat(30), "d".repeat(5)].map((l) => l + "\n")
@@ -146,22 +157,64 @@ describe.concurrent("effect-httpd --workers 2", () => {
       expect(yield* refused("127.0.0.1", server.port)).toBe(true)
     }), 30_000)
 
-  it.scopedLive("a worker killed is reported, not restarted; the other serves on; none left: exit 1", () =>
+  it.scopedLive("a worker killed is reported and replaced; the port serves throughout; SIGTERM stops all, exit 0", () =>
     Effect.gen(function*() {
       const server = yield* start(args())
       const [first, second] = childrenOf(server.pid)
       process.kill(first!, "SIGKILL")
       yield* eventually("the report", () => server.stderr().includes(`worker ${first} killed by SIGKILL`))
-      expect(server.stderr()).toBe(`effect-httpd: worker ${first} killed by SIGKILL; 1 still serving\n`)
-      expect(childrenOf(server.pid)).toEqual([second])
+      // The other worker serves while the replacement waits for its back-off.
       for (let i = 0; i < 4; i++) {
         expect((yield* get(`http://127.0.0.1:${server.port}/hello.txt`)).body).toBe("hello\n")
       }
-      process.kill(second!, "SIGKILL")
+      yield* eventually("a replacement", () => childrenOf(server.pid).length === 2 && /started in place/.test(server.stderr()))
+      const replacement = childrenOf(server.pid).find((pid) => pid !== second)!
+      expect(replacement).not.toBe(first)
+      // Access lines aside, the primary's report.
+      expect(server.stderr().split("\n").filter((line) => line.startsWith("effect-httpd:"))).toEqual([
+        `effect-httpd: worker ${first} killed by SIGKILL; 1 still serving; restarting it in 100 ms`,
+        `effect-httpd: worker ${replacement} started in place of ${first}`
+      ])
+      // The replacement takes its share of connections (round-robin) once it listens, and answers them.
+      let held = 0
+      for (let round = 0; round < 50 && held === 0; round++) {
+        held = yield* Effect.scoped(Effect.zipRight(
+          Effect.forEach([0, 1, 2, 3], (i) => keepAlive(server.port, i), { discard: true }),
+          Effect.sync(() => connectionsHeldBy(replacement, server.port))
+        ))
+        if (held === 0) yield* Effect.sleep("100 millis")
+      }
+      expect(held).toBeGreaterThan(0)
+      server.child.kill("SIGTERM")
       const exit = yield* Effect.promise(() => server.exited)
-      expect(exit.code).toBe(1)
-      expect(exit.stderr).toContain(`effect-httpd: worker ${second} killed by SIGKILL; 0 still serving\n`)
-      expect(exit.stderr).toMatch(/effect-httpd: error: worker \d+ killed by SIGKILL: no worker left\n$/)
+      expect(exit).toMatchObject({ code: 0, signal: null })
+      expect(childrenOf(server.pid)).toEqual([])
+      for (const worker of [second!, replacement]) expect(() => process.kill(worker, 0)).toThrow()
+    }), 30_000)
+
+  it.scopedLive("a worker killed again and again is replaced after a growing back-off; none during shutdown", () =>
+    Effect.gen(function*() {
+      const server = yield* start(args())
+      const delays: Array<string> = []
+      for (let round = 0; round < 3; round++) {
+        const [victim] = childrenOf(server.pid)
+        process.kill(victim!, "SIGKILL")
+        yield* eventually("the report", () => server.stderr().includes(`worker ${victim} killed by SIGKILL`))
+        delays.push(/worker \d+ killed by SIGKILL; 1 still serving; restarting it in (\d+) ms\n$/m.exec(
+          server.stderr().split("\n").filter((line) => line.includes(`worker ${victim} `)).join("\n") + "\n"
+        )?.[1] ?? "?")
+        yield* eventually("a replacement", () => childrenOf(server.pid).length === 2, 10_000)
+      }
+      expect(delays).toEqual(["100", "200", "400"])
+      // Killed while the primary is stopping: not replaced, and the stop still succeeds.
+      const [victim] = childrenOf(server.pid)
+      process.kill(victim!, "SIGKILL")
+      yield* eventually("the report", () => server.stderr().includes(`worker ${victim} killed by SIGKILL`))
+      server.child.kill("SIGTERM")
+      const exit = yield* Effect.promise(() => server.exited)
+      expect([exit.code, exit.stderr]).toEqual([0, expect.any(String)])
+      expect(exit.stderr.match(/started in place of/g)).toHaveLength(3)
+      expect(childrenOf(server.pid)).toEqual([])
     }), 30_000)
 
   it.scopedLive("a failure to listen is printed once, with the worker's status", () =>

@@ -198,9 +198,9 @@ describe("--compress / compress", () => {
       expect(Cli.normalizeArgs(["--compress", "0"])).toEqual(["--compress=true", "0"])
       const raw = rawOptions({ port: 0, compress: true, compressMinBytes: Option.none() })
       const on = yield* Cli.validate(raw, "/", (_, to) => to)
-      expect(Cli.staticFilesOptions(on).compress).toEqual({ minBytes: 1024 })
+      expect(Cli.staticFilesOptions(on).compress).toEqual({ minBytes: 1024, maxBytes: 10 * 1024 * 1024 })
       const min = yield* Cli.validate({ ...raw, compressMinBytes: Option.some(10) }, "/", (_, to) => to)
-      expect(Cli.staticFilesOptions(min).compress).toEqual({ minBytes: 10 })
+      expect(Cli.staticFilesOptions(min).compress).toEqual({ minBytes: 10, maxBytes: 10 * 1024 * 1024 })
       const off = yield* Cli.validate({ ...raw, compress: false }, "/", (_, to) => to)
       expect(Cli.staticFilesOptions(off).compress).toBeUndefined()
       const orphan = yield* Effect.flip(

@@ -13,10 +13,20 @@ import { choose, type Coding } from "./precompressed.js"
 export interface CompressConfig {
   /** Files smaller than this are sent as they are. */
   readonly minBytes: number
+  /** Files larger than this are sent as they are: compressing them would cost seconds of CPU per request. */
+  readonly maxBytes: number
 }
 
 /** The default threshold: below ~1 KiB the coding's overhead eats the gain. */
 export const DEFAULT_MIN_BYTES = 1024
+
+/**
+ * The default cap, 10 MiB: larger than any sensible text asset (big JavaScript bundles and JSON are a few MiB),
+ * and bounded in cost: gzip -6 / brotli 4 run at 50-400 MB/s on one core depending on the data, so a request
+ * costs at most ~0.2 s of CPU, where a 2 GiB file cost 5-12 s. Log files and dumps above it go out as they are
+ * (ranges and `sendfile`-like writes keep working for them).
+ */
+export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 const COMPRESSIBLE = new Set([
   "application/json",
@@ -34,7 +44,7 @@ export const isCompressible = (contentType: string): boolean => {
 
 /** Whether the answer for this file depends on `Accept-Encoding` (so it carries `Vary`). */
 export const eligible = (config: CompressConfig, contentType: string, size: number): boolean =>
-  size >= config.minBytes && isCompressible(contentType)
+  size >= config.minBytes && size <= config.maxBytes && isCompressible(contentType)
 
 /** The coding to apply, the same negotiation as `precompressed` (br before gzip at equal quality). */
 export const chooseCoding = (acceptEncoding: string | undefined): Coding | undefined =>

@@ -4,25 +4,14 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as NodeFs from "node:fs"
 import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
+import { fieldValueProblem, TOKEN } from "./headEncoder.js"
+import { makeVerifier } from "./openVerified.js"
 
-/** RFC 9110 `token` (field names, methods). */
-export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-
-/**
- * Why a field value cannot be sent, or `undefined`: CR, LF and NUL would split or truncate the head, other control
- * characters (but HTAB) are invalid (RFC 9110 §5.5), and the head is written as latin-1.
- */
-export const fieldValueProblem = (value: string): string | undefined => {
-  if (/[\r\n]/.test(value)) return "contains CR or LF"
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return "contains a control character"
-  if (/[^\x00-\xff]/.test(value)) return "contains a character beyond latin-1"
-  return undefined
-}
+// The grammar is the head encoder's; re-exported for the option checks that use it.
+export { fieldValueProblem, TOKEN } from "./headEncoder.js"
 
 /** Fields that frame the message or the connection: the handler and the engine own them. */
 const RESERVED = new Set(["content-length", "transfer-encoding", "connection", "content-range"])
@@ -69,16 +58,35 @@ export const isActive = (extras: Extras): boolean =>
 
 const ALLOW_ORIGIN: HeaderField = ["Access-Control-Allow-Origin", "*"]
 
+/**
+ * The handler's fields without those an extra field names (case-insensitively): `-H 'Content-Type: text/html'`
+ * replaces the default `Content-type` rather than sending a second one, which a client may read either way.
+ */
+export const withoutReplaced = (
+  fields: ReadonlyArray<HeaderField>,
+  replaced: ReadonlySet<string>
+): ReadonlyArray<HeaderField> =>
+  replaced.size === 0 ? fields : fields.filter(([name]) => !replaced.has(name.toLowerCase()))
+
 /** The headers of a successful response, after the handler's own. */
-const decorate = (extras: Extras) => (response: Response.Response): Response.Response => {
+const decorate = (extras: Extras) => {
+  const replaced = new Set(extras.headers.map(([name]) => name.toLowerCase()))
+  return (response: Response.Response): Response.Response => decorateWith(extras, replaced, response)
+}
+
+const decorateWith = (extras: Extras, replaced: ReadonlySet<string>, response: Response.Response): Response.Response => {
   const status = response.status
   const added: Array<HeaderField> = []
-  if (status === 200 || status === 206) added.push(...extras.headers)
+  let own = response.headers
+  if (status === 200 || status === 206) {
+    own = withoutReplaced(own, replaced)
+    added.push(...extras.headers)
+  }
   if (extras.cacheControl !== undefined && (status === 200 || status === 206 || status === 304)) {
     added.push(["Cache-Control", extras.cacheControl])
   }
   if (extras.cors) added.push(ALLOW_ORIGIN)
-  return added.length === 0 ? response : { ...response, headers: [...response.headers, ...added] }
+  return added.length === 0 ? response : { ...response, headers: [...own, ...added] }
 }
 
 /** Errors get the CORS header only (so a cross-origin script can read a 404), never the extra headers. */
@@ -139,26 +147,14 @@ export const preflight = (
 /**
  * `confine` for `noFollowSymlinks`: whether `path`, its links resolved now (`realpath`), is the root or below it.
  * A path that cannot be resolved (missing, dangling link, `ENOTDIR`, no permission) is refused: it would answer 404
- * anyway.
+ * anyway. A pre-check only: what is then opened must be verified too (`openVerified`).
  */
-export const makeConfine = (root: string): (path: string) => boolean => {
-  let realRoot = root
-  try {
-    realRoot = NodeFs.realpathSync(root)
-  } catch {
-    // The root does not exist (yet): every request answers 404 until it does, then the check uses its path.
-  }
-  const prefix = realRoot.endsWith("/") ? realRoot : realRoot + "/"
-  return (path) => {
-    try {
-      const real = NodeFs.realpathSync(path)
-      return real === realRoot || real.startsWith(prefix)
-    } catch {
-      return false
-    }
-  }
-}
+export const makeConfine = (root: string): (path: string) => boolean =>
+  makeVerifier(root, { confine: true, hideDotfiles: false })!.allowsPath
 
 /** Whether a translated path has a component (below the root) starting with `.`. */
 export const hasDotComponent = (root: string, path: string): boolean =>
   path.slice(root.length).split("/").some((component) => component.startsWith("."))
+
+/** Whether a relative name (an index page: `.env`, `sub/.secret.html`) has a component starting with `.`. */
+export const hasDotName = (name: string): boolean => name.split("/").some((component) => component.startsWith("."))

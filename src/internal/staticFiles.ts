@@ -19,13 +19,12 @@ import * as Response from "../Response.js"
 import { formatHttpDate, ifNoneMatchMatches, ifRangeMatches, makeEtag, notModifiedSince } from "./conditional.js"
 import {
   LISTING_CONTENT_TYPE,
-  type ListingEntry,
   listingHead,
   listingTail,
-  renderListing,
-  sortNames
+  renderListing
 } from "./listing.js"
-import { jsonResponse, toJsonEntry, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
+import { jsonResponse, toJsonEntry, truncatedHeader, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
+import { isUploadTemp } from "./upload.js"
 import * as ListingEntries from "./listingEntries.js"
 import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
 import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
@@ -41,6 +40,8 @@ import {
   statQuiet,
   versionOf
 } from "./fileCache.js"
+import { fsFailure, statOrFailure } from "./fsFailure.js"
+import { type Opened, openVerified, type Verifier } from "./openVerified.js"
 
 /** Everything a request needs, resolved once when the handler is built. */
 export interface StaticConfig {
@@ -67,11 +68,17 @@ export interface StaticConfig {
   /** Names starting with `.` are not listed (requests for them are refused before `serve`). */
   readonly hideDotfiles: boolean
   /**
-   * Whether a path, once its links are resolved, stays under the root (`undefined`: links are followed anywhere,
-   * as Python does). Checked on the request path before `serve`, and here on index pages, cache hits and listed
-   * links.
+   * Whether a path, once its links are resolved, may be served: it stays under the root (`followSymlinks: false`)
+   * and its resolved names below the root have no dot name (`hideDotfiles`); `undefined` with neither option (links
+   * are followed anywhere, as Python does). Checked on the request path before `serve`, and here on index pages,
+   * cache hits and listed links.
    */
   readonly confine: ((path: string) => boolean) | undefined
+  /**
+   * Set with `followSymlinks: false` or `hideDotfiles`: files and listed directories are opened first and served
+   * only if what was opened passes the checks (`confine` alone is a pre-check that a swapped link could outrun).
+   */
+  readonly verifier: Verifier | undefined
   /** `?format=json` or an `Accept` preferring JSON gets the listing as JSON; listings then carry `Vary: Accept`. */
   readonly jsonListing: boolean
   /** A file's `.br` / `.gz` sibling is sent in its place when `Accept-Encoding` allows it. */
@@ -82,10 +89,15 @@ export interface StaticConfig {
   readonly richListing: boolean
 }
 
-/** Whether a directory entry is shown, given the options that hide some. */
-const listed = (config: StaticConfig, directory: string, name: string, isSymlink: boolean): boolean =>
-  !(config.hideDotfiles && name.startsWith(".")) &&
-  !(isSymlink && config.confine !== undefined && !config.confine(pyJoin(directory, name)))
+/** Whether a directory entry is listed by its name: dotfiles with `hideDotfiles`; an upload's temporary file never. */
+const nameShown = (config: StaticConfig): ListingEntries.NameShown => (name) =>
+  !(config.hideDotfiles && name.startsWith(".")) && !isUploadTemp(name)
+
+/**
+ * With `followSymlinks: false` or `hideDotfiles`, a link whose resolved path the verifier refuses is not listed
+ * (checked without blocking the event loop: one `realpath` per link).
+ */
+const linkShown = (config: StaticConfig): ListingEntries.LinkShown => config.verifier?.allowsPathAsync
 
 const indexAllowed = (config: StaticConfig, candidate: string): boolean =>
   config.confine === undefined || config.confine(candidate)
@@ -124,7 +136,7 @@ export const serve = (
   // Python: os.path.isdir() is False for a NUL or an unencodable surrogate, and open() then raises an exception
   // that is not an OSError, so the connection closes without a response. We answer 404 instead.
   if (path.includes("\0") || hasLoneSurrogate(path)) return Exit.fail(notFound)
-  return Effect.flatMap(Effect.option(fs.stat(path)), (info) => {
+  return Effect.flatMap(statOption(fs, path), (info) => {
     if (Option.isSome(info) && info.value.type === "Directory") {
       const location = directoryRedirect(request.publicPath)
       if (location !== undefined) {
@@ -152,6 +164,13 @@ export const serve = (
     })
   })
 }
+
+/** `stat`, with "not there" as `None` and the server's own trouble (EMFILE, EIO...) as its error answer. */
+const statOption = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Option.Option<FileSystem.File.Info>, HttpError> =>
+  Effect.catchAll(Effect.map(fs.stat(path), Option.some), (error) => {
+    const failure = fsFailure(error, notFound)
+    return failure === notFound ? Effect.succeed(Option.none()) : Effect.fail(failure)
+  })
 
 /** The `.br` / `.gz` siblings of `path` that are regular files (and inside the root, with `followSymlinks: false`). */
 const siblings = (
@@ -207,13 +226,6 @@ const indexOrListing = (
   return tryIndex(0)
 }
 
-const isDirectory = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean> =>
-  Effect.match(fs.stat(path), { onFailure: () => false, onSuccess: (info) => info.type === "Directory" })
-
-// FileSystem has no lstat; readlink succeeds exactly on symbolic links.
-const isSymlink = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean> =>
-  Effect.match(fs.readLink(path), { onFailure: () => false, onSuccess: () => true })
-
 const askedForJson = (config: StaticConfig, request: StaticRequest): boolean =>
   config.jsonListing && wantsJson(request.path, request.header("accept"))
 
@@ -230,29 +242,50 @@ const listing = (
   config: StaticConfig,
   request: StaticRequest,
   directory: string
-): Effect.Effect<Response.Response, HttpError> =>
-  askedForJson(config, request) || config.richListing
-    ? ListingEntries.readEntries(fs, directory, (name, link) => listed(config, directory, name, link), config.listingConcurrency).pipe(
-      Effect.mapBoth({ onFailure: () => noListing, onSuccess: (entries) => entriesResponse(config, request, entries) })
-    )
-    : htmlListing(fs, config, request, directory)
+): Effect.Effect<Response.Response, HttpError, Scope.Scope> =>
+  withVerifiedDirectory(config, directory, (directory) =>
+    askedForJson(config, request) || config.richListing
+      ? ListingEntries.withListingPermit(
+        ListingEntries.readEntries(fs, directory, nameShown(config), linkShown(config), config.listingConcurrency)
+      ).pipe(
+        Effect.mapBoth({
+          onFailure: (error) => fsFailure(error, noListing),
+          onSuccess: (listed) => entriesResponse(config, request, listed)
+        })
+      )
+      : htmlListing(fs, config, request, directory))
+
+/**
+ * Runs `list` on the directory's entries: as they are without a verifier; with one, on the directory opened and
+ * verified (`readFrom` is then `/proc/self/fd/N`, so a swap of the path after the check changes nothing read).
+ */
+const withVerifiedDirectory = <R>(
+  config: StaticConfig,
+  directory: string,
+  list: (readFrom: string, opened: Opened | undefined) => Effect.Effect<Response.Response, HttpError, R>
+): Effect.Effect<Response.Response, HttpError, R | Scope.Scope> =>
+  config.verifier === undefined
+    ? list(directory, undefined)
+    : Effect.flatMap(openVerified(config.verifier, directory, "Directory", noListing), (opened) => list(opened.readPath, opened))
 
 /** The JSON or rich listing of entries already read (the caller checked one of them is wanted). */
 const entriesResponse = (
   config: StaticConfig,
   request: StaticRequest,
-  entries: ReadonlyArray<ListingEntries.ListedEntry>
+  listed: ListingEntries.Listed<ListingEntries.ListedEntry>
 ): Response.Response =>
-  askedForJson(config, request) ? jsonResponse(entries.map(toJsonEntry)) : richResponse(config, request, entries)
+  askedForJson(config, request) ? jsonResponse(listed.entries.map(toJsonEntry), listed) : richResponse(config, request, listed)
 
 const richResponse = (
   config: StaticConfig,
   request: StaticRequest,
-  entries: ReadonlyArray<RichEntry>
+  listed: ListingEntries.Listed<RichEntry>
 ): Response.Response => {
   const { order, sort } = parseSort(request.path)
-  const page = renderRichListing(request.publicPath, entries, sort, order, config.colorScheme)
-  return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
+  const page = renderRichListing(request.publicPath, listed, sort, order, config.colorScheme)
+  const headers = htmlListingHeaders(config, page.length)
+  if (listed.truncated) headers.push(truncatedHeader(listed))
+  return Response.make(200, { _tag: "Bytes", bytes: page }, { headers })
 }
 
 const htmlListing = (
@@ -261,25 +294,16 @@ const htmlListing = (
   request: StaticRequest,
   directory: string
 ): Effect.Effect<Response.Response, HttpError> =>
-  fs.readDirectory(directory).pipe(
-    Effect.mapError(() => noListing),
-    Effect.flatMap((names) =>
-      Effect.forEach(
-        sortNames(config.hideDotfiles ? names.filter((name) => !name.startsWith(".")) : names),
-        (name): Effect.Effect<ListingEntry> => {
-          const full = pyJoin(directory, name)
-          return Effect.map(
-            Effect.all([isDirectory(fs, full), isSymlink(fs, full)]),
-            ([dir, link]) => ({ name, isDirectory: dir, isSymlink: link })
-          )
-        },
-        { concurrency: config.listingConcurrency }
-      )
-    ),
-    Effect.map((entries) => entries.filter((entry) => listed(config, directory, entry.name, entry.isSymlink))),
-    Effect.map((entries) => {
-      const page = renderListing(request.publicPath, entries, config.colorScheme)
-      return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
+  // Python lists the whole directory: no cap on this page.
+  ListingEntries.withListingPermit(
+    ListingEntries.readEntries(fs, directory, nameShown(config), linkShown(config), config.listingConcurrency, Infinity)
+  ).pipe(
+    Effect.mapBoth({
+      onFailure: (error) => fsFailure(error, noListing),
+      onSuccess: ({ entries }) => {
+        const page = renderListing(request.publicPath, entries, config.colorScheme)
+        return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
+      }
     })
   )
 
@@ -331,14 +355,13 @@ interface PendingRead {
  * read on a closed, reused descriptor would read someone else's file or socket).
  */
 const directSlice = (
-  file: FileSystem.File,
+  fd: number,
   path: string,
   start: number,
   length: number,
   chunkSize: number
 ): Stream.Stream<Uint8Array, FileShrunk | FileReadFailed> =>
   Stream.suspend(() => {
-    const fd = file.fd
     let position = start
     let remaining = length
     let shrunk = false
@@ -423,7 +446,10 @@ type Source =
     readonly variant: Variant | undefined
   }
 
-/** The file part of `send_head`: validators, conditional requests, ranges, then the body. */
+/**
+ * The file part of `send_head`. With a verifier, the file is opened and checked first, and everything sent
+ * (validators included) comes from that descriptor; cached bytes were read from such a descriptor.
+ */
 const serveFile = (
   fs: FileSystem.FileSystem,
   config: StaticConfig,
@@ -432,6 +458,81 @@ const serveFile = (
   meta: FileMeta,
   source?: Source,
   variant?: Variant
+): Effect.Effect<Response.Response, HttpError, Scope.Scope> =>
+  config.verifier === undefined || source?._tag === "Cached"
+    ? serveFileFrom(fs, config, request, path, meta, source, variant, undefined)
+    : Effect.flatMap(openVerified(config.verifier, path, "File", notFound), (opened) =>
+      serveFileFrom(
+        fs,
+        config,
+        request,
+        path,
+        metaOfStats(opened.stats),
+        source === undefined ? undefined : populate(source.cache, source.key, opened.stats, source.variant),
+        variant,
+        opened
+      ))
+
+/**
+ * The whole file: from the verified descriptor when there is one, at most `opened.stats.size` bytes (what was
+ * read is sent with its true length if the file shrank). Uninterruptible: the request's scope must not close the
+ * descriptor under a read in flight (a reused number would be read instead, another client's socket even).
+ */
+const readWhole = (
+  fs: FileSystem.FileSystem,
+  path: string,
+  opened: Opened | undefined
+): Effect.Effect<Uint8Array, HttpError> =>
+  opened === undefined
+    ? Effect.mapError(fs.readFile(path), (error) => fsFailure(error, notFound))
+    : Effect.uninterruptible(Effect.async((resume) => {
+      const buffer = Buffer.allocUnsafe(opened.stats.size)
+      const next = (filled: number): void => {
+        if (filled === buffer.length) return resume(Effect.succeed(buffer))
+        NodeFs.read(opened.fd, buffer, filled, buffer.length - filled, filled, (error, n) => {
+          if (error !== null) return resume(Effect.fail(fsFailure(error, notFound)))
+          if (n === 0) return resume(Effect.succeed(buffer.subarray(0, filled)))
+          next(filled + n)
+        })
+      }
+      next(0)
+    }))
+
+/** The open file's descriptor and a reader of its slices (opened in the request's scope unless already open). */
+const openSlices = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  path: string,
+  opened: Opened | undefined
+): Effect.Effect<{ readonly fd: number; readonly direct: boolean; readonly slice: Slice }, HttpError, Scope.Scope> =>
+  opened === undefined
+    ? fs.open(path).pipe(
+      Effect.mapError((error) => fsFailure(error, notFound)),
+      Effect.map((file) => ({
+        fd: file.fd,
+        direct: config.directReads,
+        slice: (start, length) =>
+          config.directReads
+            ? directSlice(file.fd, path, start, length, config.chunkSize)
+            : fileSlice(file, path, start, length, config.chunkSize)
+      }))
+    )
+    : Effect.succeed({
+      fd: opened.fd,
+      direct: true,
+      slice: (start, length) => directSlice(opened.fd, path, start, length, config.chunkSize)
+    })
+
+/** The file part of `send_head`: validators, conditional requests, ranges, then the body. */
+const serveFileFrom = (
+  fs: FileSystem.FileSystem,
+  config: StaticConfig,
+  request: StaticRequest,
+  path: string,
+  meta: FileMeta,
+  source: Source | undefined,
+  variant: Variant | undefined,
+  opened: Opened | undefined
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
   const size = meta.size
   const mtimeMs = meta.mtimeMs
@@ -480,7 +581,7 @@ const serveFile = (
   extra.push(...vary)
 
   if (dynamic !== undefined) {
-    return compressedAnswer(fs, config, request, path, meta, source, dynamic, [
+    return compressedAnswer(fs, config, request, path, meta, source, opened, dynamic, [
       ["Content-type", contentType],
       ["Last-Modified", lastModified],
       ...extra
@@ -527,8 +628,7 @@ const serveFile = (
     return Effect.succeed(Response.make(plan.status, { _tag: "Bytes", bytes: plan.fromBuffer(buffer) }, { headers }))
   }
   if (size <= config.smallFileLimit) {
-    return fs.readFile(path).pipe(
-      Effect.mapError(() => notFound),
+    return readWhole(fs, path, opened).pipe(
       Effect.map((bytes) => {
         if (source !== undefined && bytes.length === size) offer(fs, config, source, path, meta, bytes)
         if (bytes.length !== size) {
@@ -541,19 +641,14 @@ const serveFile = (
       })
     )
   }
-  return fs.open(path).pipe(
-    Effect.mapError(() => notFound),
-    Effect.map((file) => {
-      const slice: Slice = (start, length) =>
-        config.directReads
-          ? directSlice(file, path, start, length, config.chunkSize)
-          : fileSlice(file, path, start, length, config.chunkSize)
+  return openSlices(fs, config, path, opened).pipe(
+    Effect.map(({ direct, fd, slice }) => {
       // One contiguous piece over the real file system: the engine writes it from the descriptor itself.
-      if (config.directReads && plan.span !== undefined) {
+      if (direct && plan.span !== undefined) {
         const [start, length] = plan.span
         return Response.make(plan.status, {
           _tag: "File",
-          fd: file.fd,
+          fd,
           start,
           length,
           stream: slice(start, length)
@@ -576,6 +671,7 @@ const compressedAnswer = (
   path: string,
   meta: FileMeta,
   source: Source | undefined,
+  opened: Opened | undefined,
   coding: Coding,
   fields: ReadonlyArray<HeaderField>
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
@@ -587,20 +683,16 @@ const compressedAnswer = (
       }))
   if (source?._tag === "Cached") return whole(source.bytes)
   if (meta.size <= config.smallFileLimit) {
-    return fs.readFile(path).pipe(
-      Effect.mapError(() => notFound),
+    return readWhole(fs, path, opened).pipe(
       Effect.tap((bytes) => {
         if (source !== undefined && bytes.length === meta.size) offer(fs, config, source, path, meta, bytes)
       }),
       Effect.flatMap(whole)
     )
   }
-  return fs.open(path).pipe(
-    Effect.mapError(() => notFound),
-    Effect.map((file) => {
-      const raw: Stream.Stream<Uint8Array, unknown> = config.directReads
-        ? directSlice(file, path, 0, meta.size, config.chunkSize)
-        : fileSlice(file, path, 0, meta.size, config.chunkSize)
+  return openSlices(fs, config, path, opened).pipe(
+    Effect.map(({ slice }) => {
+      const raw = slice(0, meta.size)
       return Response.make(200, { _tag: "Stream", stream: compressStream(coding, raw) }, { headers: fields })
     })
   )
@@ -757,8 +849,8 @@ export const serveWithCache = (
   }
   const path = translatePath(config.root, request.path)
   if (path.includes("\0") || hasLoneSurrogate(path)) return Exit.fail(notFound)
-  const stats = statQuiet(path)
-  if (stats === undefined) return Exit.fail(notFound)
+  const stats = statOrFailure(path, notFound)
+  if (stats instanceof HttpError) return Exit.fail(stats)
   if (stats.isDirectory()) {
     const location = directoryRedirect(request.publicPath)
     if (location !== undefined) {
@@ -773,7 +865,8 @@ export const serveWithCache = (
         return serveFile(fs, config, request, candidate, metaOfStats(info), populate(cache, key, info))
       }
     }
-    return fastListing(config, listings, request, path, versionOf(stats))
+    return withVerifiedDirectory(config, path, (readFrom, opened) =>
+      fastListing(config, listings, request, path, versionOf(opened?.stats ?? stats), readFrom))
   }
   if (!stats.isFile() || path.endsWith("/")) return Exit.fail(notFound)
   if (variant !== undefined) {
@@ -793,18 +886,22 @@ const fastListing = (
   listings: ListingCache,
   request: StaticRequest,
   directory: string,
-  version: FileVersion
+  version: FileVersion,
+  readFrom: string = directory
 ): Effect.Effect<Response.Response, HttpError> => {
   if (askedForJson(config, request) || config.richListing) {
-    return Effect.tryPromise({
-      try: () => ListingEntries.readEntriesNode(directory, (name, link) => listed(config, directory, name, link)),
-      catch: () => noListing
-    }).pipe(Effect.map((entries) => entriesResponse(config, request, entries)))
+    return ListingEntries.withListingPermit(Effect.tryPromise({
+      try: () => ListingEntries.readEntriesNode(readFrom, nameShown(config), linkShown(config)),
+      catch: (error) => fsFailure(error, noListing)
+    })).pipe(Effect.map((listed) => entriesResponse(config, request, listed)))
   }
   const cached = listings.lookup(directory, version)
   if (cached !== undefined) return Effect.succeed(listingResponse(config, request, cached))
   return Effect.map(
-    Effect.tryPromise({ try: () => readEntries(config, directory), catch: () => noListing }),
+    ListingEntries.withListingPermit(Effect.tryPromise({
+      try: () => ListingEntries.readListingNode(readFrom, nameShown(config), linkShown(config)),
+      catch: (error) => fsFailure(error, noListing)
+    })),
     ({ entries, links }) => {
       const tail = encodeUtf8SurrogateEscape(listingTail(entries))
       if (!links && listings.admits(version)) {
@@ -820,40 +917,4 @@ const listingResponse = (config: StaticConfig, request: StaticRequest, tail: Uin
   const head = encodeUtf8SurrogateEscape(listingHead(request.publicPath, config.colorScheme))
   const page = Buffer.concat([head, tail])
   return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
-}
-
-const readEntries = async (
-  config: StaticConfig,
-  directory: string
-): Promise<{ readonly entries: ReadonlyArray<ListingEntry>; readonly links: boolean }> => {
-  const dirents = await NodeFs.promises.readdir(directory, { withFileTypes: true })
-  const byName = new Map<string, NodeFs.Dirent>()
-  for (const dirent of dirents) byName.set(dirent.name, dirent)
-  const entries: Array<ListingEntry> = []
-  const linkTargets: Array<Promise<void>> = []
-  let hiddenLinks = false
-  for (const name of sortNames(dirents.map((dirent) => dirent.name))) {
-    const dirent = byName.get(name)!
-    if (!listed(config, directory, name, dirent.isSymbolicLink())) {
-      // Still a listing with links: not cached, since a link can be re-pointed unseen.
-      hiddenLinks ||= dirent.isSymbolicLink()
-      continue
-    }
-    if (!dirent.isSymbolicLink()) {
-      entries.push({ name, isDirectory: dirent.isDirectory(), isSymlink: false })
-      continue
-    }
-    const index = entries.length
-    entries.push({ name, isDirectory: false, isSymlink: true })
-    linkTargets.push(
-      NodeFs.promises.stat(pyJoin(directory, name)).then(
-        (target) => {
-          entries[index] = { name, isDirectory: target.isDirectory(), isSymlink: true }
-        },
-        () => {}
-      )
-    )
-  }
-  await Promise.all(linkTargets)
-  return { entries, links: hiddenLinks || linkTargets.length > 0 }
 }

@@ -28,9 +28,28 @@ const newestMtime = (dir: string): number =>
  */
 export const ensureBuilt = (): void => {
   const built = NodePath.join(root, "dist", "effect-httpd.mjs")
-  if (Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestMtime(NodePath.join(root, "src"))) return
-  // package.json's build script is the one recipe (tsc, then the bundle).
-  execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" })
+  const fresh = () => Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestMtime(NodePath.join(root, "src"))
+  if (fresh()) return
+  // Test files run in parallel processes: one builds while the others wait (two tsc runs writing the same dist/
+  // files would let a test load a half-written one). mkdir is atomic; a lock older than 5 minutes is a crashed build.
+  const lock = NodePath.join(root, ".build-lock")
+  for (;;) {
+    try {
+      Fs.mkdirSync(lock)
+      break
+    } catch {
+      if (Date.now() - (Fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 300_000) {
+        Fs.rmSync(lock, { recursive: true, force: true })
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200)
+    }
+  }
+  try {
+    // package.json's build script is the one recipe (tsc, then the bundle).
+    if (!fresh()) execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" })
+  } finally {
+    Fs.rmSync(lock, { recursive: true, force: true })
+  }
 }
 
 export interface SpawnOptions {
@@ -40,6 +59,8 @@ export interface SpawnOptions {
    * still reading the checkout wherever it lies (`nobody` cannot enter a private clone directory).
    */
   readonly dropCapabilities?: boolean
+  /** Run under `prlimit --nofile=N`, so a test can exhaust the server's descriptors with a few connections. */
+  readonly maxDescriptors?: number
 }
 
 export interface Exited {
@@ -66,9 +87,12 @@ export interface Running {
 const BANNER = /^Serving (HTTPS?) on (\S+) port (\d+) \((https?):\/\/(\S+):(\d+)\/\) \.\.\.\n/
 
 const launch = (args: ReadonlyArray<string>, options: SpawnOptions) => {
+  const node = options.maxDescriptors === undefined
+    ? [process.execPath, bin, ...args]
+    : ["prlimit", `--nofile=${options.maxDescriptors}`, "--", process.execPath, bin, ...args]
   const [command, argv] = options.dropCapabilities === true
-    ? ["setpriv", ["--inh-caps=-all", "--bounding-set=-all", "--", process.execPath, bin, ...args]] as const
-    : [process.execPath, [bin, ...args]] as const
+    ? ["setpriv", ["--inh-caps=-all", "--bounding-set=-all", "--", ...node]] as const
+    : [node[0]!, node.slice(1)] as const
   const child = spawn(command, argv, { cwd: options.cwd ?? root, stdio: ["ignore", "pipe", "pipe"] })
   let stdout = ""
   let stderr = ""
