@@ -61,7 +61,7 @@ export interface ServerOptions {
   /** Default `"threading"`. */
   readonly mode?: Mode
   /**
-   * Connections served at once (a TLS connection counts from its first byte, before its handshake); more wait,
+   * Connections served at once (a TLS connection counts from when it is accepted, before its handshake); more wait,
    * unread, until one closes, up to {@link MAX_WAITING} of them; beyond that a new connection is closed at once.
    * Default: 1 in `"single"` mode, else {@link DEFAULT_MAX_CONNECTIONS}.
    */
@@ -112,6 +112,7 @@ export interface ServerOptions {
  * descriptor limit to the hard limit at start-up (commonly 4096 or far more), which leaves room for those.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const DEFAULT_MAX_CONNECTIONS = 1024
 
@@ -119,6 +120,7 @@ export const DEFAULT_MAX_CONNECTIONS = 1024
  * Connections over the cap wait, unread, in a queue this long (Node's default listen backlog); more are closed.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const MAX_WAITING = 511
 
@@ -128,6 +130,7 @@ export const MAX_WAITING = 511
  * (`AES128-GCM-SHA256`), no CBC (`AES128-SHA`, `ECDHE-RSA-AES128-SHA`). A `tls.ciphers` option replaces it.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const DEFAULT_CIPHERS =
   "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"

@@ -21,6 +21,7 @@ import * as Server from "../src/Server.js"
 import { rawOptions } from "./support/cliOptions.js"
 import { ensureBuilt, start as startCli } from "./support/cliProcess.js"
 import { echoRoutes } from "./support/echoRoutes.js"
+import { waitFor } from "./support/cgiKit.js"
 import { sendRaw } from "./support/rawClient.js"
 import { startStatic } from "./support/staticServer.js"
 
@@ -42,17 +43,6 @@ const start = (options: Server.ServerOptions, lines: Array<string> = []) =>
   Server.make({ port: 0, host: "127.0.0.1", ...options }).pipe(
     Effect.provide(Layer.merge(Handler.layer(routes), AccessLog.layerCollect(lines)))
   )
-
-/** Polls until `check` holds (real clock); false after `timeoutMs`. */
-const waitFor = (check: () => boolean, timeoutMs = 5_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    while (!check()) {
-      if (Date.now() > deadline) return false
-      yield* Effect.sleep("20 millis")
-    }
-    return true
-  })
 
 interface Client {
   readonly socket: Net.Socket
@@ -83,14 +73,14 @@ describe("connection cap", () => {
       const server = yield* start({})
       const port = server.address.port
       const held = yield* connectMany(port, Server.DEFAULT_MAX_CONNECTIONS)
-      expect(yield* waitFor(() => server.activeConnections() === Server.DEFAULT_MAX_CONNECTIONS)).toBe(true)
+      yield* waitFor("the default cap of connections served", () => server.activeConnections() === Server.DEFAULT_MAX_CONNECTIONS)
       const extra = yield* connect(port)
       extra.socket.write("GET /waited HTTP/1.0\r\n\r\n")
       yield* Effect.sleep("200 millis")
       expect(server.activeConnections()).toBe(Server.DEFAULT_MAX_CONNECTIONS)
       expect(extra.state.text).toBe("")
       held[0]!.socket.destroy()
-      expect(yield* waitFor(() => extra.state.closed)).toBe(true)
+      yield* waitFor("extra.state.closed", () => extra.state.closed)
       expect(extra.state.text).toMatch(/^HTTP\/1\.0 200 OK\r\n[\s\S]*\/waited\n$/)
     }), 30_000)
 
@@ -100,15 +90,15 @@ describe("connection cap", () => {
       const port = server.address.port
       const served = yield* connect(port)
       const waiting = yield* connectMany(port, Server.MAX_WAITING)
-      expect(yield* waitFor(() => server.activeConnections() === 1)).toBe(true)
+      yield* waitFor("server.activeConnections() === 1", () => server.activeConnections() === 1)
       const refused = yield* connect(port)
-      expect(yield* waitFor(() => refused.state.closed)).toBe(true)
+      yield* waitFor("refused.state.closed", () => refused.state.closed)
       expect(refused.state.text).toBe("")
       expect(waiting.some((c) => c.state.closed)).toBe(false)
       // A waiting connection is served once the slot frees.
       waiting[0]!.socket.write("GET /first HTTP/1.0\r\n\r\n")
       served.socket.destroy()
-      expect(yield* waitFor(() => waiting[0]!.state.closed)).toBe(true)
+      yield* waitFor("waiting[0]!.state.closed", () => waiting[0]!.state.closed)
       expect(waiting[0]!.state.text).toMatch(/path=\/first\n$/)
     }), 30_000)
 
@@ -138,7 +128,7 @@ describe("connection cap", () => {
       yield* Effect.sleep("300 millis")
       expect(second.state.text).toBe("")
       first.socket.destroy()
-      expect(yield* waitFor(() => second.state.closed)).toBe(true)
+      yield* waitFor("second.state.closed", () => second.state.closed)
       expect(second.state.text).toMatch(/^HTTP\/1\.0 200 OK\r\n[\s\S]*\r\n\r\nhello\n$/)
     }), 30_000)
 })
@@ -163,7 +153,7 @@ describe("request body minimum rate", () => {
       })
       expect(ex).toMatchObject({ closedByServer: true, timedOut: false })
       expect(ex.responses).toEqual([])
-      expect(yield* waitFor(() => tempFiles(dir).length === 0)).toBe(true)
+      yield* waitFor("no temporary upload file left", () => tempFiles(dir).length === 0)
       expect(Fs.existsSync(NodePath.join(dir, "slow.txt"))).toBe(false)
     }), 15_000)
 

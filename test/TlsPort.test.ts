@@ -18,6 +18,7 @@ import * as Response from "../src/Response.js"
 import * as Server from "../src/Server.js"
 import { classifyFirstBytes } from "../src/internal/tlsGate.js"
 import { ensureBuilt, start as startCli } from "./support/cliProcess.js"
+import { waitFor } from "./support/cgiKit.js"
 import { sendRaw } from "./support/rawClient.js"
 
 const dir = Fs.mkdtempSync("/tmp/effect-httpd-tlsport-")
@@ -49,17 +50,6 @@ const startTls = (options: Server.ServerOptions = {}, lines: Array<string> = [])
   })
 
 const openFds = () => Fs.readdirSync("/proc/self/fd").length
-
-/** Polls until `check` holds (real clock); false after `timeoutMs`. */
-const waitFor = (check: () => boolean, timeoutMs = 5_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    while (!check()) {
-      if (Date.now() > deadline) return false
-      yield* Effect.sleep("20 millis")
-    }
-    return true
-  })
 
 /** A TCP connection that is opened, optionally sends `bytes`, and is closed (FIN) by the client. */
 const probe = (port: number, bytes?: Uint8Array) =>
@@ -124,7 +114,7 @@ describe("TLS port: connections that never finish the handshake", () => {
       yield* Effect.forEach(Array.from({ length: 50 }, (_, i) => i), (i) =>
         // Plain connect+close, and a FIN after part of a ClientHello.
         probe(port, i % 2 === 0 ? undefined : Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40])), { concurrency: 10 })
-      expect(yield* waitFor(() => openFds() <= baseline)).toBe(true)
+      yield* waitFor("descriptors back at the baseline", () => openFds() <= baseline)
     }))
 
   it.scopedLive("a silent connection, a stalled ClientHello and a stalled method are closed at the handshake deadline", () =>
@@ -188,7 +178,7 @@ describe("TLS port: connections that never finish the handshake", () => {
       // With the 30 s grace, only closing the pending connections can end this before the 10 s budget.
       const closed = yield* Effect.timeout(Scope.close(scope, Exit.void), "10 seconds").pipe(Effect.option)
       expect(closed._tag).toBe("Some")
-      expect(yield* waitFor(() => sockets.every((s) => s.destroyed || s.readableEnded))).toBe(true)
+      yield* waitFor("every pre-handshake socket closed", () => sockets.every((s) => s.destroyed || s.readableEnded))
     }))
 
   it.scopedLive("the executable exits promptly on SIGTERM and SIGINT with pre-handshake connections open", () =>
