@@ -70,7 +70,10 @@ export interface ServerOptions {
   readonly shutdownTimeout?: Duration.DurationInput
   /** Close a connection with no request in progress after this long (also a slow head). Default 120 seconds. */
   readonly idleTimeout?: Duration.DurationInput
-  /** Close a connection whose request head has not been completed this long after its first byte. Default 30 seconds. */
+  /**
+   * Close a connection whose request head has not been completed this long after its first byte, or, for its first
+   * request, after it was accepted. Default 30 seconds.
+   */
   readonly headerTimeout?: Duration.DurationInput
   /** Close a connection whose request body sends nothing for this long. Default: `idleTimeout`. */
   readonly bodyTimeout?: Duration.DurationInput

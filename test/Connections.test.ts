@@ -102,6 +102,22 @@ describe("connection cap", () => {
       expect(waiting[0]!.state.text).toMatch(/path=\/first\n$/)
     }), 30_000)
 
+  it.scopedLive("a connection that sends nothing holds its slot for the header timeout, not the idle timeout", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const server = yield* start({ idleTimeout: "20 seconds", headerTimeout: "300 millis" }, lines)
+      const silent = yield* sendRaw({ port: server.address.port, chunks: [], timeoutMs: 5_000 })
+      expect(silent).toMatchObject({ closedByServer: true, timedOut: false })
+      expect(lines.some((l) => l.endsWith("Request timed out: TimeoutError('timed out')"))).toBe(true)
+      // A request sent at once is answered, and the deadline ends with its head.
+      const ok = yield* sendRaw({
+        port: server.address.port,
+        chunks: ["POST / HTTP/1.0\r\nContent-Length: 4\r\n\r\n", "ab", "cd"],
+        delayBetweenChunksMs: 200
+      })
+      expect(ok.responses.map((r) => r.body.toString())).toEqual(["got 4: abcd\n"])
+    }))
+
   it.effect("--max-connections: a positive integer, passed to the server", () =>
     Effect.gen(function*() {
       const validate = (overrides: Partial<Cli.RawOptions>) =>

@@ -284,6 +284,9 @@ export class Connection {
     transport.on("error", this.onError)
     transport.on("timeout", this.onTimeout)
     if (engine.idleTimeoutMs > 0) transport.setTimeout(engine.idleTimeoutMs)
+    // A new connection holds a slot under the connection cap: its first head is due within the header timeout from
+    // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections.
+    if (engine.headerTimeoutMs > 0) this.headTimer = setTimeout(this.onHeadTimeout, engine.headerTimeoutMs)
   }
 
   /** Whether no request is being answered (a shutdown may close it at once). */
