@@ -121,6 +121,8 @@ export interface CliConfig {
   readonly basicAuth: ReadonlyArray<Credentials>
   /** `--workers`: processes serving the port; 1 serves in this process. */
   readonly workers: number
+  /** `--max-connections`: connections served at once (absent: the server's default). */
+  readonly maxConnections?: number
   /** `--precompressed`: `.br` / `.gz` siblings sent to clients that accept them. */
   readonly precompressed: boolean
   /** `--upload`: `PUT` stores files, bodies up to this many bytes (`None`: no uploads). */
@@ -498,6 +500,15 @@ const workers = Options.integer("workers").pipe(
   ),
   Options.withDefault(1)
 )
+const maxConnections = Options.integer("max-connections").pipe(
+  Options.withPseudoName("N"),
+  Options.withDescription(
+    `Serve at most N connections at once (per worker; default: ${Server.DEFAULT_MAX_CONNECTIONS}); up to ` +
+      `${Server.MAX_WAITING} more wait unread until one closes, and beyond that new connections are closed. ` +
+      "Example: --max-connections 256"
+  ),
+  Options.optional
+)
 const precompressed = Options.boolean("precompressed").pipe(
   Options.withDescription(
     "Send FILE.br or FILE.gz (when it exists beside FILE) to clients whose Accept-Encoding allows it, with FILE's " +
@@ -617,6 +628,8 @@ export interface RawOptions {
   readonly basicAuthInsecure: boolean
   /** Default 1. */
   readonly workers?: number
+  /** Default none (the server's default). */
+  readonly maxConnections?: Option.Option<number>
   readonly precompressed: boolean
   readonly upload: boolean
   readonly uploadMaxBytes: Option.Option<number>
@@ -674,6 +687,10 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
     const workers = raw.workers ?? 1
     if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
       return yield* Effect.fail(usage(`argument --workers: invalid count '${workers}' (an integer from 1 to ${MAX_WORKERS})`))
+    }
+    const maxConnections = raw.maxConnections ?? Option.none()
+    if (Option.isSome(maxConnections) && !(Number.isInteger(maxConnections.value) && maxConnections.value >= 1)) {
+      return yield* Effect.fail(usage(`argument --max-connections: invalid count '${maxConnections.value}' (an integer of at least 1)`))
     }
     if (Option.isSome(raw.cacheControl)) {
       const value = raw.cacheControl.value
@@ -752,6 +769,7 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       spa: raw.spa,
       basicAuth: credentials,
       workers,
+      ...(Option.isSome(maxConnections) ? { maxConnections: maxConnections.value } : {}),
       precompressed: raw.precompressed,
       upload: raw.upload ? Option.some(Option.getOrElse(raw.uploadMaxBytes, () => 100 * 1024 * 1024)) : Option.none(),
       compress: raw.compress === true
@@ -862,6 +880,7 @@ const listen = (config: CliConfig, tls: Option.Option<Tls.TlsOptions>) => {
       protocolVersion: config.protocol,
       shutdownTimeout: SHUTDOWN_GRACE,
       ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
+      ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
       ...(config.keepAliveOnError ? { keepAliveOnError: true } : {}),
       ...(config.colorScheme ? { errorMessageFormat: StaticFiles.COLOR_SCHEME_ERROR_MESSAGE } : {}),
       ...(Option.isSome(tls) ? { tls: tls.value } : {})
@@ -1050,6 +1069,7 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       basicAuth,
       basicAuthInsecure,
       workers,
+      maxConnections,
       precompressed,
       upload,
       uploadMaxBytes,

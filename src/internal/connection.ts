@@ -33,6 +33,7 @@ import {
 import type { FileBody, Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
 import * as Fs from "node:fs"
+import { BodyRateDeadline } from "./bodyRate.js"
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
 import { type HostPolicy, requestAuthority } from "./hostCheck.js"
 import { pyRepr } from "./pythonText.js"
@@ -84,6 +85,8 @@ export interface Engine {
   readonly headerTimeoutMs: number
   /** Close a connection whose request body is silent this long (reading not paused by us); 0 disables. */
   readonly bodyTimeoutMs: number
+  /** Bytes a second a request body must average, after `bodyTimeoutMs` of grace; 0 disables. */
+  readonly bodyMinRate: number
   /** An unread request body up to this size is read and dropped to keep the connection; larger closes it. */
   readonly maxDrainBytes: number
   readonly keepAliveOnError: boolean
@@ -319,6 +322,7 @@ export class Connection {
   private upgraded = false
   /** `next` is running further up the stack. */
   private advancing = false
+  private bodyRate: BodyRateDeadline | undefined = undefined
   private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
@@ -345,6 +349,9 @@ export class Connection {
     transport.on("error", this.onError)
     transport.on("timeout", this.onTimeout)
     if (engine.idleTimeoutMs > 0) transport.setTimeout(engine.idleTimeoutMs)
+    // A new connection holds a slot under the connection cap: its first head is due within the header timeout from
+    // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections.
+    if (engine.headerTimeoutMs > 0) this.headTimer = setTimeout(this.onHeadTimeout, engine.headerTimeoutMs)
   }
 
   /** Whether no request is being answered (a shutdown may close it at once). */
@@ -409,6 +416,7 @@ export class Connection {
     this.finished = true
     this.readEnded = true
     if (this.headTimer !== undefined) this.clearHeadTimer()
+    this.stopBodyRate()
     this.bodyTarget?.fail(new RequestBodyError({ reason: "ClientClosed", message: "the client closed the connection" }))
     const fiber = this.current?.fiber
     if (fiber !== undefined) {
@@ -420,6 +428,11 @@ export class Connection {
 
   private readonly onError = (_error: Error): void => {
     // ECONNRESET and friends: "close" follows and cleans up.
+  }
+
+  private stopBodyRate(): void {
+    this.bodyRate?.stop()
+    this.bodyRate = undefined
   }
 
   private readonly onTimeout = (): void => {
@@ -447,11 +460,13 @@ export class Connection {
         case "BodyEnd":
           this.bodyTarget?.end()
           this.bodyTarget = undefined
+          this.stopBodyRate()
           if (this.current !== undefined && this.engine.bodyTimeoutMs > 0) this.transport.setTimeout(0)
           break
         case "BodyError":
           this.bodyTarget?.fail(event.error)
           this.bodyTarget = undefined
+          this.stopBodyRate()
           this.readEnded = true
           // Input that ends inside a body is no half-close: the request can never be whole. The handler learns it
           // from the body stream (and may answer, e.g. 400); one that stays silent is dropped after LINGER_MS, so its
@@ -484,11 +499,13 @@ export class Connection {
       this.startProbe()
       // Our own backpressure is not the client's silence.
       if (receiving) this.transport.setTimeout(0)
+      this.bodyRate?.pause()
     } else if (!full && this.paused) {
       this.paused = false
       this.stopProbe()
       this.transport.resume()
       if (receiving) this.transport.setTimeout(this.engine.bodyTimeoutMs)
+      this.bodyRate?.resume()
     }
   }
 
@@ -582,6 +599,12 @@ export class Connection {
     // While its body arrives, a request is bounded by the body timeout; otherwise by nothing (the handler's time).
     if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0) transport.setTimeout(engine.bodyTimeoutMs)
     else if (engine.idleTimeoutMs > 0) transport.setTimeout(0)
+    // The silence timeout restarts on every byte; a body trickling in is bounded by its average rate.
+    if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0 && engine.bodyMinRate > 0) {
+      this.stopBodyRate()
+      const from = body.received
+      this.bodyRate = new BodyRateDeadline(engine.bodyTimeoutMs, engine.bodyMinRate, () => body.received - from, this.onTimeout)
+    }
 
     // The one place every request passes before any handler (static, CGI, upload, listings, OPTIONS…) or 100 Continue.
     const hostRefused = engine.hostPolicy !== undefined &&
@@ -966,6 +989,7 @@ export class Connection {
   private finish(): void {
     if (this.finished) return
     this.finished = true
+    this.stopBodyRate()
     const transport = this.transport
     if (this.paused) transport.resume()
     transport.end()
