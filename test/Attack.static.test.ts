@@ -168,6 +168,36 @@ describe("attack: FIFO swapped in for a file (default options)", () => {
     }), 60_000)
 })
 
+describe("attack: a device swapped in for a small file (default options)", () => {
+  it.scopedLive("a link flipped between a small file and /dev/zero must not read without bound", () =>
+    Effect.gen(function*() {
+      ensureBuilt()
+      const base = yield* makeBase
+      NodeFs.writeFileSync(Path.join(base, "z.txt"), "small\n")
+      const server = yield* startCli(["-b", "127.0.0.1", "-p", "HTTP/1.1", "-d", base, "0"])
+      const rssKb = (): number => {
+        try {
+          return Number(/VmRSS:\s+(\d+)/.exec(NodeFs.readFileSync(`/proc/${server.pid}/status`, "utf8"))?.[1] ?? 0)
+        } catch {
+          return 0
+        }
+      }
+      let peak = 0
+      // Watchdog: the machine is shared; stop the server well before it takes the host's memory.
+      const watch = setInterval(() => {
+        peak = Math.max(peak, rssKb())
+        if (peak > 800_000) server.child.kill("SIGKILL")
+      }, 50)
+      yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(watch)))
+      yield* flipper(base, "zz", "z.txt", "/dev/zero", 5000)
+      // Stat saw a 6-byte file, readFile then read the device until Node's 2 GiB limit: observed >1.2 GB RSS in 3 s.
+      yield* Effect.promise(() => hammer(server.port, "/zz", 400, 4, 5000, 2000))
+      clearInterval(watch)
+      expect(peak).toBeLessThan(400_000)
+      expect((yield* Effect.promise(() => fetchOnce(server.port, "/z.txt")))?.status).toBe(200)
+    }), 60_000)
+})
+
 describe("attack: --workers keeps its port", () => {
   it.scopedLive("both workers killed at once: no other process can take the port in the back-off window", () =>
     Effect.gen(function*() {
