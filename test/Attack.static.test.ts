@@ -286,6 +286,28 @@ describe("attack: --cgi never serves a script's source", () => {
       }
     }), 90_000)
 
+  it.scopedLive("--no-dotfiles: a script link flipped to a dot script never runs it (check-then-exec of the link)", () =>
+    Effect.gen(function*() {
+      ensureBuilt()
+      const root = cgiTree(yield* makeBase)
+      NodeFs.writeFileSync(
+        Path.join(root, "cgi-bin", ".hidden.sh"),
+        "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho RAN-HIDDEN\n",
+        { mode: 0o755 }
+      )
+      const server = yield* startCli(["-b", "127.0.0.1", "--cgi", "--no-dotfiles", "-d", root, "0"])
+      expect(yield* Effect.promise(() => rawGet(server.port, "/cgi-bin/.hidden.sh"))).not.toContain("RAN-HIDDEN")
+      yield* flipper(Path.join(root, "cgi-bin"), "r.sh", "env.sh", ".hidden.sh", 8000)
+      let ran = 0
+      const end = Date.now() + 7000
+      for (let i = 0; i < 100 && Date.now() < end; i++) {
+        const replies = yield* Effect.promise(() => Promise.all([1, 2, 3, 4].map(() => rawGet(server.port, "/cgi-bin/r.sh"))))
+        ran += replies.filter((reply) => reply.includes("RAN-HIDDEN")).length
+      }
+      // Observed 34 of 300: verifyScript resolves the link, then the link itself is executed.
+      expect(ran).toBe(0)
+    }), 60_000)
+
   it.scopedLive("--precompressed: a .gz sibling linked into cgi-bin is not sent", () =>
     Effect.gen(function*() {
       ensureBuilt()
