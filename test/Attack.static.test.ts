@@ -308,6 +308,23 @@ describe("attack: --cgi never serves a script's source", () => {
       expect(ran).toBe(0)
     }), 60_000)
 
+  it.scopedLive("--spa: a fallback re-pointed into cgi-bin after start-up is not sent for missing paths", () =>
+    Effect.gen(function*() {
+      ensureBuilt()
+      const root = cgiTree(yield* makeBase)
+      NodeFs.writeFileSync(Path.join(root, "app.html"), "<html>app</html>\n")
+      const server = yield* startCli(["-b", "127.0.0.1", "--cgi", "--spa", "app.html", "-d", root, "0"])
+      const before = yield* Effect.promise(() => fetchOnce(server.port, "/missing", { Accept: "text/html" }))
+      expect(before?.body.toString()).toContain("app")
+      // The start-up check passed; the file is now a link to a script (a local writer, or a deploy step).
+      NodeFs.rmSync(Path.join(root, "app.html"))
+      NodeFs.symlinkSync("cgi-bin/env.sh", Path.join(root, "app.html"))
+      const direct = yield* Effect.promise(() => fetchOnce(server.port, "/app.html", { Accept: "text/html" }))
+      expect(direct?.status).toBe(403)
+      const fallback = yield* Effect.promise(() => fetchOnce(server.port, "/missing", { Accept: "text/html" }))
+      expect(fallback?.body.toString("latin1") ?? "").not.toContain("SOURCE-MARKER")
+    }), 60_000)
+
   it.scopedLive("--precompressed: a .gz sibling linked into cgi-bin is not sent", () =>
     Effect.gen(function*() {
       ensureBuilt()
