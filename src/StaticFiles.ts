@@ -156,6 +156,13 @@ export interface StaticFilesOptions {
    */
   readonly followSymlinks?: boolean
   /**
+   * URL paths of directories (`"/cgi-bin"`) nothing in or below which is served as a file or listed, however it is
+   * reached: judged on the real path of what was opened (a link, an index page, the SPA fallback or a `.gz`
+   * sibling leading into one answers 404). `Cgi.make` sets it to its `cgiDirectories`, so a script's source is
+   * never sent. Default: none.
+   */
+  readonly notServed?: ReadonlyArray<string>
+  /**
    * Directory listings as JSON for scripts, where the HTML listing would be sent (a directory without an index
    * page), when the query has `format=json` or the `Accept` field prefers `application/json` to `text/html`
    * (RFC 9110 quality values: `application/json;q=0` does not count, `*\/*` alone is a tie and gets HTML). The
@@ -308,7 +315,6 @@ const resolveConfig = (options: StaticFilesOptions) =>
       // 256 KiB: measured ~1.5x the throughput of 64 KiB on a 10 MiB file (fewer Stream steps per byte).
       chunkSize: options.chunkSize ?? 256 * 1024,
       listingConcurrency: 16,
-      directReads: options.cache !== false,
       colorScheme: options.colorScheme ?? false,
       hideDotfiles: options.hideDotfiles ?? false,
       confine: undefined,
@@ -320,7 +326,8 @@ const resolveConfig = (options: StaticFilesOptions) =>
     }
     const verifier = makeVerifier(config.root, {
       confine: options.followSymlinks === false,
-      hideDotfiles: config.hideDotfiles
+      hideDotfiles: config.hideDotfiles,
+      refuseUnder: (options.notServed ?? []).map((dir) => UrlPath.translatePath(config.root, dir).replace(/\/+$/, ""))
     })
     if (verifier !== undefined) config = { ...config, confine: verifier.allowsPath, verifier }
     const dotIndex = config.hideDotfiles ? config.indexPages.find(hasDotName) : undefined
