@@ -38,6 +38,13 @@ export interface Verifier {
   /** `allowsPath` without blocking the event loop, for listings, which check every link of a directory. */
   readonly allowsPathAsync: (path: string) => Promise<boolean>
   /**
+   * What a listing shows for the link `path`: the `fstat` of the object opened through it when that object's own
+   * path is allowed (so the size and time shown are those of what was checked, whatever the link points to a
+   * moment later); `"hidden"` when refused; `"unknown"` when it cannot be opened (dangling, no permission) but
+   * its target, resolved now, is allowed: listed without size or time, as a dangling link is.
+   */
+  readonly linkTarget: (path: string) => Promise<NodeFs.Stats | "hidden" | "unknown">
+  /**
    * Whether the open descriptor `fd`, opened from `path`, may be served; and the path to read a directory's
    * entries through (`/proc/self/fd/N` on Linux, so later reads stay on the verified directory).
    */
@@ -135,7 +142,16 @@ export const makeVerifier = (root: string, policy: Policy): Verifier | undefined
       return undefined
     }
   }
-  return { allowsReal, allowsPath, allowsPathAsync, verify }
+  const linkTarget = (path: string): Promise<NodeFs.Stats | "hidden" | "unknown"> =>
+    NodeFs.promises.open(path, FLAGS).then(
+      (handle) =>
+        handle.stat().then(
+          (stats) => (verify(handle.fd, path) === undefined ? "hidden" as const : stats),
+          () => "unknown" as const
+        ).finally(() => handle.close()),
+      () => allowsPathAsync(path).then((allowed) => (allowed ? "unknown" as const : "hidden" as const))
+    )
+  return { allowsReal, allowsPath, allowsPathAsync, verify, linkTarget }
 }
 
 /** A descriptor opened and verified, with its `fstat` and the path to read a directory's entries through. */

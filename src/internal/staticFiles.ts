@@ -90,10 +90,11 @@ const nameShown = (config: StaticConfig): ListingEntries.NameShown => (name) =>
   !(config.hideDotfiles && name.startsWith(".")) && !isUploadTemp(name)
 
 /**
- * With `followSymlinks: false` or `hideDotfiles`, a link whose resolved path the verifier refuses is not listed
- * (checked without blocking the event loop: one `realpath` per link).
+ * With `followSymlinks: false`, `hideDotfiles` or CGI directories, a link is judged on what it opens (one open,
+ * `fstat` and close per link, without blocking the event loop): refused, it is not listed; allowed, what is shown
+ * is that object's size and time.
  */
-const linkShown = (config: StaticConfig): ListingEntries.LinkShown => config.verifier?.allowsPathAsync
+const linkShown = (config: StaticConfig): ListingEntries.LinkShown => config.verifier?.linkTarget
 
 const indexAllowed = (config: StaticConfig, candidate: string): boolean =>
   config.confine === undefined || config.confine(candidate)
