@@ -21,7 +21,7 @@ import * as Cli from "../src/Cli.js"
 import type { HeaderField } from "../src/Headers.js"
 import { HttpError } from "../src/HttpError.js"
 import { eligible } from "../src/internal/compress.js"
-import { withoutReplaced } from "../src/internal/extras.js"
+import { mergeVary, withoutReplaced } from "../src/internal/extras.js"
 import { fsFailure } from "../src/internal/fsFailure.js"
 import { makeVerifier } from "../src/internal/openVerified.js"
 import { MimeTypes } from "../src/MimeTypes.js"
@@ -366,6 +366,17 @@ describe("the rules, one function each", () => {
     expect(dots.allowsReal(root + "/.www/a/.git/config")).toBe(false)
     expect(dots.allowsReal("/srv/site/a.txt")).toBe(true)
     expect(dots.allowsReal("/home/u/.ssh/id_rsa")).toBe(false)
+  })
+
+  it("mergeVary: the handler's members kept first, extra ones added once (any case), one field; * alone", () => {
+    const fields: ReadonlyArray<HeaderField> = [["Content-type", "text/plain"], ["Vary", "Accept-Encoding"]]
+    expect(mergeVary(fields, ["Origin"])).toEqual([["Content-type", "text/plain"], ["Vary", "Accept-Encoding, Origin"]])
+    expect(mergeVary(fields, ["accept-encoding, Origin"])).toEqual([
+      ["Content-type", "text/plain"],
+      ["Vary", "Accept-Encoding, Origin"]
+    ])
+    expect(mergeVary([["Content-type", "text/plain"]], ["Origin"])).toEqual([["Content-type", "text/plain"], ["Vary", "Origin"]])
+    expect(mergeVary(fields, ["*"])).toEqual([["Content-type", "text/plain"], ["Vary", "*"]])
   })
 
   it("withoutReplaced: fields an extra field names are dropped, any case", () => {

@@ -1,7 +1,8 @@
 /**
- * Outside attacks on the issue-12 fixes (static files, CGI gate, `-H`, `--workers`), run against the real
- * executable over loopback. Each test FAILS on the code it was written against (branch `attack-static`) and
- * passes once the hole it names is closed. Writers racing the server run in a child process, bounded in time.
+ * Races and swaps against the static files, the CGI gate, `-H` and `--workers`, run against the real executable over
+ * loopback: what is served is decided on what was opened (its `fstat`, its descriptor's real path), never on an
+ * earlier look at a path. Each test failed on the code before the fix (figures in the comments: what the outside
+ * attack observed then). Writers racing the server run in a child process, bounded in time.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -215,7 +216,7 @@ describe("attack: --no-follow-symlinks listings", () => {
         const reply = yield* Effect.promise(() => fetchOnce(server.port, "/ld/?format=json"))
         if (reply?.body.toString().includes("123457")) leaked++
       }
-      // Observed 114 of 1500: `shown` resolves the link, then a separate stat follows it again.
+      // Before: 114 of 1500 leaked; `shown` resolves the link, then a separate stat follows it again.
       expect(leaked).toBe(0)
     }), 60_000)
 })
@@ -238,8 +239,11 @@ describe("attack: --workers keeps its port", () => {
         grabbed = yield* Effect.promise(() => canGrab(port))
         yield* Effect.sleep("5 millis")
       }
-      // Observed: the cluster primary closes the listening socket when its last worker leaves; bound after ~80 ms.
+      // Before: the cluster primary closed the listening socket when its last worker left; bound after ~80 ms.
       expect(grabbed).toBe(false)
+      // The replacements serve it again (a connection made meanwhile waits in the socket's queue).
+      const reply = yield* Effect.promise(() => fetchOnce(port, "/s.txt", {}, 10_000))
+      expect(reply?.status).toBe(200)
     }), 60_000)
 
   it.scopedLive("port 0: after both workers die, the replacements serve the port the banner announced", () =>
@@ -281,7 +285,7 @@ describe("attack: --cgi never serves a script's source", () => {
         const files = yield* Effect.promise(() => hammer(server.port, "/flip", 1000, 4, 6000))
         const dirs = yield* Effect.promise(() => hammer(server.port, "/dflip/env.sh", 600, 4, 4000))
         const leaked = [...files, ...dirs].filter((got) => got?.body.toString("latin1").includes("SOURCE-MARKER"))
-        // Observed: 337 of 4000 (and 148 of 4000 with --no-follow-symlinks --no-dotfiles).
+        // Before: 337 of 4000 (and 148 of 4000 with --no-follow-symlinks --no-dotfiles).
         expect(leaked.length, `options ${extra.join(" ")}`).toBe(0)
       }
     }), 90_000)
@@ -304,7 +308,7 @@ describe("attack: --cgi never serves a script's source", () => {
         const replies = yield* Effect.promise(() => Promise.all([1, 2, 3, 4].map(() => rawGet(server.port, "/cgi-bin/r.sh"))))
         ran += replies.filter((reply) => reply.includes("RAN-HIDDEN")).length
       }
-      // Observed 34 of 300: verifyScript resolves the link, then the link itself is executed.
+      // Before: 34 of 300 ran it; verifyScript resolves the link, then the link itself is executed.
       expect(ran).toBe(0)
     }), 60_000)
 
