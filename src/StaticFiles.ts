@@ -14,8 +14,11 @@
  *   the connection without a response. A listing title with such a surrogate shows U+FFFD where Python raises;
  * - names that differ only by case are listed in the order Node reads the directory (sorted), not `os.listdir`'s;
  * - file names that are not valid UTF-8 cannot be served or listed faithfully (`FileSystem` paths are strings);
- * - something that is neither a regular file nor a directory (FIFO, device, socket) answers 404; Python opens it;
- * - HEAD only stats: a file that exists but cannot be opened answers 200 to HEAD (Python: 404).
+ * - something that is neither a regular file nor a directory (FIFO, device, socket) answers 404, decided on the
+ *   `fstat` of the descriptor opened (non-blocking) for the answer, so one swapped in after a `stat` neither blocks
+ *   nor streams without end; Python opens it. A file is read up to that `fstat` size. HEAD opens the file as GET
+ *   does (so its answer is Python's 404 for one that cannot be opened). File bytes are read with `node:fs` on that
+ *   descriptor whatever `FileSystem` is provided.
  *
  * @since 0.1.0
  */
