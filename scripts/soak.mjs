@@ -229,7 +229,7 @@ async function main() {
         // Abort mid-request: a partial head, or a partial POST body.
         const partial = random() < 0.5
           ? "GET /small.bin HTTP/1.1\r\nHost: localhost\r\nX-Half: "
-          : "POST /upload HTTP/1.1\r\nContent-Length: 50000\r\n\r\n" + "x".repeat(Math.floor(random() * 50000))
+          : "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50000\r\n\r\n" + "x".repeat(Math.floor(random() * 50000))
         await new Promise((r) => conn.socket.write(partial, r))
         if (random() < 0.5) conn.socket.resetAndDestroy()
         else conn.socket.destroy()
@@ -248,7 +248,7 @@ async function main() {
         const body = Crypto.randomBytes(Math.floor(random() * 200 * 1024))
         const chunked = random() < 0.3
         if (chunked) {
-          conn.socket.write(`POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n`)
+          conn.socket.write(`POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n`)
           for (let i = 0; i < body.length; i += 16384) {
             const piece = body.subarray(i, i + 16384)
             conn.socket.write(piece.length.toString(16) + "\r\n")
@@ -257,7 +257,7 @@ async function main() {
           }
           conn.socket.write("0\r\n\r\n")
         } else {
-          conn.socket.write(`POST /echo HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n`)
+          conn.socket.write(`POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n`)
           conn.socket.write(body)
         }
         const r = await readResponse(conn)
