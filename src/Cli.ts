@@ -416,7 +416,8 @@ const colorScheme = Options.boolean("color-scheme").pipe(
 const cors = Options.boolean("cors").pipe(
   Options.withDescription(
     "Let scripts of any origin read the files: Access-Control-Allow-Origin: * on every response, and OPTIONS " +
-      "preflight requests answered (without it OPTIONS is 501, as in Python). Example: --cors"
+      "preflight requests answered (without it OPTIONS is 501, as in Python). With uploads on, the preflight offers " +
+      "PUT only when basic authentication is on too. Example: --cors"
   )
 )
 const cacheControl = Options.text("cache-control").pipe(
@@ -443,7 +444,8 @@ const noFollowSymlinks = Options.boolean("no-follow-symlinks").pipe(
 const jsonListing = Options.boolean("json-listing").pipe(
   Options.withDescription(
     "Answer directory listings as JSON ([{name, type, size, mtime}]) to '?format=json' or an Accept header " +
-      "preferring application/json. Example: --json-listing (then curl -H 'Accept: application/json' URL)"
+      "preferring application/json; at most 10000 entries (the first by name; X-Listing-Truncated: shown/total " +
+      "when cut). Example: --json-listing (then curl -H 'Accept: application/json' URL)"
   )
 )
 const spa = Options.text("spa").pipe(
@@ -499,7 +501,9 @@ const upload = Options.boolean("upload").pipe(
   Options.withDescription(
     "Accept PUT /path: the body is written to that file under the directory (atomically: temporary file, then " +
       "rename), 201 for a new file, 204 for a replaced one. The parent directory must exist; symbolic links on " +
-      "the way are refused (403). Anyone who can reach the server can write: combine with --basic-auth. Not with " +
+      "the way are refused (403), and so is any path with a component starting with '.' (always, 403); names " +
+      "with control characters (400) or too long (414) are refused before the body. " +
+      "Anyone who can reach the server can write: combine with --basic-auth. Not with " +
       "--cgi. Example: --upload (then curl -T report.pdf http://localhost:8000/report.pdf)"
   )
 )
@@ -539,9 +543,9 @@ const compressMaxBytes = Options.integer("compress-max-bytes").pipe(
 const richListing = Options.boolean("rich-listing").pipe(
   Options.withDescription(
     "Directory listings as a browser page: breadcrumbs, a filter box, type icons, sizes and local times, directories " +
-      "first, sortable by clicking a column (?sort=name|size|time&order=asc|desc), dark mode, phone-sized; with " +
-      "--upload a drop zone with per-file progress, with --archives download links. Without it the listing is " +
-      "Python's. Example: --rich-listing (then open http://localhost:8000/?sort=time&order=desc)"
+      "first, sortable by clicking a column (?sort=name|size|time&order=asc|desc), dark mode, phone-sized; at most " +
+      "10000 entries (the first by name); with --upload a drop zone with per-file progress, with --archives " +
+      "download links. Without it the listing is Python's. Example: --rich-listing (then open http://localhost:8000/?sort=time&order=desc)"
   )
 )
 const archives = Options.boolean("archives").pipe(

@@ -21,7 +21,7 @@ import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
 import { makeVerifier, type Verifier } from "./openVerified.js"
-import { TEMP_PREFIX } from "./upload.js"
+import { isUploadTemp } from "./upload.js"
 import { pyJoin } from "./urlPath.js"
 
 /** The archive formats offered. */
@@ -72,7 +72,7 @@ type Walked =
 
 /** Which names are never archived. */
 const skipped = (name: string, hideDotfiles: boolean): boolean =>
-  (hideDotfiles && name.startsWith(".")) || name.startsWith(TEMP_PREFIX)
+  (hideDotfiles && name.startsWith(".")) || isUploadTemp(name)
 
 /**
  * The tree below `directory`, depth first, names in code point order, without reading a file. Stops as soon as a

@@ -2,7 +2,7 @@
  * `richListing`: the directory listing as a browsable page (`richPage/`), directories first, sortable with
  * `?sort=name|size|time&order=asc|desc`. Names are escaped and linked exactly as in Python's listing.
  */
-import type { ListedEntry } from "./listingEntries.js"
+import type { Listed, ListedEntry } from "./listingEntries.js"
 import { type PageFeatures, renderPage, type SortKey, type SortOrder } from "./richPage/html.js"
 
 /** One row of the table. */
@@ -64,8 +64,18 @@ export type { PageFeatures } from "./richPage/html.js"
 /** The page (see `richPage/html.ts`), UTF-8 with `surrogateescape` as Python's listing. */
 export const renderRichListing = (
   publicPath: string,
-  entries: ReadonlyArray<RichEntry>,
+  listed: Listed<RichEntry>,
   sort: SortKey,
   order: SortOrder,
   features: PageFeatures
-): Buffer => renderPage(publicPath, sortEntries(entries, sort, order), sort, order, features)
+): Buffer =>
+  renderPage(
+    publicPath,
+    sortEntries(listed.entries, sort, order),
+    sort,
+    order,
+    features,
+    listed.truncated
+      ? [`The first ${listed.entries.length} of ${listed.total} entries (in name order; the sort applies to them).`]
+      : []
+  )

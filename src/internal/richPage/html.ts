@@ -5,8 +5,8 @@
  * no `javascript:` link) or as escaped text (`<`, `>`, `&`, bidi controls); none goes into another attribute.
  */
 import type { ListedEntry } from "../listingEntries.js"
-import { displayPath } from "../listing.js"
-import { encodeUtf8SurrogateEscape, escapeHtml, quote, unquotePath } from "../urlPath.js"
+import { displayPath, escapeDisplayed } from "../listing.js"
+import { encodeUtf8SurrogateEscape, quote, unquotePath } from "../urlPath.js"
 import { formatTime, humanSize, plural } from "./format.js"
 import { icon, iconKind, SPRITE } from "./icons.js"
 import { SCRIPT } from "./script.js"
@@ -27,15 +27,8 @@ export interface PageFeatures {
   readonly archives: boolean
 }
 
-/**
- * The bidirectional-text controls: in a name they reorder what is shown (`gpj.exe` after U+202E reads `exe.jpg`),
- * and a character reference would be obeyed too, so each is shown as `\u202e`.
- */
-const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
-
-/** Text content: HTML-escaped, bidi controls made visible. */
-export const text = (s: string): string =>
-  escapeHtml(s).replace(BIDI_CONTROLS, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"))
+/** Text content: HTML-escaped, bidi controls shown as `\u202e` (as in the plain listing). */
+const text = escapeDisplayed
 
 /**
  * The path as links, one per directory, each `../` steps up from the page (relative, so a mount prefix and the
