@@ -111,6 +111,12 @@ const UPLOAD_SECTION = [
   "</section>"
 ].join("\n")
 
+/** A folder, as the tab's icon. */
+const FAVICON = "data:image/svg+xml," + encodeURIComponent(
+  "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'><path fill='#54aeff' " +
+    "d='M3 6a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z'/></svg>"
+)
+
 /** Sorted entries as the page, UTF-8 with `surrogateescape` as Python's listing. */
 export const renderPage = (
   publicPath: string,
@@ -130,6 +136,7 @@ export const renderPage = (
     "<meta charset=\"utf-8\">",
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
     "<meta name=\"color-scheme\" content=\"light dark\">",
+    `<link rel="icon" href="${FAVICON}">`,
     `<style>${STYLE}</style>`,
     `<title>${title}</title>`,
     "</head>",
