@@ -42,10 +42,11 @@ export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024 * 1024
 
 /** `download=tar.gz` or `download=zip` in the query (the first `download` counts), else `undefined`. */
 export const archiveFormat = (path: string): ArchiveFormat | undefined => {
-  const query = path.indexOf("?")
+  const fragment = path.indexOf("#")
+  const target = fragment < 0 ? path : path.slice(0, fragment)
+  const query = target.indexOf("?")
   if (query < 0) return undefined
-  const fragment = path.indexOf("#", query)
-  for (const pair of path.slice(query + 1, fragment < 0 ? undefined : fragment).split("&")) {
+  for (const pair of target.slice(query + 1).split("&")) {
     if (pair.startsWith("download=")) {
       const value = pair.slice("download=".length)
       return value === "tar.gz" || value === "zip" ? value : undefined
