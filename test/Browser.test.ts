@@ -58,27 +58,31 @@ const openPage = async (width = 1024) => {
     }
   })
   page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`))
-  // Injected by the driver, so the page's CSP does not apply to it.
-  await page.addInitScript(() => {
-    const w = window as unknown as { __csp: Array<string>; __progress: Record<string, number> }
-    w.__csp = []
-    w.__progress = {}
-    document.addEventListener("securitypolicyviolation", (e) => w.__csp.push(e.violatedDirective))
-    const open = XMLHttpRequest.prototype.open
-    XMLHttpRequest.prototype.open = function(this: XMLHttpRequest, method: string, url: string | URL) {
-      const key = String(url)
-      this.upload.addEventListener("progress", () => {
-        w.__progress[key] = (w.__progress[key] ?? 0) + 1
-      })
-      return open.call(this, method, url, true)
-    } as typeof XMLHttpRequest.prototype.open
-  })
+  // Injected by the driver, so the page's CSP does not apply to it. (Browser code as text: the project's types
+  // have no DOM.)
+  await page.addInitScript({ content: INIT })
   return { page, problems }
 }
 
+/** Records CSP violations and, per upload URL, the upload progress events seen. */
+const INIT = `
+window.__csp = [];
+window.__progress = {};
+document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective));
+const open = XMLHttpRequest.prototype.open;
+XMLHttpRequest.prototype.open = function (method, url) {
+  const key = String(url);
+  this.upload.addEventListener("progress", () => { window.__progress[key] = (window.__progress[key] || 0) + 1; });
+  return open.call(this, method, url, true);
+};
+`
+
+/** An expression evaluated in the page. */
+const inPage = <T>(page: Page, expression: string): Promise<T> => page.evaluate(expression) as Promise<T>
+
 const clean = async (page: Page, problems: ReadonlyArray<string>) => {
   expect(problems).toEqual([])
-  expect(await page.evaluate(() => (window as unknown as { __csp: Array<string> }).__csp)).toEqual([])
+  expect(await inPage(page, "window.__csp")).toEqual([])
 }
 
 const visibleNames = (page: Page) =>
@@ -105,10 +109,10 @@ describe.skipIf(!run)("the rich listing in headless Chromium", () => {
         expect(all).toContain(XSS)
         // The hostile name is text: no image element, its handler never ran.
         expect(await page.$$eval("img", (imgs) => imgs.length)).toBe(0)
-        expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined()
+        expect(await inPage(page, "window.__xss")).toBeUndefined()
         // The filter narrows as one types (case-insensitive), Escape clears it.
         await page.keyboard.press("/")
-        expect(await page.evaluate(() => document.activeElement?.id)).toBe("filter")
+        expect(await inPage(page, "document.activeElement.id")).toBe("filter")
         await page.keyboard.type("A.T")
         expect(await visibleNames(page)).toEqual(["alpha.txt"])
         expect(await page.textContent("#shown")).toContain("1 of 6 shown")
@@ -152,11 +156,14 @@ describe.skipIf(!run)("the rich listing in headless Chromium", () => {
         const { page, problems } = await openPage(390)
         await page.emulateMedia({ colorScheme: "dark" })
         await page.goto(`http://127.0.0.1:${server.address.port}/`)
-        const widths = await page.evaluate(() => ({
-          scroll: document.documentElement.scrollWidth,
-          client: document.documentElement.clientWidth,
-          background: getComputedStyle(document.body).backgroundColor
-        }))
+        const widths = await inPage<{ scroll: number; client: number; background: string }>(
+          page,
+          `({
+            scroll: document.documentElement.scrollWidth,
+            client: document.documentElement.clientWidth,
+            background: getComputedStyle(document.body).backgroundColor
+          })`
+        )
         expect(widths.client).toBeLessThanOrEqual(390)
         expect(widths.scroll).toBeLessThanOrEqual(widths.client)
         // Dark mode is in effect.
@@ -185,27 +192,27 @@ describe.skipIf(!run)("the rich listing in headless Chromium", () => {
           items.map((li) => ({
             name: li.querySelector(".fname")?.textContent,
             state: li.querySelector(".state")?.textContent,
-            value: (li.querySelector("progress") as HTMLProgressElement).value
+            value: Number(li.querySelector("progress")?.getAttribute("value") ?? NaN)
           })))
         expect(results).toEqual([
           { name: "one.bin", state: "created", value: 1 },
           { name: "two <b>.txt", state: "created", value: 1 }
         ])
-        const progress = await page.evaluate(() => (window as unknown as { __progress: Record<string, number> }).__progress)
+        const progress = await inPage<Record<string, number>>(page, "window.__progress")
         expect(Object.keys(progress).sort()).toEqual(["one.bin", "two%20%3Cb%3E.txt"])
         for (const count of Object.values(progress)) expect(count).toBeGreaterThan(0)
         expect(await visibleNames(page)).toEqual(["deep/", "one.bin", "readme.md", "two <b>.txt"])
         expect(NodeFs.readFileSync(Path.join(root, "docs", "one.bin")).equals(one)).toBe(true)
         expect(NodeFs.readFileSync(Path.join(root, "docs", "two <b>.txt")).equals(two)).toBe(true)
         // Dropped on the page, a file is sent too; a second upload of the same name replaces it.
-        await page.evaluate(() => {
-          const data = new DataTransfer()
-          data.items.add(new File(["dropped\n"], "two <b>.txt"))
-          document.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }))
-        })
-        await page.waitForFunction(() => document.querySelectorAll("#progress li[data-result]").length === 3)
+        await inPage(page, `{
+          const data = new DataTransfer();
+          data.items.add(new File(["dropped\\n"], "two <b>.txt"));
+          document.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+        }`)
+        await page.waitForSelector("#progress li:nth-child(3)[data-result]")
         expect(await page.textContent("#progress li:nth-child(3) .state")).toBe("replaced")
-        await page.waitForFunction(() => document.querySelector("#upload[data-busy]") === null)
+        await page.waitForSelector("#upload:not([data-busy])")
         expect(NodeFs.readFileSync(Path.join(root, "docs", "two <b>.txt"), "utf8")).toBe("dropped\n")
         await clean(page, problems)
         await page.close()
