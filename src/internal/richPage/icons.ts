@@ -20,8 +20,8 @@ const SYMBOLS: Readonly<Record<IconKind, string>> = {
   link: "<path d=\"M10 14a4 4 0 0 0 6 0l3-3a4 4 0 0 0-6-6l-1 1\"/><path d=\"M14 10a4 4 0 0 0-6 0l-3 3a4 4 0 0 0 6 6l1-1\"/>"
 }
 
-/** The sprite, once per page (hidden; its symbols are drawn where they are used). */
-export const SPRITE = "<svg xmlns=\"http://www.w3.org/2000/svg\" hidden>" +
+/** The sprite, once per page (zero-sized by the style sheet; its symbols are drawn where they are used). */
+export const SPRITE = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"sprite\" aria-hidden=\"true\">" +
   Object.entries(SYMBOLS).map(([id, body]) => `<symbol id="i-${id}" viewBox="0 0 24 24">${body}</symbol>`).join("") +
   "</svg>"
 

@@ -14,6 +14,8 @@ a:hover{text-decoration:underline}
 a:focus-visible,input:focus-visible,.drop:focus-within{outline:2px solid var(--accent);outline-offset:2px;border-radius:3px}
 h1{font-size:1.2rem;font-weight:600;margin:0 0 .75rem;overflow-wrap:anywhere}
 h1 .lead{color:var(--muted);font-weight:400}
+h1 nav{display:inline}
+.sprite{position:absolute;width:0;height:0;overflow:hidden}
 h1 .sep{color:var(--muted);padding:0 .1rem}
 .bar{display:flex;flex-wrap:wrap;gap:.5rem .75rem;align-items:center;margin:0 0 .5rem}
 .bar input{flex:1 1 12rem;min-width:0;padding:.4rem .6rem;font:inherit;color:inherit;background:var(--bg);border:1px solid var(--line);border-radius:6px}
