@@ -242,13 +242,15 @@ export interface StaticFilesOptions {
    */
   readonly compress?: boolean | { readonly minBytes?: number; readonly maxBytes?: number }
   /**
-   * Directory listings as a table: name, size (binary units; exact bytes in its `title`), modification time
-   * (UTC), directories first, sorted by `?sort=name|size|time&order=asc|desc` (unknown or missing values: name,
-   * ascending; ties in the name order). Names are HTML-escaped and their links `%`-encoded exactly as in Python's
-   * listing (`/` after a directory, `@` after a link). The title is the path without its query. `hideDotfiles`,
-   * `followSymlinks: false`, `colorScheme` and `jsonListing` apply as to the plain listing. At most 10,000 entries
-   * (the first in name order, then sorted), with a notice and `X-Listing-Truncated` when cut. Bidi controls in
-   * names are shown as `\u202e`, as in every HTML listing. These listings are not cached. Default `false`:
+   * Directory listings as a browser page: breadcrumbs, a filter box (script), type icons, a table of name, size
+   * (binary units; exact bytes in its `title`) and modification time (UTC, rewritten in local time by the script;
+   * the exact instant in `title`), directories first, sorted by `?sort=name|size|time&order=asc|desc` (unknown or
+   * missing values: name, ascending; ties in the name order), a summary line, dark mode, phone width; links to the
+   * JSON form (`jsonListing`) and the archives (`archives`); with `upload`, a drop zone with per-file progress
+   * (one `PUT` per file). Names are HTML-escaped (bidi controls shown as `\u202e`) and their links `%`-encoded
+   * exactly as in Python's listing (`/` after a directory, `@` after a link). Sent with a
+   * `Content-Security-Policy` allowing only the page's own inline style and script, by hash. `hideDotfiles` and
+   * `followSymlinks: false` apply as to the plain listing. At most 10 000 entries. Not cached. Default `false`:
    * Python's page, byte for byte.
    */
   readonly richListing?: boolean
