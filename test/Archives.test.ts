@@ -216,6 +216,40 @@ describe("archives", () => {
       expect((yield* request(server.address.port, "GET", "/")).status).toBe(200)
     }))
 
+  it.scopedLive("backpressure: a client that stops reading stops the server reading the files", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir("effect-httpd-slow-")
+      NodeFs.mkdirSync(Path.join(root, "big"))
+      const size = 32 * 1024 * 1024
+      for (const name of ["1.bin", "2.bin"]) NodeFs.writeFileSync(Path.join(root, "big", name), randomBytes(size))
+      const server = yield* start({ directory: root, archives: true })
+      // The files are read with pread (no file position to look at): count the bytes this process has read
+      // (`rchar`: files and sockets; nothing else reads much while the client is paused).
+      const rchar = () => Number(/^rchar:\s+(\d+)/m.exec(NodeFs.readFileSync("/proc/self/io", "utf8"))![1])
+      for (const format of ["tar.gz", "zip"]) {
+        const socket = Net.connect(server.address.port, "127.0.0.1")
+        socket.on("error", () => {})
+        socket.pause()
+        const before = rchar()
+        const readSoFar = () => rchar() - before
+        socket.write(`GET /big/?download=${format} HTTP/1.1\r\nHost: x\r\n\r\n`)
+        // The client reads nothing: wait until the server's position in the files stands still (bounded polls).
+        let last = -1
+        let still = 0
+        for (let i = 0; i < 200 && still < 5; i++) {
+          yield* Effect.sleep("100 millis")
+          const now = readSoFar()
+          // Still: under 64 KiB more in 100 ms (the test process itself reads a little: timers, IPC).
+          still = now - last < 64 * 1024 && now > 1024 * 1024 ? still + 1 : 0
+          last = now
+        }
+        expect(still, format).toBe(5)
+        // Stalled at what the buffers hold (socket, encoder, stream high-water marks), far from the 64 MiB there are.
+        expect(last, format).toBeLessThan(16 * 1024 * 1024)
+        socket.destroy()
+      }
+    }))
+
   it("the CLI flag maps to the option", () =>
     Effect.gen(function*() {
       expect(Cli.normalizeArgs(["--archives", "0"])).toEqual(["--archives=true", "0"])
