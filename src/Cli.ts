@@ -552,7 +552,8 @@ const archives = Options.boolean("archives").pipe(
   Options.withDescription(
     "A directory asked for with ?download=tar.gz or ?download=zip is sent as an archive of its tree, streamed " +
       "(dot names left out with --no-dotfiles; links only to files inside the directory served; at most 100000 " +
-      "entries and 16 GiB, else 413). Example: --archives (then curl -OJ 'http://localhost:8000/docs/?download=zip')"
+      "entries and 16 GiB, else 413; 2 at once, else 503). " +
+      "Example: --archives (then curl -OJ 'http://localhost:8000/docs/?download=zip')"
   )
 )
 const keepAliveOnError = Options.boolean("keep-alive-on-error").pipe(

@@ -262,10 +262,15 @@ export interface StaticFilesOptions {
    * regular files whose real path is under the root (never a link leaving the root, whatever `followSymlinks`
    * says; links to directories are left out); no dot names with `hideDotfiles`; no upload temporary files; nothing
    * else (FIFOs, devices). Over `maxEntries` (default 100 000) or `maxBytes` of file content (default 16 GiB),
-   * the answer is 413 before any byte. The rich listing links to both. tar via `tar-stream` + `node:zlib`, zip via
+   * the answer is 413 before any byte. At most `maxConcurrent` (default 2) archives are built at once (each costs a
+   * core): one more answers 503 with `Retry-After: 1`. The rich listing links to both. tar via `tar-stream` + `node:zlib`, zip via
    * `yazl`. Default: off.
    */
-  readonly archives?: boolean | { readonly maxEntries?: number; readonly maxBytes?: number }
+  readonly archives?: boolean | {
+    readonly maxEntries?: number
+    readonly maxBytes?: number
+    readonly maxConcurrent?: number
+  }
 }
 
 /**
@@ -408,7 +413,13 @@ const validArchives = (
       return Effect.dieMessage(`StaticFiles: archives.${name} must be a non-negative integer, not ${value}`)
     }
   }
-  return Effect.succeed({ maxEntries, maxBytes })
+  const maxConcurrent = option === true
+    ? Archive.DEFAULT_MAX_CONCURRENT
+    : option.maxConcurrent ?? Archive.DEFAULT_MAX_CONCURRENT
+  if (!(Number.isSafeInteger(maxConcurrent) && maxConcurrent >= 1)) {
+    return Effect.dieMessage(`StaticFiles: archives.maxConcurrent must be a positive integer, not ${maxConcurrent}`)
+  }
+  return Effect.succeed({ maxEntries, maxBytes, slots: new Archive.Slots(maxConcurrent) })
 }
 
 const validUpload = (

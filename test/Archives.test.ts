@@ -250,6 +250,36 @@ describe("archives", () => {
       }
     }))
 
+  it.scopedLive("archives at once: one over maxConcurrent answers 503 with Retry-After; a slot comes back when its client goes", () =>
+    Effect.gen(function*() {
+      const root = yield* tempDir("effect-httpd-busy-")
+      NodeFs.mkdirSync(Path.join(root, "big"))
+      NodeFs.writeFileSync(Path.join(root, "big", "1.bin"), randomBytes(16 * 1024 * 1024))
+      const server = yield* start({ directory: root, archives: { maxConcurrent: 1 } })
+      // A client that reads nothing keeps its archive (and the slot) in progress.
+      const first = Net.connect(server.address.port, "127.0.0.1")
+      first.on("error", () => {})
+      first.pause()
+      yield* Effect.promise(() => new Promise<void>((resolve) => first.once("connect", () => resolve())))
+      first.write("GET /big/?download=zip HTTP/1.1\r\nHost: x\r\n\r\n")
+      let refused = yield* request(server.address.port, "GET", "/big/?download=tar.gz")
+      for (let i = 0; i < 100 && refused.status !== 503; i++) {
+        yield* Effect.sleep("20 millis")
+        refused = yield* request(server.address.port, "GET", "/big/?download=tar.gz")
+      }
+      expect(refused.status).toBe(503)
+      expect(header(refused, "retry-after")).toEqual(["1"])
+      // Files and listings are not counted.
+      expect((yield* request(server.address.port, "GET", "/big/")).status).toBe(200)
+      first.resetAndDestroy()
+      let again = refused
+      for (let i = 0; i < 100 && again.status !== 200; i++) {
+        yield* Effect.sleep("20 millis")
+        again = yield* request(server.address.port, "HEAD", "/big/?download=zip")
+      }
+      expect(again.status).toBe(200)
+    }))
+
   it("the CLI flag maps to the option", () =>
     Effect.gen(function*() {
       expect(Cli.normalizeArgs(["--archives", "0"])).toEqual(["--archives=true", "0"])

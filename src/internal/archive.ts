@@ -12,6 +12,7 @@
 import type { PlatformError } from "@effect/platform/Error"
 import { fromReadable } from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as NodeFs from "node:fs"
 import * as Zlib from "node:zlib"
@@ -33,7 +34,27 @@ export interface ArchiveConfig {
   readonly maxEntries: number
   /** Bytes of file content an archive may hold; more: 413. */
   readonly maxBytes: number
+  /** Archives being built at once (each costs a core while it is compressed); one more: 503. */
+  readonly slots: Slots
 }
+
+/** A count of archives in progress, per handler (so per worker process). */
+export class Slots {
+  private running = 0
+  constructor(readonly max: number) {}
+  /** Takes a slot if one is free. */
+  take(): boolean {
+    if (this.running >= this.max) return false
+    this.running++
+    return true
+  }
+  give(): void {
+    this.running--
+  }
+}
+
+/** 2: the machine kind we measure on has two cores. */
+export const DEFAULT_MAX_CONCURRENT = 2
 
 /** 100 000 entries: the list walked first is ~200 bytes an entry, so ~20 MB at most. */
 export const DEFAULT_MAX_ENTRIES = 100_000
@@ -250,11 +271,20 @@ export const disposition = (name: string, format: ArchiveFormat): string => {
 }
 
 const tooLarge = new HttpError({ status: 413, message: "Directory too large to archive" })
+const busy = new HttpError({ status: 503, message: "Too many archives being built", headers: [["Retry-After", "1"]] })
+
+/** A slot for the request's lifetime: given back when its scope closes (response written, client gone). */
+const slot = (slots: Slots): Effect.Effect<void, HttpError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.suspend(() => slots.take() ? Effect.void : Effect.fail(busy)),
+    () => Effect.sync(() => slots.give())
+  )
 const unreadable = new HttpError({ status: 404, message: "No permission to list directory" })
 
 /**
  * The archive of `directory` (already resolved under `root`) as a response. `name` names the download. HEAD walks
- * the tree too (so it answers 413 as GET would) and sends the fields only.
+ * the tree too (so it answers 413 as GET would) and sends the fields only. A slot is held in the request's scope
+ * from the walk until the body is sent or the client is gone; none free: 503.
  */
 export const archiveResponse = (options: {
   readonly root: string
@@ -264,11 +294,11 @@ export const archiveResponse = (options: {
   readonly config: ArchiveConfig
   readonly hideDotfiles: boolean
   readonly head: boolean
-}): Effect.Effect<Response.Response, HttpError> => {
+}): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
   // Confined always: an archive never follows a link out of the root.
   const verifier = makeVerifier(options.root, { confine: true, hideDotfiles: options.hideDotfiles })!
   return Effect.flatMap(
-    Effect.tryPromise({
+    Effect.zipRight(slot(options.config.slots), Effect.tryPromise({
       try: async (signal) => {
         const real = await NodeFs.promises.realpath(options.directory)
         return verifier.allowsReal(real)
@@ -276,7 +306,7 @@ export const archiveResponse = (options: {
           : Promise.reject(new Error("outside"))
       },
       catch: () => unreadable
-    }),
+    })),
     (walked): Effect.Effect<Response.Response, HttpError> => {
       if (walked._tag === "TooLarge") return Effect.fail(tooLarge)
       const headers: ReadonlyArray<HeaderField> = [

@@ -239,7 +239,7 @@ const archiveOf = (
   config: StaticConfig,
   request: StaticRequest,
   directory: string
-): Effect.Effect<Response.Response, HttpError> | undefined => {
+): Effect.Effect<Response.Response, HttpError, Scope.Scope> | undefined => {
   const format = config.archives === undefined ? undefined : archiveFormat(request.path)
   if (format === undefined || config.archives === undefined) return undefined
   const base = directory.replace(/\/+$/, "")
