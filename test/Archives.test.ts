@@ -147,6 +147,9 @@ describe("archives", () => {
       expect(head.status).toBe(200)
       expect(head.body.length).toBe(0)
       expect(header(head, "content-type")).toEqual(["application/zip"])
+      // A directory reached through a link out of the root is never archived (links are followed for files).
+      expect((yield* request(server.address.port, "GET", "/share/escape-dir/?download=zip")).status).toBe(404)
+      expect((yield* request(server.address.port, "GET", "/share/escape-dir/")).status).toBe(200)
       const rootArchive = yield* request(server.address.port, "GET", "/?download=tar.gz")
       expect(header(rootArchive, "content-disposition")[0]).toContain("filename=\"archive.tar.gz\"")
       const off = yield* start({ directory: root })

@@ -110,7 +110,15 @@ describe.skipIf(!run)("the rich listing in headless Chromium", () => {
         // The hostile name is text: no image element, its handler never ran.
         expect(await page.$$eval("img", (imgs) => imgs.length)).toBe(0)
         expect(await inPage(page, "window.__xss")).toBeUndefined()
-        // The filter narrows as one types (case-insensitive), Escape clears it.
+        // Keyboard: Tab reaches the filter, then the links (JSON, sort headers, entries), with a visible focus ring.
+        await page.keyboard.press("Tab")
+        expect(await inPage(page, "document.activeElement.id")).toBe("filter")
+        await page.keyboard.press("Tab")
+        expect(await inPage(page, "document.activeElement.textContent")).toBe("JSON")
+        expect(await inPage(page, "getComputedStyle(document.activeElement).outlineStyle")).toBe("solid")
+        await page.keyboard.press("Tab")
+        expect(await inPage(page, "document.activeElement.textContent")).toBe("Name")
+        // The filter narrows as one types (case-insensitive), Escape clears it; "/" focuses it from anywhere.
         await page.keyboard.press("/")
         expect(await inPage(page, "document.activeElement.id")).toBe("filter")
         await page.keyboard.type("A.T")
