@@ -222,6 +222,16 @@ describe.skipIf(!run)("the rich listing in headless Chromium", () => {
         expect(await page.textContent("#progress li:nth-child(3) .state")).toBe("replaced")
         await page.waitForSelector("#upload:not([data-busy])")
         expect(NodeFs.readFileSync(Path.join(root, "docs", "two <b>.txt"), "utf8")).toBe("dropped\n")
+        // A refused file says so (the upload rules apply unchanged: a dot name is 403).
+        await page.setInputFiles("#files", [{ name: ".env", mimeType: "text/plain", buffer: Buffer.from("X=1\n") }])
+        await page.waitForSelector("#progress li:nth-child(4)[data-result]")
+        expect(await page.textContent("#progress li:nth-child(4) .state")).toBe("refused: 403 Forbidden")
+        await page.waitForSelector("#upload:not([data-busy])")
+        expect(NodeFs.existsSync(Path.join(root, "docs", ".env"))).toBe(false)
+        // That 403 is the one failed request expected.
+        const refusal = problems.findIndex((p) => p.startsWith("403: ") && p.endsWith("/docs/.env"))
+        expect(refusal).toBeGreaterThanOrEqual(0)
+        problems.splice(refusal, 1)
         await clean(page, problems)
         await page.close()
       })
