@@ -12,7 +12,7 @@ import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type { Page } from "playwright-core"
-import { type Browser, browserTestsRun, launch } from "./support/browser.js"
+import { type Browser, BROWSER_TIME_ZONE, browserTestsRun, launch } from "./support/browser.js"
 import { startStatic as start } from "./support/staticServer.js"
 
 const XSS = "<img src=x onerror=\"window.__xss=1\">.txt"
@@ -136,7 +136,7 @@ describe.skipIf(!run)("the rich listing in headless Chromium", () => {
         // Times in the reader's time zone, the exact instant in the title.
         const time = await page.$eval("#entries time", (t) => ({ text: t.textContent, title: t.getAttribute("title") }))
         expect(time.title).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
-        expect(time.text).toBe(new Date(time.title!).toLocaleString("en-US"))
+        expect(time.text).toBe(new Date(time.title!).toLocaleString("en-US", { timeZone: BROWSER_TIME_ZONE }))
         expect(await page.textContent("th.time a")).toBe("Modified")
         // Breadcrumbs: down by the listing, up by the path.
         await page.click("text=docs/")

@@ -10,6 +10,9 @@ import { type BrowserContext, chromium } from "playwright-core"
 
 export const CHROMIUM = "/usr/bin/chromium"
 
+/** The browser's time zone in the tests. */
+export const BROWSER_TIME_ZONE = "Asia/Kolkata"
+
 /** Whether the browser tests run here. */
 export const browserTestsRun = (): boolean =>
   NodeFs.existsSync(CHROMIUM) || process.env["CI"] === "true" || process.env["CI"] === "1"
@@ -42,6 +45,9 @@ export const launch = async (options: { readonly colorScheme?: "light" | "dark" 
       args: CHROMIUM_ARGS,
       acceptDownloads: true,
       colorScheme: options.colorScheme ?? "light",
+      // Fixed, so what the page shows can be compared: a zone far from UTC shows the conversion happened.
+      locale: "en-US",
+      timezoneId: BROWSER_TIME_ZONE,
       viewport: { width: 1024, height: 768 }
     })
     return {
