@@ -197,7 +197,7 @@ describe("archives", () => {
             const socket = Net.connect(server.address.port, "127.0.0.1")
             let received = 0
             socket.on("error", () => {})
-            socket.write(`GET /big/?download=${format} HTTP/1.1\r\nHost: x\r\n\r\n`)
+            socket.write(`GET /big/?download=${format} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
             socket.on("data", (chunk: Buffer) => {
               received += chunk.length
               // Well under the archive's size: the server is mid-file, holding it open.
@@ -235,7 +235,7 @@ describe("archives", () => {
         socket.pause()
         const before = rchar()
         const readSoFar = () => rchar() - before
-        socket.write(`GET /big/?download=${format} HTTP/1.1\r\nHost: x\r\n\r\n`)
+        socket.write(`GET /big/?download=${format} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
         // The client reads nothing: wait until the server's position in the files stands still (bounded polls).
         let last = -1
         let still = 0
@@ -264,7 +264,7 @@ describe("archives", () => {
       first.on("error", () => {})
       first.pause()
       yield* Effect.promise(() => new Promise<void>((resolve) => first.once("connect", () => resolve())))
-      first.write("GET /big/?download=zip HTTP/1.1\r\nHost: x\r\n\r\n")
+      first.write("GET /big/?download=zip HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
       let refused = yield* request(server.address.port, "GET", "/big/?download=tar.gz")
       for (let i = 0; i < 100 && refused.status !== 503; i++) {
         yield* Effect.sleep("20 millis")
