@@ -33,6 +33,7 @@ import {
 import type { FileBody, Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
 import * as Fs from "node:fs"
+import { bodyOnly, connectionField } from "./persistence.js"
 import { pyRepr } from "./pythonText.js"
 import {
   buildHead,
@@ -229,6 +230,8 @@ interface InFlight {
   readonly body: BodySink | undefined
   fiber: Fiber.RuntimeFiber<void, never> | undefined
   keepAlive: boolean
+  /** The request's `Connection` field. */
+  readonly connection: string | undefined
   responseStarted: boolean
   /** `Expect: 100-continue` went to a hook and no `100 Continue` has been sent: the client may hold its body back. */
   awaitingContinue: boolean
@@ -468,7 +471,7 @@ export class Connection {
           return this.finish()
         case "Error": {
           const e = item.error
-          this.sendError(e.error, e.requestLine, e.method, e.headless ? HTTP_0_9 : e.version)
+          this.sendError(e.error, e.requestLine, e.method, e.headless ? HTTP_0_9 : e.version, undefined)
           return this.finish()
         }
         case "Request":
@@ -495,6 +498,7 @@ export class Connection {
       body,
       fiber: undefined,
       keepAlive,
+      connection,
       responseStarted: false,
       awaitingContinue: false
     }
@@ -591,12 +595,13 @@ export class Connection {
     const request = inFlight.request
     const body = inFlight.body
     if (
-      !this.engine.keepAliveOnError || asksToClose(error.headers) ||
+      !this.engine.keepAliveOnError || asksToClose(error.headers) || bodyOnly(request.version) ||
       // Refused before 100 Continue, the client may or may not send the body it held back: waiting for it could
       // read its next request as body bytes. (Only a failure can leave 100 Continue unsent, so this is the one place.)
       (inFlight.awaitingContinue && body !== undefined && !body.ended)
     ) inFlight.keepAlive = false
-    this.sendError(error, request.requestLine, request.method, request.version, inFlight.keepAlive)
+    this.sendError(error, request.requestLine, request.method, request.version, inFlight.connection, inFlight.keepAlive)
+    this.closeNow(inFlight)
     return undefined
   }
 
@@ -616,9 +621,11 @@ export class Connection {
     const status = response.status
     let keepAlive = inFlight.keepAlive
     let hasLength = false
+    let hasConnection = false
     for (let i = 0; i < headers.length; i++) {
       const name = headers[i]![0]
       if (name.length === 10 && name.toLowerCase() === "connection") {
+        hasConnection = true
         const value = headers[i]![1].toLowerCase()
         if (value === "close") keepAlive = false
         else if (value === "keep-alive") keepAlive = true
@@ -628,17 +635,25 @@ export class Connection {
     // Without a length the body is framed by closing, whatever keep-alive said (Python would leave the client
     // waiting).
     if (!noBody && (!hasLength || !response.endHeaders)) keepAlive = false
+    // A body-only answer has no framing: only the close can end it (Python would keep it open on request).
+    const headless = bodyOnly(request.version)
+    if (headless) keepAlive = false
     inFlight.keepAlive = keepAlive
     inFlight.responseStarted = true
     if (response.standardHeaders) this.log(requestMessage(request.requestLine, status))
-    const head = request.version === HTTP_0_9
+    let fields = headers
+    if (!hasConnection && response.endHeaders) {
+      const field = connectionField(request.version, inFlight.connection, keepAlive && !this.closing)
+      if (field !== undefined) fields = [...headers, field]
+    }
+    const head = headless
       ? ""
-      : buildHead(this.engine, status, reasonFor(status, response.reason), headers, response.standardHeaders, response.endHeaders)
+      : buildHead(this.engine, status, reasonFor(status, response.reason), fields, response.standardHeaders, response.endHeaders)
     const body = response.body
     const sendBody = !(noBody && response.endHeaders)
     if (body._tag === "File" && sendBody) {
       if (head !== "") this.transport.write(head, "latin1")
-      return this.writeFile(body)
+      return Effect.zipRight(this.writeFile(body), Effect.sync(() => this.closeNow(inFlight)))
     }
     if (body._tag === "Stream" && sendBody) {
       if (head !== "") this.transport.write(head, "latin1")
@@ -647,11 +662,22 @@ export class Connection {
           if (error instanceof ClientGone) return Effect.fail(error)
           this.log(`response body failed: ${String(error)}`)
           return Effect.fail(new ClientGone())
-        })
+        }),
+        Effect.zipRight(Effect.sync(() => this.closeNow(inFlight)))
       )
     }
     this.writeHeadAndBytes(head, sendBody && body._tag === "Bytes" ? body.bytes : undefined)
+    this.closeNow(inFlight)
     return undefined
+  }
+
+  /**
+   * A response that ends the connection sends its FIN right behind its last byte, in the same tick, before the
+   * request's scope closes (a descriptor, a child process): a client deciding whether to reuse the connection
+   * (wget) must already see it closed.
+   */
+  private closeNow(inFlight: InFlight): void {
+    if (!inFlight.keepAlive || this.closing) this.finish()
   }
 
   private writeHeadAndBytes(head: string, bytes: Uint8Array | undefined): void {
@@ -796,6 +822,7 @@ export class Connection {
     requestLine: string,
     method: string | undefined,
     version: HttpVersion | undefined,
+    connection: string | undefined,
     keepAlive = false
   ): void {
     const engine = this.engine
@@ -808,13 +835,18 @@ export class Connection {
       this.log("error headers with CR or LF dropped")
       extra = []
     }
-    const headers: Array<readonly [string, string]> = keepAlive ? [...extra] : [...extra, ["Connection", "close"]]
+    const headers: Array<readonly [string, string]> = [...extra]
+    if (!keepAlive) headers.push(["Connection", "close"])
+    else if (version !== undefined) {
+      const field = connectionField(version, connection, true)
+      if (field !== undefined) headers.push(field)
+    }
     let body: Buffer | undefined
     if (errorHasBody(status)) {
       body = Buffer.from(fillErrorTemplate(engine.errorMessageFormat, status, message, explain), "utf8")
       headers.push(["Content-Type", engine.errorContentType], ["Content-Length", String(body.length)])
     }
-    const head = version === HTTP_0_9
+    const head = bodyOnly(version)
       ? ""
       : buildHead(engine, status, reasonFor(status, message), headers, true, true)
     this.writeHeadAndBytes(head, method === "HEAD" ? undefined : body)
