@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { execFile, execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
-import { ensureBuilt, start } from "./support/cliProcess.js"
+import { ensureBuilt, start, stop } from "./support/cliProcess.js"
 
 const FILES = 40
 const tmp = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "effect-httpd-clients-"))
@@ -129,4 +130,26 @@ describe("real clients", () => {
       expect(ran.stdout).toMatch(/Complete requests:\s+200\n/)
       expect(ran.stdout).toMatch(/Failed requests:\s+0\n/)
     }), 60_000)
+
+  it.scopedLive("SIGTERM with an idle keep-alive connection: closed at once, no grace (the grace is for requests in flight)", () =>
+    Effect.gen(function*() {
+      const server = yield* start(["-b", "127.0.0.1", "-d", www, "-p", "HTTP/1.1", "0"])
+      // Half-open allowed: like a browser's idle pooled connection, it does not answer the server's FIN with its own.
+      const socket = Net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true })
+      yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
+      socket.on("error", () => {})
+      const ended = new Promise<void>((resolve) => socket.once("end", () => resolve()))
+      // One answered request, then the connection sits idle, kept alive.
+      yield* Effect.async<void>((resume) => {
+        socket.once("data", () => resume(Effect.void))
+        socket.write(`GET /${file(1)} HTTP/1.1\r\nHost: x\r\n\r\n`)
+      })
+      const signalled = Date.now()
+      const exit = yield* stop(server, "SIGTERM")
+      const took = Date.now() - signalled
+      expect(exit).toMatchObject({ code: 0, signal: null })
+      yield* Effect.promise(() => ended)
+      // Cli.SHUTDOWN_GRACE is 2 seconds; before the fix the idle connection held the exit for all of it.
+      expect(took).toBeLessThan(1_500)
+    }), 30_000)
 })

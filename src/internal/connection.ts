@@ -50,7 +50,7 @@ export interface Transport {
   write(data: Uint8Array, callback: (error?: Error | null) => void): boolean
   cork(): void
   uncork(): void
-  end(): void
+  end(callback?: () => void): void
   destroy(): void
   pause(): unknown
   resume(): unknown
@@ -852,6 +852,8 @@ export class Connection {
     this.writeHeadAndBytes(head, method === "HEAD" ? undefined : body)
   }
 
+  private readonly destroyTransport = (): void => this.transport.destroy()
+
   private log(message: string): void {
     const log = this.engine.log
     if (log.enabled !== false) log.write(formatLine(this.address, message))
@@ -863,7 +865,10 @@ export class Connection {
     this.finished = true
     const transport = this.transport
     if (this.paused) transport.resume()
-    transport.end()
+    // Shutting down, nothing is left to read for: once the FIN is out, the socket goes (an idle keep-alive client
+    // would otherwise hold the server's exit for the whole linger).
+    if (this.closing) transport.end(this.destroyTransport)
+    else transport.end()
     if (!this.readEnded) transport.setTimeout(LINGER_MS)
   }
 }
