@@ -14,6 +14,7 @@ import { escapeControlChars } from "./internal/pythonText.js"
  * implementation must not block.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface AccessLogService {
   /** `false` when lines are thrown away, so the caller can skip formatting them. Default true. */
@@ -27,6 +28,7 @@ export interface AccessLogService {
  * The log service.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class AccessLog extends Context.Tag("effect-httpd/AccessLog")<AccessLog, AccessLogService>() {}
 
@@ -40,6 +42,7 @@ let stamp = ""
  * Python's `log_date_time_string`: local time as `25/Nov/2026 13:01:53`, computed once a second.
  *
  * @since 0.1.0
+ * @category formatting
  */
 export const logDateTime = (now: number = Date.now()): string => {
   const second = Math.floor(now / 1000)
@@ -58,6 +61,7 @@ export const logDateTime = (now: number = Date.now()): string => {
  * request cannot forge log lines.
  *
  * @since 0.1.0
+ * @category formatting
  */
 export const formatLine = (address: string, message: string, now?: number): string =>
   `${address} - - [${logDateTime(now)}] ${escapeControlChars(message)}`
@@ -66,6 +70,7 @@ export const formatLine = (address: string, message: string, now?: number): stri
  * Python's `log_request`: `"request line" code size`.
  *
  * @since 0.1.0
+ * @category formatting
  */
 export const requestMessage = (requestLine: string, code: number | string, size: number | string = "-"): string =>
   `"${requestLine}" ${code} ${size}`
@@ -75,6 +80,7 @@ export const requestMessage = (requestLine: string, code: number | string, size:
  * request keeps logging off the hot path while keeping order.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const makeStreamLog = (
   stream: NodeJS.WritableStream,
@@ -107,6 +113,7 @@ export const makeStreamLog = (
  * Python's default: every line to standard error.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerStderr: Layer.Layer<AccessLog> = Layer.scoped(
   AccessLog,
@@ -117,6 +124,7 @@ export const layerStderr: Layer.Layer<AccessLog> = Layer.scoped(
  * No logging at all.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerSilent: Layer.Layer<AccessLog> = Layer.succeed(AccessLog, {
   enabled: false,
@@ -128,6 +136,7 @@ export const layerSilent: Layer.Layer<AccessLog> = Layer.succeed(AccessLog, {
  * Collects lines in memory, for tests: the array is filled as lines are logged.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerCollect = (lines: Array<string>): Layer.Layer<AccessLog> =>
   Layer.succeed(AccessLog, { write: (line) => void lines.push(line), flush: () => {} })

@@ -49,6 +49,7 @@ type StaticOptions = NonNullable<Parameters<typeof StaticFiles.make>[0]>
  * Options of the CGI handler; the static handler's options (`directory`) apply to both.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface CgiOptions extends StaticOptions {
   /** URL directories whose files are scripts (Python's `cgi_directories`). Default `["/cgi-bin", "/htbin"]`. */
@@ -110,6 +111,7 @@ export interface CgiOptions extends StaticOptions {
  * A script ran longer than `timeout`.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class CgiTimeout extends Data.TaggedError("CgiTimeout")<{ readonly message: string }> {
   override toString(): string {
@@ -214,6 +216,7 @@ const exactly = (body: Stream.Stream<Uint8Array, unknown>, limit: number): Strea
  * - At most `maxProcesses` scripts run at once; others wait in a bounded line, then get `503` (Python has no cap).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: CgiOptions = {}
@@ -553,7 +556,31 @@ const localRedirect = (request: Request, target: string): Request => {
 /**
  * The CGI handler as the server's `Handlers`.
  *
+ * @example
+ * ```ts
+ * import * as NodeContext from "@effect/platform-node/NodeContext"
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+ * import { Layer } from "effect"
+ * import * as AccessLog from "effect-httpd/AccessLog"
+ * import * as Cgi from "effect-httpd/Cgi"
+ * import { MimeTypes } from "effect-httpd/MimeTypes"
+ * import * as Server from "effect-httpd/Server"
+ *
+ * // `python3 -m http.server --cgi -d ./site`: ./site/cgi-bin/* run as scripts, the rest is served as files
+ * const handlers = Cgi.layer({ directory: "./site", rfc3875: true, timeout: "30 seconds" }).pipe(
+ *   Layer.provide(MimeTypes.layer()),
+ *   Layer.provide(NodeContext.layer) // FileSystem, Path and CommandExecutor
+ * )
+ *
+ * Server.layer({ port: 8000 }).pipe(
+ *   Layer.provide(Layer.merge(handlers, AccessLog.layerStderr)),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: CgiOptions = {}

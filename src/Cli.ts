@@ -2,6 +2,9 @@
  * The command line: `python -m http.server` (3.11, plus the TLS options of 3.14) as `effect-httpd`, built with
  * `@effect/cli`.
  *
+ * The executable's module, not part of the package's exports: `bin/effect-httpd.js` runs it from one bundle with its
+ * own copy of `@effect/cli`, so a library user needs neither this module nor `@effect/cli` (see package.json).
+ *
  * @since 0.1.0
  */
 import * as Args from "@effect/cli/Args"
@@ -411,7 +414,8 @@ const colorScheme = Options.boolean("color-scheme").pipe(
 const cors = Options.boolean("cors").pipe(
   Options.withDescription(
     "Let scripts of any origin read the files: Access-Control-Allow-Origin: * on every response, and OPTIONS " +
-      "preflight requests answered (without it OPTIONS is 501, as in Python). Example: --cors"
+      "preflight requests answered (without it OPTIONS is 501, as in Python). With uploads on, the preflight offers " +
+      "PUT only when basic authentication is on too. Example: --cors"
   )
 )
 const cacheControl = Options.text("cache-control").pipe(
@@ -438,7 +442,8 @@ const noFollowSymlinks = Options.boolean("no-follow-symlinks").pipe(
 const jsonListing = Options.boolean("json-listing").pipe(
   Options.withDescription(
     "Answer directory listings as JSON ([{name, type, size, mtime}]) to '?format=json' or an Accept header " +
-      "preferring application/json. Example: --json-listing (then curl -H 'Accept: application/json' URL)"
+      "preferring application/json; at most 10000 entries (the first by name; X-Listing-Truncated: shown/total " +
+      "when cut). Example: --json-listing (then curl -H 'Accept: application/json' URL)"
   )
 )
 const spa = Options.text("spa").pipe(
@@ -494,7 +499,9 @@ const upload = Options.boolean("upload").pipe(
   Options.withDescription(
     "Accept PUT /path: the body is written to that file under the directory (atomically: temporary file, then " +
       "rename), 201 for a new file, 204 for a replaced one. The parent directory must exist; symbolic links on " +
-      "the way are refused (403). Anyone who can reach the server can write: combine with --basic-auth. Not with " +
+      "the way are refused (403), and so is any path with a component starting with '.' (always, 403); names " +
+      "with control characters (400) or too long (414) are refused before the body. " +
+      "Anyone who can reach the server can write: combine with --basic-auth. Not with " +
       "--cgi. Example: --upload (then curl -T report.pdf http://localhost:8000/report.pdf)"
   )
 )
@@ -534,7 +541,8 @@ const compressMaxBytes = Options.integer("compress-max-bytes").pipe(
 const richListing = Options.boolean("rich-listing").pipe(
   Options.withDescription(
     "Directory listings as a table with size and modification time, directories first, sortable by clicking a " +
-      "column (?sort=name|size|time&order=asc|desc). Without it the listing is Python's. " +
+      "column (?sort=name|size|time&order=asc|desc); at most 10000 entries (the first by name). Without it the " +
+      "listing is Python's. " +
       "Example: --rich-listing (then open http://localhost:8000/?sort=time&order=desc)"
   )
 )

@@ -25,6 +25,7 @@ import type { ServerAddress } from "./Server.js"
  * Why the workers did not serve to the end.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ClusterError extends Data.TaggedError("ClusterError")<{
   /** `StartFailed`: a worker exited before listening (it printed why); `WorkersDied`: every worker is gone and some
@@ -41,6 +42,7 @@ export class ClusterError extends Data.TaggedError("ClusterError")<{
  * How a worker ended.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface WorkerExit {
   readonly pid: number
@@ -57,6 +59,7 @@ export interface WorkerExit {
  * back to `initialDelay` once no worker has died for `resetAfter` ms.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface RestartPolicy {
   /** Default 100. */
@@ -71,6 +74,7 @@ export interface RestartPolicy {
  * Cluster settings.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface ClusterOptions {
   /** Worker processes, at least 1. */
@@ -95,6 +99,7 @@ export interface ClusterOptions {
  * Whether this process is a cluster worker.
  *
  * @since 0.1.0
+ * @category guards
  */
 export const isWorker = (): boolean => Cluster.isWorker
 
@@ -102,6 +107,7 @@ export const isWorker = (): boolean => Cluster.isWorker
  * A worker exit as words: `exited with status 3`, `killed by SIGKILL`.
  *
  * @since 0.1.0
+ * @category formatting
  */
 export const describeExit = (exit: Pick<WorkerExit, "code" | "signal">): string =>
   exit.signal !== null ? `killed by ${exit.signal}` : `exited with status ${exit.code ?? "?"}`
@@ -126,6 +132,7 @@ const statusOf = (code: number | null, signal: string | null) => (signal !== nul
  * primary's SIGTERM), so the primary alone decides when to give up.
  *
  * @since 0.1.0
+ * @category running
  */
 export const run = <A, E, R>(
   server: Effect.Effect<A, E, R>,

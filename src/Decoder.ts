@@ -29,6 +29,7 @@ import { pyRepr, pySplit } from "./internal/pythonText.js"
  * Limits applied while decoding. The defaults are Python's (`_MAXLINE`, `_MAXHEADERS`, `readline(65537)`).
  *
  * @since 0.1.0
+ * @category options
  */
 export interface DecoderLimits {
   /** Longest request line, line ending included; longer → 414. */
@@ -47,6 +48,7 @@ export interface DecoderLimits {
  * Python's limits.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const defaultLimits: DecoderLimits = {
   maxRequestLine: 65536,
@@ -61,6 +63,7 @@ export const defaultLimits: DecoderLimits = {
  * headers (it happens when the version was not yet known or was refused).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RequestError {
   readonly error: HttpError
@@ -74,6 +77,7 @@ export interface RequestError {
  * What one `feed` can produce, in wire order.
  *
  * @since 0.1.0
+ * @category models
  */
 export type DecoderEvent =
   | { readonly _tag: "Head"; readonly head: RequestHead }
@@ -153,6 +157,7 @@ interface LineInfo {
  * The decoder for one connection. Not shared: it holds the bytes of an incomplete head or body piece.
  *
  * @since 0.1.0
+ * @category models
  */
 export class Decoder {
   private state: State = "head"
@@ -597,6 +602,7 @@ export class Decoder {
  * composing connections as streams. The server's hot path drives the same `Decoder` from the socket callback.
  *
  * @since 0.1.0
+ * @category decoding
  */
 export const decodeStream = <E, R>(
   bytes: Stream.Stream<Uint8Array, E, R>,

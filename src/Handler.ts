@@ -18,6 +18,7 @@ import type { Response } from "./Response.js"
  * process) is released when the response has been written, when the client goes away, or when the server stops.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Handler<R = never> = (request: Request) => Effect.Effect<Response, HttpError, R | Scope.Scope>
 
@@ -26,6 +27,7 @@ export type Handler<R = never> = (request: Request) => Effect.Effect<Response, H
  * failure answers with that error instead (e.g. 417) and the handler does not run.
  *
  * @since 0.1.0
+ * @category models
  */
 export type ExpectContinue = (request: Request) => Effect.Effect<"continue", HttpError>
 
@@ -33,6 +35,7 @@ export type ExpectContinue = (request: Request) => Effect.Effect<"continue", Htt
  * The handlers a server dispatches to, with their services already provided.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface HandlerMap {
   readonly byMethod: ReadonlyMap<string, Handler>
@@ -43,6 +46,7 @@ export interface HandlerMap {
  * The service holding the server's handlers.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class Handlers extends Context.Tag("effect-httpd/Handlers")<Handlers, HandlerMap>() {}
 
@@ -50,6 +54,7 @@ export class Handlers extends Context.Tag("effect-httpd/Handlers")<Handlers, Han
  * Handlers by method name. Methods are case-sensitive tokens, as in Python (`do_GET` answers `GET`, not `get`).
  *
  * @since 0.1.0
+ * @category models
  */
 export type Routes<R> = { readonly [method: string]: Handler<R> }
 
@@ -58,6 +63,7 @@ export type Routes<R> = { readonly [method: string]: Handler<R> }
  * can swap them by providing another layer.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = <R>(
   routes: Routes<R>,
@@ -83,7 +89,28 @@ export const make = <R>(
 /**
  * A layer of handlers by method.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as Handler from "effect-httpd/Handler"
+ * import { HttpError } from "effect-httpd/HttpError"
+ * import * as Response from "effect-httpd/Response"
+ *
+ * class Clock extends Effect.Tag("Clock")<Clock, { readonly now: () => Date }>() {}
+ *
+ * // Layer<Handlers, never, Clock>: the application provides Clock, a test provides a stub
+ * export const handlers = Handler.layer({
+ *   GET: (request) =>
+ *     request.pathname === "/time"
+ *       ? Effect.map(Clock.now(), (now) => Response.text(`${now.toISOString()}\n`))
+ *       : Effect.fail(new HttpError({ status: 404 })),
+ *   // a method without an entry answers 501, as Python's missing do_X
+ *   DELETE: () => Effect.fail(new HttpError({ status: 405 }))
+ * })
+ * ```
+ *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = <R>(
   routes: Routes<R>,
@@ -94,6 +121,7 @@ export const layer = <R>(
  * Combines handler maps; later maps win for a method both define.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const combine = (...maps: ReadonlyArray<HandlerMap>): HandlerMap => {
   const byMethod = new Map<string, Handler>()

@@ -8,6 +8,7 @@
  * One header field as received or to be sent, name spelled as given.
  *
  * @since 0.1.0
+ * @category models
  */
 export type HeaderField = readonly [name: string, value: string]
 
@@ -15,6 +16,7 @@ export type HeaderField = readonly [name: string, value: string]
  * An ordered list of header fields with case-insensitive lookups, like Python's `email.message.Message`.
  *
  * @since 0.1.0
+ * @category models
  */
 export class Headers implements Iterable<HeaderField> {
   /** Lower-cased names, computed once so lookups on the hot path are plain string compares. */

@@ -13,6 +13,7 @@ import type { HeaderField } from "./Headers.js"
  * are sent before the error page's own (e.g. `WWW-Authenticate` on 401, `Content-Range` on 416).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class HttpError extends Data.TaggedError("HttpError")<{
   readonly status: number
@@ -25,6 +26,7 @@ export class HttpError extends Data.TaggedError("HttpError")<{
  * Shorthand for `new HttpError({ status, message, explain })`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (status: number, message?: string, explain?: string): HttpError =>
   new HttpError({ status, message, explain })
@@ -33,5 +35,6 @@ export const make = (status: number, message?: string, explain?: string): HttpEr
  * `404 Not Found` with Python's static-file message by default.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const notFound = (message = "File not found"): HttpError => new HttpError({ status: 404, message })

@@ -3,7 +3,7 @@
  * answers: Python's built-in `mimetypes` tables, overridden by the system's
  * mime.types files, behind the handler's own `extensions_map`.
  *
- * @module
+ * @since 0.1.0
  */
 // Subpath imports: the package barrels load every module (tens of MB of RSS).
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -19,7 +19,12 @@ import {
   pythonTypes
 } from "./internal/pythonMimeTable.js"
 
-/** One `type extension` association read from a mime.types file. */
+/**
+ * One `type extension` association read from a mime.types file.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface MimeTypeEntry {
   readonly type: string
   /** With the leading dot, case preserved, e.g. `".html"`. */
@@ -29,6 +34,9 @@ export interface MimeTypeEntry {
 /**
  * The data behind Python's `mimetypes.MimeTypes` instance. Keys are stored
  * verbatim (case preserved) in insertion order, as Python's dicts hold them.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface MimeTable {
   /** Strict table (`types_map[True]`): built-ins, then every file read. */
@@ -41,7 +49,12 @@ export interface MimeTable {
   readonly encodingsMap: ReadonlyMap<string, string>
 }
 
-/** Result of {@link guessType}: Python's `(type, encoding)` tuple. */
+/**
+ * Result of {@link guessType}: Python's `(type, encoding)` tuple.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface MimeGuess {
   readonly type: string | undefined
   readonly encoding: string | undefined
@@ -50,6 +63,9 @@ export interface MimeGuess {
 /**
  * Python 3.11's `mimetypes.knownfiles`, in Python's order (later files win).
  * Duplicated Apache path included because Python lists it twice.
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const knownFiles: ReadonlyArray<string> = [
   "/etc/mime.types",
@@ -63,7 +79,12 @@ export const knownFiles: ReadonlyArray<string> = [
   "/usr/local/etc/mime.types"
 ]
 
-/** Python 3.11's `SimpleHTTPRequestHandler.extensions_map` class default. */
+/**
+ * Python 3.11's `SimpleHTTPRequestHandler.extensions_map` class default.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultExtensionsMap: Readonly<Record<string, string>> = {
   ".gz": "application/gzip",
   ".Z": "application/octet-stream",
@@ -86,6 +107,9 @@ const LINE_BREAK = /\r\n|\r|\n/
  * the first word is the type, the rest are extensions (no case folding, no
  * validation); a word *starting* with `#` ends the line; lines with only a
  * type are ignored. Entries come back in file order; later ones win.
+ *
+ * @since 0.1.0
+ * @category parsing
  */
 export const parseMimeTypesFile = (text: string): ReadonlyArray<MimeTypeEntry> => {
   const entries: Array<MimeTypeEntry> = []
@@ -107,6 +131,9 @@ export const parseMimeTypesFile = (text: string): ReadonlyArray<MimeTypeEntry> =
  * built-in tables (unless `includeBuiltin` is false), then each file's
  * entries in order, every entry overriding any earlier type for its
  * extension. `suffixMap` and `encodingsMap` are always Python's.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const makeMimeTable = (options?: {
   /** Contents (not paths) of mime.types files, in reading order. */
@@ -176,6 +203,9 @@ const guessDataUrl = (rest: string): MimeGuess => {
  * `table`: data: URLs; any other `scheme:` prefix is dropped first; suffix
  * rewrites are chained (matched lower-cased); one encoding suffix is peeled
  * (case-sensitive); the remaining extension is looked up lower-cased only.
+ *
+ * @since 0.1.0
+ * @category guessing
  */
 export const guessType = (
   table: MimeTable,
@@ -213,6 +243,9 @@ export const guessType = (
  * Builds Python's `SimpleHTTPRequestHandler.guess_type` for a table and an
  * `extensions_map`; the maps are prepared once so each call is a few Map
  * lookups. Prefer this over {@link guessContentType} on hot paths.
+ *
+ * @since 0.1.0
+ * @category guessing
  */
 export const makeContentType = (
   table: MimeTable,
@@ -242,6 +275,9 @@ export const makeContentType = (
  * Python's `SimpleHTTPRequestHandler.guess_type(path)`: the handler's
  * `extensions_map` by exact extension, then by lower-cased extension, then
  * `mimetypes.guess_type(path)[0]`, else `application/octet-stream`.
+ *
+ * @since 0.1.0
+ * @category guessing
  */
 export const guessContentType = (
   table: MimeTable,
@@ -249,7 +285,12 @@ export const guessContentType = (
   path: string
 ): string => makeContentType(table, extensionsMap)(path)
 
-/** The operations the {@link MimeTypes} service offers. */
+/**
+ * The operations the {@link MimeTypes} service offers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface MimeTypesService {
   /** The table in use (built-ins plus any mime.types files read). */
   readonly table: MimeTable
@@ -259,7 +300,12 @@ export interface MimeTypesService {
   readonly guess: (path: string) => MimeGuess
 }
 
-/** Options shared by the {@link MimeTypes} layers. */
+/**
+ * Options shared by the {@link MimeTypes} layers.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export interface MimeTypesOptions {
   /** Replaces the handler's `extensions_map`; default {@link defaultExtensionsMap}. */
   readonly extensionsMap?: Readonly<Record<string, string>> | undefined
@@ -302,6 +348,9 @@ const readKnownFile = (fs: FileSystem.FileSystem, path: string): Effect.Effect<O
  * Content-type guessing as Python's `http.server` does it. Use
  * {@link MimeTypes.layer} in production (reads the system mime.types files)
  * and {@link MimeTypes.layerWithoutFiles} or {@link MimeTypes.make} in tests.
+ *
+ * @since 0.1.0
+ * @category tags
  */
 export class MimeTypes extends Context.Tag("effect-httpd/MimeTypes")<MimeTypes, MimeTypesService>() {
   /** Builds the service from an already-built table. */

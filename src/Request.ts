@@ -12,6 +12,7 @@ import type { Headers } from "./Headers.js"
  * RFC 9110 `token`: what a method and a header name are made of.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
@@ -19,6 +20,7 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
  * A request method: any token, so `SPAM` is as valid as `GET` (dispatch decides what is supported).
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Method = Schema.String.pipe(Schema.pattern(TOKEN))
 
@@ -26,6 +28,7 @@ export const Method = Schema.String.pipe(Schema.pattern(TOKEN))
  * A request target: visible ASCII and obs-text, no control characters and no spaces.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Target = Schema.String.pipe(Schema.pattern(/^[\x21-\x7e\x80-\xff]+$/))
 
@@ -33,6 +36,7 @@ export const Target = Schema.String.pipe(Schema.pattern(/^[\x21-\x7e\x80-\xff]+$
  * `HTTP/major.minor` as Python accepts it: one dot, digits only, at most ten digits a component.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const VersionText = Schema.String.pipe(Schema.pattern(/^HTTP\/[0-9]{1,10}\.[0-9]{1,10}$/))
 
@@ -40,6 +44,7 @@ export const VersionText = Schema.String.pipe(Schema.pattern(/^HTTP\/[0-9]{1,10}
  * A header field name (a token: no spaces, so whitespace before the colon is refused).
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const HeaderName = Schema.String.pipe(Schema.pattern(TOKEN))
 
@@ -47,6 +52,7 @@ export const HeaderName = Schema.String.pipe(Schema.pattern(TOKEN))
  * A header field value after trimming: visible characters, spaces, tabs and obs-text, no CR, LF or NUL.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const HeaderValue = Schema.String.pipe(Schema.pattern(/^[\t\x20-\x7e\x80-\xff]*$/))
 
@@ -54,6 +60,7 @@ export const HeaderValue = Schema.String.pipe(Schema.pattern(/^[\t\x20-\x7e\x80-
  * The request line's three words as received (HTTP/0.9's two-word form is checked before this).
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const RequestLine = Schema.Struct({ method: Method, target: Target, version: VersionText })
 
@@ -64,6 +71,7 @@ export const RequestLine = Schema.Struct({ method: Method, target: Target, versi
  * microseconds a request.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const HeaderBlockText = Schema.String.pipe(
   Schema.pattern(/^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r?\n)*$/)
@@ -73,6 +81,7 @@ export const HeaderBlockText = Schema.String.pipe(
  * A complete request head, validated in one compiled decode: the request line's parts and the header block.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const RequestHeadText = Schema.Struct({
   method: Method,
@@ -85,6 +94,7 @@ export const RequestHeadText = Schema.Struct({
  * A protocol version as two integers, compared numerically (RFC 2145: `HTTP/2.4` < `HTTP/2.13`).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface HttpVersion {
   readonly major: number
@@ -97,6 +107,7 @@ export interface HttpVersion {
  * The version of a two-word (`GET /path`) request.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const HTTP_0_9: HttpVersion = { major: 0, minor: 9, text: "HTTP/0.9" }
 
@@ -104,6 +115,7 @@ export const HTTP_0_9: HttpVersion = { major: 0, minor: 9, text: "HTTP/0.9" }
  * Whether `version` is at least `major.minor`.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const versionAtLeast = (version: HttpVersion, major: number, minor: number): boolean =>
   version.major > major || (version.major === major && version.minor >= minor)
@@ -112,6 +124,7 @@ export const versionAtLeast = (version: HttpVersion, major: number, minor: numbe
  * The request body could not be read whole: the client went away or broke the framing mid-body.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class RequestBodyError extends Data.TaggedError("RequestBodyError")<{
   readonly reason: "ClientClosed" | "Framing" | "TooLarge"
@@ -122,6 +135,7 @@ export class RequestBodyError extends Data.TaggedError("RequestBodyError")<{
  * How the body is framed on the wire.
  *
  * @since 0.1.0
+ * @category models
  */
 export type BodyFraming = "none" | "length" | "chunked"
 
@@ -129,6 +143,7 @@ export type BodyFraming = "none" | "length" | "chunked"
  * What the decoder knows of a request once its head is complete.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RequestHead {
   /** Any token: `GET`, `POST`, `SPAM`… Case-sensitive, as in Python. */
@@ -150,6 +165,7 @@ export interface RequestHead {
  * A request as a handler sees it: the head, the peer, and the body as a stream bounded by its framing.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Request extends RequestHead {
   /** `path` up to the first `?` or `#`, still percent-encoded. */
@@ -173,6 +189,7 @@ export interface Request extends RequestHead {
  * Splits a path into the part before `?`/`#` and the query string.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const splitPath = (path: string): { readonly pathname: string; readonly query: string } => {
   const q = path.indexOf("?")
@@ -186,5 +203,6 @@ export const splitPath = (path: string): { readonly pathname: string; readonly q
  * The body stream of a request that has none, shared to avoid an allocation per request.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const emptyBody: Stream.Stream<Uint8Array, RequestBodyError> = Stream.empty

@@ -16,6 +16,7 @@ import type { HeaderField } from "./Headers.js"
  * - `Stream`: chunks written as they come, with backpressure; a failure mid-body closes the connection.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Body =
   | { readonly _tag: "Empty" }
@@ -31,6 +32,7 @@ export type Body =
  * file turns out shorter, the connection is closed early.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface FileBody {
   readonly _tag: "File"
@@ -44,6 +46,7 @@ export interface FileBody {
  * A response to write.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Response {
   readonly status: number
@@ -65,6 +68,7 @@ export interface Response {
  * The empty body.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const emptyBody: Body = { _tag: "Empty" }
 
@@ -72,6 +76,7 @@ export const emptyBody: Body = { _tag: "Empty" }
  * Options shared by the constructors.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface Options {
   readonly reason?: string | undefined
@@ -85,6 +90,7 @@ export interface Options {
  * Python (a response without a length is framed by closing the connection).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (status: number, body: Body = emptyBody, options: Options = {}): Response => ({
   status,
@@ -99,6 +105,7 @@ export const make = (status: number, body: Body = emptyBody, options: Options = 
  * A byte body with `Content-Type` (when given) and `Content-Length`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const bytes = (
   body: Uint8Array,
@@ -117,6 +124,7 @@ export const bytes = (
  * A UTF-8 text body (`text/plain; charset=utf-8` unless another type is given).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const text = (
   body: string,
@@ -127,6 +135,7 @@ export const text = (
  * A UTF-8 HTML body (`text/html; charset=utf-8`).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const html = (body: string, options: Options & { readonly status?: number } = {}): Response =>
   text(body, { contentType: "text/html; charset=utf-8", ...options })
@@ -136,6 +145,7 @@ export const html = (body: string, options: Options & { readonly status?: number
  * closes after the body (HTTP/1.0 framing).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const stream = (
   body: Stream.Stream<Uint8Array, unknown>,
@@ -155,6 +165,7 @@ export const stream = (
  * Appends a header field (Python's `send_header`): duplicates are kept.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const appendHeader: {
   (name: string, value: string): (self: Response) => Response
@@ -168,6 +179,7 @@ export const appendHeader: {
  * Sets a header field, replacing every field of that name (compared case-insensitively).
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const setHeader: {
   (name: string, value: string): (self: Response) => Response
@@ -181,6 +193,7 @@ export const setHeader: {
  * The first value of a header field of the response, compared case-insensitively.
  *
  * @since 0.1.0
+ * @category getters
  */
 export const getHeader: {
   (name: string): (self: Response) => string | undefined

@@ -22,6 +22,7 @@ import { ENGINE_VERSION, makeEngine, millis } from "./internal/engine.js"
  * This package's version, sent in `Server` as Python sends `server_version`.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const VERSION = ENGINE_VERSION
 
@@ -30,6 +31,7 @@ export const VERSION = ENGINE_VERSION
  * command line's choice), `"single"` one at a time while the next waits (Python's `HTTPServer`).
  *
  * @since 0.1.0
+ * @category options
  */
 export type Mode = "threading" | "single"
 
@@ -37,6 +39,7 @@ export type Mode = "threading" | "single"
  * Server settings. Every field is optional; the defaults are Python's where Python has one.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface ServerOptions {
   /** Address to bind; `"::"` is dual-stack (IPv4 clients appear as `::ffff:a.b.c.d`). Default `"127.0.0.1"`. */
@@ -88,6 +91,7 @@ export interface ServerOptions {
  * Where the server listens.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ServerAddress {
   readonly hostname: string
@@ -99,6 +103,7 @@ export interface ServerAddress {
  * A running server.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Server {
   readonly address: ServerAddress
@@ -111,6 +116,7 @@ export interface Server {
  * The running server as a service (what `layer` provides).
  *
  * @since 0.1.0
+ * @category tags
  */
 export class HttpServer extends Context.Tag("effect-httpd/Server")<HttpServer, Server>() {}
 
@@ -118,6 +124,7 @@ export class HttpServer extends Context.Tag("effect-httpd/Server")<HttpServer, S
  * The server could not listen.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ServeError extends Data.TaggedError("ServeError")<{
   readonly reason: "AddressInUse" | "PermissionDenied" | "AddressNotAvailable" | "InvalidTls" | "Unknown"
@@ -150,7 +157,33 @@ const listenError = (error: NodeJS.ErrnoException, host: string, port: number): 
  * shutdown closes the listener only after the connections, so a connection accepted mid-shutdown is never served
  * and never closed.
  *
+ * @example
+ * ```ts
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+ * import { Console, Effect, Layer } from "effect"
+ * import * as AccessLog from "effect-httpd/AccessLog"
+ * import * as Handler from "effect-httpd/Handler"
+ * import * as Response from "effect-httpd/Response"
+ * import * as Server from "effect-httpd/Server"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* Server.make({ port: 0 }) // 0: any free port
+ *   yield* Console.log(`listening on ${Server.url(server)}`)
+ *   yield* Effect.never // until interrupted (Ctrl-C): the scope closes, the server shuts down
+ * })
+ *
+ * program.pipe(
+ *   Effect.scoped,
+ *   Effect.provide(Layer.merge(
+ *     Handler.layer({ GET: () => Effect.succeed(Response.text("hello\n")) }),
+ *     AccessLog.layerStderr
+ *   )),
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: ServerOptions = {}
@@ -256,7 +289,26 @@ export const make = (
 /**
  * The server as a layer: listening while the layer is alive.
  *
+ * @example
+ * ```ts
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+ * import { Effect, Layer } from "effect"
+ * import * as AccessLog from "effect-httpd/AccessLog"
+ * import * as Handler from "effect-httpd/Handler"
+ * import * as Response from "effect-httpd/Response"
+ * import * as Server from "effect-httpd/Server"
+ *
+ * const handlers = Handler.layer({ GET: (request) => Effect.succeed(Response.text(`you asked for ${request.path}\n`)) })
+ *
+ * Server.layer({ port: 8000, protocolVersion: "HTTP/1.1" }).pipe(
+ *   Layer.provide(Layer.merge(handlers, AccessLog.layerStderr)),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer, ServeError, Handlers | AccessLog> =>
   Layer.scoped(HttpServer, make(options))
@@ -265,6 +317,7 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer, Serv
  * The URL of a running server, with brackets for IPv6 literals.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const url = (server: Server, path = "/"): string => {
   const { hostname, port } = server.address

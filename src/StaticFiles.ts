@@ -58,6 +58,7 @@ import * as Option from "effect/Option"
  * Settings of the static-file handler.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface StaticFilesOptions {
   /** The directory served (Python's `directory`). Default: the current directory when the handler is built. */
@@ -122,7 +123,8 @@ export interface StaticFilesOptions {
   /**
    * CORS for any origin: `Access-Control-Allow-Origin: *` on every answer (errors and redirects included, so a
    * cross-origin script can read a 404), and `OPTIONS` answered as a preflight: 204 with
-   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS` (`, PUT` with `upload`), `Access-Control-Allow-Headers` echoing the request's
+   * `Access-Control-Allow-Methods: GET, HEAD, OPTIONS` (`, PUT` with `upload` and `basicAuth` both on, never
+   * without a password: any page the user visits could otherwise write files), `Access-Control-Allow-Headers` echoing the request's
    * `Access-Control-Request-Headers` when all of them are tokens (not sent otherwise, so the browser refuses),
    * `Access-Control-Max-Age: 86400`. No credentials. Default `false`: `OPTIONS` answers 501 as in Python.
    */
@@ -160,7 +162,8 @@ export interface StaticFilesOptions {
    * body is `[{ "name", "type": "file" | "directory" | "symlink", "size", "mtime" }]` in the HTML listing's order,
    * `size` in bytes and `mtime` in ISO 8601 UTC, both of the link's target for a link (`null` when it is missing);
    * `Content-Type: application/json`. `hideDotfiles` and `followSymlinks: false` leave out what they leave out of
-   * the HTML listing. Every listing (HTML too) then carries `Vary: Accept`. JSON listings are not cached. Default
+   * the HTML listing. At most 10,000 entries, the first in name order, with `X-Listing-Truncated: shown/total`
+   * when the directory has more. Every listing (HTML too) then carries `Vary: Accept`. JSON listings are not cached. Default
    * `false`: listings are Python's HTML whatever is asked.
    */
   readonly jsonListing?: boolean
@@ -212,8 +215,13 @@ export interface StaticFilesOptions {
    * length over the cap (413, before reading, and in answer to `Expect: 100-continue`); a symbolic link anywhere
    * below the root on the way or as the target, checked with `lstat` per component before and after the body
    * (403); a directory, a missing or non-directory parent, or something not a regular file as target (409); a
-   * dot name with `hideDotfiles` (403). The path is confined as GET's (`translatePath`: `..`, `%2e%2e`, `%2f`
-   * stay inside the root). Without this option `PUT` answers 501. `basicAuth` guards it like every method.
+   * path with a component starting with `.` (`.git/config`, `%2egit`), always, whatever `hideDotfiles` says
+   * (403); a control character (C0, DEL, C1) in the name (400) or a component over 255 bytes or a path over 4095
+   * (414), before the body. A replaced file keeps its permission bits (the new contents are 0600 until then).
+   * The temporary file and the rename go through the target's directory opened and verified by its real path
+   * (`/proc/self/fd/N` on Linux), so a component swapped for a link mid-upload writes nothing outside the root.
+   * Temporary files are never listed nor served. The path is confined as GET's (`translatePath`: `..`, `%2e%2e`,
+   * `%2f` stay inside the root). Without this option `PUT` answers 501. `basicAuth` guards it like every method.
    * Writes use `node:fs` whatever `FileSystem` is provided; `toHttpApp` does not offer `PUT`. Default: off.
    */
   readonly upload?: boolean | { readonly maxBytes?: number }
@@ -237,8 +245,10 @@ export interface StaticFilesOptions {
    * (UTC), directories first, sorted by `?sort=name|size|time&order=asc|desc` (unknown or missing values: name,
    * ascending; ties in the name order). Names are HTML-escaped and their links `%`-encoded exactly as in Python's
    * listing (`/` after a directory, `@` after a link). The title is the path without its query. `hideDotfiles`,
-   * `followSymlinks: false`, `colorScheme` and `jsonListing` apply as to the plain listing. These listings are
-   * not cached. Default `false`: Python's page, byte for byte.
+   * `followSymlinks: false`, `colorScheme` and `jsonListing` apply as to the plain listing. At most 10,000 entries
+   * (the first in name order, then sorted), with a notice and `X-Listing-Truncated` when cut. Bidi controls in
+   * names are shown as `\u202e`, as in every HTML listing. These listings are not cached. Default `false`:
+   * Python's page, byte for byte.
    */
   readonly richListing?: boolean
 }
@@ -248,6 +258,7 @@ export interface StaticFilesOptions {
  * `Server.make({ errorMessageFormat })`.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const COLOR_SCHEME_ERROR_MESSAGE: string = DEFAULT_ERROR_MESSAGE.replace(
   "        <title>",
@@ -261,6 +272,7 @@ export const COLOR_SCHEME_ERROR_MESSAGE: string = DEFAULT_ERROR_MESSAGE.replace(
  * and `''`, `.` and `..` components skipped, so the result stays under `root`; a trailing slash is kept.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const translatePath: (root: string, path: string) => string = UrlPath.translatePath
 
@@ -337,7 +349,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
     const auth = options.basicAuth === undefined ? undefined : yield* validCredentials(options.basicAuth)
     const upload = options.upload === undefined || options.upload === false
       ? undefined
-      : yield* validUpload(config.root, config.hideDotfiles, options.upload === true ? {} : options.upload)
+      : yield* validUpload(config.root, options.upload === true ? {} : options.upload)
     return { fs, config, cache, listings, extras, spa, auth, upload }
   })
 
@@ -345,6 +357,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
  * `basicAuth` as a list, checked (a defect when invalid, as the other options).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const validCredentials = (
   value: BasicAuth.Credentials | ReadonlyArray<BasicAuth.Credentials>
@@ -369,12 +382,11 @@ const validCompress = (
 
 const validUpload = (
   root: string,
-  hideDotfiles: boolean,
   options: { readonly maxBytes?: number }
 ): Effect.Effect<Upload.UploadConfig> => {
   const maxBytes = options.maxBytes ?? Upload.DEFAULT_MAX_BYTES
   return Number.isSafeInteger(maxBytes) && maxBytes >= 0
-    ? Effect.succeed({ root, maxBytes, hideDotfiles })
+    ? Effect.succeed({ root, maxBytes })
     : Effect.dieMessage(`StaticFiles: upload.maxBytes must be a non-negative integer, not ${maxBytes}`)
 }
 
@@ -415,9 +427,14 @@ const notFound = new HttpError({ status: 404, message: "File not found" })
  */
 const refusedBy = (config: StaticConfig): (requestPath: string) => boolean => {
   const { confine, hideDotfiles, root } = config
-  if (!hideDotfiles && confine === undefined) return () => false
   return (requestPath) => {
+    // Without a `%`, the path names an upload's temporary file only if it spells its prefix: most requests skip
+    // the translation.
+    const mayBeTemp = requestPath.includes("%") || requestPath.includes(Upload.TEMP_PREFIX)
+    if (!mayBeTemp && !hideDotfiles && confine === undefined) return false
     const path = UrlPath.translatePath(root, requestPath)
+    // An upload's temporary file is never served (its body may be incomplete), whatever the options.
+    if (mayBeTemp && path.split("/").some(Upload.isUploadTemp)) return true
     return (hideDotfiles && hasDotComponent(root, path)) || (confine !== undefined && !confine(path))
   }
 }
@@ -440,6 +457,7 @@ const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<Readon
  * The GET and HEAD handlers, reading files through `FileSystem` and content types from `MimeTypes`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: StaticFilesOptions = {}
@@ -468,7 +486,9 @@ export const make = (
           () => lookup(request, spa)
         ))
     const routes: Record<string, Handler.Handler> = { GET: handler, HEAD: handler }
-    const methods = upload === undefined ? "GET, HEAD, OPTIONS" : "GET, HEAD, OPTIONS, PUT"
+    // A preflight allowing PUT from any origin would let every page the user visits write files: only with a
+    // password, which such a page does not have.
+    const methods = upload === undefined || auth === undefined ? "GET, HEAD, OPTIONS" : "GET, HEAD, OPTIONS, PUT"
     if (extras.cors) routes["OPTIONS"] = (request) => Extras.preflight((name) => request.headers.get(name), methods)
     if (upload !== undefined) routes["PUT"] = (request) => finish(Upload.makePut(upload)(request))
     const map = upload === undefined
@@ -480,7 +500,31 @@ export const make = (
 /**
  * The static-file handlers as the server's `Handlers`.
  *
+ * @example
+ * ```ts
+ * import * as NodeContext from "@effect/platform-node/NodeContext"
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+ * import { Layer } from "effect"
+ * import * as AccessLog from "effect-httpd/AccessLog"
+ * import { MimeTypes } from "effect-httpd/MimeTypes"
+ * import * as Server from "effect-httpd/Server"
+ * import * as StaticFiles from "effect-httpd/StaticFiles"
+ *
+ * // `python3 -m http.server -d ./public`, with ranges and ETags
+ * const files = StaticFiles.layer({ directory: "./public" }).pipe(
+ *   Layer.provide(MimeTypes.layer()),
+ *   Layer.provide(NodeContext.layer)
+ * )
+ *
+ * Server.layer({ port: 8000 }).pipe(
+ *   Layer.provide(Layer.merge(files, AccessLog.layerStderr)),
+ *   Layer.launch,
+ *   NodeRuntime.runMain
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: StaticFilesOptions = {}
@@ -537,6 +581,7 @@ const toServerResponse = (response: Response.Response): HttpServerResponse.HttpS
  * which `@effect/platform` closes after the response is written.
  *
  * @since 0.1.0
+ * @category conversions
  */
 export const toHttpApp = (
   options: StaticFilesOptions = {}

@@ -9,11 +9,13 @@ import * as Schema from "effect/Schema"
  * A status code as it may appear on a status line: three digits, 100–599.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Status = Schema.Int.pipe(Schema.between(100, 599), Schema.brand("Status"))
 
 /**
  * @since 0.1.0
+ * @category schemas
  */
 export type Status = typeof Status.Type
 
@@ -22,6 +24,7 @@ export type Status = typeof Status.Type
  * default error page): the same table as CPython 3.11's `http.HTTPStatus`.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const responses: ReadonlyMap<number, readonly [short: string, long: string]> = new Map([
   [100, ["Continue", "Request received, please continue"]],
@@ -92,6 +95,7 @@ export const responses: ReadonlyMap<number, readonly [short: string, long: strin
  * The reason phrase for a code, or `""` for an unknown code (as Python's `send_response_only`).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const reasonPhrase = (code: number): string => responses.get(code)?.[0] ?? ""
 
@@ -99,5 +103,6 @@ export const reasonPhrase = (code: number): string => responses.get(code)?.[0] ?
  * Whether a response with this status never carries a body (RFC 9110: 1xx, 204, 304; and 205 as Python treats it).
  *
  * @since 0.1.0
+ * @category guards
  */
 export const isBodiless = (code: number): boolean => code < 200 || code === 204 || code === 205 || code === 304

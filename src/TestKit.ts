@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { EventEmitter } from "node:events"
 import type { AccessLog } from "./AccessLog.js"
@@ -19,6 +20,7 @@ import { isBodiless } from "./Status.js"
  * without a status line).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ParsedResponse {
   readonly statusLine: string | undefined
@@ -30,21 +32,44 @@ export interface ParsedResponse {
 }
 
 /**
- * What a connection wrote, and whether it closed.
+ * What a connection wrote until it finished.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Exchange {
   readonly raw: Buffer
   readonly responses: ReadonlyArray<ParsedResponse>
-  /** The connection ended its side (or was destroyed) by itself. */
-  readonly closed: boolean
+  /**
+   * The connection ended its side (or was destroyed) by itself: always `true`, since an exchange whose connection
+   * does not finish within `timeoutMs` fails with `ExchangeTimeout` instead.
+   */
+  readonly closed: true
+}
+
+/**
+ * The connection neither ended nor closed within `timeoutMs`: a handler that never answers, or a keep-alive
+ * connection still waiting for input (`endInput: false`). Carries what was written until then, so a test that
+ * expects the connection to stay open can check it (`Effect.flip`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExchangeTimeout extends Data.TaggedError("ExchangeTimeout")<{
+  readonly timeoutMs: number
+  readonly raw: Buffer
+  readonly responses: ReadonlyArray<ParsedResponse>
+}> {
+  override get message(): string {
+    return `the connection did not finish within ${this.timeoutMs} ms (${this.responses.length} response(s) written)`
+  }
 }
 
 /**
  * Options of `exchange`: the server's options, plus how the input arrives.
  *
  * @since 0.1.0
+ * @category options
  */
 export interface ExchangeOptions extends ServerOptions {
   /** The client's address as the handler and the log see it. Default `127.0.0.1`. */
@@ -118,20 +143,50 @@ const toBuffer = (input: string | Uint8Array): Buffer =>
   typeof input === "string" ? Buffer.from(input, "latin1") : Buffer.from(input)
 
 /**
- * Runs the connection logic on `input` (one buffer, or chunks delivered one by one) and collects what it wrote.
+ * Runs the connection logic on `input` (one buffer, or chunks delivered one by one) and collects what it wrote,
+ * once the connection has finished; fails with `ExchangeTimeout` when it does not finish within `timeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Stream } from "effect"
+ * import * as AccessLog from "effect-httpd/AccessLog"
+ * import * as Handler from "effect-httpd/Handler"
+ * import { HttpError } from "effect-httpd/HttpError"
+ * import * as Response from "effect-httpd/Response"
+ * import * as TestKit from "effect-httpd/TestKit"
+ *
+ * const count = Handler.layer({
+ *   POST: (request) =>
+ *     Stream.runFold(request.body, 0, (n, chunk) => n + chunk.length).pipe(
+ *       Effect.map((n) => Response.text(`got ${n} bytes\n`)),
+ *       Effect.mapError((error) => new HttpError({ status: 400, message: error.message }))
+ *     )
+ * })
+ *
+ * export const test = TestKit.exchange(
+ *   TestKit.request("POST", "/", { headers: { Connection: "close" }, body: "hello" }), // adds Content-Length
+ *   { protocolVersion: "HTTP/1.1", timeoutMs: 1000 }
+ * ).pipe(
+ *   Effect.map(({ responses }) => responses.map((r) => r.status)), // [200]
+ *   Effect.provide(Layer.merge(count, AccessLog.layerSilent))
+ * )
+ * ```
  *
  * @since 0.1.0
+ * @category testing
  */
 export const exchange = (
   input: string | Uint8Array | ReadonlyArray<string | Uint8Array>,
   options: ExchangeOptions = {}
-): Effect.Effect<Exchange, never, Handlers | AccessLog> =>
+): Effect.Effect<Exchange, ExchangeTimeout, Handlers | AccessLog> =>
   Effect.gen(function*() {
     const engine = yield* makeEngine({ idleTimeout: 0, ...options }, false)
     const chunks = (typeof input === "string" || input instanceof Uint8Array ? [input] : input).map(toBuffer)
     const transport = new MemoryTransport(options.remoteAddress ?? "127.0.0.1")
+    const timeoutMs = options.timeoutMs ?? 5000
+    let connection: Connection | undefined
     const closed = yield* Effect.async<boolean>((resume) => {
-      const timer = setTimeout(() => resume(Effect.succeed(false)), options.timeoutMs ?? 5000)
+      const timer = setTimeout(() => resume(Effect.succeed(false)), timeoutMs)
       // Done when the connection has ended its side (or destroyed the socket): nothing more will be written.
       const done = () => {
         clearTimeout(timer)
@@ -139,14 +194,21 @@ export const exchange = (
       }
       transport.once("ended", done)
       transport.once("close", done)
-      new Connection(engine, transport, () => {})
+      connection = new Connection(engine, transport, () => {})
       for (const chunk of chunks) transport.deliver(chunk)
       if (options.endInput ?? true) transport.finishInput()
       return Effect.sync(() => clearTimeout(timer))
     })
     const raw = Buffer.concat(transport.written)
     const heads = options.headRequests ?? headFlags(Buffer.concat(chunks).toString("latin1"))
-    return { raw, responses: parseResponses(raw, heads), closed }
+    const responses = parseResponses(raw, heads)
+    if (!closed) {
+      // As at a server's forced stop: the request still running is interrupted (its scope closes), so nothing the
+      // handler acquired outlives the test.
+      if (connection !== undefined) yield* connection.abort()
+      return yield* new ExchangeTimeout({ timeoutMs, raw, responses })
+    }
+    return { raw, responses, closed }
   })
 
 /** Which requests in a raw input are HEAD requests, in order (a rough scan of request lines). */
@@ -156,9 +218,11 @@ const headFlags = (input: string): Array<boolean> =>
   ) => line.startsWith("HEAD "))
 
 /**
- * Builds the bytes of a request.
+ * Builds the bytes of a request. With a `body`, a `Content-Length` header is added unless `headers` already frame
+ * the body (`Content-Length` or `Transfer-Encoding`, which you then encode yourself).
  *
  * @since 0.1.0
+ * @category testing
  */
 export const request = (
   method: string,
@@ -173,6 +237,8 @@ export const request = (
   const body = options.body === undefined ? Buffer.alloc(0) : toBuffer(options.body)
   let head = `${method} ${path} ${options.version ?? "HTTP/1.1"}\r\n`
   for (const [name, value] of headers) head += `${name}: ${value}\r\n`
+  const framed = headers.some(([name]) => /^(content-length|transfer-encoding)$/i.test(name))
+  if (options.body !== undefined && !framed) head += `Content-Length: ${body.length}\r\n`
   return Buffer.concat([Buffer.from(head + "\r\n", "latin1"), body])
 }
 
@@ -187,6 +253,7 @@ const makeHeaderLookup = (headers: ReadonlyArray<HeaderField>) => (name: string)
  * response (Python's HTTP/0.9-style error pages).
  *
  * @since 0.1.0
+ * @category testing
  */
 export const parseResponses = (raw: Buffer, headRequests: ReadonlyArray<boolean> = []): Array<ParsedResponse> => {
   const out: Array<ParsedResponse> = []

@@ -185,7 +185,6 @@ describe("caps", () => {
       const rssDuring = process.memoryUsage().rss
       // Bounded: well under 50 KiB a connection (client and server sides both live in this process).
       expect(rssDuring - rssBefore).toBeLessThan(N * 50 * 1024)
-      console.log(`[2000 connections] RSS before ${(rssBefore / 2 ** 20).toFixed(1)} MiB, with ${N} open ${(rssDuring / 2 ** 20).toFixed(1)} MiB; fds before ${fdsBefore}, during ${openFds()}`)
       for (const s of sockets) s.socket.destroy()
       expect(yield* waitFor(() => server.activeConnections() === 0, 10_000)).toBe(true)
       expect(yield* waitFor(() => openFds() <= fdsBefore + 5, 5000)).toBe(true)
@@ -229,7 +228,6 @@ describe("faults", () => {
       const clients = yield* Effect.forEach(Array.from({ length: 60 }, (_, i) => i), () => open(port), { concurrency: 1 })
       // Some connect attempts failed (socket() or accept() hit EMFILE): the server did not crash.
       const failed = clients.filter((c) => c.state.error !== undefined || c.state.closed).length
-      console.log(`[EMFILE] ${failed} of 60 failed (${[...new Set(clients.map((c) => c.state.error))].join(",")}), server active ${server.activeConnections()}`)
       expect(failed + server.activeConnections()).toBeGreaterThan(0)
       expect(clients.some((c) => c.state.error === "EMFILE") || server.activeConnections() < 61).toBe(true)
       // While descriptors are exhausted, a connection that already exists is still answered.

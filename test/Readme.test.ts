@@ -1,80 +1,144 @@
 /**
- * The README's library and test-kit examples, run as written (imports point at src/ instead of the package name).
+ * Every ```ts block of the README, exactly as printed, and every `@example` of the public modules' doc comments:
+ * type-checked together as an application that installed this package would (test/support/docBlocks.ts: a temporary
+ * app outside the repo whose `node_modules/effect-httpd` is this checkout, built; strict, NodeNext), then each README
+ * block run:
+ * - a block importing `@effect/vitest` is a test file: vitest runs it and it must pass;
+ * - a block that reads `process.env.PORT` is a server: it is started with `PORT` set to a free loopback port, must
+ *   answer there, then passes its section's checks below (when it has any) and is stopped with SIGTERM;
+ * - any other block must exit 0 by itself.
+ * Blocks are separate modules: one builds on another only where the README says so (none does today).
  */
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import * as AccessLog from "../src/AccessLog.js"
-import * as Handler from "../src/Handler.js"
-import { HttpError } from "../src/HttpError.js"
-import { MimeTypes } from "../src/MimeTypes.js"
-import * as Response from "../src/Response.js"
-import * as Server from "../src/Server.js"
-import * as StaticFiles from "../src/StaticFiles.js"
-import * as TestKit from "../src/TestKit.js"
-import { sendRaw } from "./support/rawClient.js"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as NodePath from "node:path"
+import { ensureBuilt, root } from "./support/cliProcess.js"
+import {
+  accepting,
+  type App,
+  type DocBlock,
+  exampleBlocks,
+  freePort,
+  isTestFile,
+  makeApp,
+  readmeBlocks,
+  runTestBlock,
+  serverPort,
+  startProgram
+} from "./support/docBlocks.js"
+import { getOne } from "./support/getOne.js"
 
-class Greeting extends Effect.Tag("Greeting")<Greeting, { readonly word: string }>() {}
+const readme = readmeBlocks()
+const examples = exampleBlocks(
+  Fs.readdirSync(NodePath.join(root, "src")).filter((f) => f.endsWith(".ts")).map((f) => NodePath.join(root, "src", f))
+)
 
-const handlers = Handler.layer({
-  GET: (request) =>
-    request.pathname === "/"
-      ? Effect.map(Greeting, (g) => Response.text(`${g.word} from ${request.remoteAddress}\n`))
-      : Effect.fail(new HttpError({ status: 404, message: "File not found" })),
-  SPAM: () => Effect.succeed(Response.text("any token is a method\n"))
-}).pipe(Layer.provide(Layer.succeed(Greeting, { word: "hello" })))
+/** Files the blocks expect next to them (the static example serves ./public). */
+const fixtures = { "public/notes.md": "# hi\n" }
 
-describe("README examples", () => {
-  it.scopedLive("the library example serves GET, SPAM and 404", () =>
+/** What a server block of a section must answer, beyond answering at all. */
+const sectionChecks: Record<string, (port: number) => Effect.Effect<void, unknown>> = {
+  "Use it as a library": (port) =>
     Effect.gen(function*() {
-      const server = yield* Server.make({ host: "::", port: 0, protocolVersion: "HTTP/1.1", mode: "threading" }).pipe(
-        Effect.provide(Layer.merge(handlers, AccessLog.layerSilent))
-      )
-      const port = server.address.port
-      const ex = yield* sendRaw({
-        port,
-        chunks: ["GET / HTTP/1.1\r\n\r\nSPAM /x HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\n"],
-        until: { responses: 3 }
-      })
-      expect(ex.responses.map((r) => [r.status, r.body.toString().split("\n")[0]])).toEqual([
-        [200, "hello from ::ffff:127.0.0.1"],
-        [200, "any token is a method"],
-        [404, "<!DOCTYPE HTML>"]
+      const hello = yield* getOne(port, "/")
+      expect([hello.status, hello.body.toString()]).toEqual([200, "hello from 127.0.0.1\n"])
+      const spam = yield* getOne(port, "/x", [], "SPAM")
+      expect(spam.body.toString()).toBe("any token is a method\n")
+      expect((yield* getOne(port, "/nope")).status).toBe(404)
+    }),
+  "Static files (`SimpleHTTPRequestHandler`)": (port) =>
+    Effect.gen(function*() {
+      const notes = yield* getOne(port, "/notes.md")
+      expect([notes.status, notes.header("content-type"), notes.body.toString()]).toEqual([
+        200,
+        "text/markdown; charset=utf-8",
+        "# hi\n"
       ])
-    }))
+    })
+}
 
-  it.live("the test-kit example injects a service", () =>
-    Effect.gen(function*() {
-      const lines: Array<string> = []
-      const { responses } = yield* TestKit.exchange("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").pipe(
-        Effect.provide(Layer.merge(
-          Handler.layer({
-            GET: (request) => Effect.map(Greeting, (g) => Response.text(`${g.word} from ${request.remoteAddress}\n`))
-          }).pipe(Layer.provide(Layer.succeed(Greeting, { word: "stubbed" }))),
-          AccessLog.layerCollect(lines)
-        ))
-      )
-      expect(responses[0]!.status).toBe(200)
-      expect(responses[0]!.body.toString()).toBe("stubbed from 127.0.0.1\n")
-      expect(lines[0]).toMatch(/"GET \/ HTTP\/1.1" 200 -$/)
-    }))
+const describeBlock = (block: DocBlock) => `${block.file} (${block.origin}, line ${block.line})`
 
-  it.scopedLive("the static-files layer composition serves a directory", () =>
-    Effect.gen(function*() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "readme-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
-      fs.writeFileSync(path.join(dir, "notes.md"), "# hi\n")
-      const files = StaticFiles.layer({ directory: dir, extensionsMap: { ".md": "text/markdown; charset=utf-8" } }).pipe(
-        Layer.provide(MimeTypes.layer()),
-        Layer.provideMerge(Layer.merge(NodeFileSystem.layer, NodePath.layer))
-      )
-      const server = yield* Server.make({ port: 0 }).pipe(Effect.provide(Layer.merge(files, AccessLog.layerSilent)))
-      const ex = yield* sendRaw({ port: server.address.port, chunks: ["GET /notes.md HTTP/1.0\r\n\r\n"] })
-      expect(ex.responses[0]!.header("content-type")).toBe("text/markdown; charset=utf-8")
-      expect(ex.responses[0]!.body.toString()).toBe("# hi\n")
-    }))
+/** Polls until the server block accepts connections, failing early if it exits. */
+const waitUntilAccepting = (port: number, exited: Promise<number | null>, output: () => string) =>
+  Effect.promise(async () => {
+    let exitCode: number | null | undefined
+    void exited.then((code) => (exitCode = code))
+    for (let i = 0; i < 200 && exitCode === undefined; i++) {
+      if (await accepting(port)) return
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    throw new Error(`not accepting on port ${port} (exit ${exitCode}):\n${output()}`)
+  })
+
+describe("README and doc-comment examples, as printed", () => {
+  let app: App
+
+  beforeAll(async () => {
+    ensureBuilt()
+    app = await makeApp([...readme, ...examples], fixtures)
+  }, 120_000)
+  afterAll(() => app?.remove())
+
+  it("the README has ts blocks and the main entry points have examples", () => {
+    expect(readme.length).toBeGreaterThanOrEqual(3)
+    expect(examples.map((b) => b.origin)).toEqual(
+      expect.arrayContaining(["Server.make", "Server.layer", "StaticFiles.layer", "Cgi.layer", "Handler.layer", "TestKit.exchange"])
+    )
+  })
+
+  it("install commands pin the Effect 3 line (the registry's latest is Effect 4)", () => {
+    const installs = Fs.readFileSync(NodePath.join(root, "README.md"), "utf8").split("\n").filter((line) =>
+      /\bnpm (install|i|add)\b.*\beffect-httpd\b/.test(line) && !/\s-g\b/.test(line)
+    )
+    expect(installs.length).toBeGreaterThan(0)
+    for (const line of installs) {
+      expect(line).toMatch(/ effect@\^3\b/)
+      expect(line).toMatch(/ @effect\/platform@\^0\.97\b/)
+      expect(line).toMatch(/ @effect\/platform-node@\^0\.108\b/)
+    }
+  })
+
+  it("every block type-checks against the built package, imported by name", () => {
+    expect(app.diagnostics).toBe("")
+  })
+
+  for (const block of readme) {
+    if (isTestFile(block)) {
+      it(`${describeBlock(block)} passes under vitest`, async () => {
+        const result = await runTestBlock(app, block)
+        expect(result.code, result.output).toBe(0)
+      }, 120_000)
+      continue
+    }
+    const port = serverPort(block)
+    if (port === undefined) {
+      it(`${describeBlock(block)} runs and exits 0`, async () => {
+        const running = startProgram(app, block)
+        const timer = setTimeout(() => running.child.kill("SIGKILL"), 30_000)
+        const code = await running.exited
+        clearTimeout(timer)
+        expect(code, running.output()).toBe(0)
+      }, 60_000)
+      continue
+    }
+    it.live(`${describeBlock(block)} serves`, () =>
+      Effect.gen(function*() {
+        const chosen = port === "env" ? yield* Effect.promise(freePort) : port
+        if (port !== "env") expect(yield* Effect.promise(() => accepting(chosen)), `port ${chosen} is busy`).toBe(false)
+        const running = yield* Effect.acquireRelease(
+          Effect.sync(() => startProgram(app, block, { PORT: String(chosen) })),
+          (running) =>
+            Effect.promise(() => {
+              running.child.kill("SIGTERM")
+              return running.exited
+            })
+        )
+        yield* waitUntilAccepting(chosen, running.exited, running.output)
+        const check = sectionChecks[block.origin]
+        if (check !== undefined) yield* check(chosen)
+        else expect((yield* getOne(chosen, "/")).status).toBeGreaterThanOrEqual(100)
+      }).pipe(Effect.scoped), 60_000)
+  }
 })

@@ -4,7 +4,7 @@
  */
 import type { HeaderField } from "../Headers.js"
 import * as Response from "../Response.js"
-import type { ListedEntry } from "./listingEntries.js"
+import type { Listed, ListedEntry } from "./listingEntries.js"
 import { prefersJson } from "./negotiation.js"
 
 /** One entry of the JSON listing. */
@@ -45,10 +45,21 @@ export const toJsonEntry = (entry: ListedEntry): JsonEntry => ({
   mtime: entry.mtimeMs === undefined ? null : new Date(entry.mtimeMs).toISOString()
 })
 
+/**
+ * Sent with a listing cut at `MAX_LISTED_ENTRIES`: `shown/total` (the names there were to show, before links
+ * leaving the root were dropped), so a script knows the array is not the whole directory.
+ */
+export const truncatedHeader = (listed: Listed<unknown>): HeaderField =>
+  ["X-Listing-Truncated", `${listed.entries.length}/${listed.total}`]
+
 /** The page: `JSON.stringify` escapes quotes, backslashes, control characters and lone surrogates. */
-export const jsonResponse = (entries: ReadonlyArray<JsonEntry>): Response.Response => {
+export const jsonResponse = (entries: ReadonlyArray<JsonEntry>, listed?: Listed<unknown>): Response.Response => {
   const bytes = Buffer.from(JSON.stringify(entries), "utf8")
-  return Response.make(200, { _tag: "Bytes", bytes }, {
-    headers: [["Content-Type", JSON_CONTENT_TYPE], ["Content-Length", String(bytes.length)], VARY_ACCEPT]
-  })
+  const headers: Array<HeaderField> = [
+    ["Content-Type", JSON_CONTENT_TYPE],
+    ["Content-Length", String(bytes.length)],
+    VARY_ACCEPT
+  ]
+  if (listed?.truncated === true) headers.push(truncatedHeader(listed))
+  return Response.make(200, { _tag: "Bytes", bytes }, { headers })
 }

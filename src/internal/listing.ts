@@ -23,19 +23,37 @@ const compareCodePoints = (a: string, b: string): number => {
 
 /**
  * `names.sort(key=lambda a: a.lower())`: a stable sort on the lower-cased names by code point. Names equal once
- * lower-cased keep their input order (Python's is `os.listdir`'s, ours the file system's as Node reads it).
+ * lower-cased keep their input order: the directory's order as `opendir` reads it, which is `os.listdir`'s, so the
+ * page is Python's (Node's `readdir`, used through `FileSystem`, sorts the names by bytes first).
  */
-export const sortNames = (names: ReadonlyArray<string>): Array<string> =>
-  names
-    .map((name, index) => ({ name, key: name.toLowerCase(), index }))
+export const sortNames = (names: ReadonlyArray<string>): Array<string> => sortByName(names, (name) => name)
+
+/** `sortNames` for items that carry a name (same order, same stability). */
+export const sortByName = <T>(items: ReadonlyArray<T>, nameOf: (item: T) => string): Array<T> =>
+  items
+    .map((item, index) => ({ item, key: nameOf(item).toLowerCase(), index }))
     .sort((x, y) => compareCodePoints(x.key, y.key) || x.index - y.index)
-    .map((x) => x.name)
+    .map((x) => x.item)
+
+/**
+ * The bidirectional-text controls (embeddings, overrides, isolates, marks): in a name they reorder what is shown,
+ * so `gpj.exe` with U+202E before `gpj` reads as `exe.jpg`. A numeric character reference would still be obeyed.
+ */
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * Text shown in a listing (not a link): HTML-escaped as Python does, and each bidi control shown as Python's
+ * `repr` shows it (`\u202e`), so a name displays in its real order. Python shows them raw: a deliberate
+ * difference, which only names containing one of them see.
+ */
+export const escapeDisplayed = (text: string): string =>
+  escapeHtml(text).replace(BIDI_CONTROLS, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"))
 
 /**
  * The listing's title path: `html.escape(unquote(self.path, errors='surrogatepass'), quote=False)` (the whole
- * request path, query included, as Python shows it).
+ * request path, query included, as Python shows it), bidi controls shown as `\u202e` (see `escapeDisplayed`).
  */
-export const displayPath = (requestPath: string): string => escapeHtml(unquotePath(requestPath))
+export const displayPath = (requestPath: string): string => escapeDisplayed(unquotePath(requestPath))
 
 const entryLine = (entry: ListingEntry): string => {
   let displayName = entry.name
@@ -46,7 +64,7 @@ const entryLine = (entry: ListingEntry): string => {
   }
   // A link to a directory shows "@" and links with "/".
   if (entry.isSymlink) displayName = entry.name + "@"
-  return "<li><a href=\"" + quote(linkName) + "\">" + escapeHtml(displayName) + "</a></li>"
+  return "<li><a href=\"" + quote(linkName) + "\">" + escapeDisplayed(displayName) + "</a></li>"
 }
 
 /** Python 3.14's style block (gh-123430), between the charset and the title of the listing. */

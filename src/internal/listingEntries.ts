@@ -1,13 +1,38 @@
 /**
- * A directory's entries with what the JSON and rich listings show of each (type, size, modification time), in the
- * HTML listing's order, read either through `node:fs` (the cache's fast path) or through `FileSystem`.
+ * A directory's entries as the listings show them, in the HTML listing's order, read either through `node:fs` (the
+ * cache's fast path) or through `FileSystem`, with bounded work: the JSON and rich listings keep only the first
+ * {@link MAX_LISTED_ENTRIES} names, at most {@link STAT_CONCURRENCY} `stat`s of one listing are in flight, every
+ * system call is asynchronous (none per entry on the event loop), and at most {@link LISTING_PERMITS} listings are
+ * built at once in the process.
  */
+import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as NodeFs from "node:fs"
-import { sortNames } from "./listing.js"
+import { type ListingEntry, sortByName } from "./listing.js"
 import { pyJoin } from "./urlPath.js"
+
+/**
+ * The most entries a JSON or rich listing shows: the first ones in the listing's (name) order. A listing of
+ * 10,000 short names is ~0.9 MB of JSON; the cap bounds what one request holds whatever the directory's size.
+ */
+export const MAX_LISTED_ENTRIES = 10_000
+
+/** `stat`s of one listing in flight at once: more would only queue in libuv's 4 threads, ahead of other clients. */
+export const STAT_CONCURRENCY = 16
+
+/**
+ * Listings built at once in the process (the others wait their turn): what a burst of listing requests can hold
+ * and the CPU it can take, while files are still served.
+ */
+export const LISTING_PERMITS = 2
+
+const permits = Effect.unsafeMakeSemaphore(LISTING_PERMITS)
+
+/** Runs the building of a listing once one of the {@link LISTING_PERMITS} is free. */
+export const withListingPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = permits
+  .withPermits(1)
 
 /** One entry. Size and time follow links; both are `undefined` for a link whose target is missing. */
 export interface ListedEntry {
@@ -21,8 +46,68 @@ export interface ListedEntry {
   readonly mtimeMs: number | undefined
 }
 
-/** Which entries are listed (hidden dotfiles, links leaving the root…). */
-export type Shown = (name: string, isSymlink: boolean) => boolean
+/** The entries shown, and how many names there were to show (more than shown when the cap cut the list). */
+export interface Listed<T> {
+  readonly entries: ReadonlyArray<T>
+  readonly total: number
+  readonly truncated: boolean
+}
+
+/** Which names are listed (hidden dotfiles, upload temporary files…), decided on the name alone. */
+export type NameShown = (name: string) => boolean
+
+/**
+ * Whether a symbolic link in the directory may be listed (`followSymlinks: false`: its target inside the root);
+ * `undefined`: every link is.
+ */
+export type LinkShown = ((path: string) => Promise<boolean>) | undefined
+
+/**
+ * The first `cap` items in the listing's name order, of items arriving in the directory's order, holding at most
+ * 2 × `cap` of them at any time (sorted and cut whenever it holds that many). Ties keep their arrival order, as a
+ * sort of the whole list would.
+ */
+export class FirstByName<T> {
+  #kept: Array<T> = []
+  #total = 0
+  constructor(readonly cap: number, readonly nameOf: (item: T) => string) {}
+  add(item: T): void {
+    this.#total++
+    this.#kept.push(item)
+    if (this.#kept.length >= 2 * this.cap) this.#kept = sortByName(this.#kept, this.nameOf).slice(0, this.cap)
+  }
+  result(): Listed<T> {
+    const entries = sortByName(this.#kept, this.nameOf).slice(0, this.cap)
+    return { entries, total: this.#total, truncated: this.#total > this.cap }
+  }
+}
+
+/** `f` over `items`, at most `limit` at once, results in order. */
+const mapLimit = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A) => Promise<B>): Promise<Array<B>> => {
+  const results = new Array<B>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await f(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+/**
+ * The directory's entries whose names are shown, the first `cap` in name order, with their types, streamed from
+ * the directory (`opendir`, 256 entries per read) so that only 2 × `cap` of them are held.
+ */
+const scanNode = async (directory: string, nameShown: NameShown, cap: number): Promise<Listed<NodeFs.Dirent>> => {
+  const first = new FirstByName<NodeFs.Dirent>(cap, (dirent) => dirent.name)
+  // `for await` closes the directory when the loop ends, throws or returns.
+  for await (const dirent of await NodeFs.promises.opendir(directory, { bufferSize: 256 })) {
+    if (nameShown(dirent.name)) first.add(dirent)
+  }
+  return first.result()
+}
 
 const missing = (name: string, isSymlink: boolean): ListedEntry => ({
   name,
@@ -32,48 +117,105 @@ const missing = (name: string, isSymlink: boolean): ListedEntry => ({
   mtimeMs: undefined
 })
 
-/** Through `node:fs`: `readdir` with types, a `stat` per entry. */
-export const readEntriesNode = async (directory: string, shown: Shown): Promise<Array<ListedEntry>> => {
-  const dirents = await NodeFs.promises.readdir(directory, { withFileTypes: true })
-  const links = new Map(dirents.map((dirent) => [dirent.name, dirent.isSymbolicLink()]))
-  const names = sortNames(dirents.map((dirent) => dirent.name)).filter((name) => shown(name, links.get(name)!))
-  return Promise.all(names.map((name) =>
-    NodeFs.promises.stat(pyJoin(directory, name)).then(
+/** Through `node:fs`, for the JSON and rich listings: a `stat` per entry kept (links: and the link check). */
+export const readEntriesNode = async (
+  directory: string,
+  nameShown: NameShown,
+  linkShown: LinkShown,
+  cap: number = MAX_LISTED_ENTRIES
+): Promise<Listed<ListedEntry>> => {
+  const scanned = await scanNode(directory, nameShown, cap)
+  const entries = await mapLimit(scanned.entries, STAT_CONCURRENCY, async (dirent) => {
+    const { name } = dirent
+    const isSymlink = dirent.isSymbolicLink()
+    const full = pyJoin(directory, name)
+    if (isSymlink && linkShown !== undefined && !(await linkShown(full))) return undefined
+    return NodeFs.promises.stat(full).then(
       (stats): ListedEntry => ({
         name,
         isDirectory: stats.isDirectory(),
-        isSymlink: links.get(name)!,
+        isSymlink,
         size: stats.size,
         mtimeMs: stats.mtimeMs
       }),
-      () => missing(name, links.get(name)!)
+      () => missing(name, isSymlink)
     )
-  ))
+  })
+  return { ...scanned, entries: entries.filter((e): e is ListedEntry => e !== undefined) }
 }
 
-/** Through `FileSystem` (`cache: false`): `stat` and `readLink` per entry. */
-export const readEntries = (fs: FileSystem.FileSystem, directory: string, shown: Shown, concurrency: number) =>
-  Effect.flatMap(fs.readDirectory(directory), (names) =>
-    Effect.map(
-      Effect.forEach(sortNames(names), (name) => {
+/**
+ * Through `node:fs`, for Python's listing: every entry (Python lists the whole directory), types from `readdir`,
+ * a `stat` only per symbolic link (Python's `isdir` follows links). `links`: the listing has a link (shown or
+ * not), so it may change unseen and is not cached.
+ */
+export const readListingNode = async (
+  directory: string,
+  nameShown: NameShown,
+  linkShown: LinkShown
+): Promise<{ readonly entries: ReadonlyArray<ListingEntry>; readonly links: boolean }> => {
+  const scanned = await scanNode(directory, nameShown, Infinity)
+  let links = false
+  const entries = await mapLimit(scanned.entries, STAT_CONCURRENCY, async (dirent): Promise<ListingEntry | undefined> => {
+    const name = dirent.name
+    if (!dirent.isSymbolicLink()) return { name, isDirectory: dirent.isDirectory(), isSymlink: false }
+    links = true
+    const full = pyJoin(directory, name)
+    if (linkShown !== undefined && !(await linkShown(full))) return undefined
+    return NodeFs.promises.stat(full).then(
+      (target) => ({ name, isDirectory: target.isDirectory(), isSymlink: true }),
+      () => ({ name, isDirectory: false, isSymlink: true })
+    )
+  })
+  return { entries: entries.filter((e): e is ListingEntry => e !== undefined), links }
+}
+
+/**
+ * Through `FileSystem` (`cache: false`): `stat` and `readLink` per entry kept. `FileSystem` reads the names whole
+ * (no streaming), but only the first `cap` are examined and kept.
+ */
+export const readEntries = (
+  fs: FileSystem.FileSystem,
+  directory: string,
+  nameShown: NameShown,
+  linkShown: LinkShown,
+  concurrency: number = STAT_CONCURRENCY,
+  cap: number = MAX_LISTED_ENTRIES
+): Effect.Effect<Listed<ListedEntry>, PlatformError> =>
+  Effect.flatMap(fs.readDirectory(directory), (names) => {
+    const first = new FirstByName<string>(cap, (name) => name)
+    for (const name of names) if (nameShown(name)) first.add(name)
+    const scanned = first.result()
+    return Effect.map(
+      Effect.forEach(scanned.entries, (name) => {
         const full = pyJoin(directory, name)
-        return Effect.map(
-          Effect.all([
-            Effect.option(fs.stat(full)),
-            Effect.match(fs.readLink(full), { onFailure: () => false, onSuccess: () => true })
-          ]),
-          ([info, isSymlink]): ListedEntry | undefined => {
-            if (!shown(name, isSymlink)) return undefined
-            if (Option.isNone(info)) return missing(name, isSymlink)
-            return {
-              name,
-              isDirectory: info.value.type === "Directory",
-              isSymlink,
-              size: Number(info.value.size),
-              mtimeMs: Option.match(info.value.mtime, { onNone: () => undefined, onSome: (date) => date.getTime() })
-            }
-          }
+        return Effect.flatMap(
+          Effect.match(fs.readLink(full), { onFailure: () => false, onSuccess: () => true }),
+          (isSymlink): Effect.Effect<ListedEntry | undefined> =>
+            isSymlink && linkShown !== undefined
+              ? Effect.flatMap(Effect.promise(() => linkShown(full)), (inside) =>
+                inside ? statEntry(fs, full, name, isSymlink) : Effect.succeed(undefined))
+              : statEntry(fs, full, name, isSymlink)
         )
       }, { concurrency }),
-      (entries) => entries.filter((e): e is ListedEntry => e !== undefined)
-    ))
+      (entries) => ({ ...scanned, entries: entries.filter((e): e is ListedEntry => e !== undefined) })
+    )
+  })
+
+const statEntry = (
+  fs: FileSystem.FileSystem,
+  full: string,
+  name: string,
+  isSymlink: boolean
+): Effect.Effect<ListedEntry> =>
+  Effect.map(Effect.option(fs.stat(full)), (info) =>
+    Option.match(info, {
+      onNone: () => missing(name, isSymlink),
+      onSome: (value) => ({
+        name,
+        isDirectory: value.type === "Directory",
+        isSymlink,
+        size: Number(value.size),
+        mtimeMs: Option.match(value.mtime, { onNone: () => undefined, onSome: (date) => date.getTime() })
+      })
+    }))

@@ -2,9 +2,9 @@
  * `richListing`: the directory listing as a table (name, size, modification time), directories first, sortable
  * with `?sort=name|size|time&order=asc|desc`. Names are escaped and linked exactly as in Python's listing.
  */
-import { listingHead } from "./listing.js"
-import type { ListedEntry } from "./listingEntries.js"
-import { encodeUtf8SurrogateEscape, escapeHtml, quote } from "./urlPath.js"
+import { escapeDisplayed, listingHead } from "./listing.js"
+import type { Listed, ListedEntry } from "./listingEntries.js"
+import { encodeUtf8SurrogateEscape, quote } from "./urlPath.js"
 
 /** One row of the table. */
 export type RichEntry = ListedEntry
@@ -99,7 +99,7 @@ const row = (entry: RichEntry): string => {
     ? "-"
     : `<time datetime="${new Date(entry.mtimeMs).toISOString()}">${formatTime(entry.mtimeMs)}</time>`
   const title = entry.size === undefined || entry.isDirectory ? "" : ` title="${entry.size} bytes"`
-  return `<tr><td><a href="${quote(linkName)}">${escapeHtml(displayName)}</a></td>` +
+  return `<tr><td><a href="${quote(linkName)}">${escapeDisplayed(displayName)}</a></td>` +
     `<td class="size"${title}>${size}</td><td>${time}</td></tr>`
 }
 
@@ -114,7 +114,7 @@ const headerCell = (label: string, key: SortKey, sort: SortKey, order: SortOrder
 /** The page, UTF-8 with `surrogateescape` as Python's listing. The title is the path without its query. */
 export const renderRichListing = (
   publicPath: string,
-  entries: ReadonlyArray<RichEntry>,
+  listed: Listed<RichEntry>,
   sort: SortKey,
   order: SortOrder,
   colorScheme: boolean
@@ -125,11 +125,14 @@ export const renderRichListing = (
     .replace(/<hr>\n<ul>$/, "<hr>")
   const lines = [
     head,
+    ...(listed.truncated
+      ? [`<p>The first ${listed.entries.length} of ${listed.total} entries (in name order; the sort applies to them).</p>`]
+      : []),
     "<table>",
     "<thead><tr>" + headerCell("Name", "name", sort, order) + headerCell("Size", "size", sort, order, "size") +
     headerCell("Modified (UTC)", "time", sort, order) + "</tr></thead>",
     "<tbody>",
-    ...sortEntries(entries, sort, order).map(row),
+    ...sortEntries(listed.entries, sort, order).map(row),
     "</tbody>",
     "</table>\n<hr>\n</body>\n</html>\n"
   ]

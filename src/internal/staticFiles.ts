@@ -19,13 +19,12 @@ import * as Response from "../Response.js"
 import { formatHttpDate, ifNoneMatchMatches, ifRangeMatches, makeEtag, notModifiedSince } from "./conditional.js"
 import {
   LISTING_CONTENT_TYPE,
-  type ListingEntry,
   listingHead,
   listingTail,
-  renderListing,
-  sortNames
+  renderListing
 } from "./listing.js"
-import { jsonResponse, toJsonEntry, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
+import { jsonResponse, toJsonEntry, truncatedHeader, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
+import { isUploadTemp } from "./upload.js"
 import * as ListingEntries from "./listingEntries.js"
 import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
 import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
@@ -90,10 +89,15 @@ export interface StaticConfig {
   readonly richListing: boolean
 }
 
-/** Whether a directory entry is shown, given the options that hide some. */
-const listed = (config: StaticConfig, directory: string, name: string, isSymlink: boolean): boolean =>
-  !(config.hideDotfiles && name.startsWith(".")) &&
-  !(isSymlink && config.confine !== undefined && !config.confine(pyJoin(directory, name)))
+/** Whether a directory entry is listed by its name: dotfiles with `hideDotfiles`; an upload's temporary file never. */
+const nameShown = (config: StaticConfig): ListingEntries.NameShown => (name) =>
+  !(config.hideDotfiles && name.startsWith(".")) && !isUploadTemp(name)
+
+/**
+ * With `followSymlinks: false` or `hideDotfiles`, a link whose resolved path the verifier refuses is not listed
+ * (checked without blocking the event loop: one `realpath` per link).
+ */
+const linkShown = (config: StaticConfig): ListingEntries.LinkShown => config.verifier?.allowsPathAsync
 
 const indexAllowed = (config: StaticConfig, candidate: string): boolean =>
   config.confine === undefined || config.confine(candidate)
@@ -222,13 +226,6 @@ const indexOrListing = (
   return tryIndex(0)
 }
 
-const isDirectory = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean> =>
-  Effect.match(fs.stat(path), { onFailure: () => false, onSuccess: (info) => info.type === "Directory" })
-
-// FileSystem has no lstat; readlink succeeds exactly on symbolic links.
-const isSymlink = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean> =>
-  Effect.match(fs.readLink(path), { onFailure: () => false, onSuccess: () => true })
-
 const askedForJson = (config: StaticConfig, request: StaticRequest): boolean =>
   config.jsonListing && wantsJson(request.path, request.header("accept"))
 
@@ -248,10 +245,12 @@ const listing = (
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> =>
   withVerifiedDirectory(config, directory, (directory) =>
     askedForJson(config, request) || config.richListing
-      ? ListingEntries.readEntries(fs, directory, (name, link) => listed(config, directory, name, link), config.listingConcurrency).pipe(
+      ? ListingEntries.withListingPermit(
+        ListingEntries.readEntries(fs, directory, nameShown(config), linkShown(config), config.listingConcurrency)
+      ).pipe(
         Effect.mapBoth({
           onFailure: (error) => fsFailure(error, noListing),
-          onSuccess: (entries) => entriesResponse(config, request, entries)
+          onSuccess: (listed) => entriesResponse(config, request, listed)
         })
       )
       : htmlListing(fs, config, request, directory))
@@ -273,18 +272,20 @@ const withVerifiedDirectory = <R>(
 const entriesResponse = (
   config: StaticConfig,
   request: StaticRequest,
-  entries: ReadonlyArray<ListingEntries.ListedEntry>
+  listed: ListingEntries.Listed<ListingEntries.ListedEntry>
 ): Response.Response =>
-  askedForJson(config, request) ? jsonResponse(entries.map(toJsonEntry)) : richResponse(config, request, entries)
+  askedForJson(config, request) ? jsonResponse(listed.entries.map(toJsonEntry), listed) : richResponse(config, request, listed)
 
 const richResponse = (
   config: StaticConfig,
   request: StaticRequest,
-  entries: ReadonlyArray<RichEntry>
+  listed: ListingEntries.Listed<RichEntry>
 ): Response.Response => {
   const { order, sort } = parseSort(request.path)
-  const page = renderRichListing(request.publicPath, entries, sort, order, config.colorScheme)
-  return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
+  const page = renderRichListing(request.publicPath, listed, sort, order, config.colorScheme)
+  const headers = htmlListingHeaders(config, page.length)
+  if (listed.truncated) headers.push(truncatedHeader(listed))
+  return Response.make(200, { _tag: "Bytes", bytes: page }, { headers })
 }
 
 const htmlListing = (
@@ -293,25 +294,16 @@ const htmlListing = (
   request: StaticRequest,
   directory: string
 ): Effect.Effect<Response.Response, HttpError> =>
-  fs.readDirectory(directory).pipe(
-    Effect.mapError((error) => fsFailure(error, noListing)),
-    Effect.flatMap((names) =>
-      Effect.forEach(
-        sortNames(config.hideDotfiles ? names.filter((name) => !name.startsWith(".")) : names),
-        (name): Effect.Effect<ListingEntry> => {
-          const full = pyJoin(directory, name)
-          return Effect.map(
-            Effect.all([isDirectory(fs, full), isSymlink(fs, full)]),
-            ([dir, link]) => ({ name, isDirectory: dir, isSymlink: link })
-          )
-        },
-        { concurrency: config.listingConcurrency }
-      )
-    ),
-    Effect.map((entries) => entries.filter((entry) => listed(config, directory, entry.name, entry.isSymlink))),
-    Effect.map((entries) => {
-      const page = renderListing(request.publicPath, entries, config.colorScheme)
-      return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
+  // Python lists the whole directory: no cap on this page.
+  ListingEntries.withListingPermit(
+    ListingEntries.readEntries(fs, directory, nameShown(config), linkShown(config), config.listingConcurrency, Infinity)
+  ).pipe(
+    Effect.mapBoth({
+      onFailure: (error) => fsFailure(error, noListing),
+      onSuccess: ({ entries }) => {
+        const page = renderListing(request.publicPath, entries, config.colorScheme)
+        return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
+      }
     })
   )
 
@@ -898,15 +890,18 @@ const fastListing = (
   readFrom: string = directory
 ): Effect.Effect<Response.Response, HttpError> => {
   if (askedForJson(config, request) || config.richListing) {
-    return Effect.tryPromise({
-      try: () => ListingEntries.readEntriesNode(readFrom, (name, link) => listed(config, readFrom, name, link)),
+    return ListingEntries.withListingPermit(Effect.tryPromise({
+      try: () => ListingEntries.readEntriesNode(readFrom, nameShown(config), linkShown(config)),
       catch: (error) => fsFailure(error, noListing)
-    }).pipe(Effect.map((entries) => entriesResponse(config, request, entries)))
+    })).pipe(Effect.map((listed) => entriesResponse(config, request, listed)))
   }
   const cached = listings.lookup(directory, version)
   if (cached !== undefined) return Effect.succeed(listingResponse(config, request, cached))
   return Effect.map(
-    Effect.tryPromise({ try: () => readEntries(config, readFrom), catch: (error) => fsFailure(error, noListing) }),
+    ListingEntries.withListingPermit(Effect.tryPromise({
+      try: () => ListingEntries.readListingNode(readFrom, nameShown(config), linkShown(config)),
+      catch: (error) => fsFailure(error, noListing)
+    })),
     ({ entries, links }) => {
       const tail = encodeUtf8SurrogateEscape(listingTail(entries))
       if (!links && listings.admits(version)) {
@@ -922,40 +917,4 @@ const listingResponse = (config: StaticConfig, request: StaticRequest, tail: Uin
   const head = encodeUtf8SurrogateEscape(listingHead(request.publicPath, config.colorScheme))
   const page = Buffer.concat([head, tail])
   return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
-}
-
-const readEntries = async (
-  config: StaticConfig,
-  directory: string
-): Promise<{ readonly entries: ReadonlyArray<ListingEntry>; readonly links: boolean }> => {
-  const dirents = await NodeFs.promises.readdir(directory, { withFileTypes: true })
-  const byName = new Map<string, NodeFs.Dirent>()
-  for (const dirent of dirents) byName.set(dirent.name, dirent)
-  const entries: Array<ListingEntry> = []
-  const linkTargets: Array<Promise<void>> = []
-  let hiddenLinks = false
-  for (const name of sortNames(dirents.map((dirent) => dirent.name))) {
-    const dirent = byName.get(name)!
-    if (!listed(config, directory, name, dirent.isSymbolicLink())) {
-      // Still a listing with links: not cached, since a link can be re-pointed unseen.
-      hiddenLinks ||= dirent.isSymbolicLink()
-      continue
-    }
-    if (!dirent.isSymbolicLink()) {
-      entries.push({ name, isDirectory: dirent.isDirectory(), isSymlink: false })
-      continue
-    }
-    const index = entries.length
-    entries.push({ name, isDirectory: false, isSymlink: true })
-    linkTargets.push(
-      NodeFs.promises.stat(pyJoin(directory, name)).then(
-        (target) => {
-          entries[index] = { name, isDirectory: target.isDirectory(), isSymlink: true }
-        },
-        () => {}
-      )
-    )
-  }
-  await Promise.all(linkTargets)
-  return { entries, links: hiddenLinks || linkTargets.length > 0 }
 }

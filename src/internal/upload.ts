@@ -13,13 +13,13 @@ import { HttpError } from "../HttpError.js"
 import type { Request } from "../Request.js"
 import * as Response from "../Response.js"
 import { hasDotComponent } from "./extras.js"
+import { openVerified } from "./uploadDirectory.js"
 import { hasLoneSurrogate, translatePath } from "./urlPath.js"
 
 /** Resolved settings of the upload handler. */
 export interface UploadConfig {
   readonly root: string
   readonly maxBytes: number
-  readonly hideDotfiles: boolean
 }
 
 /** The default cap on a body: 100 MiB. */
@@ -28,12 +28,39 @@ export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 /** Prefix of the temporary files, so a listing or a clean-up can recognise one left by a crash. */
 export const TEMP_PREFIX = ".effect-httpd-upload-"
 
+/**
+ * Whether a name is an upload's temporary file (in progress, or left by a crash): never listed nor served, with
+ * or without `hideDotfiles`, so another client cannot read a body before it is complete.
+ */
+export const isUploadTemp = (name: string): boolean => name.startsWith(TEMP_PREFIX)
+
 const fail = (status: number, message?: string) =>
   Effect.fail(new HttpError(message === undefined ? { status } : { status, message }))
 
+/** Linux's `NAME_MAX`: bytes in one path component. */
+export const NAME_MAX = 255
+/** Linux's `PATH_MAX`, its terminating NUL excluded: bytes in a whole path. */
+export const PATH_MAX = 4095
+
+/**
+ * Why a file name cannot be stored, or `undefined`: a control character, C0, DEL or C1 (CR/LF or NEL in a name
+ * forge listings, logs and scripts' output; Python would store them), or a component or path longer than the file system takes (refused
+ * before the body is read, not after it failed to rename).
+ */
+export const nameProblem = (root: string, path: string): { readonly status: number; readonly message: string } | undefined => {
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f-\x9f]/.test(path)) return { status: 400, message: "Control character in file name" }
+  if (Buffer.byteLength(path) > PATH_MAX) return { status: 414, message: "Path too long" }
+  const components = path.slice(root.length).split("/")
+  if (components.some((c) => c.length > NAME_MAX / 3 && Buffer.byteLength(c) > NAME_MAX)) {
+    return { status: 414, message: "File name too long" }
+  }
+  return undefined
+}
+
 type Target =
   | { readonly _tag: "Refused"; readonly status: number; readonly message: string }
-  | { readonly _tag: "Ok"; readonly path: string; readonly directory: string; readonly exists: boolean }
+  | { readonly _tag: "Ok"; readonly path: string; readonly directory: string }
 
 const lstatQuiet = (path: string): NodeFs.Stats | undefined => {
   try {
@@ -46,18 +73,21 @@ const lstatQuiet = (path: string): NodeFs.Stats | undefined => {
 /**
  * Where a request path may be written: below the root by `translatePath`'s rules, every component below the root
  * an existing directory that is not a symbolic link (lstat, one by one), the target itself absent or a regular
- * file that is not a link. Checked again just before the rename (a directory swapped for a link meanwhile is still
- * a race the server cannot close without `openat`; the window is the upload's duration at most).
+ * file that is not a link; no control character, no dot component, no name too long. Checked again just before
+ * the rename. The writes themselves go through the opened directory (`openVerified`), so a component swapped for
+ * a link between the checks and the writes sends nothing outside the root.
  */
 export const resolveTarget = (config: UploadConfig, requestPath: string): Target => {
   const path = translatePath(config.root, requestPath)
   if (path.includes("\0") || hasLoneSurrogate(path)) return { _tag: "Refused", status: 400, message: "Bad path" }
+  const problem = nameProblem(config.root, path)
+  if (problem !== undefined) return { _tag: "Refused", ...problem }
   if (path.endsWith("/") || path === config.root) {
     return { _tag: "Refused", status: 409, message: "Cannot write to a directory" }
   }
-  if (config.hideDotfiles && hasDotComponent(config.root, path)) {
-    return { _tag: "Refused", status: 403, message: "Forbidden" }
-  }
+  // Always, whatever `hideDotfiles` says: `.git/config`, `.htaccess`, `.bashrc`, `.ssh/authorized_keys` are how a
+  // written file becomes code execution; the upload's own temporary files are dot names too.
+  if (hasDotComponent(config.root, path)) return { _tag: "Refused", status: 403, message: "Forbidden" }
   const components = path.slice(config.root.length + 1).split("/")
   let current = config.root
   for (let i = 0; i < components.length - 1; i++) {
@@ -73,7 +103,7 @@ export const resolveTarget = (config: UploadConfig, requestPath: string): Target
     if (stats.isDirectory()) return { _tag: "Refused", status: 409, message: "Cannot write to a directory" }
     if (!stats.isFile()) return { _tag: "Refused", status: 409, message: "Not a regular file" }
   }
-  return { _tag: "Ok", path, directory: current, exists: stats !== undefined }
+  return { _tag: "Ok", path, directory: current }
 }
 
 /** The checks that need no body: framing, length, target (also run by the `Expect: 100-continue` hook). */
@@ -86,6 +116,10 @@ const precheck = (config: UploadConfig, request: Request): Effect.Effect<Extract
 }
 
 const tooLarge = new HttpError({ status: 413 })
+
+// A new file only, never through a link (the name is ours, but a link planted under it must not be followed).
+const CREATE_FLAGS = NodeFs.constants.O_WRONLY | NodeFs.constants.O_CREAT | NodeFs.constants.O_EXCL |
+  NodeFs.constants.O_NOFOLLOW
 
 /** Writes `chunk` whole at the descriptor's position (a short write is continued). */
 const writeAll = (fd: number, chunk: Uint8Array): Effect.Effect<void, HttpError> =>
@@ -108,11 +142,17 @@ const writeAll = (fd: number, chunk: Uint8Array): Effect.Effect<void, HttpError>
 export const makePut = (config: UploadConfig): Handler => (request) =>
   Effect.gen(function*() {
     const target = yield* precheck(config, request)
-    const temp = `${target.directory}/${TEMP_PREFIX}${randomBytes(8).toString("hex")}`
+    // Temporary file and rename through the opened, verified directory: a component swapped for a link during
+    // the upload cannot move them outside the root.
+    const directory = yield* openVerified(config.root, target.directory)
+    const name = target.path.slice(target.directory.length + 1)
+    const temp = directory.pathOf(`${TEMP_PREFIX}${randomBytes(8).toString("hex")}`)
+    // Replacing a file: the new contents are readable by the owner only until they get the file's own mode.
+    const mode = lstatQuiet(directory.pathOf(name)) === undefined ? 0o644 : 0o600
     let renamed = false
     const fd = yield* Effect.acquireRelease(
       Effect.try({
-        try: () => NodeFs.openSync(temp, "wx", 0o644),
+        try: () => NodeFs.openSync(temp, CREATE_FLAGS, mode),
         catch: () => new HttpError({ status: 500, message: "Cannot create file" })
       }),
       (fd) =>
@@ -133,15 +173,21 @@ export const makePut = (config: UploadConfig): Handler => (request) =>
     // destination: a link put there meanwhile would be replaced, not written through).
     const again = resolveTarget(config, request.path)
     if (again._tag === "Refused") return yield* fail(again.status, again.message)
+    if (!directory.verify()) return yield* fail(403, "Symbolic link in path")
+    const replaced = lstatQuiet(directory.pathOf(name))
+    if (replaced !== undefined && !replaced.isFile()) return yield* fail(409, "Not a regular file")
     yield* Effect.try({
       try: () => {
+        // A replaced file keeps its permissions (a 0600 secret stays 0600); set-id and sticky bits are not carried
+        // over to new contents.
+        if (replaced !== undefined) NodeFs.fchmodSync(fd, replaced.mode & 0o777)
         NodeFs.fsyncSync(fd)
-        NodeFs.renameSync(temp, target.path)
+        NodeFs.renameSync(temp, directory.pathOf(name))
         renamed = true
       },
       catch: () => new HttpError({ status: 500, message: "Cannot write file" })
     })
-    if (again.exists) return Response.make(204, Response.emptyBody)
+    if (replaced !== undefined) return Response.make(204, Response.emptyBody)
     const headers: ReadonlyArray<HeaderField> = [["Location", locationOf(request.path)], ["Content-Length", "0"]]
     return Response.make(201, Response.emptyBody, { headers })
   })

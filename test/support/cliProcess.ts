@@ -28,9 +28,28 @@ const newestMtime = (dir: string): number =>
  */
 export const ensureBuilt = (): void => {
   const built = NodePath.join(root, "dist", "effect-httpd.mjs")
-  if (Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestMtime(NodePath.join(root, "src"))) return
-  // package.json's build script is the one recipe (tsc, then the bundle).
-  execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" })
+  const fresh = () => Fs.existsSync(built) && Fs.statSync(built).mtimeMs >= newestMtime(NodePath.join(root, "src"))
+  if (fresh()) return
+  // Test files run in parallel processes: one builds while the others wait (two tsc runs writing the same dist/
+  // files would let a test load a half-written one). mkdir is atomic; a lock older than 5 minutes is a crashed build.
+  const lock = NodePath.join(root, ".build-lock")
+  for (;;) {
+    try {
+      Fs.mkdirSync(lock)
+      break
+    } catch {
+      if (Date.now() - (Fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 300_000) {
+        Fs.rmSync(lock, { recursive: true, force: true })
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200)
+    }
+  }
+  try {
+    // package.json's build script is the one recipe (tsc, then the bundle).
+    if (!fresh()) execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" })
+  } finally {
+    Fs.rmSync(lock, { recursive: true, force: true })
+  }
 }
 
 export interface SpawnOptions {
