@@ -294,7 +294,10 @@ export class Connection {
   /** Graceful stop: finish the response in progress, answer nothing more, then close. */
   shutdown(): void {
     this.closing = true
-    if (this.current === undefined) this.finish()
+    // An idle connection goes once its FIN is out: a client that keeps it open (a browser's pool) would otherwise
+    // hold the server's exit for the whole linger. One with a response in flight keeps the linger (its last bytes
+    // must reach a slow reader), bounded by the server's grace.
+    if (this.current === undefined) this.finish(this.destroyTransport)
   }
 
   /** Forced stop: interrupt the request in progress (its scope closes) and destroy the socket. */
@@ -860,14 +863,12 @@ export class Connection {
   }
 
   /** Ends our side after what is queued has been written; the socket is destroyed when the peer closes too. */
-  private finish(): void {
+  private finish(afterEnd?: () => void): void {
     if (this.finished) return
     this.finished = true
     const transport = this.transport
     if (this.paused) transport.resume()
-    // Shutting down, nothing is left to read for: once the FIN is out, the socket goes (an idle keep-alive client
-    // would otherwise hold the server's exit for the whole linger).
-    if (this.closing) transport.end(this.destroyTransport)
+    if (afterEnd !== undefined) transport.end(afterEnd)
     else transport.end()
     if (!this.readEnded) transport.setTimeout(LINGER_MS)
   }
