@@ -29,6 +29,7 @@ import * as ListingEntries from "./listingEntries.js"
 import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
 import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
 import { parseSort, type RichEntry, renderRichListing } from "./richListing.js"
+import { compressListing } from "./compressListing.js"
 import { chooseCoding, compressBytes, type CompressConfig, compressedEtag, compressStream, eligible } from "./compress.js"
 import { choose, type Coding, CODINGS, siblingsSync, type Variant, variantEtag, variantKey } from "./precompressed.js"
 import {
@@ -216,7 +217,9 @@ const indexOrListing = (
   directory: string
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
   const tryIndex = (i: number): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
-    if (i >= config.indexPages.length) return listing(fs, config, request, directory)
+    if (i >= config.indexPages.length) {
+      return compressListing(config.compress, request.header("accept-encoding"), listing(fs, config, request, directory))
+    }
     const candidate = pyJoin(directory, config.indexPages[i]!)
     return Effect.flatMap(Effect.option(fs.stat(candidate)), (info) =>
       Option.isSome(info) && info.value.type === "File" && indexAllowed(config, candidate)
@@ -865,8 +868,12 @@ export const serveWithCache = (
         return serveFile(fs, config, request, candidate, metaOfStats(info), populate(cache, key, info))
       }
     }
-    return withVerifiedDirectory(config, path, (readFrom, opened) =>
-      fastListing(config, listings, request, path, versionOf(opened?.stats ?? stats), readFrom))
+    return compressListing(
+      config.compress,
+      request.header("accept-encoding"),
+      withVerifiedDirectory(config, path, (readFrom, opened) =>
+        fastListing(config, listings, request, path, versionOf(opened?.stats ?? stats), readFrom))
+    )
   }
   if (!stats.isFile() || path.endsWith("/")) return Exit.fail(notFound)
   if (variant !== undefined) {
