@@ -153,6 +153,9 @@ interface LineInfo {
   readonly version: HttpVersion
 }
 
+/** The last header block that passed validation (any connection's: validation depends on the bytes alone). */
+let lastValidBlock: string | undefined = undefined
+
 /**
  * The decoder for one connection. Not shared: it holds the bytes of an incomplete head or body piece.
  *
@@ -167,7 +170,6 @@ export class Decoder {
   private linePos = 0
   private line: LineInfo | undefined = undefined
   private blockStart = 0
-  private lastValidBlock: string | undefined = undefined
   private lineCount = 0
   // Body progress.
   private remaining = 0
@@ -461,16 +463,16 @@ export class Decoder {
     this.line = undefined
     this.linePos = 0
     this.lineCount = 0
-    // A keep-alive client sends the same header block again and again: validate each distinct block once per
-    // connection, the request line always.
-    const checked = block === this.lastValidBlock
+    // A client sends the same header block again and again (on one connection, or one connection per request):
+    // validate the last valid block once per process, the request line always.
+    const checked = block === lastValidBlock
       ? decodeRequestLine({ method: line.method, target: line.target, version: line.version.text })
       : decodeRequestHead({ method: line.method, target: line.target, version: line.version.text, fields: block })
     if (Either.isLeft(checked)) {
       this.fail(out, this.headRefusal(line, block))
       return false
     }
-    this.lastValidBlock = block
+    lastValidBlock = block
     const fields: Array<HeaderField> = []
     let pos = 0
     while (pos < block.length) {
