@@ -9,8 +9,9 @@ import type { HeaderField } from "./Headers.js"
 
 /**
  * A failure that maps to an HTTP error response. `message` becomes the reason phrase and the page's "Message"
- * (default: the status' short message); `explain` the page's explanation (default: the long message). `headers`
- * are sent before the error page's own (e.g. `WWW-Authenticate` on 401, `Content-Range` on 416).
+ * (default: the status' short message; escaped in the status line as `Response`'s `reason`); `explain` the page's
+ * explanation (default: the long message). `headers` are sent before the error page's own (e.g. `WWW-Authenticate`
+ * on 401, `Content-Range` on 416); one outside RFC 9110's grammar turns the answer into a 500, as for a `Response`.
  *
  * @since 0.1.0
  * @category errors

@@ -49,10 +49,19 @@ export interface FileBody {
  * @category models
  */
 export interface Response {
+  /** Three digits (100–999); any other number is answered with a 500 instead. */
   readonly status: number
-  /** The reason phrase; default: the status' short message from `responses`. */
+  /**
+   * The reason phrase; default: the status' short message from `responses`. Characters outside RFC 9110's grammar
+   * (controls but HTAB, DEL, anything above U+00FF) are sent escaped as Python's `repr` shows them (`\n`, `\x7f`,
+   * `\u010d`), so the status line stays one line.
+   */
   readonly reason: string | undefined
-  /** Header fields in the order they are sent, after `Server` and `Date`. */
+  /**
+   * Header fields in the order they are sent, after `Server` and `Date`. A name that is not a `token` or a value
+   * outside `field-value` (a control character, SP/HTAB at either end, anything above U+00FF: the head is latin-1,
+   * where U+010A would be LF) is not sent: the answer is a 500, with nothing of this response.
+   */
   readonly headers: ReadonlyArray<HeaderField>
   readonly body: Body
   /** `send_response` (true: `Server` and `Date` first, and an access-log line) or `send_response_only` (false). */

@@ -50,7 +50,10 @@ export interface ServerOptions {
   readonly ipv6Only?: boolean
   /** Python's `protocol_version`: `"HTTP/1.1"` enables keep-alive and `100 Continue`. Default `"HTTP/1.0"`. */
   readonly protocolVersion?: "HTTP/1.0" | "HTTP/1.1"
-  /** Python's `server_version`. Default `effect-httpd/0.1.0`. */
+  /**
+   * Python's `server_version`. Default `effect-httpd/0.1.0`. With `sysVersion`, the `Server` field's value: outside
+   * RFC 9110's `field-value` grammar (control characters, anything above U+00FF), the server does not start.
+   */
   readonly serverVersion?: string
   /** Python's `sys_version`. Default `Node.js/<version>`. */
   readonly sysVersion?: string
@@ -81,7 +84,7 @@ export interface ServerOptions {
   readonly limits?: Partial<DecoderLimits>
   /** Python's `error_message_format` (`%(code)d`, `%(message)s`, `%(explain)s`). */
   readonly errorMessageFormat?: string
-  /** Python's `error_content_type`. */
+  /** Python's `error_content_type` (a `field-value`, checked when the server starts, as `serverVersion`). */
   readonly errorContentType?: string
   /** Serve HTTPS with these Node `tls` options (certificate, key, passphrase…). */
   readonly tls?: Tls.TlsOptions

@@ -144,7 +144,9 @@ describe("-H/--header / headers (Python 3.15)", () => {
         ["Bad\r\nName: v", /invalid header name/],
         ["Content-Length: 0", /set by the server/],
         ["transfer-encoding: chunked", /set by the server/],
-        ["X-U: \u2603", /beyond latin-1/]
+        ["X-U: \u2603", /beyond latin-1/],
+        // Written as latin-1, U+010D and U+010A would be CR and LF.
+        ["X-U: a\u010d\u010aSet-Cookie: x=1", /beyond latin-1/]
       ]
       for (const [line, message] of cases) {
         const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", "-H", line, "0"]).pipe(

@@ -48,13 +48,9 @@ describe("hardening: engine", () => {
     }))
 
   /**
-   * ENGINE BUG (src/internal/connection.ts `Connection.sendError`): the extra `HttpError.headers` (e.g. the
-   * Content-Range of a 416) are written by `buildHead` without the CR/LF check `respond` applies to a Response's
-   * headers (`hasUnsafeField`), so a handler that puts request data into them injects header fields. Measured:
-   * `new HttpError({ status: 416, headers: [["Content-Range", "bytes *\/1\r\nSet-Cookie: evil=3"]] })` sends a
-   * `Set-Cookie: evil=3` field. Fix: in `sendError`, `const extra = error.headers !== undefined &&
-   * hasUnsafeField(error.headers) ? (this.log("error headers with CR or LF dropped"), []) : (error.headers ?? [])`
-   * (or answer 500 as `respond` does).
+   * `HttpError.headers` (e.g. the Content-Range of a 416) go through the same head encoder as a Response's
+   * (src/internal/headEncoder.ts): a field outside RFC 9110's grammar turns the error into a 500, nothing of it sent.
+   * test/ResponseSplitting.test.ts tries the code points whose low byte is CR or LF.
    */
   it.scopedLive("CR/LF in HttpError.headers cannot inject a header field", () =>
     Effect.gen(function*() {

@@ -144,7 +144,10 @@ out([f(b) for b in inputs])`,
       "http:dir",
       "mailto:x",
       "a+b.c:rest",
-      "1abc:rest"
+      "1abc:rest",
+      "/d\u010d\u010aSet-Cookie: x=1",
+      "/d\u0d0a\u2028\uff0d\u0100\x7f\x00\x0b?q=\u010d#\u010a",
+      "/d\ud83d\ude00\ud800\"<>^`{|}"
     ]
     const expected = python(
       PRELUDE + `
@@ -152,8 +155,17 @@ def f(p):
     try: parts = urllib.parse.urlsplit(p)
     except ValueError: return "error"
     if parts.path.endswith('/'): return None
-    # Deliberate difference: a raw backslash is encoded (Python 3.11 leaves it, an open redirect in browsers).
-    return urllib.parse.urlunsplit((parts[0], parts[1], parts[2].replace('\\\\', '%5C') + '/', parts[3], parts[4]))
+    # Deliberate difference: controls, SP, DEL, non-ASCII and a raw backslash are %-encoded (Python 3.11 leaves
+    # them: an open redirect in browsers, and response splitting once the head is written as latin-1).
+    return enc(urllib.parse.urlunsplit((parts[0], parts[1], parts[2] + '/', parts[3], parts[4])))
+def enc(u):
+    out = []
+    for ch in u:
+        c = ord(ch)
+        if c <= 0x20 or c >= 0x7f or ch == '\\\\':
+            out.append(''.join('%%%02X' % b for b in (b'\\xef\\xbf\\xbd' if 0xd800 <= c <= 0xdfff else ch.encode())))
+        else: out.append(ch)
+    return ''.join(out)
 out([f(p) for p in inputs])`,
       targets
     )

@@ -5,6 +5,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { HeaderField } from "../Headers.js"
+import { isFieldName, isFieldValue } from "./headEncoder.js"
 
 /** The largest header block a script may print. */
 export const MAX_HEADER_BYTES = 64 * 1024
@@ -23,8 +24,6 @@ export interface CgiHead {
 /** Why the output is not a CGI response. */
 export type HeadProblem = "NoOutput" | "TooLarge" | "Malformed"
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 /** Framing and connection management are the server's; `Server` and `Date` it sends itself. */
 const DROPPED = new Set([
   "connection",
@@ -64,7 +63,7 @@ export const parseHead = (text: string): CgiHead | undefined => {
     if (colon <= 0) return undefined
     const name = line.slice(0, colon)
     const value = line.slice(colon + 1).trim()
-    if (!TOKEN.test(name) || !VALUE.test(value)) return undefined
+    if (!isFieldName(name) || !isFieldValue(value)) return undefined
     const lower = name.toLowerCase()
     if (lower === "status") {
       const m = /^([1-9][0-9]{2})(?:[ \t]+(.*))?$/.exec(value)

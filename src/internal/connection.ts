@@ -33,15 +33,14 @@ import {
 import type { FileBody, Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
 import * as Fs from "node:fs"
+import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
 import { bodyOnly, connectionField } from "./persistence.js"
 import { pyRepr } from "./pythonText.js"
 import {
   buildHead,
   errorHasBody,
   errorTexts,
-  fillErrorTemplate,
-  hasUnsafeField,
-  reasonFor
+  fillErrorTemplate
 } from "./wire.js"
 
 /** The parts of a `net.Socket` a connection uses; a test transport implements the same. */
@@ -628,12 +627,6 @@ export class Connection {
   private respond(inFlight: InFlight, response: Response): Effect.Effect<void, ClientGone> | undefined {
     const request = inFlight.request
     const headers = response.headers
-    if (hasUnsafeField(headers)) {
-      return this.failed(
-        inFlight,
-        Cause.fail(new HttpError({ status: 500, explain: "The handler produced a header with CR or LF" }))
-      )
-    }
     const status = response.status
     let keepAlive = inFlight.keepAlive
     let hasLength = false
@@ -654,9 +647,6 @@ export class Connection {
     // A body-only answer has no framing: only the close can end it (Python would keep it open on request).
     const headless = bodyOnly(request.version)
     if (headless) keepAlive = false
-    inFlight.keepAlive = keepAlive
-    inFlight.responseStarted = true
-    if (response.standardHeaders) this.log(requestMessage(request.requestLine, status))
     let fields = headers
     if (!hasConnection && response.endHeaders) {
       const field = connectionField(request.version, inFlight.connection, keepAlive && !this.closing)
@@ -664,7 +654,17 @@ export class Connection {
     }
     const head = headless
       ? ""
-      : buildHead(this.engine, status, reasonFor(status, response.reason), fields, response.standardHeaders, response.endHeaders)
+      : buildHead(this.engine, status, response.reason, fields, response.standardHeaders, response.endHeaders)
+    if (head === undefined) {
+      this.log(`response refused: ${headProblem(status, headers)}`)
+      return this.failed(
+        inFlight,
+        Cause.fail(headRefused)
+      )
+    }
+    inFlight.keepAlive = keepAlive
+    inFlight.responseStarted = true
+    if (response.standardHeaders) this.log(requestMessage(request.requestLine, status))
     const body = response.body
     const sendBody = !(noBody && response.endHeaders)
     if (body._tag === "File" && sendBody) {
@@ -842,16 +842,15 @@ export class Connection {
     keepAlive = false
   ): void {
     const engine = this.engine
-    const status = error.status
-    const { explain, message } = errorTexts(error)
+    // Nothing of an error whose head would be outside the grammar is sent: a 500 instead, as for a Response.
+    const refused = !isStatusCode(error.status) || (error.headers !== undefined && invalidField(error.headers) !== undefined)
+    if (refused) this.log(`response refused: ${headProblem(error.status, error.headers ?? [])}`)
+    const sent = refused ? headRefused : error
+    const status = sent.status
+    const { explain, message } = errorTexts(sent)
     this.log(`code ${status}, message ${message}`)
     this.log(requestMessage(requestLine, status))
-    let extra = error.headers ?? []
-    if (hasUnsafeField(extra)) {
-      this.log("error headers with CR or LF dropped")
-      extra = []
-    }
-    const headers: Array<readonly [string, string]> = [...extra]
+    const headers: Array<readonly [string, string]> = [...(sent.headers ?? [])]
     if (!keepAlive) headers.push(["Connection", "close"])
     else if (version !== undefined) {
       const field = connectionField(version, connection, true)
@@ -862,9 +861,8 @@ export class Connection {
       body = Buffer.from(fillErrorTemplate(engine.errorMessageFormat, status, message, explain), "utf8")
       headers.push(["Content-Type", engine.errorContentType], ["Content-Length", String(body.length)])
     }
-    const head = bodyOnly(version)
-      ? ""
-      : buildHead(engine, status, reasonFor(status, message), headers, true, true)
+    // Checked above: only the reason phrase (escaped, never refused) can be outside the grammar here.
+    const head = bodyOnly(version) ? "" : buildHead(engine, status, message, headers, true, true) ?? ""
     this.writeHeadAndBytes(head, method === "HEAD" ? undefined : body)
   }
 
@@ -886,6 +884,9 @@ export class Connection {
     if (!this.readEnded) this.setTimer(LINGER_MS)
   }
 }
+
+/** The answer to a response (or error) whose head would be outside HTTP's grammar. */
+const headRefused = new HttpError({ status: 500, explain: "The handler produced a response head outside HTTP's grammar" })
 
 /** Whether an error's own header fields include `Connection: close`. */
 const asksToClose = (headers: HttpError["headers"]): boolean =>

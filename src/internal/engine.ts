@@ -8,7 +8,7 @@ import { AccessLog } from "../AccessLog.js"
 import { Handlers } from "../Handler.js"
 import type { ServerOptions } from "../Server.js"
 import type { Engine } from "./connection.js"
-import { DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE } from "./wire.js"
+import { DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, headConfigProblem } from "./wire.js"
 
 /** This package's version (the `Server` header's first word). */
 export const ENGINE_VERSION = "0.1.0"
@@ -30,14 +30,19 @@ export const makeEngine = (
     const log = yield* AccessLog
     const runtime = yield* Effect.runtime<never>()
     const protocolVersion = options.protocolVersion ?? "HTTP/1.0"
+    const versionString = `${options.serverVersion ?? `effect-httpd/${ENGINE_VERSION}`} ${
+      options.sysVersion ?? `Node.js/${process.versions.node}`
+    }`
+    const errorContentType = options.errorContentType ?? DEFAULT_ERROR_CONTENT_TYPE
+    // The server's own head text is checked once here, so the per-response encoder need not check it again.
+    const problem = headConfigProblem({ protocolVersion, versionString, errorContentType })
+    if (problem !== undefined) return yield* Effect.dieMessage(`invalid server option: ${problem}`)
     return {
       protocolVersion,
       protocol11: protocolVersion >= "HTTP/1.1",
-      versionString: `${options.serverVersion ?? `effect-httpd/${ENGINE_VERSION}`} ${
-        options.sysVersion ?? `Node.js/${process.versions.node}`
-      }`,
+      versionString,
       errorMessageFormat: options.errorMessageFormat ?? DEFAULT_ERROR_MESSAGE,
-      errorContentType: options.errorContentType ?? DEFAULT_ERROR_CONTENT_TYPE,
+      errorContentType,
       limits: options.limits ?? {},
       idleTimeoutMs: millis(options.idleTimeout, 120_000),
       writeTimeoutMs: millis(options.writeTimeout, 60_000),

@@ -7,22 +7,11 @@ import * as Exit from "effect/Exit"
 import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
+import { fieldValueProblem, TOKEN } from "./headEncoder.js"
 import { makeVerifier } from "./openVerified.js"
 
-/** RFC 9110 `token` (field names, methods). */
-export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-
-/**
- * Why a field value cannot be sent, or `undefined`: CR, LF and NUL would split or truncate the head, other control
- * characters (but HTAB) are invalid (RFC 9110 §5.5), and the head is written as latin-1.
- */
-export const fieldValueProblem = (value: string): string | undefined => {
-  if (/[\r\n]/.test(value)) return "contains CR or LF"
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return "contains a control character"
-  if (/[^\x00-\xff]/.test(value)) return "contains a character beyond latin-1"
-  return undefined
-}
+// The grammar is the head encoder's; re-exported for the option checks that use it.
+export { fieldValueProblem, TOKEN } from "./headEncoder.js"
 
 /** Fields that frame the message or the connection: the handler and the engine own them. */
 const RESERVED = new Set(["content-length", "transfer-encoding", "connection", "content-range"])

@@ -13,6 +13,7 @@ import { HttpError } from "../HttpError.js"
 import type { Request } from "../Request.js"
 import * as Response from "../Response.js"
 import { hasDotComponent } from "./extras.js"
+import { encodeLocation } from "./headEncoder.js"
 import { openVerified } from "./uploadDirectory.js"
 import { hasLoneSurrogate, translatePath } from "./urlPath.js"
 
@@ -192,10 +193,10 @@ export const makePut = (config: UploadConfig): Handler => (request) =>
     return Response.make(201, Response.emptyBody, { headers })
   })
 
-// The request's path without query or fragment, as the client spelled it (already %-encoded).
+// The request's path without query or fragment, as the client spelled it, %-encoded where it is not a URI.
 const locationOf = (path: string): string => {
   const end = path.search(/[?#]/)
-  return end < 0 ? path : path.slice(0, end)
+  return encodeLocation(end < 0 ? path : path.slice(0, end))
 }
 
 /** The `Expect: 100-continue` hook: a PUT that would be refused is refused before the client sends its body. */

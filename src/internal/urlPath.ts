@@ -7,6 +7,8 @@
  * byte, as Python's `self.path`), and a lone surrogate stands for what Python's `surrogatepass` produces.
  */
 
+import { encodeLocation } from "./headEncoder.js"
+
 // ---------------------------------------------------------------------------------------------------------------
 // Python's str.isspace / str.rstrip()
 
@@ -390,11 +392,13 @@ export const urlunsplit = (parts: SplitUrl): string => {
 
 /**
  * The `Location` of Python's directory redirect for a request path, or `undefined` when the path already ends in
- * a slash (no redirect): `urlunsplit` of `urlsplit(path)` with `/` appended to the path part.
+ * a slash (no redirect): `urlunsplit` of `urlsplit(path)` with `/` appended to the path part, %-encoded where it
+ * is not a URI (`encodeLocation`).
  */
 export const directoryRedirect = (path: string): string | undefined => {
   const parts = urlsplit(path)
   if (parts.path.endsWith("/")) return undefined
-  // Browsers read `\` as `/`, so `/\evil.example/…` would redirect off-site (Python 3.11 does): encode it.
-  return urlunsplit({ ...parts, path: parts.path.replace(/\\/g, "%5C") + "/" })
+  // Python sends the URL as the client spelled it; we %-encode what a URI cannot hold, `\` included (browsers read
+  // `/\evil.example/…` as `//evil.example/…`, an open redirect in Python 3.11), so the field is always in grammar.
+  return encodeLocation(urlunsplit({ ...parts, path: parts.path + "/" }))
 }

@@ -5,6 +5,7 @@
 import type { HeaderField } from "../Headers.js"
 import type { HttpError } from "../HttpError.js"
 import { responses } from "../Status.js"
+import { fieldValueProblem, isFieldName, isFieldValue, isStatusCode, reasonPhrase } from "./headEncoder.js"
 
 let dateSecond = -1
 let dateText = ""
@@ -19,46 +20,48 @@ export const httpDate = (now: number = Date.now()): string => {
   return dateText
 }
 
-/** CR or LF in a field would split the response: such a response is refused (Python would send it). */
-export const UNSAFE_FIELD = /[\r\n]/
-
-/** Whether any header name or value could break the head's framing. */
-export const hasUnsafeField = (headers: ReadonlyArray<HeaderField>): boolean => {
-  for (let i = 0; i < headers.length; i++) {
-    const field = headers[i]!
-    if (UNSAFE_FIELD.test(field[1]) || UNSAFE_FIELD.test(field[0])) return true
-  }
-  return false
-}
-
-/** What a head needs from the server's configuration. */
+/** What a head needs from the server's configuration (both checked by `headConfigProblem` when the server starts). */
 export interface HeadConfig {
   readonly protocolVersion: string
   readonly versionString: string
 }
 
-/** The head as a latin-1 string. `reason` must already be free of CR/LF. */
+/** Why a server's own head text cannot be sent, or `undefined`: checked once, so no request meets a bad value. */
+export const headConfigProblem = (
+  config: HeadConfig & { readonly errorContentType: string }
+): string | undefined => {
+  if (!/^HTTP\/1\.[01]$/.test(config.protocolVersion)) return `protocolVersion ${JSON.stringify(config.protocolVersion)}`
+  const server = fieldValueProblem(config.versionString)
+  if (server !== undefined) return `the Server header (serverVersion, sysVersion) ${server}`
+  const type = fieldValueProblem(config.errorContentType)
+  return type === undefined ? undefined : `errorContentType ${type}`
+}
+
+/**
+ * The head as a latin-1 string: the one place its bytes are made, every part through the encoder
+ * (`headEncoder.ts`). The reason phrase (default: the status' short message) is escaped into grammar; a status
+ * that is not three digits or a field outside the grammar makes it `undefined`, and the caller answers 500 with
+ * nothing of this response sent. Fields are checked as they are appended: one regex test per name and value.
+ */
 export const buildHead = (
   config: HeadConfig,
   status: number,
-  reason: string,
+  reason: string | undefined,
   headers: ReadonlyArray<HeaderField>,
   standardHeaders: boolean,
   endHeaders: boolean
-): string => {
-  let head = config.protocolVersion + " " + status + " " + reason + "\r\n"
+): string | undefined => {
+  if (!isStatusCode(status)) return undefined
+  // The standard phrases are in grammar: only a given one is checked.
+  const phrase = reason === undefined ? responses.get(status)?.[0] ?? "" : reasonPhrase(reason)
+  let head = config.protocolVersion + " " + status + " " + phrase + "\r\n"
   if (standardHeaders) head += "Server: " + config.versionString + "\r\nDate: " + httpDate() + "\r\n"
   for (let i = 0; i < headers.length; i++) {
     const field = headers[i]!
+    if (!isFieldName(field[0]) || !isFieldValue(field[1])) return undefined
     head += field[0] + ": " + field[1] + "\r\n"
   }
   return endHeaders ? head + "\r\n" : head
-}
-
-/** The reason phrase for a status, made safe for the status line. */
-export const reasonFor = (status: number, reason: string | undefined): string => {
-  const text = reason ?? responses.get(status)?.[0] ?? ""
-  return UNSAFE_FIELD.test(text) ? text.replace(/[\r\n]+/g, " ") : text
 }
 
 /** Python's `DEFAULT_ERROR_MESSAGE`. */
