@@ -135,41 +135,27 @@ async function main() {
  * Variants of effect-httpd's command line on one workload, interleaved, in a table of their own. `cpu`/`loadCpu`
  * pin them as the main suite does, or ALL_CPUS.
  */
-async function variants({ root, tmp, opts, title, suite, workload, baseline, cpu, loadCpu, notes = [], list }) {
-  const servers = [];
-  try {
-    for (const { name, extraArgs } of list) {
-      const port = await freePort();
-      const { cmd, args } = ourCommand(port, root, extraArgs);
-      const logFile = path.join(tmp, `${suite}-${servers.length}.log`);
-      const handle = await startServer({ name, cmd, args, port, cpu, logFile });
-      servers.push({ name, port, handle, cmd, args });
-      console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid})`);
-    }
-    const results = await interleave(servers, [workload], opts.repeats, { durationSec: opts.duration, loadCpu });
-    report(results, {
-      baseline,
-      title,
-      notes,
-      meta: { suite, options: opts, serverCommands: servers.map((s) => ({ name: s.name, cmd: s.cmd, args: s.args, pid: s.handle.pid })) },
-    });
-  } finally {
-    for (const s of servers) await s.handle.stop();
-  }
+function variants({ root, tmp, opts, title, suite, workload, baseline, cpu, loadCpu, notes = [], list }) {
+  return table({
+    tmp, opts, title, suite, baseline, cpu, loadCpu, notes,
+    list: list.map(({ name, extraArgs }) => ({ name, make: (port) => ourCommand(port, root, extraArgs) })),
+    workloads: [workload],
+  });
 }
 
-/** Servers given by command line on workloads, interleaved, pinned as the main suite, in a table of their own. */
-async function table({ tmp, opts, title, suite, baseline, notes = [], list, workloads }) {
+/** Servers given by command line (`make(port)`) on workloads, interleaved, in a table of their own. */
+async function table({ tmp, opts, title, suite, baseline, cpu = SERVER_CPU, loadCpu = LOAD_CPU, notes = [], list, workloads }) {
   const servers = [];
   try {
     for (const { name, make } of list) {
       const port = await freePort();
       const { cmd, args } = make(port);
-      const handle = await startServer({ name, cmd, args, port, logFile: path.join(tmp, `${suite}-${servers.length}.log`) });
+      const logFile = path.join(tmp, `${suite}-${servers.length}.log`);
+      const handle = await startServer({ name, cmd, args, port, cpu, logFile });
       servers.push({ name, port, handle, cmd, args });
       console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid})`);
     }
-    const results = await interleave(servers, workloads, opts.repeats, { durationSec: opts.duration });
+    const results = await interleave(servers, workloads, opts.repeats, { durationSec: opts.duration, loadCpu });
     report(results, {
       baseline,
       title,
