@@ -28,11 +28,17 @@ describe("persistence rules", () => {
     expect(asksKeepAlive(undefined)).toBe(false)
   })
   it("connectionField: close to a keep-alive asker we close; keep-alive to an HTTP/1.0 client we keep", () => {
-    expect(connectionField(v(1, 1), "Keep-Alive", false)).toEqual(["Connection", "close"])
-    expect(connectionField(v(1, 0), "keep-alive", false)).toEqual(["Connection", "close"])
-    expect(connectionField(v(1, 0), undefined, false)).toBeUndefined()
-    expect(connectionField(v(1, 0), "keep-alive", true)).toEqual(["Connection", "keep-alive"])
-    expect(connectionField(v(1, 1), undefined, true)).toBeUndefined()
+    for (const protocol11 of [false, true]) {
+      expect(connectionField(v(1, 1), "Keep-Alive", false, protocol11)).toEqual(["Connection", "close"])
+      expect(connectionField(v(1, 0), "keep-alive", false, protocol11)).toEqual(["Connection", "close"])
+      expect(connectionField(v(1, 0), undefined, false, protocol11)).toBeUndefined()
+      expect(connectionField(v(1, 0), "keep-alive", true, protocol11)).toEqual(["Connection", "keep-alive"])
+      expect(connectionField(v(1, 1), undefined, true, protocol11)).toBeUndefined()
+    }
+    // An HTTP/1.1 status line promises persistence to an HTTP/1.1 client: closing says so.
+    expect(connectionField(v(1, 1), "close", false, true)).toEqual(["Connection", "close"])
+    expect(connectionField(v(1, 1), undefined, false, true)).toEqual(["Connection", "close"])
+    expect(connectionField(v(1, 1), "close", false, false)).toBeUndefined()
   })
   it("bodyOnly: the two-word line and an explicit HTTP/0.9, compared as text", () => {
     expect(bodyOnly(HTTP_0_9)).toBe(true)
@@ -88,6 +94,10 @@ describe("Connection field over real sockets", () => {
         timeoutMs: 5_000
       })
       expect(headerValues(eleven.responses[0]!, "connection")).toEqual([])
+      // One that asked to close is told it is closed (wrk otherwise writes its next request into the closing socket).
+      const closing = yield* raw(server.address.port, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+      expect(closing.closedByServer).toBe(true)
+      expect(headerValues(closing.responses[0]!, "connection")).toEqual(["close"])
     }))
 })
 

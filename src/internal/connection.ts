@@ -649,7 +649,12 @@ export class Connection {
     if (headless) keepAlive = false
     let fields = headers
     if (!hasConnection && response.endHeaders) {
-      const field = connectionField(request.version, inFlight.connection, keepAlive && !this.closing)
+      const field = connectionField(
+        request.version,
+        inFlight.connection,
+        keepAlive && !this.closing,
+        this.engine.protocol11
+      )
       if (field !== undefined) fields = [...headers, field]
     }
     const head = headless
@@ -853,7 +858,7 @@ export class Connection {
     const headers: Array<readonly [string, string]> = [...(sent.headers ?? [])]
     if (!keepAlive) headers.push(["Connection", "close"])
     else if (version !== undefined) {
-      const field = connectionField(version, connection, true)
+      const field = connectionField(version, connection, true, engine.protocol11)
       if (field !== undefined) headers.push(field)
     }
     let body: Buffer | undefined

@@ -18,16 +18,18 @@ export const asksKeepAlive = (connection: string | undefined): boolean =>
   connection !== undefined && connection.split(",").some((option) => option.trim().toLowerCase() === "keep-alive")
 
 /**
- * The `Connection` field to add to a response that has none: `close` when the client asked for keep-alive and we
- * close (RFC 9112 §9.6), `keep-alive` when an HTTP/1.0 client's connection stays open (RFC 9112 §9.3, as node:http
- * and nginx do). Nothing otherwise: a client infers the rest from the versions.
+ * The `Connection` field to add to a response that has none: `close` when we close a connection the client would
+ * otherwise take as persistent — it asked for keep-alive, or both sides speak HTTP/1.1 (RFC 9112 §9.6; wrk and
+ * wget reuse it otherwise) —, `keep-alive` when an HTTP/1.0 client's connection stays open (RFC 9112 §9.3, as
+ * node:http and nginx do). Nothing otherwise: a client infers the rest from the versions.
  */
 export const connectionField = (
   version: HttpVersion,
   connection: string | undefined,
-  keepAlive: boolean
+  keepAlive: boolean,
+  protocol11: boolean
 ): HeaderField | undefined => {
-  if (!keepAlive) return asksKeepAlive(connection) ? CLOSE : undefined
+  if (!keepAlive) return asksKeepAlive(connection) || (protocol11 && versionAtLeast(version, 1, 1)) ? CLOSE : undefined
   return versionAtLeast(version, 1, 1) ? undefined : KEEP_ALIVE
 }
 
