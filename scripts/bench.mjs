@@ -28,6 +28,8 @@
  * With the 1k-close workload, the default path: effect-httpd with no flags (HTTP/1.0, every connection closed by the
  * server) on 1 KiB and 404, and -p HTTP/1.1 with Connection: close requests, each beside scripts/peers/net-fixed.mjs
  * (bare node:net, fixed response, close). nginx logs every request to a file (access_log on), as we and Python do.
+ * Then (unless --no-platform, --only or --workloads) the platform suite of scripts/bench-platform.mjs: an
+ * @effect/platform HttpRouter app on PlatformServer, on NodeHttpServer, and bare node:http.
  * Output: Markdown on stdout, progress on stderr, bench-results/<timestamp>.json.
  */
 import fs from "node:fs";
@@ -38,6 +40,7 @@ import {
   parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, settleDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS, serverCandidates,
   SERVER_CPU, LOAD_CPU, ourCommand, ourDefaultCommand, netFixedCommand,
 } from "./lib/bench-harness.mjs";
+import { platformSuite } from "./bench-platform.mjs";
 
 const WORKLOADS = [
   { name: "1k-ka", label: "1 KiB keep-alive (c=50)", path: "/1k.bin", connections: 50, expectBytes: DOC_FILES["1k.bin"] },
@@ -125,6 +128,7 @@ async function main() {
     if (ours && opts.scaling !== false && workloads.some((w) => w.name === "1k-ka")) await scaling({ root, tmp, opts });
     if (ours && workloads.some((w) => w.name === "404")) await errorKeepAlive({ root, tmp, opts });
     if (ours && workloads.some((w) => w.name === "1k-close")) await defaultMode({ root, tmp, opts });
+    if (opts.platform !== false && !opts.only && !opts.workloads) await platformSuite({ ...opts, only: undefined });
   } finally {
     for (const s of started) await s.handle.stop();
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -11,6 +11,7 @@
  */
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as Path from "@effect/platform/Path"
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
@@ -28,6 +29,8 @@ import * as Handler from "./Handler.js"
 import { Headers } from "./Headers.js"
 import { HttpError } from "./HttpError.js"
 import { protect } from "./internal/basicAuth.js"
+import { fromHandlers } from "./internal/httpAppBridge.js"
+import { DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
 import { buildEnvironment, scriptArguments } from "./internal/cgiEnv.js"
 import { underCgiDirectory, verifyScript } from "./internal/cgiGate.js"
 import { makeProcessLimit } from "./internal/cgiLimit.js"
@@ -589,3 +592,39 @@ export const layer = (
   never,
   FileSystem.FileSystem | Path.Path | MimeTypes | CommandExecutor.CommandExecutor
 > => Layer.effect(Handler.Handlers, make(options))
+
+/**
+ * CGI as an `@effect/platform` `HttpApp`, to mount in an `HttpRouter`:
+ * `HttpRouter.mountApp("/cgi-bin", app, { includePrefix: true })` runs `<directory>/cgi-bin/<script>` (the URL the
+ * app sees must still start with a CGI directory, hence `includePrefix`). The script's output is always parsed as
+ * RFC 3875 (`rfc3875` is forced on: a platform response has no raw head for Python's pass-through); errors use
+ * Python's error page. Each script belongs to the request's scope: the platform closes it after the response, a
+ * client reset interrupts it.
+ *
+ * @example
+ * ```ts
+ * import * as HttpRouter from "@effect/platform/HttpRouter"
+ * import * as NodeContext from "@effect/platform-node/NodeContext"
+ * import { Effect } from "effect"
+ * import * as Cgi from "effect-httpd/Cgi"
+ * import { MimeTypes } from "effect-httpd/MimeTypes"
+ *
+ * const router = Effect.map(Cgi.toHttpApp({ directory: "./www" }), (cgi) =>
+ *   HttpRouter.empty.pipe(HttpRouter.mountApp("/cgi-bin", cgi, { includePrefix: true })))
+ * // provide MimeTypes.layer() and NodeContext.layer where the router is built
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toHttpApp = (
+  options: Omit<CgiOptions, "rfc3875"> & { readonly rfc3875?: true } = {}
+): Effect.Effect<
+  HttpApp.Default<never, Scope.Scope>,
+  never,
+  FileSystem.FileSystem | Path.Path | MimeTypes | CommandExecutor.CommandExecutor
+> =>
+  Effect.map(
+    make({ ...options, rfc3875: true }),
+    (handlers) => fromHandlers(handlers, options.colorScheme === true ? StaticFiles.COLOR_SCHEME_ERROR_MESSAGE : DEFAULT_ERROR_MESSAGE)
+  )

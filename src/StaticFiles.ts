@@ -22,14 +22,13 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Handler from "./Handler.js"
 import { HttpError } from "./HttpError.js"
-import { errorTexts, fillErrorTemplate, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
+import { DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
 import { FileCache, ListingCache } from "./internal/fileCache.js"
 import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
@@ -48,6 +47,7 @@ import {
 } from "./internal/extras.js"
 import { makeVerifier } from "./internal/openVerified.js"
 import { MimeTypes } from "./MimeTypes.js"
+import { errorResponse, toServerResponse } from "./internal/httpAppBridge.js"
 import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
 import type { Request } from "./Request.js"
@@ -533,45 +533,6 @@ export const layer = (
 
 // Python's parse_request collapses a leading "//" so that the directory redirect cannot point to another host.
 const collapseSlashes = (url: string): string => url.startsWith("//") ? "/" + url.replace(/^\/+/, "") : url
-
-const errorResponse = (error: HttpError, template: string): HttpServerResponse.HttpServerResponse => {
-  const { explain, message } = errorTexts(error)
-  return HttpServerResponse.text(fillErrorTemplate(template, error.status, message, explain), {
-    status: error.status,
-    contentType: DEFAULT_ERROR_CONTENT_TYPE,
-    headers: Object.fromEntries((error.headers ?? []).map(([name, value]) => [name.toLowerCase(), value]))
-  })
-}
-
-const toServerResponse = (response: Response.Response): HttpServerResponse.HttpServerResponse => {
-  const headers: Record<string, string> = {}
-  let contentType: string | undefined
-  let contentLength: number | undefined
-  for (const [name, value] of response.headers) {
-    const key = name.toLowerCase()
-    if (key === "content-type") contentType = value
-    else if (key === "content-length") contentLength = Number(value)
-    else headers[key] = value
-  }
-  const body = response.body
-  switch (body._tag) {
-    case "Empty":
-      // HEAD, 301, 304: the length (if any) describes what a GET would get, so it goes out as a plain header.
-      if (contentType !== undefined) headers["content-type"] = contentType
-      if (contentLength !== undefined) headers["content-length"] = String(contentLength)
-      return HttpServerResponse.empty({ status: response.status, headers })
-    case "Bytes":
-      return HttpServerResponse.uint8Array(body.bytes, { status: response.status, headers, contentType })
-    case "Stream":
-    case "File":
-      return HttpServerResponse.stream(body.stream, {
-        status: response.status,
-        headers,
-        contentType,
-        contentLength
-      })
-  }
-}
 
 /**
  * The static files as an `@effect/platform` `HttpApp`, to mount in an `HttpRouter` of an existing application

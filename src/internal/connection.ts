@@ -57,7 +57,8 @@ export interface Transport {
   on(event: "data", listener: (chunk: Buffer) => void): unknown
   on(event: "end" | "close" | "drain" | "timeout", listener: () => void): unknown
   on(event: "error", listener: (error: Error) => void): unknown
-  off(event: "drain" | "close", listener: () => void): unknown
+  off(event: "drain" | "close" | "end" | "timeout", listener: () => void): unknown
+  off(event: "data", listener: (chunk: Buffer) => void): unknown
   readonly destroyed: boolean
   readonly remoteAddress?: string | undefined
   readonly remotePort?: number | undefined
@@ -123,7 +124,7 @@ class BodySink {
   ended = false
   discarding = false
   failure: RequestBodyError | undefined = undefined
-  private waiter: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>) => void) | undefined
+  waiter: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>) => void) | undefined
 
   constructor(readonly expected: number, private readonly onConsumed: () => void) {}
 
@@ -158,7 +159,7 @@ class BodySink {
       }
     }
   }
-  private take(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>> | undefined {
+  take(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>> | undefined {
     if (this.chunks.length > 0) {
       const chunk = Chunk.unsafeFromArray(this.chunks)
       this.chunks = []
@@ -170,6 +171,45 @@ class BodySink {
     if (this.ended) return Effect.fail(Option.none())
     return undefined
   }
+  /**
+   * The whole body in one buffer, without a `Stream` step per chunk; fails past `limit` bytes. Reads what the
+   * stream has not taken yet.
+   */
+  readAll(limit: number, tooLarge: () => RequestBodyError): Effect.Effect<Uint8Array, RequestBodyError> {
+    const parts: Array<Uint8Array> = []
+    let size = 0
+    const loop: Effect.Effect<Uint8Array, RequestBodyError> = Effect.suspend(() => {
+      const next = this.take()
+      if (next === undefined) {
+        return Effect.async<Uint8Array, RequestBodyError>((resume) => {
+          this.waiter = (effect) => {
+            this.waiter = undefined
+            resume(Effect.matchEffect(effect, {
+              onFailure: (end) => end._tag === "Some" ? Effect.fail(end.value) : Effect.succeed(joined()),
+              onSuccess: (chunk) => collectChunk(chunk)
+            }))
+          }
+          return Effect.sync(() => {
+            this.waiter = undefined
+          })
+        })
+      }
+      return Effect.matchEffect(next, {
+        onFailure: (end) => end._tag === "Some" ? Effect.fail(end.value) : Effect.succeed(joined()),
+        onSuccess: (chunk) => collectChunk(chunk)
+      })
+    })
+    const joined = () => parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    const collectChunk = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<Uint8Array, RequestBodyError> => {
+      for (const piece of chunk) {
+        size += piece.length
+        parts.push(piece)
+      }
+      return size > limit ? Effect.fail(tooLarge()) : loop
+    }
+    return loop
+  }
+
   readonly stream: Stream.Stream<Uint8Array, RequestBodyError> = Stream.repeatEffectChunkOption(
     Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>((resume) => {
       const next = this.take()
@@ -199,7 +239,12 @@ class IncomingRequest implements Request {
   readonly localAddress: string
   readonly localPort: number
   readonly secure: boolean
-  constructor(head: RequestHead, connection: Connection, readonly body: Stream.Stream<Uint8Array, RequestBodyError>) {
+  constructor(
+    head: RequestHead,
+    readonly connection: Connection,
+    readonly body: Stream.Stream<Uint8Array, RequestBodyError>,
+    readonly sink: BodySink | undefined
+  ) {
     this.method = head.method
     this.target = head.target
     this.path = head.path
@@ -234,6 +279,8 @@ interface InFlight {
   responseStarted: boolean
   /** `Expect: 100-continue` went to a hook and no `100 Continue` has been sent: the client may hold its body back. */
   awaitingContinue: boolean
+  /** The handler wrote its response itself (`respondNow`) or took the socket (`detach`): its result is not written. */
+  responded: boolean
 }
 
 /** Why a connection's bytes stopped: the peer, a timeout, the server's shutdown. */
@@ -257,7 +304,14 @@ export class Connection {
   private probe: ReturnType<typeof setInterval> | undefined = undefined
   private probing = false
   private headTimer: ReturnType<typeof setTimeout> | undefined = undefined
+<<<<<<< HEAD
   private timerMs = 0
+=======
+  /** The socket was handed over (a WebSocket upgrade): nothing more is read or written here. */
+  private upgraded = false
+  /** `next` is running further up the stack. */
+  private advancing = false
+>>>>>>> main
   private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
@@ -471,6 +525,18 @@ export class Connection {
 
   /** Starts on the next queued item, or waits for one, or closes when nothing more can come. */
   private next(): void {
+    // A request answered synchronously calls back here through `done`: the loop below picks up the next one, so a
+    // burst of pipelined requests is served iteratively, never one stack frame deeper per request.
+    if (this.advancing) return
+    this.advancing = true
+    try {
+      this.advance()
+    } finally {
+      this.advancing = false
+    }
+  }
+
+  private advance(): void {
     while (this.current === undefined && !this.finished) {
       if (this.closing) return this.finish()
       const item = this.queue.shift()
@@ -496,7 +562,7 @@ export class Connection {
   private start(head: RequestHead, body: BodySink | undefined): void {
     const engine = this.engine
     const transport = this.transport
-    const request = new IncomingRequest(head, this, body === undefined ? emptyBody : body.stream)
+    const request = new IncomingRequest(head, this, body === undefined ? emptyBody : body.stream, body)
     const version = head.version
     // Python's parse_request: close unless both sides speak 1.1, then the Connection header decides.
     let keepAlive = version !== HTTP_0_9 && engine.protocol11 && versionAtLeast(version, 1, 1)
@@ -513,7 +579,8 @@ export class Connection {
       keepAlive,
       connection,
       responseStarted: false,
-      awaitingContinue: false
+      awaitingContinue: false,
+      responded: false
     }
     this.current = inFlight
     // While its body arrives, a request is bounded by the body timeout; otherwise by nothing (the handler's time).
@@ -550,14 +617,63 @@ export class Connection {
     // The response is written inside the request's scope: a streamed body's resources (a file handle, a child
     // process) outlive the handler's return but not the write.
     task ??= Effect.matchCauseEffect(program, {
-      onSuccess: (response) => this.respond(inFlight, response) ?? Effect.void,
+      onSuccess: (response) => inFlight.responded ? Effect.void : this.respond(inFlight, response) ?? Effect.void,
       onFailure: (cause) => this.failed(inFlight, cause) ?? Effect.void
     })
+<<<<<<< HEAD
     if (!receiving) this.setTimer(0)
     const run = Effect.scoped(task)
+=======
+    // A handler map that promises not to use the request's scope runs without one (see `HandlerMap.scoped`).
+    const run = engine.handlers.scoped === false
+      ? task as Effect.Effect<void, ClientGone>
+      : Effect.scoped(task)
+>>>>>>> main
     const fiber = engine.runFork(Effect.catchAll(run, () => Effect.interrupt))
     inFlight.fiber = fiber
     fiber.addObserver((exit) => this.onRequestExit(inFlight, exit))
+  }
+
+  /**
+   * Writes `response` for `request` now, from inside its handler, whose own result is then not written: an
+   * `@effect/platform` app writes its response before its scope closes. A body write that fails closes the
+   * connection (the framing is lost).
+   */
+  respondNow(request: Request, response: Response): Effect.Effect<void, ClientGone> {
+    const inFlight = this.current
+    if (inFlight === undefined || inFlight.request !== request || inFlight.responded) return Effect.void
+    inFlight.responded = true
+    if (this.transport.destroyed) return Effect.fail(new ClientGone())
+    const writing = this.respond(inFlight, response)
+    return writing === undefined ? Effect.void : Effect.tapError(writing, () => Effect.sync(() => this.transport.destroy()))
+  }
+
+  /**
+   * Hands the socket over for a protocol switch (a WebSocket upgrade): no more reading, timeouts or responses here;
+   * the handler's fiber is still interrupted when the socket closes. `undefined` when bytes after the request are
+   * already buffered or a response has begun.
+   */
+  detach(request: Request): Transport | undefined {
+    const inFlight = this.current
+    if (
+      inFlight === undefined || inFlight.request !== request || inFlight.responseStarted || inFlight.responded ||
+      this.finished || this.queue.length > 0 || !this.decoder.isIdle || inFlight.body !== undefined
+    ) return undefined
+    inFlight.responded = true
+    inFlight.keepAlive = false
+    this.upgraded = true
+    const transport = this.transport
+    transport.off("data", this.onData)
+    transport.off("end", this.onEnd)
+    transport.off("timeout", this.onTimeout)
+    this.stopProbe()
+    if (this.headTimer !== undefined) this.clearHeadTimer()
+    if (this.paused) {
+      this.paused = false
+      transport.resume()
+    }
+    transport.setTimeout(0)
+    return transport
   }
 
   private onRequestExit(inFlight: InFlight, exit: Exit.Exit<void, never>): void {
@@ -574,6 +690,7 @@ export class Connection {
   /** The response has been written: decide between the next request and closing. */
   private done(inFlight: InFlight): void {
     this.current = undefined
+    if (this.upgraded) return
     let keepAlive = inFlight.keepAlive
     const body = inFlight.body
     if (body !== undefined && !body.ended) {
@@ -639,6 +756,10 @@ export class Connection {
         if (value === "close") keepAlive = false
         else if (value === "keep-alive") keepAlive = true
       } else if (name.length === 14 && name.toLowerCase() === "content-length") hasLength = true
+      // A body the handler frames itself in chunks (an `@effect/platform` stream) keeps the connection too.
+      else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+        hasLength = headers[i]![1].toLowerCase() === "chunked"
+      }
     }
     const noBody = request.method === "HEAD" || isBodiless(status)
     // Without a length the body is framed by closing, whatever keep-alive said (Python would leave the client
@@ -901,3 +1022,30 @@ const asksToClose = (headers: HttpError["headers"]): boolean =>
 /** Reads a request body whole (for handlers that want it in memory; bounded by the decoder's body limit). */
 export const readBody = (request: Request): Effect.Effect<Uint8Array, RequestBodyError> =>
   Effect.map(Stream.runCollect(request.body), (chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks)))
+
+/**
+ * `Connection.respondNow` for a request of this engine; `undefined` for any other request value.
+ */
+export const respondNow = (request: Request, response: Response): Effect.Effect<void, unknown> | undefined =>
+  request instanceof IncomingRequest ? request.connection.respondNow(request, response) : undefined
+
+/**
+ * `Connection.detach` for a request of this engine; `undefined` for any other request value.
+ */
+export const detachSocket = (request: Request): Transport | undefined =>
+  request instanceof IncomingRequest ? request.connection.detach(request) : undefined
+
+/**
+ * The whole body of a request of this engine in one buffer (`BodySink.readAll`); `undefined` for any other request
+ * value. An empty body is an empty buffer.
+ */
+export const readWholeBody = (
+  request: Request,
+  limit: number,
+  tooLarge: () => RequestBodyError
+): Effect.Effect<Uint8Array, RequestBodyError> | undefined => {
+  if (!(request instanceof IncomingRequest)) return undefined
+  return request.sink === undefined ? Effect.succeed(EMPTY_BYTES) : request.sink.readAll(limit, tooLarge)
+}
+
+const EMPTY_BYTES = new Uint8Array(0)
