@@ -304,14 +304,11 @@ export class Connection {
   private probe: ReturnType<typeof setInterval> | undefined = undefined
   private probing = false
   private headTimer: ReturnType<typeof setTimeout> | undefined = undefined
-<<<<<<< HEAD
   private timerMs = 0
-=======
   /** The socket was handed over (a WebSocket upgrade): nothing more is read or written here. */
   private upgraded = false
   /** `next` is running further up the stack. */
   private advancing = false
->>>>>>> main
   private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
@@ -620,15 +617,11 @@ export class Connection {
       onSuccess: (response) => inFlight.responded ? Effect.void : this.respond(inFlight, response) ?? Effect.void,
       onFailure: (cause) => this.failed(inFlight, cause) ?? Effect.void
     })
-<<<<<<< HEAD
     if (!receiving) this.setTimer(0)
-    const run = Effect.scoped(task)
-=======
     // A handler map that promises not to use the request's scope runs without one (see `HandlerMap.scoped`).
     const run = engine.handlers.scoped === false
       ? task as Effect.Effect<void, ClientGone>
       : Effect.scoped(task)
->>>>>>> main
     const fiber = engine.runFork(Effect.catchAll(run, () => Effect.interrupt))
     inFlight.fiber = fiber
     fiber.addObserver((exit) => this.onRequestExit(inFlight, exit))
@@ -672,7 +665,7 @@ export class Connection {
       this.paused = false
       transport.resume()
     }
-    transport.setTimeout(0)
+    this.setTimer(0)
     return transport
   }
 
