@@ -33,7 +33,9 @@ import {
 import type { FileBody, Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
 import * as Fs from "node:fs"
+import { BodyRateDeadline } from "./bodyRate.js"
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
+import { type HostPolicy, requestAuthority } from "./hostCheck.js"
 import { bodyOnly, connectionField } from "./persistence.js"
 import { pyRepr } from "./pythonText.js"
 import {
@@ -84,6 +86,8 @@ export interface Engine {
   readonly headerTimeoutMs: number
   /** Close a connection whose request body is silent this long (reading not paused by us); 0 disables. */
   readonly bodyTimeoutMs: number
+  /** Bytes a second a request body must average, after `bodyTimeoutMs` of grace; 0 disables. */
+  readonly bodyMinRate: number
   /** An unread request body up to this size is read and dropped to keep the connection; larger closes it. */
   readonly maxDrainBytes: number
   readonly keepAliveOnError: boolean
@@ -91,7 +95,20 @@ export interface Engine {
   readonly log: AccessLogService
   readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
   readonly secure: boolean
+  /** The DNS-rebinding rule (`hostCheck.hostPolicy`), set once the listener knows its address; none: no check. */
+  hostPolicy: HostPolicy | undefined
 }
+
+/**
+ * 403, as Vite and webpack-dev-server answer: a refusal browsers neither retry nor cache. (421 Misdirected Request
+ * would invite a retry on another connection, which cannot help.) The Host is not echoed.
+ */
+const HOST_REFUSED = new HttpError({
+  status: 403,
+  message: "Host not allowed",
+  explain: "This server listens on a loopback address and answers only requests for localhost, a loopback address " +
+    "or a name allowed with --allowed-host (DNS rebinding defence)."
+})
 
 const CONTINUE_LINE = (protocolVersion: string) => protocolVersion + " 100 Continue\r\n\r\n"
 /** Buffered request-body bytes above which reading from the socket pauses. */
@@ -309,6 +326,7 @@ export class Connection {
   private upgraded = false
   /** `next` is running further up the stack. */
   private advancing = false
+  private bodyRate: BodyRateDeadline | undefined = undefined
   private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
@@ -335,6 +353,9 @@ export class Connection {
     transport.on("error", this.onError)
     transport.on("timeout", this.onTimeout)
     if (engine.idleTimeoutMs > 0) this.setTimer(engine.idleTimeoutMs)
+    // A new connection holds a slot under the connection cap: its first head is due within the header timeout from
+    // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections.
+    if (engine.headerTimeoutMs > 0) this.headTimer = setTimeout(this.onHeadTimeout, engine.headerTimeoutMs)
   }
 
   /** Whether no request is being answered (a shutdown may close it at once). */
@@ -412,6 +433,7 @@ export class Connection {
     this.finished = true
     this.readEnded = true
     if (this.headTimer !== undefined) this.clearHeadTimer()
+    this.stopBodyRate()
     this.bodyTarget?.fail(new RequestBodyError({ reason: "ClientClosed", message: "the client closed the connection" }))
     const fiber = this.current?.fiber
     if (fiber !== undefined) {
@@ -423,6 +445,11 @@ export class Connection {
 
   private readonly onError = (_error: Error): void => {
     // ECONNRESET and friends: "close" follows and cleans up.
+  }
+
+  private stopBodyRate(): void {
+    this.bodyRate?.stop()
+    this.bodyRate = undefined
   }
 
   private readonly onTimeout = (): void => {
@@ -450,11 +477,13 @@ export class Connection {
         case "BodyEnd":
           this.bodyTarget?.end()
           this.bodyTarget = undefined
+          this.stopBodyRate()
           if (this.current !== undefined && this.engine.bodyTimeoutMs > 0) this.setTimer(0)
           break
         case "BodyError":
           this.bodyTarget?.fail(event.error)
           this.bodyTarget = undefined
+          this.stopBodyRate()
           this.readEnded = true
           // Input that ends inside a body is no half-close: the request can never be whole. The handler learns it
           // from the body stream (and may answer, e.g. 400); one that stays silent is dropped after LINGER_MS, so its
@@ -487,11 +516,13 @@ export class Connection {
       this.startProbe()
       // Our own backpressure is not the client's silence.
       if (receiving) this.setTimer(0)
+      this.bodyRate?.pause()
     } else if (!full && this.paused) {
       this.paused = false
       this.stopProbe()
       this.transport.resume()
       if (receiving) this.setTimer(this.engine.bodyTimeoutMs)
+      this.bodyRate?.resume()
     }
   }
 
@@ -569,6 +600,9 @@ export class Connection {
       if (lower === "close") keepAlive = false
       else if (lower === "keep-alive" && engine.protocol11) keepAlive = true
     }
+    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 leaves the framing in doubt; close after the response (the decoder
+    // reads nothing after the body either).
+    if (head.framing === "chunked" && !versionAtLeast(version, 1, 1)) keepAlive = false
     const inFlight: InFlight = {
       request,
       body,
@@ -584,15 +618,28 @@ export class Connection {
     // An answer written at once leaves the idle timer armed (the write refreshes it); a fiber's clears it below.
     const receiving = body !== undefined && !body.ended && engine.bodyTimeoutMs > 0
     if (receiving) this.setTimer(engine.bodyTimeoutMs)
+    // The silence timeout restarts on every byte; a body trickling in is bounded by its average rate.
+    if (receiving && engine.bodyMinRate > 0) {
+      this.stopBodyRate()
+      const from = body.received
+      this.bodyRate = new BodyRateDeadline(engine.bodyTimeoutMs, engine.bodyMinRate, () => body.received - from, this.onTimeout)
+    }
 
+    // The one place every request passes before any handler (static, CGI, upload, listings, OPTIONS…) or 100 Continue.
+    const hostRefused = engine.hostPolicy !== undefined &&
+      !engine.hostPolicy(requestAuthority(head.target, head.headers.get("host")))
     const expect = head.headers.get("expect")
-    const wantsContinue = expect !== undefined && expect.toLowerCase() === "100-continue" && engine.protocol11 &&
-      versionAtLeast(version, 1, 1)
+    const expects100 = expect !== undefined && expect.toLowerCase() === "100-continue"
+    // Refused without 100 Continue, the client may hold its body back: the connection closes after the 403.
+    if (hostRefused && expects100) inFlight.awaitingContinue = true
+    const wantsContinue = !hostRefused && expects100 && engine.protocol11 && versionAtLeast(version, 1, 1)
     const hook = wantsContinue ? engine.handlers.expectContinue : undefined
     if (wantsContinue && hook === undefined) transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
 
     const handler = engine.handlers.byMethod.get(head.method)
-    let program: Effect.Effect<Response, HttpError, Scope.Scope> = handler === undefined
+    let program: Effect.Effect<Response, HttpError, Scope.Scope> = hostRefused
+      ? Exit.fail(HOST_REFUSED)
+      : handler === undefined
       ? Exit.fail(new HttpError({ status: 501, message: `Unsupported method (${pyRepr(head.method)})` }))
       : handler(request)
     let task: Effect.Effect<void, ClientGone, Scope.Scope> | undefined
@@ -996,6 +1043,7 @@ export class Connection {
   private finish(afterEnd?: () => void): void {
     if (this.finished) return
     this.finished = true
+    this.stopBodyRate()
     const transport = this.transport
     if (this.paused) transport.resume()
     if (afterEnd !== undefined) transport.end(afterEnd)

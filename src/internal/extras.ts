@@ -9,6 +9,7 @@ import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
 import { fieldValueProblem, TOKEN } from "./headEncoder.js"
 import { makeVerifier } from "./openVerified.js"
+import { trimOws } from "./ows.js"
 
 // The grammar is the head encoder's; re-exported for the option checks that use it.
 export { fieldValueProblem, TOKEN } from "./headEncoder.js"
@@ -134,7 +135,7 @@ export const preflight = (
   ]
   const requested = header("access-control-request-headers")
   if (requested !== undefined) {
-    const names = requested.split(",").map((name) => name.trim()).filter((name) => name !== "")
+    const names = requested.split(",").map(trimOws).filter((name) => name !== "")
     if (names.length > 0 && names.every((name) => TOKEN.test(name))) {
       headers.push(["Access-Control-Allow-Headers", names.join(", ")])
     }
