@@ -169,9 +169,6 @@ interface LineInfo {
   readonly version: HttpVersion
 }
 
-/** The last header block that passed validation (any connection's: validation depends on the bytes alone). */
-let lastValidBlock: string | undefined = undefined
-
 /**
  * The decoder for one connection. Not shared: it holds the bytes of an incomplete head or body piece.
  *
@@ -186,6 +183,7 @@ export class Decoder {
   private linePos = 0
   private line: LineInfo | undefined = undefined
   private blockStart = 0
+  private lastValidBlock: string | undefined = undefined
   private lineCount = 0
   // Body progress.
   private remaining = 0
@@ -499,9 +497,9 @@ export class Decoder {
     this.line = undefined
     this.linePos = 0
     this.lineCount = 0
-    // A client sends the same header block again and again (on one connection, or one connection per request):
-    // validate the last valid block once per process, the request line always.
-    const cached = block === lastValidBlock
+    // A keep-alive client sends the same header block again and again: validate each distinct block once per
+    // connection, the request line always.
+    const cached = block === this.lastValidBlock
     const checked = cached
       ? decodeRequestLine({ method: line.method, target: line.target, version: line.version.text })
       : decodeRequestHead({ method: line.method, target: line.target, version: line.version.text, fields: block })
@@ -509,7 +507,7 @@ export class Decoder {
       this.fail(out, this.headRefusal(line, block))
       return false
     }
-    lastValidBlock = block
+    this.lastValidBlock = block
     const fields: Array<HeaderField> = []
     let pos = 0
     while (pos < block.length) {
