@@ -213,9 +213,12 @@ const exactly = (body: Stream.Stream<Uint8Array, unknown>, limit: number): Strea
  *   could hold the response open). Use `setsid` to detach on purpose.
  * - Nothing inside a CGI directory is served as a file (`403`): Python's `is_cgi` and `translate_path` read a path
  *   differently, so `/cgi-bin/x.sh#/../..` (or a link to `cgi-bin`) would send the script's source. Decided on the
- *   file the static handler would open and on its real path; a `spaFallback` inside one is refused at start.
- * - `hideDotfiles` and `followSymlinks: false` apply to scripts as to files (`404`, the script is not run); with the
- *   latter the script's verified real path is what runs.
+ *   file the static handler would open and on its real path, then again on the real path of what it opened (a
+ *   link re-pointed in between, an index page, the `spaFallback` or a precompressed sibling leading into one: `404`);
+ *   a `spaFallback` inside one is refused at start too.
+ * - `hideDotfiles` and `followSymlinks: false` apply to scripts as to files (`404`, the script is not run), and
+ *   `hideDotfiles` to `PATH_INFO` (spelled, and the real path of `PATH_TRANSLATED`'s existing part); with either
+ *   the script's verified real path is what runs, not the link.
  * - At most `maxProcesses` scripts run at once; others wait in a bounded line, then get `503` (Python has no cap).
  *
  * @since 0.1.0
@@ -244,12 +247,17 @@ export const make = (
     if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) {
       return yield* Effect.dieMessage(`Cgi: maxWaiting must be a non-negative integer, not ${maxWaiting}`)
     }
-    const staticMap = yield* StaticFiles.make(staticOptions)
+    // The static handler refuses whatever it opens whose real path is in a CGI directory: the gate below only
+    // judges a path before the open, which a link re-pointed in between outruns.
+    const cgiDirectories = options.cgiDirectories ?? ["/cgi-bin", "/htbin"]
+    const staticMap = yield* StaticFiles.make({
+      ...staticOptions,
+      notServed: [...(staticOptions.notServed ?? []), ...cgiDirectories]
+    })
     const staticGet = staticMap.byMethod.get("GET")
     const staticHead = staticMap.byMethod.get("HEAD")
 
     const directory = options.directory ?? process.cwd()
-    const cgiDirectories = options.cgiDirectories ?? ["/cgi-bin", "/htbin"]
     const timeout = Duration.decode(options.timeout ?? DEFAULT_TIMEOUT)
     const killGrace = Duration.decode(options.killGrace ?? DEFAULT_KILL_GRACE)
     const rfc3875 = options.rfc3875 ?? false
@@ -339,7 +347,8 @@ export const make = (
         }
         const noSuchScript = new HttpError({ status: 404, message: `No such CGI script (${pyRepr(scriptName)})` })
         // A script the dot-file and link options refuse looks missing, as a refused file does.
-        const runnable = yield* verifyScript(fs, scriptGate, scriptFile, unquote(location.pathInfo))
+        const pathInfo = unquote(location.pathInfo)
+        const runnable = yield* verifyScript(fs, scriptGate, scriptFile, pathInfo, translate(pathInfo))
         if (runnable === undefined) return yield* Effect.fail(noSuchScript)
         const info = yield* Effect.option(fs.stat(runnable))
         if (Option.isNone(info)) return yield* Effect.fail(noSuchScript)

@@ -163,7 +163,7 @@ describe("request body minimum rate", () => {
       // (400 ms + 10 ms a byte) passes after about half a second, long before the client would stop (10 s).
       const ex = yield* sendRaw({
         port: server.address.port,
-        chunks: ["PUT /slow.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", ...Array<string>(100).fill("x")],
+        chunks: ["PUT /slow.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n", ...Array<string>(100).fill("x")],
         delayBetweenChunksMs: 100,
         timeoutMs: 5_000
       })
@@ -180,7 +180,7 @@ describe("request body minimum rate", () => {
       // 1000 bytes a second for 1.5 s: well past the 400 ms grace, well above the rate.
       const fair = yield* sendRaw({
         port: server.address.port,
-        chunks: ["POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1500\r\n\r\n", ...Array<string>(15).fill("y".repeat(100))],
+        chunks: ["POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1500\r\n\r\n", ...Array<string>(15).fill("y".repeat(100))],
         delayBetweenChunksMs: 100,
         until: { responses: 1 }
       })

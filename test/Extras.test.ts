@@ -144,6 +144,10 @@ describe("-H/--header / headers (Python 3.15)", () => {
         ["Bad\r\nName: v", /invalid header name/],
         ["Content-Length: 0", /set by the server/],
         ["transfer-encoding: chunked", /set by the server/],
+        // Which variant the body is, and the validators conditional requests are answered with.
+        ["Content-Encoding: identity", /set by the server/],
+        ["ETag: \"fixed\"", /set by the server/],
+        ["last-modified: Thu, 01 Jan 1970 00:00:00 GMT", /set by the server/],
         ["X-U: \u2603", /beyond latin-1/],
         // Written as latin-1, U+010D and U+010A would be CR and LF.
         ["X-U: a\u010d\u010aSet-Cookie: x=1", /beyond latin-1/]

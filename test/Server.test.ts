@@ -15,6 +15,7 @@ import * as Handler from "../src/Handler.js"
 import * as Response from "../src/Response.js"
 import * as Server from "../src/Server.js"
 import { readBody } from "../src/internal/connection.js"
+import { waitFor } from "./support/cgiKit.js"
 import { parseResponses, sendRaw } from "./support/rawClient.js"
 
 const routes = (extra: Handler.Routes<never> = {}): Handler.Routes<never> => ({
@@ -153,10 +154,12 @@ describe("Server over real sockets", () => {
       const received: Array<Buffer> = []
       socket.on("data", (d) => received.push(d))
       socket.write("POST / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
-      yield* settle(100)
+      // Waiting on the bytes, not a fixed pause: under load the 100 may take longer than any pause we would pick.
+      yield* waitFor("the interim 100", () => received.length > 0)
+      yield* settle(50)
       expect(Buffer.concat(received).toString()).toBe("HTTP/1.1 100 Continue\r\n\r\n")
       socket.write("hello")
-      yield* settle(100)
+      yield* waitFor("the final response", () => parseResponses(Buffer.concat(received)).responses.length === 2)
       const [interim, final] = parseResponses(Buffer.concat(received)).responses
       expect(interim!.status).toBe(100)
       expect(final!.statusLine).toBe("HTTP/1.1 200 OK")

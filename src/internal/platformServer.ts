@@ -57,7 +57,11 @@ const WebSocketServer = (fromPlatformNode("ws") as {
   WebSocketServer: new(options: { readonly noServer: true }) => UpgradeServer
 }).WebSocketServer
 
-/** The options of `PlatformServer.layer`: `Server`'s, with HTTP/1.1 keep-alive. */
+/**
+ * The options of `PlatformServer.layer`: `Server`'s, with HTTP/1.1 keep-alive. Unlike `Server`, no DNS-rebinding
+ * `Host` check unless `allowedHosts` is given: an app on 127.0.0.1 behind a reverse proxy receives the public `Host`,
+ * and `NodeHttpServer`, which this layer replaces, checks none.
+ */
 export type PlatformServerOptions = Omit<Server.ServerOptions, "protocolVersion" | "mode"> & {
   /** Where log lines of the engine go (timeouts, failed writes). Default: nowhere, as node:http. */
   readonly accessLog?: AccessLogService
@@ -195,7 +199,7 @@ export const make = (
     const idle = options.idleTimeout ?? "5 seconds"
     const config: ResponseConfig = { keepAliveSeconds: Math.round(millis(idle, 5_000) / 1000) }
     const listen = (host: string) =>
-      Server.make({ ...options, host, idleTimeout: idle, protocolVersion: "HTTP/1.1", keepAliveOnError: true })
+      Server.make({ allowedHosts: ["*"], ...options, host, idleTimeout: idle, protocolVersion: "HTTP/1.1", keepAliveOnError: true })
     const started = yield* (options.host === undefined
       // node's `listen` without a host: dual-stack `::`, else IPv4 everywhere.
       ? Effect.catchIf(listen("::"), (e) => e.reason === "AddressNotAvailable", () => listen("0.0.0.0"))

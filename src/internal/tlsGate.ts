@@ -185,5 +185,8 @@ export const plainHttpEngine = (engine: Engine): Engine => ({
   ...engine,
   handlers: { byMethod: new EveryMethod(), expectContinue: undefined },
   keepAliveOnError: false,
-  secure: false
+  secure: false,
+  // Every request here gets the same 400 and nothing is served, so the Host rule has nothing to protect; the hint
+  // must win over its 403.
+  hostPolicy: undefined
 })
