@@ -58,7 +58,7 @@ describe("Connection field over real sockets", () => {
       const server = yield* startStatic({ directory: root })
       const port = server.address.port
       for (const version of ["HTTP/1.1", "HTTP/1.0"]) {
-        const exchange = yield* raw(port, `GET /hello.txt ${version}\r\nHost: x\r\nConnection: Keep-Alive\r\n\r\n`)
+        const exchange = yield* raw(port, `GET /hello.txt ${version}\r\nHost: localhost\r\nConnection: Keep-Alive\r\n\r\n`)
         expect(exchange.closedByServer).toBe(true)
         expect(exchange.responses.length).toBe(1)
         expect(headerValues(exchange.responses[0]!, "connection")).toEqual(["close"])
@@ -67,9 +67,9 @@ describe("Connection field over real sockets", () => {
       const plain = yield* raw(port, "GET /hello.txt HTTP/1.0\r\n\r\n")
       expect(headerValues(plain.responses[0]!, "connection")).toEqual([])
       // A listing (answered by a fiber) and a 404 too.
-      const listing = yield* raw(port, "GET /dir/ HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+      const listing = yield* raw(port, "GET /dir/ HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n")
       expect(headerValues(listing.responses[0]!, "connection")).toEqual(["close"])
-      const missing = yield* raw(port, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+      const missing = yield* raw(port, "GET /nope HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n")
       expect(headerValues(missing.responses[0]!, "connection")).toEqual(["close"])
     }))
 
@@ -89,13 +89,13 @@ describe("Connection field over real sockets", () => {
       // An HTTP/1.1 client keeps its default without being told.
       const eleven = yield* sendRaw({
         port: server.address.port,
-        chunks: ["GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"],
+        chunks: ["GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"],
         until: { responses: 1 },
         timeoutMs: 5_000
       })
       expect(headerValues(eleven.responses[0]!, "connection")).toEqual([])
       // One that asked to close is told it is closed (wrk otherwise writes its next request into the closing socket).
-      const closing = yield* raw(server.address.port, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+      const closing = yield* raw(server.address.port, "GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
       expect(closing.closedByServer).toBe(true)
       expect(headerValues(closing.responses[0]!, "connection")).toEqual(["close"])
     }))

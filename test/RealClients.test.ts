@@ -142,7 +142,7 @@ describe("real clients", () => {
       // One answered request, then the connection sits idle, kept alive.
       yield* Effect.async<void>((resume) => {
         socket.once("data", () => resume(Effect.void))
-        socket.write(`GET /${file(1)} HTTP/1.1\r\nHost: x\r\n\r\n`)
+        socket.write(`GET /${file(1)} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
       })
       const signalled = Date.now()
       const exit = yield* stop(server, "SIGTERM")
