@@ -32,6 +32,7 @@ import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin,
 import { parseSort, type RichEntry, renderRichListing } from "./richListing.js"
 import { PAGE_HEADERS } from "./richPage/csp.js"
 import { type ArchiveConfig, archiveFormat, archiveResponse } from "./archive.js"
+import { compressListing } from "./compressListing.js"
 import { chooseCoding, compressBytes, type CompressConfig, compressedEtag, compressStream, eligible } from "./compress.js"
 import { choose, type Coding, CODINGS, siblingsSync, type Variant, variantEtag, variantKey } from "./precompressed.js"
 import {
@@ -221,7 +222,9 @@ const indexOrListing = (
   const archive = archiveOf(config, request, directory)
   if (archive !== undefined) return archive
   const tryIndex = (i: number): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
-    if (i >= config.indexPages.length) return listing(fs, config, request, directory)
+    if (i >= config.indexPages.length) {
+      return compressListing(config.compress, request.header("accept-encoding"), listing(fs, config, request, directory))
+    }
     const candidate = pyJoin(directory, config.indexPages[i]!)
     return Effect.flatMap(Effect.option(fs.stat(candidate)), (info) =>
       Option.isSome(info) && info.value.type === "File" && indexAllowed(config, candidate)
@@ -860,8 +863,12 @@ export const serveWithCache = (
         return serveFile(fs, config, request, candidate, metaOfStats(info), populate(cache, key, info))
       }
     }
-    return withVerifiedDirectory(config, path, (readFrom, opened) =>
-      fastListing(config, listings, request, path, versionOf(opened.stats), readFrom))
+    return compressListing(
+      config.compress,
+      request.header("accept-encoding"),
+      withVerifiedDirectory(config, path, (readFrom, opened) =>
+        fastListing(config, listings, request, path, versionOf(opened.stats), readFrom))
+    )
   }
   if (!stats.isFile() || path.endsWith("/")) return Exit.fail(notFound)
   if (variant !== undefined) {
