@@ -115,4 +115,49 @@ describe("attack: archives", () => {
       NodeFs.rmSync(root, { recursive: true, force: true })
     }
   }, 30_000)
+
+  it("--upload --archives: a PUT that shrinks a file during a tar.gz download does not crash the server", async () => {
+    ensureBuilt()
+    const root = NodeFs.realpathSync(NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "effect-httpd-attack-shrink-")))
+    NodeFs.mkdirSync(Path.join(root, "d"))
+    NodeFs.writeFileSync(Path.join(root, "d", "a"), randomBytes(16 * 1024 * 1024))
+    NodeFs.writeFileSync(Path.join(root, "d", "b"), randomBytes(1000))
+    const { child, port } = await startServer(root, ["--archives", "--upload"])
+    let exited = false
+    child.once("exit", () => (exited = true))
+    const client = Net.connect(port, "127.0.0.1")
+    client.on("error", () => {})
+    try {
+      client.write("GET /d/?download=tar.gz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+      await new Promise<void>((resolve) => {
+        let got = 0
+        const onData = (c: Buffer) => {
+          got += c.length
+          if (got > 64 * 1024) (client.off("data", onData), client.pause(), resolve())
+        }
+        client.on("data", onData)
+      })
+      // An anonymous uploader replaces `b` (walked at 1000 bytes) with 1 byte.
+      const put = await new Promise<string>((resolve) => {
+        const s = Net.connect(port, "127.0.0.1")
+        s.write("PUT /d/b HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx")
+        let data = ""
+        s.on("data", (c: Buffer) => (data += c.toString("latin1")))
+        s.on("close", () => resolve(data.slice(0, 12)))
+      })
+      expect(put).toMatch(/^HTTP\/1\.[01] 204/)
+      client.resume()
+      client.on("data", () => {})
+      await new Promise<void>((resolve) => client.once("close", () => resolve()))
+      await new Promise((r) => setTimeout(r, 500))
+      // Expected: that archive is cut off, the server keeps serving. Actual: "Error: Size mismatch" emitted on
+      // tar-stream's entry Sink with no listener: the process exits.
+      expect(exited).toBe(false)
+      expect(await probe(port, "/", 3000)).toBe(200)
+    } finally {
+      client.destroy()
+      child.kill("SIGKILL")
+      NodeFs.rmSync(root, { recursive: true, force: true })
+    }
+  }, 30_000)
 })
