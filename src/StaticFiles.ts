@@ -347,12 +347,13 @@ const resolveConfig = (options: StaticFilesOptions) =>
       compress: yield* validCompress(options.compress),
       richListing: options.richListing ?? false,
       upload: options.upload !== undefined && options.upload !== false,
-      archives: yield* validArchives(options.archives)
+      archives: yield* validArchives(options.archives),
+      notServed: (options.notServed ?? []).map((dir) => UrlPath.translatePath(path.resolve(options.directory ?? "."), dir).replace(/\/+$/, ""))
     }
     const verifier = makeVerifier(config.root, {
       confine: options.followSymlinks === false,
       hideDotfiles: config.hideDotfiles,
-      refuseUnder: (options.notServed ?? []).map((dir) => UrlPath.translatePath(config.root, dir).replace(/\/+$/, ""))
+      refuseUnder: config.notServed
     })
     if (verifier !== undefined) config = { ...config, confine: verifier.allowsPath, verifier }
     const dotIndex = config.hideDotfiles ? config.indexPages.find(hasDotName) : undefined

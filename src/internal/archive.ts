@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as NodeFs from "node:fs"
+import { pipeline, Readable, Transform } from "node:stream"
 import * as Zlib from "node:zlib"
 import * as TarStream from "tar-stream"
 import * as Yazl from "yazl"
@@ -92,13 +93,46 @@ type Walked =
   | { readonly _tag: "Ok"; readonly items: ReadonlyArray<Item>; readonly bytes: number }
   | { readonly _tag: "TooLarge" }
 
-/** Which names are never archived. */
-const skipped = (name: string, hideDotfiles: boolean): boolean =>
-  (hideDotfiles && name.startsWith(".")) || isUploadTemp(name)
+/**
+ * Which names are never archived: dot names with `hideDotfiles`, upload temporaries, and names that do not mean the
+ * same path in every unpacker: a `\` (a separator on Windows: `..\\..\\x` would climb out of the target) or a
+ * drive-like prefix (`C:x`, absolute on Windows). yazl refuses the latter and rewrites `\` as `/`, so both formats
+ * leave them out alike and `X-Archive-Entries` counts what the archive holds.
+ */
+export const skipped = (name: string, hideDotfiles: boolean): boolean =>
+  (hideDotfiles && name.startsWith(".")) || isUploadTemp(name) || name.includes("\\") || /^[A-Za-z]:/.test(name)
+
+// As `openVerified`: O_NONBLOCK so a FIFO swapped in does not block the open, O_NOCTTY; and no final link followed
+// (a link's real path was resolved by the walk).
+const OPEN_FLAGS = NodeFs.constants.O_RDONLY | (NodeFs.constants.O_NONBLOCK ?? 0) | (NodeFs.constants.O_NOCTTY ?? 0) |
+  NodeFs.constants.O_NOFOLLOW
+
+/**
+ * The names in `path` when, opened (no final link followed), it is a directory the verifier allows by its
+ * descriptor: the names are read through the verified descriptor (`/proc/self/fd/N`), so a link swapped in for the
+ * directory between its `lstat` and its read never lists an outside (or CGI) directory. Returns the directory's
+ * real path with them, to build its children's paths from; `undefined` when refused or unreadable.
+ */
+const readVerifiedDir = async (
+  verifier: Verifier,
+  path: string
+): Promise<{ readonly real: string; readonly names: Array<string> } | undefined> => {
+  const handle = await NodeFs.promises.open(path, OPEN_FLAGS | (NodeFs.constants.O_DIRECTORY ?? 0))
+  try {
+    if (!(await handle.stat()).isDirectory()) return undefined
+    const readPath = verifier.verify(handle.fd, path)
+    if (readPath === undefined) return undefined
+    const real = readPath.startsWith("/proc/self/fd/") ? await NodeFs.promises.readlink(readPath) : readPath
+    return { real, names: (await NodeFs.promises.readdir(readPath)).sort() }
+  } finally {
+    await handle.close()
+  }
+}
 
 /**
  * The tree below `directory`, depth first, names in code point order, without reading a file. Stops as soon as a
- * cap is passed. Entries that cannot be read (vanished, no permission) are left out.
+ * cap is passed. Entries that cannot be read (vanished, no permission) or that the verifier refuses (outside the
+ * root, under a CGI directory, a dot name with `hideDotfiles`) are left out.
  */
 const walk = async (
   verifier: Verifier,
@@ -110,16 +144,17 @@ const walk = async (
   const items: Array<Item> = []
   let bytes = 0
   const visit = async (dir: string, prefix: string): Promise<boolean> => {
-    let names: Array<string>
+    let listed: { readonly real: string; readonly names: Array<string> } | undefined
     try {
-      names = (await NodeFs.promises.readdir(dir)).sort()
+      listed = await readVerifiedDir(verifier, dir)
     } catch {
-      return true
+      listed = undefined
     }
-    for (const name of names) {
+    if (listed === undefined) return true
+    for (const name of listed.names) {
       if (signal.aborted) return false
       if (skipped(name, hideDotfiles)) continue
-      const full = pyJoin(dir, name)
+      const full = pyJoin(listed.real, name)
       const inside = prefix === "" ? name : prefix + "/" + name
       let stats: NodeFs.Stats
       let source = full
@@ -127,13 +162,13 @@ const walk = async (
         stats = await NodeFs.promises.lstat(full)
         if (stats.isSymbolicLink()) {
           source = await NodeFs.promises.realpath(full)
-          if (!verifier.allowsReal(source)) continue
           stats = await NodeFs.promises.stat(source)
           if (!stats.isFile()) continue
         }
       } catch {
         continue
       }
+      if (!verifier.allowsReal(source)) continue
       if (!stats.isFile() && !stats.isDirectory()) continue
       bytes += stats.isFile() ? stats.size : 0
       const item: Item = {
@@ -154,21 +189,52 @@ const walk = async (
   return complete ? { _tag: "Ok", items, bytes } : { _tag: "TooLarge" }
 }
 
+/** A walked file opened for reading, its size taken from the descriptor at open time. */
+interface OpenedItem {
+  readonly stream: Readable
+  readonly size: number
+}
+
 /**
- * Opens a walked file for reading: no final link followed (a link's real path was resolved by the walk), a regular
- * file still, still the size walked, and verified by its descriptor to lie under the root.
+ * Opens a walked file like `openVerified` does (non-blocking, so a FIFO swapped in cannot freeze the server;
+ * `fstat` of the descriptor: a regular file only; the descriptor's real path allowed by the verifier), then reads
+ * exactly the `fstat` size: bytes a writer appends are not read, and a file that shrinks fails the stream (the
+ * download is cut off, never a header announcing bytes that do not follow). Anything else rejects: the archive
+ * already announced the entry (zip) or counts it (`X-Archive-Entries`), so the download is aborted.
  */
-const openItem = (verifier: Verifier, item: Item): NodeFs.ReadStream => {
-  const fd = NodeFs.openSync(item.source, NodeFs.constants.O_RDONLY | NodeFs.constants.O_NOFOLLOW)
+const openItem = async (verifier: Verifier, item: Item): Promise<OpenedItem> => {
+  const fd = await new Promise<number>((resolve, reject) =>
+    NodeFs.open(item.source, OPEN_FLAGS, (error, fd) => (error === null ? resolve(fd) : reject(error)))
+  )
+  let stats: NodeFs.Stats
   try {
-    const stats = NodeFs.fstatSync(fd)
+    stats = await new Promise<NodeFs.Stats>((resolve, reject) =>
+      NodeFs.fstat(fd, (error, stats) => (error === null ? resolve(stats) : reject(error)))
+    )
     if (!stats.isFile() || verifier.verify(fd, item.source) === undefined) throw new Error("not an archivable file")
   } catch (error) {
-    NodeFs.closeSync(fd)
+    NodeFs.close(fd, () => {})
     throw error
   }
-  // `end` bounds a file that grew; one that shrank fails the archive (the encoders check the size announced).
-  return NodeFs.createReadStream("", { fd, start: 0, end: Math.max(0, item.size - 1), autoClose: true })
+  const size = stats.size
+  if (size === 0) {
+    NodeFs.close(fd, () => {})
+    return { stream: Readable.from([]), size }
+  }
+  const file = NodeFs.createReadStream("", { fd, start: 0, end: size - 1, autoClose: true })
+  let read = 0
+  const exact = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      read += chunk.length
+      callback(null, chunk)
+    },
+    flush(callback) {
+      callback(read === size ? null : new Error(`file changed size while archived: ${item.name}`))
+    }
+  })
+  // pipeline: an error on either side destroys both (the descriptor is closed) and surfaces on `exact`.
+  pipeline(file, exact, () => {})
+  return { stream: exact, size }
 }
 
 /** Every stream opened for the archive, destroyed together when the client goes away. */
@@ -189,12 +255,15 @@ type TarHeader = Pick<TarStream.Header, "name" | "mtime" | "mode" | "type"> & { 
 
 /**
  * Writes `source` into a tar entry, pausing while the entry does not drain (the pack's backpressure); settles when
- * the pack has taken the entry, or when either side is destroyed (the client went away).
+ * the pack has taken the entry; rejects on an error of either side (the caller aborts the download).
  */
-const copy = (source: NodeFs.ReadStream, pack: TarStream.Pack, header: TarHeader) =>
+const copy = (source: Readable, pack: TarStream.Pack, header: TarHeader) =>
   new Promise<void>((resolve, reject) => {
     // @types/tar-stream describes every header field as required; the library fills in what is missing.
-    const sink: NodeJS.WritableStream = pack.entry(header as TarStream.Header, (error) => error ? reject(error) : resolve())
+    const sink = pack.entry(header as TarStream.Header, (error) => error ? reject(error) : resolve()) as
+      NodeJS.WritableStream & { on(event: "error", f: (error: Error) => void): unknown }
+    // tar-stream emits "Size mismatch" on the entry: unheard, that error would end the process.
+    sink.on("error", reject)
     source.on("data", (chunk) => {
       if (!sink.write(chunk as Buffer)) {
         source.pause()
@@ -207,13 +276,15 @@ const copy = (source: NodeFs.ReadStream, pack: TarStream.Pack, header: TarHeader
       ended = true
       sink.end()
     })
-    source.once("close", () => ended || resolve())
+    source.once("close", () => ended || reject(new Error("archive source closed")))
   })
 
 const tarGz = (verifier: Verifier, items: ReadonlyArray<Item>, streams: Streams, signal: AbortSignal) => {
   const pack = streams.add(TarStream.pack())
   const gzip = streams.add(Zlib.createGzip())
-  pack.on("error", (error: Error) => gzip.destroy(error))
+  // Any error of the pipeline aborts this download only: the output fails, the response stream fails with it.
+  const abort = (error: unknown) => gzip.destroy(error instanceof Error ? error : new Error(String(error)))
+  pack.on("error", abort)
   pack.pipe(gzip)
   const run = async () => {
     for (const item of items) {
@@ -223,34 +294,36 @@ const tarGz = (verifier: Verifier, items: ReadonlyArray<Item>, streams: Streams,
         pack.entry({ ...header, type: "directory" } satisfies TarHeader as TarStream.Header)
         continue
       }
-      await copy(streams.add(openItem(verifier, item)), pack, { ...header, type: "file", size: item.size })
+      // The header is written after the open, with the size of what was opened.
+      const opened = await openItem(verifier, item)
+      await copy(streams.add(opened.stream), pack, { ...header, type: "file", size: opened.size })
     }
     pack.finalize()
   }
-  run().catch((error: unknown) => gzip.destroy(error instanceof Error ? error : new Error(String(error))))
+  run().catch(abort)
   return gzip
 }
 
 const zip = (verifier: Verifier, items: ReadonlyArray<Item>, streams: Streams) => {
   const file = new Yazl.ZipFile()
   const output = streams.add(file.outputStream as NodeJS.ReadableStream as import("node:stream").PassThrough)
-  file.on("error", (error: Error) => output.destroy(error))
+  const abort = (error: Error) => output.destroy(error)
+  file.on("error", abort)
   for (const item of items) {
     const options = { mtime: item.mtime, mode: item.mode }
-    try {
-      if (item.directory) {
-        file.addEmptyDirectory(item.name, options)
-      } else {
-        file.addReadStreamLazy(item.name, { ...options, size: item.size }, (done) => {
-          try {
-            done(null, streams.add(openItem(verifier, item)))
-          } catch (error) {
-            done(error, undefined as never)
-          }
-        })
-      }
-    } catch {
-      // A name zip cannot hold (a Windows drive prefix such as `C:x`): left out.
+    if (item.directory) {
+      file.addEmptyDirectory(item.name, options)
+    } else {
+      // No size given: yazl counts what is read (exactly the size `fstat` gave at open time).
+      file.addReadStreamLazy(item.name, options, (done) => {
+        openItem(verifier, item).then(
+          (opened) => {
+            opened.stream.on("error", abort)
+            done(null, streams.add(opened.stream))
+          },
+          (error: unknown) => done(error instanceof Error ? error : new Error(String(error)), undefined as never)
+        )
+      })
     }
   }
   file.end()
@@ -293,10 +366,16 @@ export const archiveResponse = (options: {
   readonly format: ArchiveFormat
   readonly config: ArchiveConfig
   readonly hideDotfiles: boolean
+  /** Directories nothing under which is archived (the CGI directories: a script is run, never sent). */
+  readonly refuseUnder: ReadonlyArray<string>
   readonly head: boolean
 }): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
   // Confined always: an archive never follows a link out of the root.
-  const verifier = makeVerifier(options.root, { confine: true, hideDotfiles: options.hideDotfiles })!
+  const verifier = makeVerifier(options.root, {
+    confine: true,
+    hideDotfiles: options.hideDotfiles,
+    refuseUnder: options.refuseUnder
+  })!
   return Effect.flatMap(
     Effect.zipRight(slot(options.config.slots), Effect.tryPromise({
       try: async (signal) => {

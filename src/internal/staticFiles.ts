@@ -90,6 +90,8 @@ export interface StaticConfig {
   readonly upload: boolean
   /** `?download=tar.gz|zip` on a directory sends it as an archive (`undefined`: off). */
   readonly archives: ArchiveConfig | undefined
+  /** Absolute directories nothing under which is served as a file (`Cgi`'s directories): archives leave them out. */
+  readonly notServed: ReadonlyArray<string>
 }
 
 /** Whether a directory entry is listed by its name: dotfiles with `hideDotfiles`; an upload's temporary file never. */
@@ -251,6 +253,7 @@ const archiveOf = (
     format,
     config: config.archives,
     hideDotfiles: config.hideDotfiles,
+    refuseUnder: config.notServed,
     head: request.method === "HEAD"
   })
 }

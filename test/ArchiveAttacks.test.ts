@@ -1,6 +1,7 @@
 /**
- * Attacks on the rich listing / archives (branch attack-page). Each test here FAILS on the current code and shows a
- * finding; see the report. Real sockets on 127.0.0.1, the built executable.
+ * Attacks on directory archives (`--archives`), found by a security review: each test failed before its fix
+ * (FIFO swap froze the server; CGI sources archived; a file shrinking mid tar.gz crashed the process).
+ * Real sockets on 127.0.0.1, the built executable.
  */
 import { describe, expect, it } from "vitest"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
