@@ -10,6 +10,8 @@ import * as NodeFs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { readVerifiedDir, skipped } from "../src/internal/archive.js"
+import { makeVerifier } from "../src/internal/openVerified.js"
 import { bin, ensureBuilt } from "./support/cliProcess.js"
 
 const startServer = (dir: string, args: ReadonlyArray<string>): Promise<{ child: ChildProcess; port: number }> =>
@@ -161,4 +163,85 @@ describe("attack: archives", () => {
       NodeFs.rmSync(root, { recursive: true, force: true })
     }
   }, 30_000)
+})
+
+/** The head and body of `GET path` over HTTP/1.0 (the server closes after the body). */
+const download = (port: number, path: string): Promise<{ head: string; body: Buffer }> =>
+  new Promise((resolve, reject) => {
+    const s = Net.connect(port, "127.0.0.1")
+    const chunks: Array<Buffer> = []
+    s.write(`GET ${path} HTTP/1.0\r\nHost: localhost\r\n\r\n`)
+    s.on("data", (c: Buffer) => chunks.push(c))
+    s.on("end", () => {
+      const all = Buffer.concat(chunks)
+      const at = all.indexOf("\r\n\r\n")
+      resolve({ head: all.subarray(0, at).toString("latin1"), body: all.subarray(at + 4) })
+    })
+    s.on("error", reject)
+  })
+
+const namesIn = (format: "tar.gz" | "zip", archive: Buffer, dir: string): Array<string> => {
+  const file = Path.join(dir, "out." + format)
+  NodeFs.writeFileSync(file, archive)
+  const listed = format === "zip"
+    ? execFileSync("python3", ["-c", "import sys,zipfile;print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))", file]).toString()
+    : execFileSync("tar", ["tzf", file]).toString()
+  NodeFs.unlinkSync(file)
+  return listed.split("\n").filter((line) => line !== "")
+}
+
+describe("archives: names and directories", () => {
+  it("names with a backslash or a drive-like prefix are left out of both formats, and X-Archive-Entries counts what is sent", async () => {
+    ensureBuilt()
+    const root = NodeFs.realpathSync(NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "effect-httpd-attack-names-")))
+    const dir = Path.join(root, "d")
+    NodeFs.mkdirSync(dir)
+    for (const name of ["..\\..\\evil.txt", "\\tmp\\abs.txt", "C:x", "a\\b", "ok.txt"]) NodeFs.writeFileSync(Path.join(dir, name), "x\n")
+    NodeFs.mkdirSync(Path.join(dir, "D:dir"))
+    NodeFs.writeFileSync(Path.join(dir, "D:dir", "inner.txt"), "x\n")
+    const { child, port } = await startServer(root, ["--archives"])
+    try {
+      const out = NodeFs.mkdtempSync(Path.join(root, "out-"))
+      for (const format of ["tar.gz", "zip"] as const) {
+        const { body, head } = await download(port, `/d/?download=${format}`)
+        expect(head).toMatch(/^HTTP\/1\.0 200/)
+        // Before: tar.gz carried all of them (`..\..\evil.txt` climbs out when unpacked on Windows), zip dropped
+        // some silently and turned `a\b` into `a/b`, and X-Archive-Entries counted what zip left out.
+        expect(namesIn(format, body, out)).toEqual(["ok.txt"])
+        expect(head).toMatch(/\r\nX-Archive-Entries: 1(\r\n|$)/i)
+      }
+    } finally {
+      child.kill("SIGKILL")
+      NodeFs.rmSync(root, { recursive: true, force: true })
+    }
+  }, 30_000)
+
+  it("the scan reads a directory only through a verified descriptor: a link (outside, or to a CGI directory) is not read", async () => {
+    const base = NodeFs.realpathSync(NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "effect-httpd-attack-scan-")))
+    try {
+      const root = Path.join(base, "root")
+      NodeFs.mkdirSync(Path.join(root, "d"), { recursive: true })
+      NodeFs.mkdirSync(Path.join(root, "cgi-bin"))
+      NodeFs.mkdirSync(Path.join(base, "outside"))
+      NodeFs.writeFileSync(Path.join(base, "outside", "OUTSIDE"), "")
+      NodeFs.writeFileSync(Path.join(root, "d", "in.txt"), "")
+      NodeFs.symlinkSync(Path.join(base, "outside"), Path.join(root, "d", "swapped"))
+      const verifier = makeVerifier(root, { confine: true, hideDotfiles: false, refuseUnder: [Path.join(root, "cgi-bin")] })!
+      expect(await readVerifiedDir(verifier, Path.join(root, "d"))).toEqual({ real: Path.join(root, "d"), names: ["in.txt", "swapped"] })
+      // What the scan meets when a directory it lstat'ed is swapped for a link before it is read: refused.
+      await expect(readVerifiedDir(verifier, Path.join(root, "d", "swapped"))).rejects.toThrow()
+      expect(await readVerifiedDir(verifier, Path.join(root, "cgi-bin"))).toBeUndefined()
+      // Whatever spelling leads there, the descriptor's real path decides.
+      NodeFs.symlinkSync(Path.join(base, "outside"), Path.join(root, "link"))
+      expect(await readVerifiedDir(verifier, Path.join(root, "link") + "/")).toBeUndefined()
+    } finally {
+      NodeFs.rmSync(base, { recursive: true, force: true })
+    }
+  })
+
+  it("skipped: names whose meaning differs between unpackers", () => {
+    for (const name of ["..\\..\\evil.txt", "\\tmp\\abs.txt", "C:x", "a\\b", "z:"]) expect(skipped(name, false)).toBe(true)
+    for (const name of ["ok.txt", "1:x", "ab:c", ".env"]) expect(skipped(name, false)).toBe(false)
+    expect(skipped(".env", true)).toBe(true)
+  })
 })

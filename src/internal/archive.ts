@@ -113,7 +113,7 @@ const OPEN_FLAGS = NodeFs.constants.O_RDONLY | (NodeFs.constants.O_NONBLOCK ?? 0
  * directory between its `lstat` and its read never lists an outside (or CGI) directory. Returns the directory's
  * real path with them, to build its children's paths from; `undefined` when refused or unreadable.
  */
-const readVerifiedDir = async (
+export const readVerifiedDir = async (
   verifier: Verifier,
   path: string
 ): Promise<{ readonly real: string; readonly names: Array<string> } | undefined> => {
