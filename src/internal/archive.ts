@@ -22,7 +22,7 @@ import * as Yazl from "yazl"
 import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
-import { makeVerifier, type Verifier } from "./openVerified.js"
+import { FLAGS, makeVerifier, type Verifier } from "./openVerified.js"
 import { isUploadTemp } from "./upload.js"
 import { pyJoin } from "./urlPath.js"
 
@@ -102,10 +102,9 @@ type Walked =
 export const skipped = (name: string, hideDotfiles: boolean): boolean =>
   (hideDotfiles && name.startsWith(".")) || isUploadTemp(name) || name.includes("\\") || /^[A-Za-z]:/.test(name)
 
-// As `openVerified`: O_NONBLOCK so a FIFO swapped in does not block the open, O_NOCTTY; and no final link followed
-// (a link's real path was resolved by the walk).
-const OPEN_FLAGS = NodeFs.constants.O_RDONLY | (NodeFs.constants.O_NONBLOCK ?? 0) | (NodeFs.constants.O_NOCTTY ?? 0) |
-  NodeFs.constants.O_NOFOLLOW
+// `openVerified`'s flags (O_NONBLOCK: a FIFO swapped in does not block the open; O_NOCTTY), and no final link
+// followed (a link's real path was resolved by the walk).
+const OPEN_FLAGS = FLAGS | NodeFs.constants.O_NOFOLLOW
 
 /**
  * The names in `path` when, opened (no final link followed), it is a directory the verifier allows by its
@@ -240,12 +239,19 @@ const openItem = async (verifier: Verifier, item: Item): Promise<OpenedItem> => 
 /** Every stream opened for the archive, destroyed together when the client goes away. */
 class Streams {
   private readonly open = new Set<{ destroy(error?: Error): unknown }>()
+  private closed = false
   add<S extends { destroy(error?: Error): unknown; once(event: "close", f: () => void): unknown }>(stream: S): S {
+    // A file whose open completes after the client left: closed at once, not left open.
+    if (this.closed) {
+      stream.destroy()
+      return stream
+    }
     this.open.add(stream)
     stream.once("close", () => this.open.delete(stream))
     return stream
   }
   destroyAll(): void {
+    this.closed = true
     for (const stream of this.open) stream.destroy()
     this.open.clear()
   }

@@ -163,7 +163,7 @@ export interface Opened {
 
 // O_NONBLOCK: opening a FIFO swapped in for a file must not wait for a writer. O_NOCTTY: a terminal swapped in
 // must not become ours. Neither changes reads of regular files.
-const FLAGS = NodeFs.constants.O_RDONLY | (NodeFs.constants.O_NONBLOCK ?? 0) | (NodeFs.constants.O_NOCTTY ?? 0)
+export const FLAGS = NodeFs.constants.O_RDONLY | (NodeFs.constants.O_NONBLOCK ?? 0) | (NodeFs.constants.O_NOCTTY ?? 0)
 
 /**
  * Opens `path` in the scope (closed when the scope closes, whatever happens), then checks that it is a `kind`
