@@ -48,7 +48,7 @@ export interface Transport {
   write(data: Uint8Array, callback: (error?: Error | null) => void): boolean
   cork(): void
   uncork(): void
-  end(): void
+  end(callback?: () => void): void
   destroy(): void
   pause(): unknown
   resume(): unknown
@@ -58,6 +58,8 @@ export interface Transport {
   on(event: "error", listener: (error: Error) => void): unknown
   off(event: "drain" | "close", listener: () => void): unknown
   readonly destroyed: boolean
+  /** Bytes accepted by `write` and not yet handed to the kernel (a socket's; a test transport may leave it out). */
+  readonly writableLength?: number
   readonly remoteAddress?: string | undefined
   readonly remotePort?: number | undefined
   readonly localAddress?: string | undefined
@@ -830,8 +832,18 @@ export class Connection {
     this.finished = true
     const transport = this.transport
     if (this.paused) transport.resume()
-    transport.end()
-    if (!this.readEnded) transport.setTimeout(LINGER_MS)
+    const linger = () => {
+      if (!this.readEnded) transport.setTimeout(LINGER_MS)
+    }
+    if ((transport.writableLength ?? 0) > 0) {
+      // The end of a response is still queued (a client that stopped reading a big in-memory page): it gets the
+      // write timeout to drain, as any write does; the short linger starts once it is all with the kernel.
+      transport.setTimeout(this.engine.writeTimeoutMs)
+      transport.end(linger)
+    } else {
+      transport.end()
+      linger()
+    }
   }
 }
 

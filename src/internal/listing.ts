@@ -1,6 +1,9 @@
 /**
  * Python's `SimpleHTTPRequestHandler.list_directory` page, byte for byte.
  */
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type * as Response from "../Response.js"
 import { encodeUtf8SurrogateEscape, escapeHtml, quote, unquotePath } from "./urlPath.js"
 
 /** One directory entry as the listing shows it. */
@@ -21,6 +24,8 @@ const compareCodePoints = (a: string, b: string): number => {
   return a.length - b.length
 }
 
+const SURROGATE = /[\ud800-\udfff]/
+
 /**
  * `names.sort(key=lambda a: a.lower())`: a stable sort on the lower-cased names by code point. Names equal once
  * lower-cased keep their input order: the directory's order as `opendir` reads it, which is `os.listdir`'s, so the
@@ -31,8 +36,15 @@ export const sortNames = (names: ReadonlyArray<string>): Array<string> => sortBy
 /** `sortNames` for items that carry a name (same order, same stability). */
 export const sortByName = <T>(items: ReadonlyArray<T>, nameOf: (item: T) => string): Array<T> =>
   items
-    .map((item, index) => ({ item, key: nameOf(item).toLowerCase(), index }))
-    .sort((x, y) => compareCodePoints(x.key, y.key) || x.index - y.index)
+    .map((item, index) => {
+      const key = nameOf(item).toLowerCase()
+      return { item, key, index, surrogates: SURROGATE.test(key) }
+    })
+    .sort((x, y) =>
+      // Without surrogates code units order as code points: the engine's comparison, not a loop per character.
+      (x.surrogates || y.surrogates ? compareCodePoints(x.key, y.key) : x.key < y.key ? -1 : x.key > y.key ? 1 : 0) ||
+      x.index - y.index
+    )
     .map((x) => x.item)
 
 /**
@@ -88,13 +100,44 @@ export const listingHead = (requestPath: string, colorScheme = false): string =>
   ].join("\n")
 }
 
-/** The rest of the page: the entries, already sorted, and the end (depends on the directory only). */
-export const listingTail = (entries: ReadonlyArray<ListingEntry>): string => {
-  const lines = [""]
-  for (const entry of entries) lines.push(entryLine(entry))
-  lines.push("</ul>\n<hr>\n</body>\n</html>\n")
-  return lines.join("\n")
+const LISTING_END = "\n</ul>\n<hr>\n</body>\n</html>\n"
+
+/** Entries `start` to `end` of the list, each after its line break. */
+const entryLines = (entries: ReadonlyArray<ListingEntry>, start: number, end: number): string => {
+  const lines: Array<string> = []
+  for (let i = start; i < end; i++) lines.push("\n", entryLine(entries[i]!))
+  // One flat string per batch: `join`, not `+=` (a rope of millions of pieces is what a big listing cost).
+  return lines.join("")
 }
+
+/** The rest of the page: the entries, already sorted, and the end (depends on the directory only). */
+export const listingTail = (entries: ReadonlyArray<ListingEntry>): string =>
+  entryLines(entries, 0, entries.length) + LISTING_END
+
+/** Entries of a listing rendered between two turns of the event loop (~0.5 ms of work for 255-byte names). */
+export const LISTING_BATCH = 256
+
+/** One turn of the event loop: the I/O of other clients runs. Interruptible (the client of a listing gone). */
+export const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const immediate = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(immediate))
+})
+
+/**
+ * `listingTail`, encoded as Python encodes it, in chunks of {@link LISTING_BATCH} entries with a turn of the event
+ * loop between them: a listing of 100,000 entries neither stalls the other clients nor holds more than its bytes
+ * (chunks split at line breaks, so never inside a surrogate pair).
+ */
+export const listingTailChunks = (entries: ReadonlyArray<ListingEntry>): Effect.Effect<Array<Buffer>> =>
+  Effect.gen(function*() {
+    const chunks: Array<Buffer> = []
+    for (let start = 0; start < entries.length; start += LISTING_BATCH) {
+      if (start > 0) yield* yieldToEventLoop
+      chunks.push(encodeUtf8SurrogateEscape(entryLines(entries, start, Math.min(entries.length, start + LISTING_BATCH))))
+    }
+    chunks.push(Buffer.from(LISTING_END, "utf8"))
+    return chunks
+  })
 
 /**
  * The page for a directory whose entries are already sorted, encoded as Python encodes it (UTF-8 with
@@ -105,6 +148,20 @@ export const renderListing = (
   entries: ReadonlyArray<ListingEntry>,
   colorScheme = false
 ): Buffer => encodeUtf8SurrogateEscape(listingHead(requestPath, colorScheme) + listingTail(entries))
+
+/** Pages up to this size are sent as one buffer; bigger ones as their chunks, written as the socket takes them. */
+const ONE_BUFFER_MAX = 64 * 1024
+
+/** A page made of chunks as a body, and its length (for `Content-Length`). */
+export const chunkedPage = (
+  chunks: ReadonlyArray<Uint8Array>
+): { readonly body: Response.Body; readonly length: number } => {
+  let length = 0
+  for (const chunk of chunks) length += chunk.length
+  return length <= ONE_BUFFER_MAX
+    ? { body: { _tag: "Bytes", bytes: Buffer.concat(chunks, length) }, length }
+    : { body: { _tag: "Stream", stream: Stream.fromIterable(chunks) }, length }
+}
 
 /** The listing's `Content-type` (Python: `sys.getfilesystemencoding()`, UTF-8 here). */
 export const LISTING_CONTENT_TYPE = "text/html; charset=utf-8"
