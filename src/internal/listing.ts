@@ -50,8 +50,10 @@ export const sortByName = <T>(items: ReadonlyArray<T>, nameOf: (item: T) => stri
 /**
  * The bidirectional-text controls (embeddings, overrides, isolates, marks): in a name they reorder what is shown,
  * so `gpj.exe` with U+202E before `gpj` reads as `exe.jpg`. A numeric character reference would still be obeyed.
+ * With them the invisible ones (zero-width space, joiners, BOM: `a\u200bb` looks like `ab`) and the line breaks
+ * NEL, LS and PS (a name that seems to be two lines).
  */
-const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+const BIDI_CONTROLS = /[\u0085\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g
 
 /**
  * Text shown in a listing (not a link): HTML-escaped as Python does, and each bidi control shown as Python's

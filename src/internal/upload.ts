@@ -119,6 +119,9 @@ const precheck = (config: UploadConfig, request: Request): Effect.Effect<Extract
 
 const tooLarge = new HttpError({ status: 413 })
 
+// Only root may give a file away; anyone else's replaced files are theirs already (or not theirs to give).
+const RUNS_AS_ROOT = process.getuid?.() === 0
+
 // A new file only, never through a link (the name is ours, but a link planted under it must not be followed).
 const CREATE_FLAGS = NodeFs.constants.O_WRONLY | NodeFs.constants.O_CREAT | NodeFs.constants.O_EXCL |
   NodeFs.constants.O_NOFOLLOW
@@ -182,7 +185,11 @@ export const makePut = (config: UploadConfig): Handler => (request) =>
       try: () => {
         // A replaced file keeps its permissions (a 0600 secret stays 0600); set-id and sticky bits are not carried
         // over to new contents.
-        if (replaced !== undefined) NodeFs.fchmodSync(fd, replaced.mode & 0o777)
+        if (replaced !== undefined) {
+          // As root, the new contents would be root's: the replaced file's owner keeps it (and can still edit it).
+          if (RUNS_AS_ROOT) NodeFs.fchownSync(fd, replaced.uid, replaced.gid)
+          NodeFs.fchmodSync(fd, replaced.mode & 0o777)
+        }
         NodeFs.fsyncSync(fd)
         NodeFs.renameSync(temp, directory.pathOf(name))
         renamed = true
