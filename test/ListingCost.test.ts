@@ -10,7 +10,13 @@ import * as fc from "fast-check"
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { type ListingEntry, listingTail, listingTailChunks, sortByName } from "../src/internal/listing.js"
+import {
+  type ListingEntry,
+  listingTail,
+  listingTailChunks,
+  sortByName,
+  sortByNameYielding
+} from "../src/internal/listing.js"
 import { readEntriesNode, readListingNode } from "../src/internal/listingEntries.js"
 import { belowRoot } from "../src/internal/rootPath.js"
 import { resolveTarget } from "../src/internal/upload.js"
@@ -78,7 +84,19 @@ describe("listing pages in batches", () => {
       { numRuns: 2000 }
     )
     expect(sortByName(["\uffff", "😀"], (n) => n)).toEqual(["\uffff", "😀"])
+    // A lone high surrogate before U+E000 against the same high surrogate paired: U+D83D < U+1F600.
+    expect(sortByName(["\ud83d\ude00", "\ud83d\ue000"], (n) => n)).toEqual(["\ud83d\ue000", "\ud83d\ude00"])
   })
+})
+
+describe("the yielding sort", () => {
+  it.effect("is sortByName's order (9,000 names with ties, case, surrogates and astral characters)", () =>
+    Effect.gen(function*() {
+      const names = fc.sample(pythonString, { numRuns: 9000, seed: 12 })
+      names.push(...names.slice(0, 500).map((n) => n.toUpperCase()))
+      expect(yield* sortByNameYielding(names, (n) => n)).toEqual(sortByName(names, (n) => n))
+      expect(yield* sortByNameYielding(names.slice(0, 10), (n) => n)).toEqual(sortByName(names.slice(0, 10), (n) => n))
+    }))
 })
 
 describe("listings stop when their request is interrupted", () => {

@@ -162,8 +162,9 @@ export const readEntriesNode = async (
 
 /**
  * Through `node:fs`, for Python's listing: every entry (Python lists the whole directory), types from `readdir`,
- * a `stat` only per symbolic link (Python's `isdir` follows links). `links`: the listing has a link (shown or
- * not), so it may change unseen and is not cached.
+ * a `stat` only per symbolic link (Python's `isdir` follows links), in the directory's order (the caller sorts,
+ * yielding: `sortByNameYielding`). `links`: the listing has a link (shown or not), so it may change unseen and is
+ * not cached.
  */
 export const readListingNode = async (
   directory: string,
@@ -171,9 +172,14 @@ export const readListingNode = async (
   linkShown: LinkShown,
   signal?: AbortSignal
 ): Promise<{ readonly entries: ReadonlyArray<ListingEntry>; readonly links: boolean }> => {
-  const scanned = await scanNode(directory, nameShown, Infinity, signal)
+  const scanned: Array<NodeFs.Dirent> = []
+  // `for await` closes the directory when the loop ends, throws or returns.
+  for await (const dirent of await NodeFs.promises.opendir(directory, { bufferSize: 256 })) {
+    signal?.throwIfAborted()
+    if (nameShown(dirent.name)) scanned.push(dirent)
+  }
   let links = false
-  const entries = await mapLimit(scanned.entries, STAT_CONCURRENCY, async (dirent): Promise<ListingEntry | undefined> => {
+  const entries = await mapLimit(scanned, STAT_CONCURRENCY, async (dirent): Promise<ListingEntry | undefined> => {
     const name = dirent.name
     if (!dirent.isSymbolicLink()) return { name, isDirectory: dirent.isDirectory(), isSymlink: false }
     links = true

@@ -17,7 +17,13 @@ import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
 import { formatHttpDate, ifNoneMatchMatches, ifRangeMatches, makeEtag, notModifiedSince } from "./conditional.js"
-import { chunkedPage, LISTING_CONTENT_TYPE, listingHead, listingTailChunks } from "./listing.js"
+import {
+  chunkedPage,
+  LISTING_CONTENT_TYPE,
+  listingHead,
+  listingTailChunks,
+  sortByNameYielding
+} from "./listing.js"
 import { jsonResponse, toJsonEntry, truncatedHeader, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
 import { isUploadTemp } from "./upload.js"
 import * as ListingEntries from "./listingEntries.js"
@@ -893,22 +899,27 @@ const fastListing = (
   }
   const cached = listings.lookup(directory, version)
   if (cached !== undefined) return Effect.succeed(listingResponse(config, request, [cached]))
-  return Effect.flatMap(
-    ListingEntries.withListingPermit(Effect.tryPromise({
+  // Read, sorted and rendered under the permit: what a burst of listings holds at once stays bounded.
+  return ListingEntries.withListingPermit(
+    Effect.tryPromise({
       try: (signal) => ListingEntries.readListingNode(readFrom, nameShown(config), linkShown(config), signal),
       catch: (error) => fsFailure(error, noListing)
-    })),
-    ({ entries, links }) =>
-      Effect.map(listingTailChunks(entries), (tail) => {
-        if (!links && listings.admits(version)) {
-          const after = statQuiet(directory)
-          if (after !== undefined && sameVersion(versionOf(after), version)) {
-            listings.insert(directory, version, Buffer.concat(tail))
-          }
-        }
-        return listingResponse(config, request, tail)
-      })
-  )
+    }).pipe(Effect.flatMap(({ entries, links }) =>
+      sortByNameYielding(entries, (entry) => entry.name).pipe(
+        Effect.flatMap(listingTailChunks),
+        Effect.map((tail) => ({ tail, links }))
+      )
+    ))
+  ).pipe(Effect.map(({ links, tail }) => {
+    if (!links && listings.admits(version)) {
+      const after = statQuiet(directory)
+      const length = tail.reduce((sum, chunk) => sum + chunk.length, 0)
+      if (after !== undefined && sameVersion(versionOf(after), version) && length <= listings.options.maxBytes) {
+        listings.insert(directory, version, Buffer.concat(tail, length))
+      }
+    }
+    return listingResponse(config, request, tail)
+  }))
 }
 
 /** Python's listing page: its head (from the request path) and the tail's chunks. */
