@@ -25,6 +25,8 @@
  * Then, unless --no-scaling, a scaling table: effect-httpd with --workers 1 and --workers 2 on the 1 KiB keep-alive
  * workload, server and load generator unpinned (all cores shared), so the second worker has a core to run on.
  * With the 404 workload, a table of the 404 with Python's close-after-error default against --keep-alive-on-error.
+ * Then (unless --no-platform, --only or --workloads) the platform suite of scripts/bench-platform.mjs: an
+ * @effect/platform HttpRouter app on PlatformServer, on NodeHttpServer, and bare node:http.
  * Output: Markdown on stdout, progress on stderr, bench-results/<timestamp>.json.
  */
 import fs from "node:fs";
@@ -35,6 +37,7 @@ import {
   parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, settleDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS, serverCandidates,
   SERVER_CPU, LOAD_CPU, ourCommand,
 } from "./lib/bench-harness.mjs";
+import { platformSuite } from "./bench-platform.mjs";
 
 const WORKLOADS = [
   { name: "1k-ka", label: "1 KiB keep-alive (c=50)", path: "/1k.bin", connections: 50, expectBytes: DOC_FILES["1k.bin"] },
@@ -121,6 +124,7 @@ async function main() {
     const ours = started.some((s) => s.name === "effect-httpd");
     if (ours && opts.scaling !== false && workloads.some((w) => w.name === "1k-ka")) await scaling({ root, tmp, opts });
     if (ours && workloads.some((w) => w.name === "404")) await errorKeepAlive({ root, tmp, opts });
+    if (opts.platform !== false && !opts.only && !opts.workloads) await platformSuite({ ...opts, only: undefined });
   } finally {
     for (const s of started) await s.handle.stop();
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -11,6 +11,7 @@
  */
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as Path from "@effect/platform/Path"
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
@@ -28,6 +29,8 @@ import * as Handler from "./Handler.js"
 import { Headers } from "./Headers.js"
 import { HttpError } from "./HttpError.js"
 import { protect } from "./internal/basicAuth.js"
+import { fromHandlers } from "./internal/httpAppBridge.js"
+import { DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
 import { buildEnvironment, scriptArguments } from "./internal/cgiEnv.js"
 import { underCgiDirectory, verifyScript } from "./internal/cgiGate.js"
 import { makeProcessLimit } from "./internal/cgiLimit.js"
@@ -210,9 +213,12 @@ const exactly = (body: Stream.Stream<Uint8Array, unknown>, limit: number): Strea
  *   could hold the response open). Use `setsid` to detach on purpose.
  * - Nothing inside a CGI directory is served as a file (`403`): Python's `is_cgi` and `translate_path` read a path
  *   differently, so `/cgi-bin/x.sh#/../..` (or a link to `cgi-bin`) would send the script's source. Decided on the
- *   file the static handler would open and on its real path; a `spaFallback` inside one is refused at start.
- * - `hideDotfiles` and `followSymlinks: false` apply to scripts as to files (`404`, the script is not run); with the
- *   latter the script's verified real path is what runs.
+ *   file the static handler would open and on its real path, then again on the real path of what it opened (a
+ *   link re-pointed in between, an index page, the `spaFallback` or a precompressed sibling leading into one: `404`);
+ *   a `spaFallback` inside one is refused at start too.
+ * - `hideDotfiles` and `followSymlinks: false` apply to scripts as to files (`404`, the script is not run), and
+ *   `hideDotfiles` to `PATH_INFO` (spelled, and the real path of `PATH_TRANSLATED`'s existing part); with either
+ *   the script's verified real path is what runs, not the link.
  * - At most `maxProcesses` scripts run at once; others wait in a bounded line, then get `503` (Python has no cap).
  *
  * @since 0.1.0
@@ -241,12 +247,17 @@ export const make = (
     if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) {
       return yield* Effect.dieMessage(`Cgi: maxWaiting must be a non-negative integer, not ${maxWaiting}`)
     }
-    const staticMap = yield* StaticFiles.make(staticOptions)
+    // The static handler refuses whatever it opens whose real path is in a CGI directory: the gate below only
+    // judges a path before the open, which a link re-pointed in between outruns.
+    const cgiDirectories = options.cgiDirectories ?? ["/cgi-bin", "/htbin"]
+    const staticMap = yield* StaticFiles.make({
+      ...staticOptions,
+      notServed: [...(staticOptions.notServed ?? []), ...cgiDirectories]
+    })
     const staticGet = staticMap.byMethod.get("GET")
     const staticHead = staticMap.byMethod.get("HEAD")
 
     const directory = options.directory ?? process.cwd()
-    const cgiDirectories = options.cgiDirectories ?? ["/cgi-bin", "/htbin"]
     const timeout = Duration.decode(options.timeout ?? DEFAULT_TIMEOUT)
     const killGrace = Duration.decode(options.killGrace ?? DEFAULT_KILL_GRACE)
     const rfc3875 = options.rfc3875 ?? false
@@ -336,7 +347,8 @@ export const make = (
         }
         const noSuchScript = new HttpError({ status: 404, message: `No such CGI script (${pyRepr(scriptName)})` })
         // A script the dot-file and link options refuse looks missing, as a refused file does.
-        const runnable = yield* verifyScript(fs, scriptGate, scriptFile, unquote(location.pathInfo))
+        const pathInfo = unquote(location.pathInfo)
+        const runnable = yield* verifyScript(fs, scriptGate, scriptFile, pathInfo, translate(pathInfo))
         if (runnable === undefined) return yield* Effect.fail(noSuchScript)
         const info = yield* Effect.option(fs.stat(runnable))
         if (Option.isNone(info)) return yield* Effect.fail(noSuchScript)
@@ -589,3 +601,39 @@ export const layer = (
   never,
   FileSystem.FileSystem | Path.Path | MimeTypes | CommandExecutor.CommandExecutor
 > => Layer.effect(Handler.Handlers, make(options))
+
+/**
+ * CGI as an `@effect/platform` `HttpApp`, to mount in an `HttpRouter`:
+ * `HttpRouter.mountApp("/cgi-bin", app, { includePrefix: true })` runs `<directory>/cgi-bin/<script>` (the URL the
+ * app sees must still start with a CGI directory, hence `includePrefix`). The script's output is always parsed as
+ * RFC 3875 (`rfc3875` is forced on: a platform response has no raw head for Python's pass-through); errors use
+ * Python's error page. Each script belongs to the request's scope: the platform closes it after the response, a
+ * client reset interrupts it.
+ *
+ * @example
+ * ```ts
+ * import * as HttpRouter from "@effect/platform/HttpRouter"
+ * import * as NodeContext from "@effect/platform-node/NodeContext"
+ * import { Effect } from "effect"
+ * import * as Cgi from "effect-httpd/Cgi"
+ * import { MimeTypes } from "effect-httpd/MimeTypes"
+ *
+ * const router = Effect.map(Cgi.toHttpApp({ directory: "./www" }), (cgi) =>
+ *   HttpRouter.empty.pipe(HttpRouter.mountApp("/cgi-bin", cgi, { includePrefix: true })))
+ * // provide MimeTypes.layer() and NodeContext.layer where the router is built
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toHttpApp = (
+  options: Omit<CgiOptions, "rfc3875"> & { readonly rfc3875?: true } = {}
+): Effect.Effect<
+  HttpApp.Default<never, Scope.Scope>,
+  never,
+  FileSystem.FileSystem | Path.Path | MimeTypes | CommandExecutor.CommandExecutor
+> =>
+  Effect.map(
+    make({ ...options, rfc3875: true }),
+    (handlers) => fromHandlers(handlers, options.colorScheme === true ? StaticFiles.COLOR_SCHEME_ERROR_MESSAGE : DEFAULT_ERROR_MESSAGE)
+  )

@@ -38,6 +38,7 @@ import { DEFAULT_MAX_BYTES, DEFAULT_MIN_BYTES } from "./internal/compress.js"
 import { fieldValueProblem, hasDotName, parseHeaderLine, printable } from "./internal/extras.js"
 import { type Credentials, credentialsProblem } from "./internal/basicAuth.js"
 import { fallbackFileProblem, fallbackNameProblem } from "./internal/spa.js"
+import { isLoopbackAddress, isValidHost } from "./internal/hostCheck.js"
 import { makeLineAtomicLog } from "./internal/lineLog.js"
 import { MimeTypes } from "./MimeTypes.js"
 import * as Server from "./Server.js"
@@ -87,6 +88,8 @@ export interface CliConfig {
   readonly port: number
   /** `None`: every interface (dual-stack `::` where IPv6 exists, else `0.0.0.0`). */
   readonly bind: Option.Option<string>
+  /** `--allowed-host`: names a loopback-bound server answers besides loopback ones (DNS-rebinding defence). */
+  readonly allowedHosts: ReadonlyArray<string>
   /** Absolute path of the directory served. */
   readonly directory: string
   readonly cgi: boolean
@@ -118,6 +121,8 @@ export interface CliConfig {
   readonly basicAuth: ReadonlyArray<Credentials>
   /** `--workers`: processes serving the port; 1 serves in this process. */
   readonly workers: number
+  /** `--max-connections`: connections served at once (absent: the server's default). */
+  readonly maxConnections?: number
   /** `--precompressed`: `.br` / `.gz` siblings sent to clients that accept them. */
   readonly precompressed: boolean
   /** `--upload`: `PUT` stores files, bodies up to this many bytes (`None`: no uploads). */
@@ -226,9 +231,7 @@ export const isValidPort = (port: number): boolean => Number.isInteger(port) && 
  */
 export const isLoopback = (host: string): boolean => {
   const lower = host.toLowerCase()
-  if (lower === "localhost" || lower === "::1" || lower === "0:0:0:0:0:0:0:1") return true
-  const v4 = lower.startsWith("::ffff:") ? lower.slice(7) : lower
-  return Net.isIPv4(v4) && v4.startsWith("127.")
+  return lower === "localhost" || isLoopbackAddress(lower)
 }
 
 const where = (host: string, port: number) => `${urlHost(host)}:${port}`
@@ -346,6 +349,15 @@ const bind = Options.text("bind").pipe(
     "Bind to this address (default: all interfaces, IPv4 and IPv6). Example: --bind 127.0.0.1, -b ::1"
   ),
   Options.optional
+)
+const allowedHost = Options.text("allowed-host").pipe(
+  Options.withPseudoName("NAME"),
+  Options.withDescription(
+    "Bound to a loopback address (--bind 127.0.0.1, ::1, localhost), the server answers 403 to requests whose Host " +
+      "is not localhost, a .localhost name or a loopback address (DNS rebinding defence); repeat to allow more " +
+      "names, '*' for any. Example: --bind 127.0.0.1 --allowed-host dev.example"
+  ),
+  Options.repeated
 )
 const directory = Options.directory("directory").pipe(
   Options.withAlias("d"),
@@ -488,6 +500,15 @@ const workers = Options.integer("workers").pipe(
   ),
   Options.withDefault(1)
 )
+const maxConnections = Options.integer("max-connections").pipe(
+  Options.withPseudoName("N"),
+  Options.withDescription(
+    `Serve at most N connections at once (per worker; default: ${Server.DEFAULT_MAX_CONNECTIONS}); up to ` +
+      `${Server.MAX_WAITING} more wait unread until one closes, and beyond that new connections are closed. ` +
+      "Example: --max-connections 256"
+  ),
+  Options.optional
+)
 const precompressed = Options.boolean("precompressed").pipe(
   Options.withDescription(
     "Send FILE.br or FILE.gz (when it exists beside FILE) to clients whose Accept-Encoding allows it, with FILE's " +
@@ -582,6 +603,8 @@ const tlsPasswordFile = Options.file("tls-password-file").pipe(
 export interface RawOptions {
   readonly port: number
   readonly bind: Option.Option<string>
+  /** Default none. */
+  readonly allowedHost?: ReadonlyArray<string>
   readonly directory: Option.Option<string>
   readonly cgi: boolean
   /** Default none. */
@@ -605,6 +628,8 @@ export interface RawOptions {
   readonly basicAuthInsecure: boolean
   /** Default 1. */
   readonly workers?: number
+  /** Default none (the server's default). */
+  readonly maxConnections?: Option.Option<number>
   readonly precompressed: boolean
   readonly upload: boolean
   readonly uploadMaxBytes: Option.Option<number>
@@ -638,6 +663,11 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
     if (Option.isNone(raw.tlsCert) && Option.isSome(raw.tlsPasswordFile)) {
       return yield* Effect.fail(usage("--tls-password-file requires --tls-cert to be set"))
     }
+    for (const name of raw.allowedHost ?? []) {
+      if (name !== "*" && (name === "" || !isValidHost(name))) {
+        return yield* Effect.fail(usage(`argument --allowed-host: invalid host name '${printable(name)}'`))
+      }
+    }
     for (const name of raw.indexPage) {
       // A name is joined to the directory: a slash or ".." would reach outside it.
       if (name === "" || name === "." || name === ".." || /[/\0]/.test(name)) {
@@ -657,6 +687,10 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
     const workers = raw.workers ?? 1
     if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
       return yield* Effect.fail(usage(`argument --workers: invalid count '${workers}' (an integer from 1 to ${MAX_WORKERS})`))
+    }
+    const maxConnections = raw.maxConnections ?? Option.none()
+    if (Option.isSome(maxConnections) && !(Number.isInteger(maxConnections.value) && maxConnections.value >= 1)) {
+      return yield* Effect.fail(usage(`argument --max-connections: invalid count '${maxConnections.value}' (an integer of at least 1)`))
     }
     if (Option.isSome(raw.cacheControl)) {
       const value = raw.cacheControl.value
@@ -714,6 +748,7 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
     const config: CliConfig = {
       port: raw.port,
       bind,
+      allowedHosts: raw.allowedHost ?? [],
       directory: resolve(cwd, Option.getOrElse(raw.directory, () => ".")),
       cgi: raw.cgi,
       ...cgiLimits,
@@ -734,6 +769,7 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       spa: raw.spa,
       basicAuth: credentials,
       workers,
+      ...(Option.isSome(maxConnections) ? { maxConnections: maxConnections.value } : {}),
       precompressed: raw.precompressed,
       upload: raw.upload ? Option.some(Option.getOrElse(raw.uploadMaxBytes, () => 100 * 1024 * 1024)) : Option.none(),
       compress: raw.compress === true
@@ -843,6 +879,8 @@ const listen = (config: CliConfig, tls: Option.Option<Tls.TlsOptions>) => {
       port: config.port,
       protocolVersion: config.protocol,
       shutdownTimeout: SHUTDOWN_GRACE,
+      ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
+      ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
       ...(config.keepAliveOnError ? { keepAliveOnError: true } : {}),
       ...(config.colorScheme ? { errorMessageFormat: StaticFiles.COLOR_SCHEME_ERROR_MESSAGE } : {}),
       ...(Option.isSome(tls) ? { tls: tls.value } : {})
@@ -1010,6 +1048,7 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
     {
       port,
       bind,
+      allowedHost,
       directory,
       cgi,
       cgiMaxProcesses,
@@ -1030,6 +1069,7 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       basicAuth,
       basicAuthInsecure,
       workers,
+      maxConnections,
       precompressed,
       upload,
       uploadMaxBytes,

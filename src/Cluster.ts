@@ -8,6 +8,9 @@
  * Policy for a worker that exits on its own (crash, `kill -9`, the kernel's OOM killer): it is reported and a new one
  * is forked in its place after a back-off (100 ms, doubling to 10 s while workers keep dying; back to 100 ms once
  * none has died for 30 s), so a crash loop costs a fork every 10 seconds, not a core, and the port never stays dead.
+ * The port stays bound meanwhile, even with every worker dead: the primary keeps the listening socket the cluster
+ * would close (connections arriving then wait in its queue for the replacement), so no other process can take it
+ * and the replacements serve the same port, `port: 0` included.
  * Nothing is restarted once the primary is stopping. With `restart: false` a dead worker is only reported: the
  * others keep serving, and once all are gone the primary fails with `ClusterError("WorkersDied")`.
  *
@@ -19,6 +22,7 @@ import * as Exit from "effect/Exit"
 import Cluster from "node:cluster"
 import type { Worker } from "node:cluster"
 import { makeBackoff } from "./internal/backoff.js"
+import * as PortAnchor from "./internal/portAnchor.js"
 import type { ServerAddress } from "./Server.js"
 
 /**
@@ -171,6 +175,10 @@ const primary = (options: ClusterOptions) =>
     let notifyEmpty: (() => void) | undefined
     const runtime = yield* Effect.runtime<never>()
     if (options.execArgv !== undefined) Cluster.setupPrimary({ execArgv: [...options.execArgv] })
+    // The listening socket outlives its workers: with all of them dead at once, the cluster would close it and free
+    // the port (for another process to take, or, with port 0, for the replacements to listen elsewhere).
+    const anchor = PortAnchor.install()
+    yield* Effect.addFinalizer(() => Effect.sync(anchor.release))
 
     const fork = () => {
       const worker = Cluster.fork()

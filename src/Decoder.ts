@@ -3,8 +3,9 @@
  * request heads, body pieces, the end of a body, or one error — and never looks at a byte twice for long heads.
  *
  * The outcomes follow CPython 3.11's `handle_one_request` / `parse_request` / `http.client.parse_headers`, error
- * messages included; where we are stricter (control characters, header syntax, body framing) the error is a 400 and
- * the README lists the difference.
+ * messages included; where we are stricter (control characters and separators other than SP/HTAB in the request
+ * line, header syntax, body framing, chunk-size and trailer lines, `Host`) the error is a 400 and the README lists the
+ * difference.
  *
  * @since 0.1.0
  */
@@ -21,8 +22,13 @@ import {
   RequestBodyError,
   type RequestHead,
   RequestHeadText,
-  RequestLine
+  RequestLine,
+  RequestLineText,
+  TOKEN,
+  versionAtLeast
 } from "./Request.js"
+import { isValidHost } from "./internal/hostCheck.js"
+import { trimOws } from "./internal/ows.js"
 import { pyRepr, pySplit } from "./internal/pythonText.js"
 
 /**
@@ -102,6 +108,20 @@ const bodyFailure = (reason: RequestBodyError["reason"], message: string): Decod
 const decodeRequestHead = Schema.decodeUnknownEither(RequestHeadText)
 const decodeRequestLine = Schema.decodeUnknownEither(RequestLine)
 const isValidRequestLine = Schema.is(RequestLine)
+const isRequestLineText = Schema.is(RequestLineText)
+
+/** The common request line: visible ASCII words separated by single spaces. Anything else takes the slow checks. */
+const PLAIN_LINE = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/
+/**
+ * RFC 9112 §7.1.1: `chunk-size [ chunk-ext ]`, each extension `BWS ";" BWS token [ BWS "=" BWS ( token /
+ * quoted-string ) ]`, then CRLF (or a bare LF, as the head accepts). No other whitespace, NUL or bare CR.
+ */
+const CHUNK_SIZE_LINE =
+  /^([0-9A-Fa-f]{1,15})(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x20-\x7e\x80-\xff])*"))?)*\r?$/
+/** A trailer line: the header-line grammar of `Request.HeaderBlockText`. */
+const TRAILER_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r?$/
+/** The longest chunk-size line, extensions and line ending included. */
+const MAX_CHUNK_SIZE_LINE = 4096
 
 /** A byte buffer that grows by doubling, so a head trickled byte by byte costs linear, not quadratic, copying. */
 class Accumulator {
@@ -128,18 +148,14 @@ class Accumulator {
 
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-crlf" | "trailers" | "done"
 
-const trimOws = (s: string): string => {
-  let a = 0
-  let b = s.length
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--
-  return a === 0 && b === s.length ? s : s.slice(a, b)
-}
-
-/** `rstrip('\r\n')` of the line's text between `start` and the `\n` at `nl`. */
+/**
+ * The line's text between `start` and the `\n` at `nl`, without its line ending (LF or CRLF). Python strips every
+ * trailing CR; we keep a second one, so a bare CR stays in the line and is refused.
+ */
 const lineText = (data: Buffer, start: number, nl: number): string => {
   let end = nl
-  while (end > start && (data[end - 1] === CR || data[end - 1] === LF)) end--
+  if (end > start && data[end - 1] === LF) end--
+  if (end > start && data[end - 1] === CR) end--
   return data.toString("latin1", start, end)
 }
 
@@ -173,6 +189,9 @@ export class Decoder {
   private remaining = 0
   private bodyTotal = 0
   private trailerBytes = 0
+  private trailerLines = 0
+  // RFC 9112 §6.1: after an HTTP/1.0 message with Transfer-Encoding the framing is in doubt; nothing after it is read.
+  private closeAfterBody = false
 
   constructor(limits: Partial<DecoderLimits> = {}) {
     this.limits = { ...defaultLimits, ...limits }
@@ -251,17 +270,18 @@ export class Decoder {
         }
         case "chunk-size": {
           const nl = data.indexOf(LF, offset)
-          if (nl < 0) {
-            if (data.length - offset > 4096) this.failBody(out, "Framing", "chunk size line too long")
-            return offset
-          }
-          const text = data.toString("latin1", offset, nl).replace(/\r$/, "")
-          const sizeText = trimOws(text.split(";", 1)[0]!)
-          if (!/^[0-9A-Fa-f]{1,15}$/.test(sizeText)) {
-            this.failBody(out, "Framing", "bad chunk size")
+          // The cap holds whether the line trickles in or arrives whole in one read.
+          if ((nl < 0 ? data.length : nl + 1) - offset > MAX_CHUNK_SIZE_LINE) {
+            this.failBody(out, "Framing", "chunk size line too long")
             return data.length
           }
-          const size = parseInt(sizeText, 16)
+          if (nl < 0) return offset
+          const match = CHUNK_SIZE_LINE.exec(data.toString("latin1", offset, nl))
+          if (match === null) {
+            this.failBody(out, "Framing", "bad chunk size line")
+            return data.length
+          }
+          const size = parseInt(match[1]!, 16)
           offset = nl + 1
           this.bodyTotal += size
           if (this.bodyTotal > this.limits.maxBodyBytes) {
@@ -271,6 +291,7 @@ export class Decoder {
           if (size === 0) {
             this.state = "trailers"
             this.trailerBytes = 0
+            this.trailerLines = 0
           } else {
             this.remaining = size
             this.state = "chunk-data"
@@ -296,21 +317,32 @@ export class Decoder {
           break
         }
         case "trailers": {
+          // Trailers are read and dropped, but framed like header lines: the same grammar, the same bounds (the
+          // section within one header line's size, no more lines than a head's).
           const nl = data.indexOf(LF, offset)
           if (nl < 0) {
             if (this.trailerBytes + data.length - offset > this.limits.maxHeaderLine) {
               this.failBody(out, "Framing", "trailer section too long")
+              return data.length
             }
             return offset
           }
           const blank = nl === offset || (nl === offset + 1 && data[offset] === CR)
           this.trailerBytes += nl + 1 - offset
+          const start = offset
           offset = nl + 1
           if (blank) {
             out.push(BODY_END)
-            this.state = "head"
+            this.state = this.closeAfterBody ? "done" : "head"
+            if (this.closeAfterBody) out.push(CLOSE)
           } else if (this.trailerBytes > this.limits.maxHeaderLine) {
             this.failBody(out, "Framing", "trailer section too long")
+            return data.length
+          } else if (++this.trailerLines > this.limits.maxHeaders) {
+            this.failBody(out, "Framing", "too many trailer lines")
+            return data.length
+          } else if (!TRAILER_LINE.test(data.toString("latin1", start, nl))) {
+            this.failBody(out, "Framing", "bad trailer line")
             return data.length
           }
           break
@@ -409,7 +441,8 @@ export class Decoder {
 
   /** Python's `parse_request` for the first line. `undefined`: an error or a quiet close was emitted. */
   private parseRequestLine(requestLine: string, out: Array<DecoderEvent>): LineInfo | undefined {
-    const words = pySplit(requestLine)
+    const plain = PLAIN_LINE.test(requestLine)
+    const words = plain ? requestLine.split(" ") : pySplit(requestLine)
     if (words.length === 0) {
       out.push(CLOSE)
       this.state = "done"
@@ -438,6 +471,9 @@ export class Decoder {
       headless = false
     }
     if (words.length < 2 || words.length > 3) return refuse(400, `Bad request syntax (${pyRepr(requestLine)})`)
+    // Python's split() also separates words at VT, FF, CR, 0x1C–0x1F, NEL and NBSP; only SP and HTAB may (RFC 9112
+    // §3), and no other control byte may appear anywhere in the line.
+    if (!plain && !isRequestLineText(requestLine)) return refuse(400, `Bad request syntax (${pyRepr(requestLine)})`)
     const method = words[0]!
     let target = words[1]!
     if (words.length === 2 && method !== "GET") return refuse(400, `Bad HTTP/0.9 request type (${pyRepr(method)})`)
@@ -465,7 +501,8 @@ export class Decoder {
     this.lineCount = 0
     // A keep-alive client sends the same header block again and again: validate each distinct block once per
     // connection, the request line always.
-    const checked = block === this.lastValidBlock
+    const cached = block === this.lastValidBlock
+    const checked = cached
       ? decodeRequestLine({ method: line.method, target: line.target, version: line.version.text })
       : decodeRequestHead({ method: line.method, target: line.target, version: line.version.text, fields: block })
     if (Either.isLeft(checked)) {
@@ -493,14 +530,19 @@ export class Decoder {
           this.fail(out, this.headerSyntaxError(line, "Bad request", "Content-Length with Transfer-Encoding"))
           return false
         }
-        const codings = te.join(",").split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "")
+        const codings = te.join(",").split(",").map((c) => trimOws(c).toLowerCase()).filter((c) => c !== "")
+        // A coding must be a token (parameters aside): `\xa0chunked` is a syntax error, not an unknown coding.
+        if (codings.some((c) => !TOKEN.test(trimOws(c.split(";", 1)[0]!)))) {
+          this.fail(out, this.headerSyntaxError(line, "Bad Transfer-Encoding", te.join(", ")))
+          return false
+        }
         if (codings.length !== 1 || codings[0] !== "chunked") {
           this.fail(out, this.withStatus(line, 501, "Unsupported Transfer-Encoding", te.join(", ")))
           return false
         }
         framing = "chunked"
       } else if (cl.length > 0) {
-        const values = cl.join(",").split(",").map((v) => v.trim())
+        const values = cl.join(",").split(",").map(trimOws)
         const n = values[0]!
         if (!/^[0-9]{1,16}$/.test(n) || values.some((v) => v !== n)) {
           this.fail(out, this.headerSyntaxError(line, "Bad Content-Length", cl.join(", ")))
@@ -512,6 +554,17 @@ export class Decoder {
           return false
         }
         if (contentLength > 0) framing = "length"
+      }
+      // RFC 9112 §3.2: exactly one valid Host in HTTP/1.1, at most one in HTTP/1.0. A cached block had its Host
+      // checked when it was first seen (a bad one ended the connection); its presence depends on the version too.
+      const hosts = headers.getAll("host")
+      if (hosts.length > 1 || (hosts.length === 1 && !cached && !isValidHost(hosts[0]!))) {
+        this.fail(out, this.headerSyntaxError(line, "Bad Host header", hosts.join(", ")))
+        return false
+      }
+      if (hosts.length === 0 && versionAtLeast(line.version, 1, 1)) {
+        this.fail(out, this.headerSyntaxError(line, "Missing Host header", "HTTP/1.1 requests must carry a Host header"))
+        return false
       }
     }
     out.push({
@@ -533,6 +586,7 @@ export class Decoder {
     } else if (framing === "chunked") {
       this.state = "chunk-size"
       this.bodyTotal = 0
+      this.closeAfterBody = !versionAtLeast(line.version, 1, 1)
     }
     return true
   }

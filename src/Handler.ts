@@ -40,6 +40,11 @@ export type ExpectContinue = (request: Request) => Effect.Effect<"continue", Htt
 export interface HandlerMap {
   readonly byMethod: ReadonlyMap<string, Handler>
   readonly expectContinue: ExpectContinue | undefined
+  /**
+   * `false`: the handlers never use the engine's request `Scope` (an `@effect/platform` app brings its own), so the
+   * engine makes none: a scope per request costs more than the rest of a small fiber-run request. Default: a scope.
+   */
+  readonly scoped?: false
 }
 
 /**

@@ -25,12 +25,22 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 export const Method = Schema.String.pipe(Schema.pattern(TOKEN))
 
 /**
- * A request target: visible ASCII and obs-text, no control characters and no spaces.
+ * A request target: visible ASCII and obs-text, no control characters, no spaces, no NEL or NBSP.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Target = Schema.String.pipe(Schema.pattern(/^[\x21-\x7e\x80-\xff]+$/))
+export const Target = Schema.String.pipe(Schema.pattern(/^[\x21-\x7e\x80-\x84\x86-\x9f\xa1-\xff]+$/))
+
+/**
+ * A whole request line without its line ending: words of visible ASCII and obs-text separated by SP or HTAB (RFC
+ * 9112 §3). No other control byte, and neither NEL (0x85) nor NBSP (0xA0), which Python's `split()` treats as
+ * separators; a raw UTF-8 target containing those bytes is refused with them (percent-encode it).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const RequestLineText = Schema.String.pipe(Schema.pattern(/^[\t\x20-\x7e\x80-\x84\x86-\x9f\xa1-\xff]*$/))
 
 /**
  * `HTTP/major.minor` as Python accepts it: one dot, digits only, at most ten digits a component.

@@ -15,8 +15,10 @@ import * as Tls from "node:tls"
 import type { AccessLog } from "./AccessLog.js"
 import type { DecoderLimits } from "./Decoder.js"
 import type { Handlers } from "./Handler.js"
-import { Connection, type Transport } from "./internal/connection.js"
+import { Connection, type Engine, type Transport } from "./internal/connection.js"
 import { ENGINE_VERSION, makeEngine, millis } from "./internal/engine.js"
+import { hostPolicy } from "./internal/hostCheck.js"
+import { makeTlsGate, plainHttpEngine, type TlsGate } from "./internal/tlsGate.js"
 
 /**
  * This package's version, sent in `Server` as Python sends `server_version`.
@@ -59,16 +61,34 @@ export interface ServerOptions {
   readonly sysVersion?: string
   /** Default `"threading"`. */
   readonly mode?: Mode
-  /** Connections served at once; more wait, unread, until one closes. Default: 1 in `"single"` mode, else none. */
+  /**
+   * Connections served at once (a TLS connection counts from when it is accepted, before its handshake); more wait,
+   * unread, until one closes, up to {@link MAX_WAITING} of them; beyond that a new connection is closed at once.
+   * Default: 1 in `"single"` mode, else {@link DEFAULT_MAX_CONNECTIONS}.
+   */
   readonly maxConnections?: number
   /** On shutdown, how long requests in flight may take before they are interrupted. Default 5 seconds. */
   readonly shutdownTimeout?: Duration.DurationInput
   /** Close a connection with no request in progress after this long (also a slow head). Default 120 seconds. */
   readonly idleTimeout?: Duration.DurationInput
-  /** Close a connection whose request head has not been completed this long after its first byte. Default 30 seconds. */
+  /**
+   * Close a connection whose request head has not been completed this long after its first byte, or, for its first
+   * request, after it was accepted. Default 30 seconds.
+   */
   readonly headerTimeout?: Duration.DurationInput
   /** Close a connection whose request body sends nothing for this long. Default: `idleTimeout`. */
   readonly bodyTimeout?: Duration.DurationInput
+  /**
+   * Close a connection whose request body arrives slower than this many bytes a second on average: from the body's
+   * start, it has `bodyTimeout` plus one second per `bodyMinRate` bytes received (Apache's `mod_reqtimeout`
+   * `MinRate`); time we stopped reading (our own backpressure) does not count. Default 500; 0 disables.
+   */
+  readonly bodyMinRate?: number
+  /**
+   * Close a TLS connection that has not completed its handshake this long after it was accepted (a connection that
+   * closes first is closed at once). Default: `headerTimeout` (else `idleTimeout`).
+   */
+  readonly handshakeTimeout?: Duration.DurationInput
   /** Drop a client that reads none of a response for this long. Default 60 seconds. */
   readonly writeTimeout?: Duration.DurationInput
   /** Largest unread request body skipped to keep a connection alive. Default 64 KiB. */
@@ -88,7 +108,43 @@ export interface ServerOptions {
   readonly errorContentType?: string
   /** Serve HTTPS with these Node `tls` options (certificate, key, passphrase…). */
   readonly tls?: Tls.TlsOptions
+  /**
+   * DNS-rebinding defence. While listening on a loopback address (127.0.0.0/8, ::1), a request whose `Host` (or
+   * absolute-form authority) is not `localhost`, a `.localhost` name or a loopback address gets 403, unless it is
+   * one of these names (compared without case and port; `"*"` allows every name). A request without `Host`
+   * (HTTP/1.0) is served. Not applied on other addresses.
+   */
+  readonly allowedHosts?: ReadonlyArray<string>
 }
+
+/**
+ * The default cap on connections served at once in `"threading"` mode: nginx's usual `worker_connections`. Each
+ * connection holds one descriptor and may hold a file or a CGI process' pipes while it is answered; Node raises its
+ * descriptor limit to the hard limit at start-up (commonly 4096 or far more), which leaves room for those.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_MAX_CONNECTIONS = 1024
+
+/**
+ * Connections over the cap wait, unread, in a queue this long (Node's default listen backlog); more are closed.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_WAITING = 511
+
+/**
+ * The TLS 1.2 cipher suites offered by default: forward-secret (ECDHE) with AEAD (AES-GCM, ChaCha20-Poly1305) only,
+ * as Python 3.14's server context; TLS 1.3's suites are all of that kind. No static-RSA key exchange
+ * (`AES128-GCM-SHA256`), no CBC (`AES128-SHA`, `ECDHE-RSA-AES128-SHA`). A `tls.ciphers` option replaces it.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_CIPHERS =
+  "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 
 /**
  * Where the server listens.
@@ -197,24 +253,31 @@ export const make = (
     const secure = options.tls !== undefined
     const engine = yield* makeEngine(options, secure)
     const log = engine.log
-    const maxConnections = options.maxConnections ?? (options.mode === "single" ? 1 : Infinity)
+    const maxConnections = options.maxConnections ?? (options.mode === "single" ? 1 : DEFAULT_MAX_CONNECTIONS)
     const active = new Set<Connection>()
     const waiting: Array<Net.Socket> = []
+    let gate: TlsGate | undefined
     let stopping = false
     let onEmpty: (() => void) | undefined
 
-    const serve = (socket: Net.Socket) => {
-      active.add(new Connection(engine, socket as Transport, onClosed))
+    const inUse = () => active.size + (gate?.pending() ?? 0)
+    const serve = (socket: Net.Socket, connectionEngine: Engine = engine) => {
+      active.add(new Connection(connectionEngine, socket as Transport, onClosed))
       // A socket that waited for its turn was paused; a `data` listener alone does not resume it.
       socket.resume()
     }
+    // A TLS port's sockets pass the gate (first bytes, handshake) before they are served.
+    const admit = (socket: Net.Socket) => (gate === undefined ? serve(socket) : gate.accept(socket))
+    const onSlotFree = () => {
+      while (!stopping && inUse() < maxConnections && waiting.length > 0) {
+        const next = waiting.shift()!
+        if (!next.destroyed) admit(next)
+      }
+      if (inUse() === 0) onEmpty?.()
+    }
     const onClosed = (connection: Connection) => {
       active.delete(connection)
-      while (!stopping && active.size < maxConnections && waiting.length > 0) {
-        const next = waiting.shift()!
-        if (!next.destroyed) serve(next)
-      }
-      if (active.size === 0) onEmpty?.()
+      onSlotFree()
     }
     const onConnection = (socket: Net.Socket) => {
       if (stopping) {
@@ -228,23 +291,41 @@ export const make = (
         return
       }
       socket.setNoDelay(true)
-      if (active.size < maxConnections) serve(socket)
-      else {
+      if (inUse() < maxConnections) admit(socket)
+      else if (waiting.length < MAX_WAITING) {
         socket.pause()
         waiting.push(socket)
         socket.once("close", () => {
           const i = waiting.indexOf(socket)
           if (i >= 0) waiting.splice(i, 1)
         })
-      }
+      } else socket.destroy()
     }
 
     const listener: Net.Server = yield* Effect.try({
-      try: () =>
-        secure
-          // ALPN: say HTTP/1.1 so clients that offer h2 settle on what we speak.
-          ? Tls.createServer({ ALPNProtocols: ["http/1.1"], ...options.tls, allowHalfOpen: true } as Tls.TlsOptions, onConnection)
-          : Net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, onConnection),
+      try: () => {
+        const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, onConnection)
+        if (secure) {
+          const tlsServer = Tls.createServer({
+            // ALPN: say HTTP/1.1 so clients that offer h2 settle on what we speak.
+            ALPNProtocols: ["http/1.1"],
+            minVersion: "TLSv1.2",
+            ciphers: DEFAULT_CIPHERS,
+            ...options.tls
+          })
+          gate = makeTlsGate({
+            tlsServer,
+            deadlineMs: millis(
+              options.handshakeTimeout,
+              engine.headerTimeoutMs > 0 ? engine.headerTimeoutMs : engine.idleTimeoutMs
+            ),
+            onSecure: (socket) => serve(socket),
+            onPlainHttp: (socket) => serve(socket, plainHttpEngine(engine)),
+            onDropped: onSlotFree
+          })
+        }
+        return server
+      },
       // Bad certificate or key material throws synchronously from `createServer`.
       catch: (cause) =>
         new ServeError({
@@ -253,8 +334,6 @@ export const make = (
           cause
         })
     })
-    // TLS handshake failures and client resets on the listener are the client's problem, not the server's.
-    listener.on("tlsClientError", () => {})
 
     yield* Effect.acquireRelease(
       Effect.async<void, ServeError>((resume) => {
@@ -263,6 +342,8 @@ export const make = (
         listener.listen({ host, port, ipv6Only: options.ipv6Only ?? false }, () => {
           listener.off("error", onError)
           listener.on("error", () => {})
+          // Before the first connection can be accepted: the rule depends on the address actually bound.
+          engine.hostPolicy = hostPolicy((listener.address() as Net.AddressInfo).address, options.allowedHosts)
           resume(Effect.void)
         })
       }),
@@ -273,6 +354,8 @@ export const make = (
           // connection is gone.
           const closing = new Promise<void>((resolve) => listener.close(() => resolve()))
           for (const socket of waiting.splice(0)) socket.destroy()
+          // Before their handshake, connections have nothing in flight: they close now.
+          gate?.closeAll()
           for (const connection of active) connection.shutdown()
           if (active.size > 0) {
             // Finalizers are uninterruptible: without `interruptible` the timeout could never cut the wait short.

@@ -14,22 +14,24 @@
  *   the connection without a response. A listing title with such a surrogate shows U+FFFD where Python raises;
  * - names that differ only by case are listed in the order Node reads the directory (sorted), not `os.listdir`'s;
  * - file names that are not valid UTF-8 cannot be served or listed faithfully (`FileSystem` paths are strings);
- * - something that is neither a regular file nor a directory (FIFO, device, socket) answers 404; Python opens it;
- * - HEAD only stats: a file that exists but cannot be opened answers 200 to HEAD (Python: 404).
+ * - something that is neither a regular file nor a directory (FIFO, device, socket) answers 404, decided on the
+ *   `fstat` of the descriptor opened (non-blocking) for the answer, so one swapped in after a `stat` neither blocks
+ *   nor streams without end; Python opens it. A file is read up to that `fstat` size. HEAD opens the file as GET
+ *   does (so its answer is Python's 404 for one that cannot be opened). File bytes are read with `node:fs` on that
+ *   descriptor whatever `FileSystem` is provided.
  *
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Handler from "./Handler.js"
 import { HttpError } from "./HttpError.js"
-import { errorTexts, fillErrorTemplate, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
+import { DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
 import { FileCache, ListingCache } from "./internal/fileCache.js"
 import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
 import * as UrlPath from "./internal/urlPath.js"
@@ -48,6 +50,7 @@ import {
 } from "./internal/extras.js"
 import { makeVerifier } from "./internal/openVerified.js"
 import { MimeTypes } from "./MimeTypes.js"
+import { errorResponse, toServerResponse } from "./internal/httpAppBridge.js"
 import type { HeaderField } from "./Headers.js"
 import type * as Response from "./Response.js"
 import type { Request } from "./Request.js"
@@ -155,6 +158,13 @@ export interface StaticFilesOptions {
    * does.
    */
   readonly followSymlinks?: boolean
+  /**
+   * URL paths of directories (`"/cgi-bin"`) nothing in or below which is served as a file or listed, however it is
+   * reached: judged on the real path of what was opened (a link, an index page, the SPA fallback or a `.gz`
+   * sibling leading into one answers 404). `Cgi.make` sets it to its `cgiDirectories`, so a script's source is
+   * never sent. Default: none.
+   */
+  readonly notServed?: ReadonlyArray<string>
   /**
    * Directory listings as JSON for scripts, where the HTML listing would be sent (a directory without an index
    * page), when the query has `format=json` or the `Accept` field prefers `application/json` to `text/html`
@@ -308,7 +318,6 @@ const resolveConfig = (options: StaticFilesOptions) =>
       // 256 KiB: measured ~1.5x the throughput of 64 KiB on a 10 MiB file (fewer Stream steps per byte).
       chunkSize: options.chunkSize ?? 256 * 1024,
       listingConcurrency: 16,
-      directReads: options.cache !== false,
       colorScheme: options.colorScheme ?? false,
       hideDotfiles: options.hideDotfiles ?? false,
       confine: undefined,
@@ -320,7 +329,8 @@ const resolveConfig = (options: StaticFilesOptions) =>
     }
     const verifier = makeVerifier(config.root, {
       confine: options.followSymlinks === false,
-      hideDotfiles: config.hideDotfiles
+      hideDotfiles: config.hideDotfiles,
+      refuseUnder: (options.notServed ?? []).map((dir) => UrlPath.translatePath(config.root, dir).replace(/\/+$/, ""))
     })
     if (verifier !== undefined) config = { ...config, confine: verifier.allowsPath, verifier }
     const dotIndex = config.hideDotfiles ? config.indexPages.find(hasDotName) : undefined
@@ -533,45 +543,6 @@ export const layer = (
 
 // Python's parse_request collapses a leading "//" so that the directory redirect cannot point to another host.
 const collapseSlashes = (url: string): string => url.startsWith("//") ? "/" + url.replace(/^\/+/, "") : url
-
-const errorResponse = (error: HttpError, template: string): HttpServerResponse.HttpServerResponse => {
-  const { explain, message } = errorTexts(error)
-  return HttpServerResponse.text(fillErrorTemplate(template, error.status, message, explain), {
-    status: error.status,
-    contentType: DEFAULT_ERROR_CONTENT_TYPE,
-    headers: Object.fromEntries((error.headers ?? []).map(([name, value]) => [name.toLowerCase(), value]))
-  })
-}
-
-const toServerResponse = (response: Response.Response): HttpServerResponse.HttpServerResponse => {
-  const headers: Record<string, string> = {}
-  let contentType: string | undefined
-  let contentLength: number | undefined
-  for (const [name, value] of response.headers) {
-    const key = name.toLowerCase()
-    if (key === "content-type") contentType = value
-    else if (key === "content-length") contentLength = Number(value)
-    else headers[key] = value
-  }
-  const body = response.body
-  switch (body._tag) {
-    case "Empty":
-      // HEAD, 301, 304: the length (if any) describes what a GET would get, so it goes out as a plain header.
-      if (contentType !== undefined) headers["content-type"] = contentType
-      if (contentLength !== undefined) headers["content-length"] = String(contentLength)
-      return HttpServerResponse.empty({ status: response.status, headers })
-    case "Bytes":
-      return HttpServerResponse.uint8Array(body.bytes, { status: response.status, headers, contentType })
-    case "Stream":
-    case "File":
-      return HttpServerResponse.stream(body.stream, {
-        status: response.status,
-        headers,
-        contentType,
-        contentLength
-      })
-  }
-}
 
 /**
  * The static files as an `@effect/platform` `HttpApp`, to mount in an `HttpRouter` of an existing application

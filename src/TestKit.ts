@@ -218,7 +218,8 @@ const headFlags = (input: string): Array<boolean> =>
 
 /**
  * Builds the bytes of a request. With a `body`, a `Content-Length` header is added unless `headers` already frame
- * the body (`Content-Length` or `Transfer-Encoding`, which you then encode yourself).
+ * the body (`Content-Length` or `Transfer-Encoding`, which you then encode yourself). An HTTP/1.1 request without a
+ * `Host` field gets `Host: localhost` (the server answers 400 to HTTP/1.1 without one, RFC 9112 §3.2).
  *
  * @since 0.1.0
  * @category testing
@@ -234,7 +235,10 @@ export const request = (
 ): Buffer => {
   const headers = Array.isArray(options.headers) ? options.headers : Object.entries(options.headers ?? {})
   const body = options.body === undefined ? Buffer.alloc(0) : toBuffer(options.body)
-  let head = `${method} ${path} ${options.version ?? "HTTP/1.1"}\r\n`
+  const version = options.version ?? "HTTP/1.1"
+  let head = `${method} ${path} ${version}\r\n`
+  // HTTP/1.1 requires Host (RFC 9112 §3.2; the server answers 400 without it): added unless given.
+  if (version === "HTTP/1.1" && !headers.some(([name]) => name.toLowerCase() === "host")) head += "Host: localhost\r\n"
   for (const [name, value] of headers) head += `${name}: ${value}\r\n`
   const framed = headers.some(([name]) => /^(content-length|transfer-encoding)$/i.test(name))
   if (options.body !== undefined && !framed) head += `Content-Length: ${body.length}\r\n`

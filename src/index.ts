@@ -48,6 +48,11 @@ export * as MimeTypes from "./MimeTypes.js"
  * @since 0.1.0
  * @category modules
  */
+export * as PlatformServer from "./PlatformServer.js"
+/**
+ * @since 0.1.0
+ * @category modules
+ */
 export * as Request from "./Request.js"
 /**
  * @since 0.1.0

@@ -192,7 +192,7 @@ describe("CGIHTTPRequestHandler", () => {
       expect(res.body.toString()).toBe(`len=[${body.length}] type=[application/x-www-form-urlencoded]\n${body}`)
       const chunked = yield* request(
         port,
-        "POST /cgi-bin/post.sh HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        "POST /cgi-bin/post.sh HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
       )
       expect(chunked.body.toString()).toBe("len=[] type=[text/plain]\nhello world")
       const notCgi = yield* request(port, "POST /index.html HTTP/1.0\r\nContent-Length: 2\r\n\r\nab")

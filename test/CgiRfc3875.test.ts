@@ -56,7 +56,7 @@ describe("RFC 3875 mode", () => {
       const { port } = yield* cgiServer({ directory: root, rfc3875: true, protocolVersion: "HTTP/1.1" }, {
         protocolVersion: "HTTP/1.1"
       })
-      const req = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`
+      const req = (path: string) => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`
       const exchange = yield* sendRaw({
         port,
         chunks: [req("/cgi-bin/status.sh"), req("/cgi-bin/cl.sh"), req("/cgi-bin/env.sh")],
@@ -167,7 +167,7 @@ describe("RFC 3875 mode", () => {
       yield* Effect.addFinalizer(() => Effect.sync(() => delete process.env.HTTP_PROXY))
       const { port } = yield* cgiServer({ directory: root, rfc3875: true })
       const res = yield* get(port, "/cgi-bin/env.sh", [
-        "Host: example.test",
+        "Host: example.localhost",
         "X-Custom: a",
         "X-Custom: b",
         "Proxy: http://attacker:8080",
@@ -177,7 +177,7 @@ describe("RFC 3875 mode", () => {
         "Authorization: Basic " + Buffer.from("u:p").toString("base64")
       ])
       const env = parseEnv(res.body.toString())
-      expect(env.HTTP_HOST).toBe("example.test")
+      expect(env.HTTP_HOST).toBe("example.localhost")
       expect(env.HTTP_X_CUSTOM).toBe("a, b")
       expect(env.HTTP_ACCEPT).toBe("one,two")
       expect(env.HTTP_PROXY).toBeUndefined()

@@ -117,6 +117,7 @@ describe("Cli (pure parts)", () => {
       expect(config).toEqual({
         port: 8000,
         bind: Option.some("::1"),
+        allowedHosts: [],
         directory: "/srv/public",
         cgi: false,
         protocol: "HTTP/1.0",
@@ -140,6 +141,11 @@ describe("Cli (pure parts)", () => {
       })
       expect((yield* validate(raw())).directory).toBe("/srv")
       expect((yield* validate(raw({ keepAliveOnError: true }))).keepAliveOnError).toBe(true)
+      expect((yield* validate(raw({ allowedHost: ["dev.example", "*", "[::1]"] }))).allowedHosts).toEqual(["dev.example", "*", "[::1]"])
+      for (const name of ["", "a b", "user@host", "a/b"]) {
+        const bad = yield* Effect.flip(validate(raw({ allowedHost: [name] })))
+        expect(bad).toMatchObject({ kind: "Usage", message: `argument --allowed-host: invalid host name '${name}'` })
+      }
       expect(Cli.normalizeArgs(["--keep-alive-on-error", "0"])).toEqual(["--keep-alive-on-error=true", "0"])
       expect((yield* validate(raw({ workers: 4 }))).workers).toBe(4)
       for (const workers of [0, -1, 1.5, 257]) {

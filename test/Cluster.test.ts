@@ -79,7 +79,7 @@ const keepAlive = (port: number, n: number) =>
         if (got.endsWith("\r\n\r\nhello\n")) resume(Effect.succeed(socket))
       })
       socket.once("error", (error) => resume(Effect.fail(error)))
-      socket.write(`GET /hello.txt?n=${n} HTTP/1.1\r\nHost: x\r\n\r\n`)
+      socket.write(`GET /hello.txt?n=${n} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
     }),
     (socket) => Effect.sync(() => socket.destroy())
   )

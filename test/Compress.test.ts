@@ -184,8 +184,8 @@ describe("--compress / compress", () => {
         // Keep-alive holds for a small compressed file (it has a length).
         const exchange = yield* sendRaw({
           port: server.address.port,
-          chunks: ["GET /page.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n" +
-            "GET /page.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n"],
+          chunks: ["GET /page.txt HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n" +
+            "GET /page.txt HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n"],
           until: "close",
           timeoutMs: 5000
         })

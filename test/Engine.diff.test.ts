@@ -35,7 +35,7 @@ const CASES: ReadonlyArray<readonly [name: string, request: string]> = [
   ["four words, bad version", "GET / a b\r\n\r\n"],
   ["HTTP/0.9 POST", "POST /\r\n\r\n"],
   ["HTTP/0.9 SPAM", "SPAM /x\r\n\r\n"],
-  ["unsupported method SPAM", "SPAM / HTTP/1.1\r\n\r\n"],
+  ["unsupported method SPAM", "SPAM / HTTP/1.1\r\nHost: localhost\r\n\r\n"],
   ["unsupported method POST", "POST / HTTP/1.0\r\n\r\n"],
   ["lower-case get is another method", "get / HTTP/1.0\r\n\r\n"],
   ["unsupported method, HEAD-like", "HEADX / HTTP/1.0\r\n\r\n"],
@@ -46,7 +46,7 @@ const CASES: ReadonlyArray<readonly [name: string, request: string]> = [
   ["too many headers, HTTP/0.9", `GET /\r\n${manyHeaders(120)}\r\n`],
   ["empty request line", "\r\n"],
   ["blank request line of spaces", "   \r\n"],
-  ["Expect: 100-continue on an unsupported method", "SPAM / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n"],
+  ["Expect: 100-continue on an unsupported method", "SPAM / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n\r\n"],
   ["escaped quotes in messages", "GET / HTTP/'1\"\r\n\r\n"],
   ["latin-1 bytes in messages", "GET / HTTP/\xe9\xa0\x85\r\n\r\n"],
   ["tabs between words", "SPAM\t/\tHTTP/1.0\r\n\r\n"]

@@ -60,7 +60,7 @@ describe("Engine (through the test kit)", () => {
 
   it.live("a method without a handler is 501 with Python's message, any token", () =>
     Effect.gen(function*() {
-      const { lines, responses, closed } = yield* run("SPAM / HTTP/1.1\r\n\r\n", { protocolVersion: "HTTP/1.1" })
+      const { lines, responses, closed } = yield* run("SPAM / HTTP/1.1\r\nHost: localhost\r\n\r\n", { protocolVersion: "HTTP/1.1" })
       expect(responses[0]!.statusLine).toBe("HTTP/1.1 501 Unsupported method ('SPAM')")
       expect(responses[0]!.headers.map(([n]) => n)).toEqual(["Server", "Date", "Connection", "Content-Type", "Content-Length"])
       expect(responses[0]!.header("connection")).toBe("close")
@@ -75,7 +75,7 @@ describe("Engine (through the test kit)", () => {
   it.live("HTTP/1.0 protocol: every response closes, even with Connection: keep-alive", () =>
     Effect.gen(function*() {
       const { responses } = yield* run(
-        "GET /a HTTP/1.1\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        "GET /a HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.1\r\nHost: localhost\r\n\r\n",
         { protocolVersion: "HTTP/1.0" }
       )
       expect(responses.map((r) => r.body.toString())).toEqual(["GET /a HTTP/1.1\n"])
@@ -84,7 +84,7 @@ describe("Engine (through the test kit)", () => {
   it.live("HTTP/1.1 protocol: keep-alive by default, pipelined requests answered in order", () =>
     Effect.gen(function*() {
       const { responses } = yield* run(
-        "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\nConnection: close\r\n\r\nGET /4 HTTP/1.1\r\n\r\n",
+        "GET /1 HTTP/1.1\r\nHost: localhost\r\n\r\nGET /2 HTTP/1.1\r\nHost: localhost\r\n\r\nGET /3 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\nGET /4 HTTP/1.1\r\nHost: localhost\r\n\r\n",
         { protocolVersion: "HTTP/1.1" }
       )
       expect(responses.map((r) => r.body.toString())).toEqual([
@@ -145,7 +145,7 @@ describe("Engine (through the test kit)", () => {
 
   it.live("Expect: 100-continue gets 100 Continue before the final response (both sides HTTP/1.1)", () =>
     Effect.gen(function*() {
-      const input = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody"
+      const input = "POST / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody"
       const { raw, responses } = yield* run(input, { protocolVersion: "HTTP/1.1" })
       expect(raw.toString().startsWith("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")).toBe(true)
       expect(responses.map((r) => r.status)).toEqual([100, 200])
@@ -159,7 +159,7 @@ describe("Engine (through the test kit)", () => {
     Effect.gen(function*() {
       let ran = false
       const { responses } = yield* run(
-        "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody",
+        "POST / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody",
         { protocolVersion: "HTTP/1.1" },
         { POST: () => Effect.sync(() => (ran = true)).pipe(Effect.as(Response.text("no"))) },
         { expectContinue: () => Effect.fail(new HttpError({ status: 417 })) }
@@ -171,12 +171,12 @@ describe("Engine (through the test kit)", () => {
   it.live("an unread small body is drained so the next request still parses; a large one closes", () =>
     Effect.gen(function*() {
       const small = yield* run(
-        ["PUT / HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234", "56789GET /next HTTP/1.1\r\nConnection: close\r\n\r\n"],
+        ["PUT / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n01234", "56789GET /next HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"],
         { protocolVersion: "HTTP/1.1" }
       )
       expect(small.responses.map((r) => r.body.toString())).toEqual(["ignored the body\n", "GET /next HTTP/1.1\n"])
       const large = yield* run(
-        "PUT / HTTP/1.1\r\nContent-Length: 100000\r\n\r\nxyz",
+        "PUT / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\nxyz",
         { protocolVersion: "HTTP/1.1", maxDrainBytes: 1000, endInput: false, timeoutMs: 2000 }
       )
       expect(large.responses.map((r) => r.status)).toEqual([200])
@@ -186,7 +186,7 @@ describe("Engine (through the test kit)", () => {
   it.live("a chunked request body reaches the handler decoded", () =>
     Effect.gen(function*() {
       const { responses } = yield* run(
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
         { protocolVersion: "HTTP/1.1" }
       )
       expect(responses[0]!.body.toString()).toBe("got abcde\n")
@@ -194,7 +194,7 @@ describe("Engine (through the test kit)", () => {
 
   it.live("a streamed response without a length closes the connection after it (HTTP/1.0 framing)", () =>
     Effect.gen(function*() {
-      const { responses, closed } = yield* run("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", { protocolVersion: "HTTP/1.1" }, {
+      const { responses, closed } = yield* run("GET /1 HTTP/1.1\r\nHost: localhost\r\n\r\nGET /2 HTTP/1.1\r\nHost: localhost\r\n\r\n", { protocolVersion: "HTTP/1.1" }, {
         GET: () => Effect.succeed(Response.stream(Stream.make(Buffer.from("a"), Buffer.from("b"))))
       })
       expect(responses.map((r) => r.body.toString())).toEqual(["ab"])
@@ -261,8 +261,8 @@ describe("Engine (through the test kit)", () => {
           ? Effect.fail(new HttpError({ status: 403, headers: [["Connection", "close"]] }))
           : Effect.succeed(Response.text("ok\n"))
     const failing: Handler.Routes<never> = { GET: get, HEAD: get, PUT: () => Effect.fail(new HttpError({ status: 403 })) }
-    const errors = "GET /missing HTTP/1.1\r\n\r\nGET /slow-missing HTTP/1.1\r\n\r\nHEAD /missing HTTP/1.1\r\n\r\n" +
-      "SPAM / HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n"
+    const errors = "GET /missing HTTP/1.1\r\nHost: localhost\r\n\r\nGET /slow-missing HTTP/1.1\r\nHost: localhost\r\n\r\nHEAD /missing HTTP/1.1\r\nHost: localhost\r\n\r\n" +
+      "SPAM / HTTP/1.1\r\nHost: localhost\r\n\r\nGET /after HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
     it.live("by default every error closes, with Connection: close, as Python's send_error", () =>
       Effect.gen(function*() {
@@ -291,13 +291,13 @@ describe("Engine (through the test kit)", () => {
     it.live("still closes when the client asks to, the error asks to, or the decoder refused the request", () =>
       Effect.gen(function*() {
         const options = { protocolVersion: "HTTP/1.1" as const, keepAliveOnError: true }
-        const asked = yield* run("GET /missing HTTP/1.1\r\nConnection: close\r\n\r\nGET /x HTTP/1.1\r\n\r\n", options, failing)
+        const asked = yield* run("GET /missing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\nGET /x HTTP/1.1\r\nHost: localhost\r\n\r\n", options, failing)
         expect(asked.responses.map((r) => [r.statusLine, r.header("connection")])).toEqual([
           ["HTTP/1.1 404 File not found", "close"]
         ])
-        const own = yield* run("GET /close HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\n\r\n", options, failing)
+        const own = yield* run("GET /close HTTP/1.1\r\nHost: localhost\r\n\r\nGET /x HTTP/1.1\r\nHost: localhost\r\n\r\n", options, failing)
         expect(own.responses.map((r) => r.statusLine)).toEqual(["HTTP/1.1 403 Forbidden"])
-        const bad = yield* run("GET /x HTTP/1.1\r\nBad Header\r\n\r\nGET /x HTTP/1.1\r\n\r\n", options, failing)
+        const bad = yield* run("GET /x HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\nGET /x HTTP/1.1\r\nHost: localhost\r\n\r\n", options, failing)
         expect(bad.responses.map((r) => [r.status, r.header("connection")])).toEqual([[400, "close"]])
       }))
 
@@ -305,7 +305,7 @@ describe("Engine (through the test kit)", () => {
       Effect.gen(function*() {
         // The client holds its body back and keeps the connection open: the server must not wait for the body.
         const { closed, responses } = yield* run(
-          "PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+          "PUT /f HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
           { protocolVersion: "HTTP/1.1", keepAliveOnError: true, endInput: false, timeoutMs: 2000 },
           echo,
           { expectContinue: () => Effect.fail(new HttpError({ status: 417 })) }
@@ -319,10 +319,10 @@ describe("Engine (through the test kit)", () => {
     it.live("an unread body is skipped when small, else the connection closes, as after a success", () =>
       Effect.gen(function*() {
         const options = { protocolVersion: "HTTP/1.1" as const, keepAliveOnError: true, maxDrainBytes: 8 }
-        const small = yield* run("PUT /f HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /x HTTP/1.1\r\n\r\n", options, failing)
+        const small = yield* run("PUT /f HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhelloGET /x HTTP/1.1\r\nHost: localhost\r\n\r\n", options, failing)
         expect(small.responses.map((r) => r.statusLine)).toEqual(["HTTP/1.1 403 Forbidden", "HTTP/1.1 200 OK"])
         const big = yield* run(
-          ["PUT /f HTTP/1.1\r\nContent-Length: 100\r\n\r\n", "x".repeat(100) + "GET /x HTTP/1.1\r\n\r\n"],
+          ["PUT /f HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n", "x".repeat(100) + "GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n"],
           options,
           failing
         )

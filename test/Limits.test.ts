@@ -82,7 +82,7 @@ describe("timeouts", () => {
     Effect.gen(function*() {
       const { port, lines } = yield* start({ idleTimeout: "300 millis" })
       const { socket, state } = yield* open(port)
-      socket.write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+      socket.write("GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n")
       expect(yield* waitFor(() => state.text.includes("path=/a"))).toBe(true)
       expect(state.closed).toBe(false)
       expect(yield* waitFor(() => state.closed, 3000)).toBe(true)
@@ -93,7 +93,7 @@ describe("timeouts", () => {
     Effect.gen(function*() {
       const { port } = yield* start({ idleTimeout: "300 millis" })
       const { socket, state } = yield* open(port)
-      socket.write("GET /slow HTTP/1.1\r\nHost: x\r\nX-Pad: ")
+      socket.write("GET /slow HTTP/1.1\r\nHost: localhost\r\nX-Pad: ")
       expect(yield* waitFor(() => state.closed, 3000)).toBe(true)
       expect(state.received).toBe(0)
     }))
@@ -102,7 +102,7 @@ describe("timeouts", () => {
     Effect.gen(function*() {
       const { port, server } = yield* start({ idleTimeout: "300 millis" })
       const { socket, state } = yield* open(port)
-      socket.write("GET / HTTP/1.1\r\n")
+      socket.write("GET / HTTP/1.1\r\nHost: localhost\r\n")
       for (let i = 0; i < 12; i++) {
         yield* Effect.sleep("100 millis")
         socket.write("X")
@@ -118,7 +118,7 @@ describe("timeouts", () => {
     Effect.gen(function*() {
       const { port, server, probe, lines } = yield* start({ writeTimeout: "300 millis" })
       const { socket } = yield* open(port, { paused: true })
-      socket.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+      socket.write("GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
       expect(yield* waitFor(() => probe.streamsStarted === 1)).toBe(true)
       expect(yield* waitFor(() => probe.streamsFinalized === 1 && server.activeConnections() === 0, 5000)).toBe(true)
       expect(lines.some((l) => l.endsWith("Request timed out: TimeoutError('timed out')"))).toBe(true)
@@ -134,11 +134,11 @@ describe("caps", () => {
       const { port, server } = yield* start({ maxConnections: 2 })
       const a = yield* open(port)
       const b = yield* open(port)
-      a.socket.write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
-      b.socket.write("GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+      a.socket.write("GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n")
+      b.socket.write("GET /b HTTP/1.1\r\nHost: localhost\r\n\r\n")
       expect(yield* waitFor(() => a.state.text.includes("path=/a") && b.state.text.includes("path=/b"))).toBe(true)
       const c = yield* open(port)
-      c.socket.write("GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+      c.socket.write("GET /c HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
       yield* Effect.sleep("300 millis")
       expect(c.state.received).toBe(0)
       expect(server.activeConnections()).toBe(2)
@@ -149,33 +149,34 @@ describe("caps", () => {
   it.scopedLive("limits.maxBodyBytes: 413 for a declared length, 413 mid-way for a chunked body; header limits 431", () =>
     Effect.gen(function*() {
       const { port } = yield* start({ limits: { maxBodyBytes: 1000, maxHeaders: 10, maxHeaderLine: 200 } })
-      const declared = yield* sendRaw({ port, chunks: ["POST / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n"] })
+      const declared = yield* sendRaw({ port, chunks: ["POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1001\r\n\r\n"] })
       expect(declared.responses.map((r) => r.status)).toEqual([413])
       expect(declared.closedByServer).toBe(true)
       const chunked = yield* sendRaw({
         port,
-        chunks: ["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "200\r\n" + "x".repeat(512) + "\r\n", "200\r\n" + "y".repeat(512) + "\r\n"],
+        chunks: ["POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n", "200\r\n" + "x".repeat(512) + "\r\n", "200\r\n" + "y".repeat(512) + "\r\n"],
         delayBetweenChunksMs: 20
       })
       expect(chunked.responses.map((r) => r.status)).toEqual([413])
-      const exact = yield* sendRaw({ port, chunks: ["POST / HTTP/1.1\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + "z".repeat(1000)] })
+      const exact = yield* sendRaw({ port, chunks: ["POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + "z".repeat(1000)] })
       expect(exact.responses[0]!.body.toString()).toMatch(/^got 1000: z+\n$/)
-      const many = yield* sendRaw({ port, chunks: ["GET / HTTP/1.1\r\n" + "A: b\r\n".repeat(10) + "\r\n"] })
+      const many = yield* sendRaw({ port, chunks: ["GET / HTTP/1.1\r\nHost: localhost\r\n" + "A: b\r\n".repeat(10) + "\r\n"] })
       expect(many.responses.map((r) => r.status)).toEqual([431])
-      const long = yield* sendRaw({ port, chunks: ["GET / HTTP/1.1\r\nA: " + "b".repeat(200) + "\r\n\r\n"] })
+      const long = yield* sendRaw({ port, chunks: ["GET / HTTP/1.1\r\nHost: localhost\r\nA: " + "b".repeat(200) + "\r\n\r\n"] })
       expect(long.responses.map((r) => r.status)).toEqual([431])
     }))
 
   it.scopedLive("2000 simultaneous connections: a new client is still served, and every connection is released", () =>
     Effect.gen(function*() {
       const N = 2000
-      const { port, server } = yield* start({})
+      // Over the default cap (1024), so that the 2001st, fresh client has a slot.
+      const { port, server } = yield* start({ maxConnections: N + 1 })
       const fdsBefore = openFds()
       const rssBefore = process.memoryUsage().rss
       const sockets = yield* Effect.forEach(Array.from({ length: N }, (_, i) => i), (i) =>
         Effect.map(open(port), (c) => {
           // Half of them start a head and stall, the other half say nothing.
-          if (i % 2 === 0) c.socket.write("GET /stalled HTTP/1.1\r\nHost: x\r\n")
+          if (i % 2 === 0) c.socket.write("GET /stalled HTTP/1.1\r\nHost: localhost\r\n")
           return c
         }), { concurrency: 200 })
       expect(sockets.every((s) => s.state.error === undefined)).toBe(true)
@@ -196,7 +197,7 @@ describe("faults", () => {
     Effect.gen(function*() {
       const { port, server } = yield* start({})
       const { socket } = yield* open(port)
-      socket.write("POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n" + "x".repeat(1000))
+      socket.write("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n" + "x".repeat(1000))
       expect(yield* waitFor(() => server.activeConnections() === 1)).toBe(true)
       socket.resetAndDestroy()
       expect(yield* waitFor(() => server.activeConnections() === 0)).toBe(true)
@@ -208,7 +209,7 @@ describe("faults", () => {
     Effect.gen(function*() {
       const { port, server, probe } = yield* start({})
       const { socket, state } = yield* open(port)
-      socket.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+      socket.write("GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
       expect(yield* waitFor(() => state.received > 1024 * 1024)).toBe(true)
       socket.resetAndDestroy()
       expect(yield* waitFor(() => probe.streamsFinalized === 1 && server.activeConnections() === 0)).toBe(true)
@@ -231,7 +232,7 @@ describe("faults", () => {
       expect(failed + server.activeConnections()).toBeGreaterThan(0)
       expect(clients.some((c) => c.state.error === "EMFILE") || server.activeConnections() < 61).toBe(true)
       // While descriptors are exhausted, a connection that already exists is still answered.
-      established.socket.write("GET /during HTTP/1.1\r\nHost: x\r\n\r\n")
+      established.socket.write("GET /during HTTP/1.1\r\nHost: localhost\r\n\r\n")
       expect(yield* waitFor(() => established.state.text.includes("path=/during"))).toBe(true)
       for (const c of clients) c.socket.destroy()
       yield* waitFor(() => server.activeConnections() === 0)

@@ -14,7 +14,7 @@ import { malformedCases } from "./fixtures/malformed.js"
 import { echoRoutes } from "./support/echoRoutes.js"
 import { sendRaw } from "./support/rawClient.js"
 
-const FOLLOW_UP = "GET /next HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n"
+const FOLLOW_UP = "GET /next HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
 describe("malformed requests over real sockets", () => {
   it.scopedLive("each case: exact status, close or keep, no smuggled follow-up, other clients served", () =>
@@ -33,7 +33,7 @@ describe("malformed requests over real sockets", () => {
               halfClose: c.halfClose === true,
               timeoutMs: 5000
             }),
-            sendRaw({ port, chunks: ["GET /other HTTP/1.1\r\nConnection: close\r\n\r\n"], timeoutMs: 5000 })
+            sendRaw({ port, chunks: ["GET /other HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"], timeoutMs: 5000 })
           ], { concurrency: 2 })
           const statuses = ex.responses.map((r) => r.status)
           const expected = c.keeps ? [...c.statuses, 200] : [...c.statuses]
@@ -89,5 +89,22 @@ describe("response-side injection", () => {
       expect(page).toContain("&lt;script&gt;m&lt;/script&gt;")
       expect(page).toContain("&lt;img onerror=x&gt;")
       expect(page).not.toContain("<script>")
+    }))
+})
+
+describe("HTTP/1.0 with Transfer-Encoding (RFC 9112 §6.1)", () => {
+  it.scopedLive("the response does not promise keep-alive, the server closes, and nothing after the body is read", () =>
+    Effect.gen(function*() {
+      const server = yield* Server.make({ port: 0, protocolVersion: "HTTP/1.1" })
+        .pipe(Effect.provide(Layer.merge(Handler.layer(echoRoutes), AccessLog.layerSilent)))
+      const ex = yield* sendRaw({
+        port: server.address.port,
+        chunks: ["POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\nGET /next HTTP/1.0\r\n\r\n"],
+        timeoutMs: 5000
+      })
+      expect(ex.responses.map((r) => r.status)).toEqual([200])
+      // HTTP/1.0 without `Connection: keep-alive` in the response means close.
+      expect(ex.responses[0]!.headers.find(([name]) => name.toLowerCase() === "connection")?.[1]).not.toBe("keep-alive")
+      expect(ex.closedByServer).toBe(true)
     }))
 })

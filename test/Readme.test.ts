@@ -55,6 +55,13 @@ const sectionChecks: Record<string, (port: number) => Effect.Effect<void, unknow
         "text/markdown; charset=utf-8",
         "# hi\n"
       ])
+    }),
+  "An `@effect/platform` app on the engine (`PlatformServer`)": (port) =>
+    Effect.gen(function*() {
+      const hello = yield* getOne(port, "/hello/ada")
+      expect([hello.status, hello.body.toString()]).toEqual([200, "hello ada"])
+      const notes = yield* getOne(port, "/static/notes.md")
+      expect([notes.status, notes.body.toString()]).toEqual([200, "# hi\n"])
     })
 }
 

@@ -34,7 +34,7 @@ describe("hardening: engine", () => {
       socket.on("error", () => {})
       yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
       const started = Date.now()
-      socket.write("GET / HTTP/1.1\r\n")
+      socket.write("GET / HTTP/1.1\r\nHost: localhost\r\n")
       while (!closed && Date.now() - started < 3000) {
         yield* Effect.sleep("100 millis")
         if (!closed) socket.write("X")
@@ -74,7 +74,7 @@ describe("hardening: engine", () => {
       socket.on("close", () => (closed = true))
       socket.on("error", () => {})
       yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
-      socket.write("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n0123456789")
+      socket.write("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789")
       yield* Effect.sleep("1500 millis")
       expect(closed).toBe(true)
       expect(server.activeConnections()).toBe(0)
@@ -85,7 +85,7 @@ describe("hardening: engine", () => {
       const server = yield* Server.make({ port: 0, limits: { maxHeaderBytes: 64 * 1024 } })
         .pipe(Effect.provide(Layer.merge(Handler.layer(echoRoutes), AccessLog.layerSilent)))
       const line = "X: " + "a".repeat(60 * 1024) + "\r\n"
-      const ex = yield* sendRaw({ port: server.address.port, chunks: ["GET / HTTP/1.1\r\n", ...Array.from({ length: 99 }, () => line), "\r\n"], timeoutMs: 10_000 })
+      const ex = yield* sendRaw({ port: server.address.port, chunks: ["GET / HTTP/1.1\r\nHost: localhost\r\n", ...Array.from({ length: 99 }, () => line), "\r\n"], timeoutMs: 10_000 })
       expect(ex.responses.map((r) => r.status)).toEqual([431])
     }))
 
@@ -106,7 +106,7 @@ describe("hardening: engine", () => {
         StaticFiles.layer({ directory: root }).pipe(Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, MimeTypes.layerWithoutFiles()))),
         AccessLog.layerSilent
       )))
-      const ex = yield* sendRaw({ port: server.address.port, chunks: ["GET http://example/file.txt HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n"] })
+      const ex = yield* sendRaw({ port: server.address.port, chunks: ["GET http://localhost/file.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"] })
       expect(ex.responses[0]!.status).toBe(200)
       expect(ex.responses[0]!.body.toString()).toBe("hello\n")
     }))

@@ -15,6 +15,7 @@ import * as Handler from "../src/Handler.js"
 import * as Response from "../src/Response.js"
 import * as Server from "../src/Server.js"
 import { readBody } from "../src/internal/connection.js"
+import { waitFor } from "./support/cgiKit.js"
 import { parseResponses, sendRaw } from "./support/rawClient.js"
 
 const routes = (extra: Handler.Routes<never> = {}): Handler.Routes<never> => ({
@@ -114,7 +115,7 @@ describe("Server over real sockets", () => {
 
   it.scopedLive("keep-alive and pipelining under HTTP/1.1; one response per connection under HTTP/1.0", () =>
     Effect.gen(function*() {
-      const pipelined = "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n"
+      const pipelined = "GET /1 HTTP/1.1\r\nHost: localhost\r\n\r\nGET /2 HTTP/1.1\r\nHost: localhost\r\n\r\nGET /3 HTTP/1.1\r\nHost: localhost\r\n\r\n"
       const v11 = yield* startServer({ protocolVersion: "HTTP/1.1" })
       const a = yield* sendRaw({ port: v11.server.address.port, chunks: [pipelined], until: { responses: 3 } })
       expect(a.responses.map((r) => r.body.toString())).toEqual(["/1\n", "/2\n", "/3\n"])
@@ -122,7 +123,7 @@ describe("Server over real sockets", () => {
       // Requests split across writes at awkward places still pair with their responses.
       const b = yield* sendRaw({
         port: v11.server.address.port,
-        chunks: ["GET /x HTTP/1.1\r", "\nHost: a\r\n\r\nGE", "T /y HTTP/1.1\r\n\r\n"],
+        chunks: ["GET /x HTTP/1.1\r", "\nHost: localhost\r\n\r\nGE", "T /y HTTP/1.1\r\nHost: localhost\r\n\r\n"],
         delayBetweenChunksMs: 20,
         until: { responses: 2 }
       })
@@ -138,7 +139,7 @@ describe("Server over real sockets", () => {
       const { server } = yield* startServer({ protocolVersion: "HTTP/1.1" }, {
         GET: () => Effect.as(Effect.sleep("50 millis"), Response.text("late but here\n"))
       })
-      const ex = yield* sendRaw({ port: server.address.port, chunks: ["GET / HTTP/1.1\r\n\r\n"], halfClose: true })
+      const ex = yield* sendRaw({ port: server.address.port, chunks: ["GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"], halfClose: true })
       expect(ex.responses[0]!.body.toString()).toBe("late but here\n")
       expect(ex.closedByServer).toBe(true)
     }))
@@ -152,11 +153,13 @@ describe("Server over real sockets", () => {
       yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
       const received: Array<Buffer> = []
       socket.on("data", (d) => received.push(d))
-      socket.write("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
-      yield* settle(100)
+      socket.write("POST / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
+      // Waiting on the bytes, not a fixed pause: under load the 100 may take longer than any pause we would pick.
+      yield* waitFor("the interim 100", () => received.length > 0)
+      yield* settle(50)
       expect(Buffer.concat(received).toString()).toBe("HTTP/1.1 100 Continue\r\n\r\n")
       socket.write("hello")
-      yield* settle(100)
+      yield* waitFor("the final response", () => parseResponses(Buffer.concat(received)).responses.length === 2)
       const [interim, final] = parseResponses(Buffer.concat(received)).responses
       expect(interim!.status).toBe(100)
       expect(final!.statusLine).toBe("HTTP/1.1 200 OK")
@@ -263,9 +266,9 @@ describe("Server over real sockets", () => {
       })
       const port = server.address.port
       // An idle keep-alive connection, and a request in flight.
-      const idle = yield* sendRaw({ port, chunks: ["GET / HTTP/1.1\r\n\r\n"], until: { responses: 1 } })
+      const idle = yield* sendRaw({ port, chunks: ["GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"], until: { responses: 1 } })
       expect(idle.responses).toHaveLength(1)
-      const inFlight = yield* Effect.fork(sendRaw({ port, chunks: ["GET /slow HTTP/1.1\r\n\r\n"] }))
+      const inFlight = yield* Effect.fork(sendRaw({ port, chunks: ["GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n"] }))
       yield* settle(50)
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
       yield* settle(50)
@@ -307,7 +310,7 @@ describe("Server over real sockets", () => {
     Effect.gen(function*() {
       const lines: Array<string> = []
       const { server } = yield* startServer({ protocolVersion: "HTTP/1.1", idleTimeout: "150 millis" }, routes(), lines)
-      const ex = yield* sendRaw({ port: server.address.port, chunks: ["GET /a HTTP/1.1\r\n\r\n"], timeoutMs: 2000 })
+      const ex = yield* sendRaw({ port: server.address.port, chunks: ["GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n"], timeoutMs: 2000 })
       expect(ex.responses).toHaveLength(1)
       expect(ex.closedByServer).toBe(true)
       expect(ex.timedOut).toBe(false)
@@ -327,7 +330,7 @@ describe("Server over real sockets", () => {
       const size = 8 * 1024 * 1024
       const ex = yield* sendRaw({
         port: server.address.port,
-        chunks: [`POST / HTTP/1.1\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`, Buffer.alloc(size, 7)],
+        chunks: [`POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`, Buffer.alloc(size, 7)],
         timeoutMs: 10000
       })
       expect(ex.responses[0]!.body.toString()).toBe(`${size}\n`)

@@ -3,7 +3,6 @@
  * ranges off cached metadata, and never a stale answer (modified, deleted, replaced by a directory, relinked);
  * the settle window, the bounds, `cache: false`; the `readdir` listing's link and directory marks.
  */
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import { describe, expect, it } from "@effect/vitest"
@@ -14,6 +13,7 @@ import * as NodeOs from "node:os"
 import * as NodePathMod from "node:path"
 import * as AccessLog from "../src/AccessLog.js"
 import { FileCache } from "../src/internal/fileCache.js"
+import { wholeReadCount } from "../src/internal/staticFiles.js"
 import { MimeTypes } from "../src/MimeTypes.js"
 import * as Server from "../src/Server.js"
 import * as StaticFiles from "../src/StaticFiles.js"
@@ -21,25 +21,25 @@ import type { ParsedResponse } from "./support/rawClient.js"
 import { getOne } from "./support/getOne.js"
 
 interface Counters {
-  readFiles: number
+  readonly readFiles: number
 }
 
-/** The Node file system, counting `readFile`s (a cache hit reads nothing). */
-const countingFileSystem = (counters: Counters): Layer.Layer<FileSystem.FileSystem> =>
-  Layer.effect(
-    FileSystem.FileSystem,
-    Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => ({
-      ...fs,
-      readFile: (path) => Effect.tap(fs.readFile(path), () => Effect.sync(() => counters.readFiles++))
-    }))
-  ).pipe(Layer.provide(NodeFileSystem.layer))
+/** Files read whole from now on (a cache hit reads nothing), counted by the handler. */
+const readCounter = (): Counters => {
+  const base = wholeReadCount()
+  return {
+    get readFiles() {
+      return wholeReadCount() - base
+    }
+  }
+}
 
-const startServer = (options: StaticFiles.StaticFilesOptions, counters: Counters) =>
+const startServer = (options: StaticFiles.StaticFilesOptions) =>
   Effect.map(
     Server.make({ port: 0, protocolVersion: "HTTP/1.1" }).pipe(
       Effect.provide(Layer.mergeAll(
         StaticFiles.layer(options).pipe(Layer.provide(Layer.mergeAll(
-          countingFileSystem(counters),
+          NodeFileSystem.layer,
           NodePath.layer,
           MimeTypes.layerWithoutFiles()
         ))),
@@ -69,8 +69,8 @@ describe("StaticFiles cache", () => {
     Effect.gen(function*() {
       const root = yield* tempRoot
       NodeFs.writeFileSync(NodePathMod.join(root, "a.txt"), "0123456789")
-      const counters = { readFiles: 0 }
-      const port = yield* startServer({ directory: root, ...CACHED }, counters)
+      const counters = readCounter()
+      const port = yield* startServer({ directory: root, ...CACHED })
       const first = yield* get(port, "/a.txt")
       const second = yield* get(port, "/a.txt")
       expect(counters.readFiles).toBe(1)
@@ -102,8 +102,8 @@ describe("StaticFiles cache", () => {
       const root = yield* tempRoot
       const file = NodePathMod.join(root, "f.txt")
       NodeFs.writeFileSync(file, "one")
-      const counters = { readFiles: 0 }
-      const port = yield* startServer({ directory: root, ...CACHED }, counters)
+      const counters = readCounter()
+      const port = yield* startServer({ directory: root, ...CACHED })
       expect((yield* get(port, "/f.txt")).body.toString()).toBe("one")
       expect((yield* get(port, "/f.txt")).body.toString()).toBe("one")
       expect(counters.readFiles).toBe(1)
@@ -152,8 +152,8 @@ describe("StaticFiles cache", () => {
       NodeFs.mkdirSync(NodePathMod.join(root, "d"))
       NodeFs.writeFileSync(NodePathMod.join(root, "d", "index.html"), "<p>index</p>")
       NodeFs.writeFileSync(NodePathMod.join(root, "d", "other.txt"), "other")
-      const counters = { readFiles: 0 }
-      const port = yield* startServer({ directory: root, ...CACHED }, counters)
+      const counters = readCounter()
+      const port = yield* startServer({ directory: root, ...CACHED })
       expect((yield* get(port, "/d/")).body.toString()).toBe("<p>index</p>")
       expect((yield* get(port, "/d/")).body.toString()).toBe("<p>index</p>")
       expect(counters.readFiles).toBe(1)
@@ -167,15 +167,15 @@ describe("StaticFiles cache", () => {
     Effect.gen(function*() {
       const root = yield* tempRoot
       NodeFs.writeFileSync(NodePathMod.join(root, "new.txt"), "fresh")
-      const settling = { readFiles: 0 }
-      const port = yield* startServer({ directory: root, cache: { settleMs: 60_000 } }, settling)
+      const settling = readCounter()
+      const port = yield* startServer({ directory: root, cache: { settleMs: 60_000 } })
       expect(header(yield* get(port, "/new.txt", [], "HEAD"), "Content-Length")).toBe("5")
       expect(settling.readFiles).toBe(0) // HEAD only stats
       yield* get(port, "/new.txt")
       yield* get(port, "/new.txt")
       expect(settling.readFiles).toBe(2)
-      const off = { readFiles: 0 }
-      const offPort = yield* startServer({ directory: root, cache: false }, off)
+      const off = readCounter()
+      const offPort = yield* startServer({ directory: root, cache: false })
       yield* get(offPort, "/new.txt")
       const last = yield* get(offPort, "/new.txt")
       expect(last.body.toString()).toBe("fresh")
@@ -187,11 +187,8 @@ describe("StaticFiles cache", () => {
       const root = yield* tempRoot
       for (const name of ["a", "b", "c"]) NodeFs.writeFileSync(NodePathMod.join(root, name), name)
       NodeFs.writeFileSync(NodePathMod.join(root, "big"), "0123456789")
-      const counters = { readFiles: 0 }
-      const port = yield* startServer(
-        { directory: root, cache: { settleMs: 0, maxEntries: 2, maxFileSize: 5 } },
-        counters
-      )
+      const counters = readCounter()
+      const port = yield* startServer({ directory: root, cache: { settleMs: 0, maxEntries: 2, maxFileSize: 5 } })
       yield* get(port, "/a")
       yield* get(port, "/b")
       yield* get(port, "/a") // hit: a is now the most recent
@@ -244,7 +241,7 @@ describe("StaticFiles cache", () => {
       // An explicit old mtime: the next change in d moves it to now, whatever the timestamp tick.
       const age = (path: string) => NodeFs.utimesSync(path, new Date(2001, 1, 1), new Date(2001, 1, 1))
       age(d)
-      const port = yield* startServer({ directory: root, ...CACHED }, { readFiles: 0 })
+      const port = yield* startServer({ directory: root, ...CACHED })
       const first = (yield* get(port, "/d/")).body.toString()
       expect(first).toContain("<li><a href=\"a.txt\">a.txt</a></li>\n</ul>")
       expect((yield* get(port, "/d/?x=<1>")).body.toString()).toContain("<title>Directory listing for /d/?x=&lt;1&gt;")
@@ -281,7 +278,7 @@ describe("StaticFiles cache", () => {
       NodeFs.symlinkSync("sub", NodePathMod.join(root, "dirlink"))
       NodeFs.symlinkSync("file", NodePathMod.join(root, "filelink"))
       NodeFs.symlinkSync("nowhere", NodePathMod.join(root, "dangling"))
-      const port = yield* startServer({ directory: root, ...CACHED }, { readFiles: 0 })
+      const port = yield* startServer({ directory: root, ...CACHED })
       const body = (yield* get(port, "/")).body.toString()
       expect(body).toContain([
         "<li><a href=\"dangling\">dangling@</a></li>",

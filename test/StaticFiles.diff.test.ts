@@ -12,7 +12,7 @@
  * 3. Names that differ only by case (`cases/`): Python keeps `os.listdir`'s order for them (the file system's
  *    hash order), we keep Node's `readdir` order (sorted by code unit). Both sort by `str.lower()` first, so
  *    only the order within such a group differs.
- * 4. An absolute-form target (`GET http://example.com/hello.txt`): Python looks for a file named after the whole URL
+ * 4. An absolute-form target (`GET http://localhost/hello.txt`): Python looks for a file named after the whole URL
  *    (404); we serve its path, as RFC 9112 §3.2.2 requires of servers.
  * 5. A raw backslash in a directory redirect is sent as `%5C` (browsers read `\` as `/`: an open redirect).
  * Not exercised here (documented in src/StaticFiles.ts): non-UTF-8 file names, FIFOs/devices, HEAD on an
@@ -239,8 +239,6 @@ for (
     "/%C3%BCn%C3%AFc%C3%B6d%C3%A9.txt",
     "/\xc3\xbcn\xc3\xafc\xc3\xb6d\xc3\xa9.txt",
     "/\xfcn\xefc\xf6d\xe9.txt",
-    "/dir\xa0",
-    "/dir/\xa0",
     "/hello.txt%20",
     "/emoji%F0%9F%98%80.txt",
     "/emoji%F0%9F%98.txt",
@@ -320,8 +318,8 @@ layer(ServersLive, { excludeTestServices: true, timeout: 60_000 })("StaticFiles 
     it.effect("absolute-form: python answers 404, we serve the path", () =>
       Effect.gen(function*() {
         const { ours, python } = yield* Servers
-        const theirs = yield* exchange(python, request("GET", "http://example.com/hello.txt"), false)
-        const mine = yield* exchange(ours, request("GET", "http://example.com/hello.txt"), false)
+        const theirs = yield* exchange(python, request("GET", "http://localhost/hello.txt"), false)
+        const mine = yield* exchange(ours, request("GET", "http://localhost/hello.txt"), false)
         expect(theirs.responses[0]!.status).toBe(404)
         const plain = yield* exchange(ours, request("GET", "/hello.txt"), false)
         expect(mine.responses[0]!.status).toBe(200)

@@ -14,6 +14,7 @@ import {
   pythonImsSeconds
 } from "../src/internal/conditional.js"
 import { displayPath, renderListing, sortNames } from "../src/internal/listing.js"
+import { weightedElements } from "../src/internal/negotiation.js"
 import { contentRange, decideRange, MAX_RANGES, multipart } from "../src/internal/ranges.js"
 import {
   decodeUtf8SurrogatePass,
@@ -439,5 +440,16 @@ describe("ranges", () => {
     expect(layout.length).toBe(body.length)
     expect(layout.contentType).toBe("multipart/byteranges; boundary=BOUNDARY")
     expect(contentRange({ start: 3, end: 4 }, 5)).toBe("bytes 3-4/5")
+  })
+})
+
+describe("request header parsing trims only SP/HTAB (issue 12 item 7: JavaScript's trim strips NBSP)", () => {
+  it("an NBSP around a Range, If-None-Match or Accept-Encoding element is not whitespace", () => {
+    expect(decideRange("bytes=\xa00-1", 10)).toEqual(decideRange("bytes=x", 10))
+    expect(decideRange("bytes=\t0-1 ", 10)).not.toEqual(decideRange("bytes=x", 10))
+    expect(ifNoneMatchMatches("\xa0*", "\"a\"")).toBe(false)
+    expect(ifNoneMatchMatches(" * ", "\"a\"")).toBe(true)
+    expect(weightedElements("gzip;q=\xa00")).toEqual([])
+    expect(weightedElements("\xa0gzip")).toEqual([{ value: "\xa0gzip", q: 1 }])
   })
 })

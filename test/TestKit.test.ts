@@ -13,20 +13,22 @@ import { echoRoutes } from "./support/echoRoutes.js"
 const provide = Effect.provide(Layer.merge(Handler.layer(echoRoutes), AccessLog.layerSilent))
 
 describe("TestKit", () => {
-  it("request adds Content-Length for a body, unless the headers frame it already", () => {
+  it("request adds Content-Length for a body, unless the headers frame it already, and Host to HTTP/1.1", () => {
     expect(TestKit.request("POST", "/f", { body: "héllo" }).toString("latin1")).toBe(
-      "POST /f HTTP/1.1\r\nContent-Length: 5\r\n\r\nh\xe9llo"
+      "POST /f HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nh\xe9llo"
     )
     expect(TestKit.request("POST", "/f", { body: "" }).toString("latin1")).toBe(
-      "POST /f HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+      "POST /f HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
     )
-    expect(TestKit.request("GET", "/").toString("latin1")).toBe("GET / HTTP/1.1\r\n\r\n")
+    expect(TestKit.request("GET", "/").toString("latin1")).toBe("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    expect(TestKit.request("GET", "/", { headers: { host: "a" } }).toString("latin1")).toBe("GET / HTTP/1.1\r\nhost: a\r\n\r\n")
+    expect(TestKit.request("GET", "/", { version: "HTTP/1.0" }).toString("latin1")).toBe("GET / HTTP/1.0\r\n\r\n")
     expect(
       TestKit.request("POST", "/f", { headers: { "transfer-encoding": "chunked" }, body: "1\r\na\r\n0\r\n\r\n" })
         .toString("latin1")
-    ).toBe("POST /f HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n")
+    ).toBe("POST /f HTTP/1.1\r\nHost: localhost\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n")
     expect(TestKit.request("POST", "/f", { headers: [["Content-Length", "2"]], body: "ab" }).toString("latin1")).toBe(
-      "POST /f HTTP/1.1\r\nContent-Length: 2\r\n\r\nab"
+      "POST /f HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nab"
     )
   })
 
@@ -41,7 +43,7 @@ describe("TestKit", () => {
 
   it.live("an exchange whose connection does not finish fails with ExchangeTimeout, carrying what was written", () =>
     Effect.gen(function*() {
-      const error = yield* TestKit.exchange("GET /a HTTP/1.1\r\n\r\n", {
+      const error = yield* TestKit.exchange("GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n", {
         protocolVersion: "HTTP/1.1",
         endInput: false,
         timeoutMs: 200

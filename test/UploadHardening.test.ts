@@ -50,7 +50,7 @@ const headOnly = (port: number, target: string) =>
   Effect.map(
     sendRaw({
       port,
-      chunks: [`PUT ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n`],
+      chunks: [`PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n`],
       until: { responses: 1 },
       timeoutMs: 5000
     }),

@@ -163,15 +163,16 @@ describe("parseResponses", () => {
 })
 
 describe("httpRequest", () => {
-  it("builds exact bytes and adds Content-Length only for an unframed body", () => {
+  it("builds exact bytes and adds only Content-Length for an unframed body and Host for HTTP/1.1", () => {
     expect(httpRequest("GET", "/a b", [["Host", "x"], ["X", "1"]]).toString("latin1")).toBe(
       "GET /a b HTTP/1.1\r\nHost: x\r\nX: 1\r\n\r\n"
     )
     expect(httpRequest("POST", "/", { Host: "x" }, "abc", "HTTP/1.0").toString("latin1")).toBe(
       "POST / HTTP/1.0\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
     )
+    // HTTP/1.1 without Host gets `Host: localhost` (RFC 9112 §3.2: the server answers 400 without one).
     expect(httpRequest("POST", "/", [["content-length", "9"]], "abc").toString("latin1")).toBe(
-      "POST / HTTP/1.1\r\ncontent-length: 9\r\n\r\nabc"
+      "POST / HTTP/1.1\r\nHost: localhost\r\ncontent-length: 9\r\n\r\nabc"
     )
     expect(httpRequest("GET", "/", [], undefined, "").toString("latin1")).toBe("GET /\r\n")
   })

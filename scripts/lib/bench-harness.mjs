@@ -148,6 +148,7 @@ export function parseArgs(argv, defaults = {}, { numbers = {}, accept = null } =
       case "--baseline": opts.baseline = value(); break;
       case "--quick": opts.duration = 1; opts.repeats = 1; opts.quick = true; break;
       case "--no-scaling": opts.scaling = false; break;
+      case "--no-platform": opts.platform = false; break;
       case "-h": case "--help": opts.help = true; break;
       default: throw new Error(`unknown argument: ${a}`);
     }
@@ -563,9 +564,9 @@ export async function startServer({ name, cmd, args = [], port, env, cpu = SERVE
  * the response announces that the server closes the connection after it
  * (Connection: close, or HTTP/1.0 without keep-alive).
  */
-export function fetchOnce(url, { timeoutMs = 10_000, connection = "keep-alive" } = {}) {
+export function fetchOnce(url, { timeoutMs = 10_000, connection = "keep-alive", method = "GET", headers = {}, body } = {}) {
   return new Promise((resolve) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs, headers: { connection } }, (res) => {
+    const req = http.request(url, { method, agent: false, timeout: timeoutMs, headers: { ...headers, connection } }, (res) => {
       const conn = String(res.headers.connection ?? "").toLowerCase();
       const serverCloses = conn === "close" || (res.httpVersion === "1.0" && conn !== "keep-alive");
       let bytes = 0;
@@ -579,6 +580,7 @@ export function fetchOnce(url, { timeoutMs = 10_000, connection = "keep-alive" }
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", (e) => resolve({ status: 0, bytes: 0, error: String(e) }));
+    req.end(body);
   });
 }
 
@@ -615,10 +617,11 @@ function wrkLua() {
  *              autocannon, whose timings break on server-closed sockets.
  * @returns {Promise<{rps:number, p99Ms:number, p50Ms:number, errors:number, non2xx:number, unexpected:number, mbPerSec:number, requests:number, seconds:number}>}
  */
-export async function runLoad({ url, connections, durationSec, newConnectionPerRequest = false, cpu = LOAD_CPU, expectStatus = 200, serverCloses = false }) {
-  const r = WRK
+export async function runLoad({ url, connections, durationSec, newConnectionPerRequest = false, cpu = LOAD_CPU, expectStatus = 200, serverCloses = false, method, headers, body }) {
+  // wrk's script here sends GETs only: a request with a body goes through autocannon.
+  const r = WRK && body === undefined
     ? await runWrk({ url, connections, durationSec, newConnectionPerRequest, cpu })
-    : await runAutocannon({ url, connections, durationSec, newConnectionPerRequest: newConnectionPerRequest || serverCloses });
+    : await runAutocannon({ url, connections, durationSec, newConnectionPerRequest: newConnectionPerRequest || serverCloses, method, headers, body });
   const expectError = expectStatus >= 400;
   if (!r.requests) {
     // Nothing completed within the run (e.g. responses slower than the
@@ -729,11 +732,14 @@ function runCloseLoop({ url, connections, durationSec }) {
 }
 
 let autocannonMod = null;
-async function runAutocannon({ url, connections, durationSec, newConnectionPerRequest }) {
+async function runAutocannon({ url, connections, durationSec, newConnectionPerRequest, method = "GET", headers = {}, body }) {
   if (newConnectionPerRequest) return runCloseLoop({ url, connections, durationSec });
   autocannonMod ??= (await import("autocannon")).default;
   const res = await autocannonMod({
     url,
+    method,
+    headers,
+    body,
     connections,
     duration: durationSec,
     timeout: 10,
@@ -781,7 +787,7 @@ export async function interleave(servers, workloads, repeats, { durationSec, war
       for (const s of servers) {
         const cell = (cells[w.name][s.name] ??= { runs: [], check: null });
         const url = `http://127.0.0.1:${s.port}${w.path}`;
-        const loadOpts = { serverCloses: !!cell.check?.serverCloses, url, connections: w.connections, newConnectionPerRequest: !!w.newConnectionPerRequest, expectStatus: w.expectStatus ?? 200, cpu: loadCpu };
+        const loadOpts = { serverCloses: !!cell.check?.serverCloses, url, connections: w.connections, newConnectionPerRequest: !!w.newConnectionPerRequest, expectStatus: w.expectStatus ?? 200, cpu: loadCpu, method: w.method, headers: w.headers, body: w.body };
         n++;
         if (rep === 0) {
           cell.check = await checkOnce(url, w);
@@ -823,7 +829,7 @@ export async function interleave(servers, workloads, repeats, { durationSec, war
 }
 
 async function checkOnce(url, w) {
-  const r = await fetchOnce(url, { connection: w.newConnectionPerRequest ? "close" : "keep-alive" });
+  const r = await fetchOnce(url, { connection: w.newConnectionPerRequest ? "close" : "keep-alive", method: w.method, headers: w.headers, body: w.body });
   const want = w.expectStatus ?? 200;
   if (r.status !== want) return { ok: false, reason: `GET ${w.path} -> ${r.status || r.error}, expected ${want}`, status: r.status };
   if (w.expectBytes != null && r.bytes !== w.expectBytes)

@@ -6,11 +6,12 @@
  *   the collapsed URL, its `translate_path` at another reading of the same URL, so `/cgi-bin/x.sh#/../..` slips
  *   between them);
  * - {@link verifyScript}: `hideDotfiles` and `followSymlinks: false` applied to a script before it runs, on the
- *   resolved path, returning the path to execute.
+ *   resolved path, returning the path to execute (the resolved one).
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import { hasDotComponent } from "./extras.js"
+import { makeVerifier } from "./openVerified.js"
 import { translatePath } from "./urlPath.js"
 
 /** Whether `path` is `directory` or below it (both absolute, without a trailing slash). */
@@ -77,27 +78,53 @@ export interface ScriptGate {
 const hasDotSegment = (urlPath: string): boolean => urlPath.split("/").some((segment) => segment.startsWith("."))
 
 /**
+ * `path` with its links resolved as far as it exists: the real path of its longest existing prefix, then the rest
+ * as spelled (`PATH_TRANSLATED` usually names nothing; through `g -> .git` it names the repository's files).
+ */
+const realOfExistingPrefix = (fs: FileSystem.FileSystem, path: string): Effect.Effect<string> =>
+  Effect.gen(function*() {
+    let prefix = withoutTrailingSlash(path)
+    let rest = ""
+    for (;;) {
+      const real = yield* realPathOrUndefined(fs, prefix)
+      if (real !== undefined) return rest === "" ? real : withoutTrailingSlash(real) + "/" + rest
+      const slash = prefix.lastIndexOf("/")
+      if (slash <= 0) return path
+      rest = rest === "" ? prefix.slice(slash + 1) : prefix.slice(slash + 1) + "/" + rest
+      prefix = prefix.slice(0, slash)
+    }
+  })
+
+/**
  * The path to execute for `scriptFile` (translated, under `gate.root`), or `undefined` when the options refuse it
- * or it does not exist (the caller answers as for a missing script). With `hideDotfiles`, a dot component in the
- * script's path, in its real path below the root, or in `pathInfo` (a script that reads `PATH_TRANSLATED` would
- * serve `/cgi-bin/show/.git/config`) refuses it. With `followSymlinks: false` the script's real path must be inside
- * the root's, and that verified path is run rather than the link (a link re-pointed after the check cannot change
- * what runs).
+ * or it does not exist (the caller answers as for a missing script). The rules are the static handler's
+ * (`makeVerifier`), judged on the script's real path: with `hideDotfiles`, a dot component in the script's path or
+ * its real path (below the root; anywhere outside it) refuses it, and so does one in `pathInfo`, spelled or in the
+ * real path of `pathTranslated` (a script that reads `PATH_TRANSLATED` would serve `/cgi-bin/show/.git/config`, or
+ * `/cgi-bin/show/g/config` with `g -> .git`); with `followSymlinks: false` the real path must be inside the root's.
+ * With either option the verified real path is what runs, not the link, so a link re-pointed after the check cannot
+ * change what runs; that path is resolved once more after the checks and must not have changed. Left open: a
+ * writer who can replace a directory on that real path itself between this check and the `execve` (the kernel
+ * resolves the path again; Node cannot `fexecve` an opened descriptor, and `/proc/self/fd/N` does not survive
+ * close-on-exec for an interpreted script).
  */
 export const verifyScript = (
   fs: FileSystem.FileSystem,
   gate: ScriptGate,
   scriptFile: string,
-  pathInfo: string
+  pathInfo: string,
+  pathTranslated?: string
 ): Effect.Effect<string | undefined> =>
   Effect.gen(function*() {
     if (gate.hideDotfiles && (hasDotComponent(gate.root, scriptFile) || hasDotSegment(pathInfo))) return undefined
     if (gate.followSymlinks && !gate.hideDotfiles) return scriptFile
+    const verifier = makeVerifier(gate.root, { confine: !gate.followSymlinks, hideDotfiles: gate.hideDotfiles })!
     const real = yield* realPathOrUndefined(fs, scriptFile)
-    const realRoot = yield* realPathOrUndefined(fs, gate.root)
-    if (real === undefined || realRoot === undefined) return undefined
-    const inside = within(real, withoutTrailingSlash(realRoot))
-    if (!gate.followSymlinks && !inside) return undefined
-    if (gate.hideDotfiles && inside && hasDotComponent(withoutTrailingSlash(realRoot), real)) return undefined
-    return gate.followSymlinks ? scriptFile : real
+    if (real === undefined || !verifier.allowsReal(real)) return undefined
+    if (gate.hideDotfiles && pathTranslated !== undefined && pathInfo !== "") {
+      // Only the dot rule: PATH_INFO is a string handed to the script, not a file the server opens.
+      const dots = makeVerifier(gate.root, { confine: false, hideDotfiles: true })!
+      if (!dots.allowsReal(yield* realOfExistingPrefix(fs, pathTranslated))) return undefined
+    }
+    return (yield* realPathOrUndefined(fs, real)) === real ? real : undefined
   })

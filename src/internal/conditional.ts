@@ -4,6 +4,7 @@
  * beyond Python, `ETag`, `If-None-Match` and `If-Range` (RFC 9110 §13).
  */
 import { pySplit } from "./pythonText.js"
+import { trimOws } from "./ows.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // email._parseaddr._parsedate_tz
@@ -264,7 +265,7 @@ const entityTags = (value: string): Array<string> => {
 
 /** Weak comparison (RFC 9110 §8.8.3.2), as `If-None-Match` uses: `*` or any tag with the same opaque part. */
 export const ifNoneMatchMatches = (header: string, etag: string): boolean => {
-  const trimmed = header.trim()
+  const trimmed = trimOws(header)
   if (trimmed === "*") return true
   const tags = entityTags(trimmed)
   const target = opaque(etag)
@@ -276,7 +277,7 @@ export const ifNoneMatchMatches = (header: string, etag: string): boolean => {
  * does); a date must equal the `Last-Modified` second exactly. Anything else: serve the whole representation.
  */
 export const ifRangeMatches = (header: string, etag: string | undefined, mtimeSeconds: number): boolean => {
-  const value = header.trim()
+  const value = trimOws(header)
   if (value.startsWith("\"") || value.startsWith("W/\"")) {
     return etag !== undefined && !value.startsWith("W/") && value === etag
   }

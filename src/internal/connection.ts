@@ -33,7 +33,9 @@ import {
 import type { FileBody, Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
 import * as Fs from "node:fs"
+import { BodyRateDeadline } from "./bodyRate.js"
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
+import { type HostPolicy, requestAuthority } from "./hostCheck.js"
 import { pyRepr } from "./pythonText.js"
 import {
   buildHead,
@@ -56,7 +58,8 @@ export interface Transport {
   on(event: "data", listener: (chunk: Buffer) => void): unknown
   on(event: "end" | "close" | "drain" | "timeout", listener: () => void): unknown
   on(event: "error", listener: (error: Error) => void): unknown
-  off(event: "drain" | "close", listener: () => void): unknown
+  off(event: "drain" | "close" | "end" | "timeout", listener: () => void): unknown
+  off(event: "data", listener: (chunk: Buffer) => void): unknown
   readonly destroyed: boolean
   /** Bytes accepted by `write` and not yet handed to the kernel (a socket's; a test transport may leave it out). */
   readonly writableLength?: number
@@ -84,6 +87,8 @@ export interface Engine {
   readonly headerTimeoutMs: number
   /** Close a connection whose request body is silent this long (reading not paused by us); 0 disables. */
   readonly bodyTimeoutMs: number
+  /** Bytes a second a request body must average, after `bodyTimeoutMs` of grace; 0 disables. */
+  readonly bodyMinRate: number
   /** An unread request body up to this size is read and dropped to keep the connection; larger closes it. */
   readonly maxDrainBytes: number
   readonly keepAliveOnError: boolean
@@ -91,7 +96,20 @@ export interface Engine {
   readonly log: AccessLogService
   readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
   readonly secure: boolean
+  /** The DNS-rebinding rule (`hostCheck.hostPolicy`), set once the listener knows its address; none: no check. */
+  hostPolicy: HostPolicy | undefined
 }
+
+/**
+ * 403, as Vite and webpack-dev-server answer: a refusal browsers neither retry nor cache. (421 Misdirected Request
+ * would invite a retry on another connection, which cannot help.) The Host is not echoed.
+ */
+const HOST_REFUSED = new HttpError({
+  status: 403,
+  message: "Host not allowed",
+  explain: "This server listens on a loopback address and answers only requests for localhost, a loopback address " +
+    "or a name allowed with --allowed-host (DNS rebinding defence)."
+})
 
 const CONTINUE_LINE = (protocolVersion: string) => protocolVersion + " 100 Continue\r\n\r\n"
 /** Buffered request-body bytes above which reading from the socket pauses. */
@@ -124,7 +142,7 @@ class BodySink {
   ended = false
   discarding = false
   failure: RequestBodyError | undefined = undefined
-  private waiter: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>) => void) | undefined
+  waiter: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>) => void) | undefined
 
   constructor(readonly expected: number, private readonly onConsumed: () => void) {}
 
@@ -159,7 +177,7 @@ class BodySink {
       }
     }
   }
-  private take(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>> | undefined {
+  take(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>> | undefined {
     if (this.chunks.length > 0) {
       const chunk = Chunk.unsafeFromArray(this.chunks)
       this.chunks = []
@@ -171,6 +189,45 @@ class BodySink {
     if (this.ended) return Effect.fail(Option.none())
     return undefined
   }
+  /**
+   * The whole body in one buffer, without a `Stream` step per chunk; fails past `limit` bytes. Reads what the
+   * stream has not taken yet.
+   */
+  readAll(limit: number, tooLarge: () => RequestBodyError): Effect.Effect<Uint8Array, RequestBodyError> {
+    const parts: Array<Uint8Array> = []
+    let size = 0
+    const loop: Effect.Effect<Uint8Array, RequestBodyError> = Effect.suspend(() => {
+      const next = this.take()
+      if (next === undefined) {
+        return Effect.async<Uint8Array, RequestBodyError>((resume) => {
+          this.waiter = (effect) => {
+            this.waiter = undefined
+            resume(Effect.matchEffect(effect, {
+              onFailure: (end) => end._tag === "Some" ? Effect.fail(end.value) : Effect.succeed(joined()),
+              onSuccess: (chunk) => collectChunk(chunk)
+            }))
+          }
+          return Effect.sync(() => {
+            this.waiter = undefined
+          })
+        })
+      }
+      return Effect.matchEffect(next, {
+        onFailure: (end) => end._tag === "Some" ? Effect.fail(end.value) : Effect.succeed(joined()),
+        onSuccess: (chunk) => collectChunk(chunk)
+      })
+    })
+    const joined = () => parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    const collectChunk = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<Uint8Array, RequestBodyError> => {
+      for (const piece of chunk) {
+        size += piece.length
+        parts.push(piece)
+      }
+      return size > limit ? Effect.fail(tooLarge()) : loop
+    }
+    return loop
+  }
+
   readonly stream: Stream.Stream<Uint8Array, RequestBodyError> = Stream.repeatEffectChunkOption(
     Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>((resume) => {
       const next = this.take()
@@ -200,7 +257,12 @@ class IncomingRequest implements Request {
   readonly localAddress: string
   readonly localPort: number
   readonly secure: boolean
-  constructor(head: RequestHead, connection: Connection, readonly body: Stream.Stream<Uint8Array, RequestBodyError>) {
+  constructor(
+    head: RequestHead,
+    readonly connection: Connection,
+    readonly body: Stream.Stream<Uint8Array, RequestBodyError>,
+    readonly sink: BodySink | undefined
+  ) {
     this.method = head.method
     this.target = head.target
     this.path = head.path
@@ -233,6 +295,8 @@ interface InFlight {
   responseStarted: boolean
   /** `Expect: 100-continue` went to a hook and no `100 Continue` has been sent: the client may hold its body back. */
   awaitingContinue: boolean
+  /** The handler wrote its response itself (`respondNow`) or took the socket (`detach`): its result is not written. */
+  responded: boolean
 }
 
 /** Why a connection's bytes stopped: the peer, a timeout, the server's shutdown. */
@@ -256,6 +320,11 @@ export class Connection {
   private probe: ReturnType<typeof setInterval> | undefined = undefined
   private probing = false
   private headTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** The socket was handed over (a WebSocket upgrade): nothing more is read or written here. */
+  private upgraded = false
+  /** `next` is running further up the stack. */
+  private advancing = false
+  private bodyRate: BodyRateDeadline | undefined = undefined
   private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
@@ -282,6 +351,9 @@ export class Connection {
     transport.on("error", this.onError)
     transport.on("timeout", this.onTimeout)
     if (engine.idleTimeoutMs > 0) transport.setTimeout(engine.idleTimeoutMs)
+    // A new connection holds a slot under the connection cap: its first head is due within the header timeout from
+    // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections.
+    if (engine.headerTimeoutMs > 0) this.headTimer = setTimeout(this.onHeadTimeout, engine.headerTimeoutMs)
   }
 
   /** Whether no request is being answered (a shutdown may close it at once). */
@@ -346,6 +418,7 @@ export class Connection {
     this.finished = true
     this.readEnded = true
     if (this.headTimer !== undefined) this.clearHeadTimer()
+    this.stopBodyRate()
     this.bodyTarget?.fail(new RequestBodyError({ reason: "ClientClosed", message: "the client closed the connection" }))
     const fiber = this.current?.fiber
     if (fiber !== undefined) {
@@ -357,6 +430,11 @@ export class Connection {
 
   private readonly onError = (_error: Error): void => {
     // ECONNRESET and friends: "close" follows and cleans up.
+  }
+
+  private stopBodyRate(): void {
+    this.bodyRate?.stop()
+    this.bodyRate = undefined
   }
 
   private readonly onTimeout = (): void => {
@@ -384,11 +462,13 @@ export class Connection {
         case "BodyEnd":
           this.bodyTarget?.end()
           this.bodyTarget = undefined
+          this.stopBodyRate()
           if (this.current !== undefined && this.engine.bodyTimeoutMs > 0) this.transport.setTimeout(0)
           break
         case "BodyError":
           this.bodyTarget?.fail(event.error)
           this.bodyTarget = undefined
+          this.stopBodyRate()
           this.readEnded = true
           // Input that ends inside a body is no half-close: the request can never be whole. The handler learns it
           // from the body stream (and may answer, e.g. 400); one that stays silent is dropped after LINGER_MS, so its
@@ -421,11 +501,13 @@ export class Connection {
       this.startProbe()
       // Our own backpressure is not the client's silence.
       if (receiving) this.transport.setTimeout(0)
+      this.bodyRate?.pause()
     } else if (!full && this.paused) {
       this.paused = false
       this.stopProbe()
       this.transport.resume()
       if (receiving) this.transport.setTimeout(this.engine.bodyTimeoutMs)
+      this.bodyRate?.resume()
     }
   }
 
@@ -456,6 +538,18 @@ export class Connection {
 
   /** Starts on the next queued item, or waits for one, or closes when nothing more can come. */
   private next(): void {
+    // A request answered synchronously calls back here through `done`: the loop below picks up the next one, so a
+    // burst of pipelined requests is served iteratively, never one stack frame deeper per request.
+    if (this.advancing) return
+    this.advancing = true
+    try {
+      this.advance()
+    } finally {
+      this.advancing = false
+    }
+  }
+
+  private advance(): void {
     while (this.current === undefined && !this.finished) {
       if (this.closing) return this.finish()
       const item = this.queue.shift()
@@ -481,7 +575,7 @@ export class Connection {
   private start(head: RequestHead, body: BodySink | undefined): void {
     const engine = this.engine
     const transport = this.transport
-    const request = new IncomingRequest(head, this, body === undefined ? emptyBody : body.stream)
+    const request = new IncomingRequest(head, this, body === undefined ? emptyBody : body.stream, body)
     const version = head.version
     // Python's parse_request: close unless both sides speak 1.1, then the Connection header decides.
     let keepAlive = version !== HTTP_0_9 && engine.protocol11 && versionAtLeast(version, 1, 1)
@@ -491,27 +585,44 @@ export class Connection {
       if (lower === "close") keepAlive = false
       else if (lower === "keep-alive" && engine.protocol11) keepAlive = true
     }
+    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 leaves the framing in doubt; close after the response (the decoder
+    // reads nothing after the body either).
+    if (head.framing === "chunked" && !versionAtLeast(version, 1, 1)) keepAlive = false
     const inFlight: InFlight = {
       request,
       body,
       fiber: undefined,
       keepAlive,
       responseStarted: false,
-      awaitingContinue: false
+      awaitingContinue: false,
+      responded: false
     }
     this.current = inFlight
     // While its body arrives, a request is bounded by the body timeout; otherwise by nothing (the handler's time).
     if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0) transport.setTimeout(engine.bodyTimeoutMs)
     else if (engine.idleTimeoutMs > 0) transport.setTimeout(0)
+    // The silence timeout restarts on every byte; a body trickling in is bounded by its average rate.
+    if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0 && engine.bodyMinRate > 0) {
+      this.stopBodyRate()
+      const from = body.received
+      this.bodyRate = new BodyRateDeadline(engine.bodyTimeoutMs, engine.bodyMinRate, () => body.received - from, this.onTimeout)
+    }
 
+    // The one place every request passes before any handler (static, CGI, upload, listings, OPTIONS…) or 100 Continue.
+    const hostRefused = engine.hostPolicy !== undefined &&
+      !engine.hostPolicy(requestAuthority(head.target, head.headers.get("host")))
     const expect = head.headers.get("expect")
-    const wantsContinue = expect !== undefined && expect.toLowerCase() === "100-continue" && engine.protocol11 &&
-      versionAtLeast(version, 1, 1)
+    const expects100 = expect !== undefined && expect.toLowerCase() === "100-continue"
+    // Refused without 100 Continue, the client may hold its body back: the connection closes after the 403.
+    if (hostRefused && expects100) inFlight.awaitingContinue = true
+    const wantsContinue = !hostRefused && expects100 && engine.protocol11 && versionAtLeast(version, 1, 1)
     const hook = wantsContinue ? engine.handlers.expectContinue : undefined
     if (wantsContinue && hook === undefined) transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
 
     const handler = engine.handlers.byMethod.get(head.method)
-    let program: Effect.Effect<Response, HttpError, Scope.Scope> = handler === undefined
+    let program: Effect.Effect<Response, HttpError, Scope.Scope> = hostRefused
+      ? Exit.fail(HOST_REFUSED)
+      : handler === undefined
       ? Exit.fail(new HttpError({ status: 501, message: `Unsupported method (${pyRepr(head.method)})` }))
       : handler(request)
     let task: Effect.Effect<void, ClientGone, Scope.Scope> | undefined
@@ -533,13 +644,58 @@ export class Connection {
     // The response is written inside the request's scope: a streamed body's resources (a file handle, a child
     // process) outlive the handler's return but not the write.
     task ??= Effect.matchCauseEffect(program, {
-      onSuccess: (response) => this.respond(inFlight, response) ?? Effect.void,
+      onSuccess: (response) => inFlight.responded ? Effect.void : this.respond(inFlight, response) ?? Effect.void,
       onFailure: (cause) => this.failed(inFlight, cause) ?? Effect.void
     })
-    const run = Effect.scoped(task)
+    // A handler map that promises not to use the request's scope runs without one (see `HandlerMap.scoped`).
+    const run = engine.handlers.scoped === false
+      ? task as Effect.Effect<void, ClientGone>
+      : Effect.scoped(task)
     const fiber = engine.runFork(Effect.catchAll(run, () => Effect.interrupt))
     inFlight.fiber = fiber
     fiber.addObserver((exit) => this.onRequestExit(inFlight, exit))
+  }
+
+  /**
+   * Writes `response` for `request` now, from inside its handler, whose own result is then not written: an
+   * `@effect/platform` app writes its response before its scope closes. A body write that fails closes the
+   * connection (the framing is lost).
+   */
+  respondNow(request: Request, response: Response): Effect.Effect<void, ClientGone> {
+    const inFlight = this.current
+    if (inFlight === undefined || inFlight.request !== request || inFlight.responded) return Effect.void
+    inFlight.responded = true
+    if (this.transport.destroyed) return Effect.fail(new ClientGone())
+    const writing = this.respond(inFlight, response)
+    return writing === undefined ? Effect.void : Effect.tapError(writing, () => Effect.sync(() => this.transport.destroy()))
+  }
+
+  /**
+   * Hands the socket over for a protocol switch (a WebSocket upgrade): no more reading, timeouts or responses here;
+   * the handler's fiber is still interrupted when the socket closes. `undefined` when bytes after the request are
+   * already buffered or a response has begun.
+   */
+  detach(request: Request): Transport | undefined {
+    const inFlight = this.current
+    if (
+      inFlight === undefined || inFlight.request !== request || inFlight.responseStarted || inFlight.responded ||
+      this.finished || this.queue.length > 0 || !this.decoder.isIdle || inFlight.body !== undefined
+    ) return undefined
+    inFlight.responded = true
+    inFlight.keepAlive = false
+    this.upgraded = true
+    const transport = this.transport
+    transport.off("data", this.onData)
+    transport.off("end", this.onEnd)
+    transport.off("timeout", this.onTimeout)
+    this.stopProbe()
+    if (this.headTimer !== undefined) this.clearHeadTimer()
+    if (this.paused) {
+      this.paused = false
+      transport.resume()
+    }
+    transport.setTimeout(0)
+    return transport
   }
 
   private onRequestExit(inFlight: InFlight, exit: Exit.Exit<void, never>): void {
@@ -556,6 +712,7 @@ export class Connection {
   /** The response has been written: decide between the next request and closing. */
   private done(inFlight: InFlight): void {
     this.current = undefined
+    if (this.upgraded) return
     let keepAlive = inFlight.keepAlive
     const body = inFlight.body
     if (body !== undefined && !body.ended) {
@@ -628,6 +785,10 @@ export class Connection {
         if (value === "close") keepAlive = false
         else if (value === "keep-alive") keepAlive = true
       } else if (name.length === 14 && name.toLowerCase() === "content-length") hasLength = true
+      // A body the handler frames itself in chunks (an `@effect/platform` stream) keeps the connection too.
+      else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+        hasLength = headers[i]![1].toLowerCase() === "chunked"
+      }
     }
     const noBody = request.method === "HEAD" || isBodiless(status)
     // Without a length the body is framed by closing, whatever keep-alive said (Python would leave the client
@@ -830,6 +991,7 @@ export class Connection {
   private finish(): void {
     if (this.finished) return
     this.finished = true
+    this.stopBodyRate()
     const transport = this.transport
     if (this.paused) transport.resume()
     const linger = () => {
@@ -858,3 +1020,30 @@ const asksToClose = (headers: HttpError["headers"]): boolean =>
 /** Reads a request body whole (for handlers that want it in memory; bounded by the decoder's body limit). */
 export const readBody = (request: Request): Effect.Effect<Uint8Array, RequestBodyError> =>
   Effect.map(Stream.runCollect(request.body), (chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks)))
+
+/**
+ * `Connection.respondNow` for a request of this engine; `undefined` for any other request value.
+ */
+export const respondNow = (request: Request, response: Response): Effect.Effect<void, unknown> | undefined =>
+  request instanceof IncomingRequest ? request.connection.respondNow(request, response) : undefined
+
+/**
+ * `Connection.detach` for a request of this engine; `undefined` for any other request value.
+ */
+export const detachSocket = (request: Request): Transport | undefined =>
+  request instanceof IncomingRequest ? request.connection.detach(request) : undefined
+
+/**
+ * The whole body of a request of this engine in one buffer (`BodySink.readAll`); `undefined` for any other request
+ * value. An empty body is an empty buffer.
+ */
+export const readWholeBody = (
+  request: Request,
+  limit: number,
+  tooLarge: () => RequestBodyError
+): Effect.Effect<Uint8Array, RequestBodyError> | undefined => {
+  if (!(request instanceof IncomingRequest)) return undefined
+  return request.sink === undefined ? Effect.succeed(EMPTY_BYTES) : request.sink.readAll(limit, tooLarge)
+}
+
+const EMPTY_BYTES = new Uint8Array(0)

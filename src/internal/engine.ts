@@ -13,6 +13,12 @@ import { DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, headConfigProblem } 
 /** This package's version (the `Server` header's first word). */
 export const ENGINE_VERSION = "0.1.0"
 
+/**
+ * Bytes a second a request body must average, after the body timeout's grace: Apache's `mod_reqtimeout` default
+ * (`MinRate=500`). A 100 MiB upload may then take 58 hours; one byte a minute is closed after the grace.
+ */
+export const DEFAULT_BODY_MIN_RATE = 500
+
 /** A duration option in milliseconds, or the default. */
 export const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
@@ -48,12 +54,15 @@ export const makeEngine = (
       writeTimeoutMs: millis(options.writeTimeout, 60_000),
       headerTimeoutMs: millis(options.headerTimeout, 30_000),
       bodyTimeoutMs: millis(options.bodyTimeout, millis(options.idleTimeout, 120_000)),
+      bodyMinRate: options.bodyMinRate ?? DEFAULT_BODY_MIN_RATE,
       maxDrainBytes: options.maxDrainBytes ?? 64 * 1024,
       keepAliveOnError: options.keepAliveOnError ?? false,
       handlers,
       log,
       runFork: Runtime.runFork(runtime),
-      secure
+      secure,
+      // Known once the listener has an address (Server.make sets it).
+      hostPolicy: undefined
     }
   })
 

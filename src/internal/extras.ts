@@ -9,13 +9,29 @@ import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
 import { fieldValueProblem, TOKEN } from "./headEncoder.js"
 import { makeVerifier } from "./openVerified.js"
+import { trimOws } from "./ows.js"
 import { belowRoot } from "./rootPath.js"
 
 // The grammar is the head encoder's; re-exported for the option checks that use it.
 export { fieldValueProblem, TOKEN } from "./headEncoder.js"
 
-/** Fields that frame the message or the connection: the handler and the engine own them. */
-const RESERVED = new Set(["content-length", "transfer-encoding", "connection", "content-range"])
+/**
+ * Fields an extra header may not set: they frame the message or the connection (`Content-Length`,
+ * `Transfer-Encoding`, `Connection`, `Content-Range`), say which variant the body is (`Content-Encoding`: a gzip body
+ * labelled `identity` is unreadable), or are the validators the server computes and answers conditional requests
+ * with (`ETag`, `Last-Modified`: a fixed `ETag` would be sent while `If-None-Match` compared another). The handler
+ * and the engine own them. `Vary` is merged rather than replaced (see {@link mergeVary}), and `Content-Type` replaces
+ * the default except on a multi-range `206`, whose `multipart/byteranges; boundary=…` delimits the body.
+ */
+const RESERVED = new Set([
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "content-range",
+  "content-encoding",
+  "etag",
+  "last-modified"
+])
 
 /** Why `[name, value]` cannot be an extra response header, or `undefined`. */
 export const extraHeaderProblem = (name: string, value: string): string | undefined => {
@@ -69,25 +85,73 @@ export const withoutReplaced = (
 ): ReadonlyArray<HeaderField> =>
   replaced.size === 0 ? fields : fields.filter(([name]) => !replaced.has(name.toLowerCase()))
 
-/** The headers of a successful response, after the handler's own. */
-const decorate = (extras: Extras) => {
-  const replaced = new Set(extras.headers.map(([name]) => name.toLowerCase()))
-  return (response: Response.Response): Response.Response => decorateWith(extras, replaced, response)
+/**
+ * `fields` with the extra `Vary` values merged into the handler's own `Vary` (one field, the handler's members first,
+ * each member once whatever its case): the handler's members say which request fields chose the body (a
+ * precompressed or compressed variant, a JSON listing), so they are never dropped.
+ */
+export const mergeVary = (fields: ReadonlyArray<HeaderField>, extra: ReadonlyArray<string>): ReadonlyArray<HeaderField> => {
+  const isVary = ([name]: HeaderField) => name.toLowerCase() === "vary"
+  const members: Array<string> = []
+  const seen = new Set<string>()
+  for (const value of [...fields.filter(isVary).map(([, value]) => value), ...extra]) {
+    for (const member of value.split(",").map((m) => m.trim()).filter((m) => m !== "")) {
+      if (!seen.has(member.toLowerCase())) {
+        seen.add(member.toLowerCase())
+        members.push(member)
+      }
+    }
+  }
+  if (members.length === 0) return fields
+  // `*` alone says it all (RFC 9110 §12.5.5).
+  const value = seen.has("*") ? "*" : members.join(", ")
+  return [...fields.filter((field) => !isVary(field)), ["Vary", value]]
 }
 
-const decorateWith = (extras: Extras, replaced: ReadonlySet<string>, response: Response.Response): Response.Response => {
+const MULTIPART = /^multipart\/byteranges\b/i
+
+/** The headers of a successful response, after the handler's own. */
+const decorate = (extras: Extras) => {
+  const vary = extras.headers.filter(([name]) => name.toLowerCase() === "vary").map(([, value]) => value)
+  const others = extras.headers.filter(([name]) => name.toLowerCase() !== "vary")
+  const replaced = new Set(others.map(([name]) => name.toLowerCase()))
+  // A multi-range 206 keeps its own `Content-Type`: the boundary it names is how the body is read.
+  const keepType = new Set([...replaced].filter((name) => name !== "content-type"))
+  const othersKeepingType = others.filter(([name]) => name.toLowerCase() !== "content-type")
+  return (response: Response.Response): Response.Response => {
+    const multipart = response.status === 206 &&
+      response.headers.some(([name, value]) => name.toLowerCase() === "content-type" && MULTIPART.test(value))
+    return decorateWith(
+      extras,
+      multipart ? keepType : replaced,
+      multipart ? othersKeepingType : others,
+      vary,
+      response
+    )
+  }
+}
+
+const decorateWith = (
+  extras: Extras,
+  replaced: ReadonlySet<string>,
+  headers: ReadonlyArray<HeaderField>,
+  vary: ReadonlyArray<string>,
+  response: Response.Response
+): Response.Response => {
   const status = response.status
   const added: Array<HeaderField> = []
   let own = response.headers
   if (status === 200 || status === 206) {
     own = withoutReplaced(own, replaced)
-    added.push(...extras.headers)
+    added.push(...headers)
   }
+  // A 304 carries the Vary its 200 would (RFC 9110 §15.4.5).
+  if (vary.length > 0 && (status === 200 || status === 206 || status === 304)) own = mergeVary(own, vary)
   if (extras.cacheControl !== undefined && (status === 200 || status === 206 || status === 304)) {
     added.push(["Cache-Control", extras.cacheControl])
   }
   if (extras.cors) added.push(ALLOW_ORIGIN)
-  return added.length === 0 ? response : { ...response, headers: [...own, ...added] }
+  return added.length === 0 && own === response.headers ? response : { ...response, headers: [...own, ...added] }
 }
 
 /** Errors get the CORS header only (so a cross-origin script can read a 404), never the extra headers. */
@@ -135,7 +199,7 @@ export const preflight = (
   ]
   const requested = header("access-control-request-headers")
   if (requested !== undefined) {
-    const names = requested.split(",").map((name) => name.trim()).filter((name) => name !== "")
+    const names = requested.split(",").map(trimOws).filter((name) => name !== "")
     if (names.length > 0 && names.every((name) => TOKEN.test(name))) {
       headers.push(["Access-Control-Allow-Headers", names.join(", ")])
     }

@@ -57,10 +57,11 @@ export interface Listed<T> {
 export type NameShown = (name: string) => boolean
 
 /**
- * Whether a symbolic link in the directory may be listed (`followSymlinks: false`: its target inside the root);
- * `undefined`: every link is.
+ * With a rule on links (`followSymlinks: false`, `hideDotfiles`, CGI directories): what a symbolic link in the
+ * directory shows, judged on the object opened through it (`Verifier.linkTarget`): its `fstat`, `"hidden"`, or
+ * `"unknown"` (listed without size or time). `undefined`: every link is listed, its target `stat`ed by path.
  */
-export type LinkShown = ((path: string) => Promise<boolean>) | undefined
+export type LinkShown = ((path: string) => Promise<NodeFs.Stats | "hidden" | "unknown">) | undefined
 
 /**
  * The first `cap` items in the listing's name order, of items arriving in the directory's order, holding at most
@@ -132,6 +133,31 @@ const missing = (name: string, isSymlink: boolean): ListedEntry => ({
   mtimeMs: undefined
 })
 
+const entryOf = (name: string, isSymlink: boolean, stats: NodeFs.Stats): ListedEntry => ({
+  name,
+  isDirectory: stats.isDirectory(),
+  isSymlink,
+  size: stats.size,
+  mtimeMs: stats.mtimeMs
+})
+
+/**
+ * One entry under a rule on links: `lstat` first (the name may have become a link since `readdir`), and a link
+ * shows what `linkShown` opened and checked, never a second look by path (a link re-pointed between a check and
+ * a `stat` showed an outside file's size).
+ */
+const checkedEntry = async (
+  full: string,
+  name: string,
+  linkShown: NonNullable<LinkShown>
+): Promise<ListedEntry | undefined> => {
+  const own = await NodeFs.promises.lstat(full).catch(() => undefined)
+  if (own === undefined) return missing(name, false)
+  if (!own.isSymbolicLink()) return entryOf(name, false, own)
+  const target = await linkShown(full)
+  return target === "hidden" ? undefined : target === "unknown" ? missing(name, true) : entryOf(name, true, target)
+}
+
 /** Through `node:fs`, for the JSON and rich listings: a `stat` per entry kept (links: and the link check). */
 export const readEntriesNode = async (
   directory: string,
@@ -143,19 +169,10 @@ export const readEntriesNode = async (
   const scanned = await scanNode(directory, nameShown, cap, signal)
   const entries = await mapLimit(scanned.entries, STAT_CONCURRENCY, async (dirent) => {
     const { name } = dirent
-    const isSymlink = dirent.isSymbolicLink()
     const full = pyJoin(directory, name)
-    if (isSymlink && linkShown !== undefined && !(await linkShown(full))) return undefined
-    return NodeFs.promises.stat(full).then(
-      (stats): ListedEntry => ({
-        name,
-        isDirectory: stats.isDirectory(),
-        isSymlink,
-        size: stats.size,
-        mtimeMs: stats.mtimeMs
-      }),
-      () => missing(name, isSymlink)
-    )
+    if (linkShown !== undefined) return checkedEntry(full, name, linkShown)
+    const isSymlink = dirent.isSymbolicLink()
+    return NodeFs.promises.stat(full).then((stats) => entryOf(name, isSymlink, stats), () => missing(name, isSymlink))
   }, signal)
   return { ...scanned, entries: entries.filter((e): e is ListedEntry => e !== undefined) }
 }
@@ -184,7 +201,10 @@ export const readListingNode = async (
     if (!dirent.isSymbolicLink()) return { name, isDirectory: dirent.isDirectory(), isSymlink: false }
     links = true
     const full = pyJoin(directory, name)
-    if (linkShown !== undefined && !(await linkShown(full))) return undefined
+    if (linkShown !== undefined) {
+      const target = await linkShown(full)
+      return target === "hidden" ? undefined : { name, isDirectory: target !== "unknown" && target.isDirectory(), isSymlink: true }
+    }
     return NodeFs.promises.stat(full).then(
       (target) => ({ name, isDirectory: target.isDirectory(), isSymlink: true }),
       () => ({ name, isDirectory: false, isSymlink: true })
@@ -195,7 +215,9 @@ export const readListingNode = async (
 
 /**
  * Through `FileSystem` (`cache: false`): `stat` and `readLink` per entry kept. `FileSystem` reads the names whole
- * (no streaming), but only the first `cap` are examined and kept.
+ * (no streaming), but only the first `cap` are examined and kept. With a rule on links, through `node:fs` as
+ * {@link readEntriesNode} (the directory is then a verified descriptor's path, and links are judged on what they
+ * open, which `FileSystem` cannot do).
  */
 export const readEntries = (
   fs: FileSystem.FileSystem,
@@ -204,6 +226,17 @@ export const readEntries = (
   linkShown: LinkShown,
   concurrency: number = STAT_CONCURRENCY,
   cap: number = MAX_LISTED_ENTRIES
+): Effect.Effect<Listed<ListedEntry>, unknown> =>
+  linkShown !== undefined
+    ? Effect.tryPromise({ try: () => readEntriesNode(directory, nameShown, linkShown, cap), catch: (error) => error })
+    : readEntriesFs(fs, directory, nameShown, concurrency, cap)
+
+const readEntriesFs = (
+  fs: FileSystem.FileSystem,
+  directory: string,
+  nameShown: NameShown,
+  concurrency: number,
+  cap: number
 ): Effect.Effect<Listed<ListedEntry>, PlatformError> =>
   Effect.flatMap(fs.readDirectory(directory), (names) => {
     const first = new FirstByName<string>(cap, (name) => name)
@@ -214,11 +247,7 @@ export const readEntries = (
         const full = pyJoin(directory, name)
         return Effect.flatMap(
           Effect.match(fs.readLink(full), { onFailure: () => false, onSuccess: () => true }),
-          (isSymlink): Effect.Effect<ListedEntry | undefined> =>
-            isSymlink && linkShown !== undefined
-              ? Effect.flatMap(Effect.promise(() => linkShown(full)), (inside) =>
-                inside ? statEntry(fs, full, name, isSymlink) : Effect.succeed(undefined))
-              : statEntry(fs, full, name, isSymlink)
+          (isSymlink): Effect.Effect<ListedEntry | undefined> => statEntry(fs, full, name, isSymlink)
         )
       }, { concurrency }),
       (entries) => ({ ...scanned, entries: entries.filter((e): e is ListedEntry => e !== undefined) })

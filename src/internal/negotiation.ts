@@ -4,6 +4,8 @@
  * are ignored (a range is not narrowed by them); an element with an invalid `q` is skipped.
  */
 
+import { trimOws } from "./ows.js"
+
 const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/
 
 interface Range {
@@ -24,12 +26,12 @@ export const weightedElements = (field: string): Array<{ readonly value: string;
     let valid = true
     for (const parameter of parameters) {
       const eq = parameter.indexOf("=")
-      if (eq < 0 || parameter.slice(0, eq).trim().toLowerCase() !== "q") continue
-      const text = parameter.slice(eq + 1).trim()
+      if (eq < 0 || trimOws(parameter.slice(0, eq)).toLowerCase() !== "q") continue
+      const text = trimOws(parameter.slice(eq + 1))
       if (QVALUE.test(text)) q = Number(text)
       else valid = false
     }
-    if (valid) elements.push({ value: value!.trim(), q })
+    if (valid) elements.push({ value: trimOws(value!), q })
   }
   return elements
 }
@@ -39,8 +41,8 @@ const parseAccept = (accept: string): Array<Range> => {
   for (const { q, value } of weightedElements(accept)) {
     const slash = value.indexOf("/")
     if (slash < 0) continue
-    const type = value.slice(0, slash).trim().toLowerCase()
-    const subtype = value.slice(slash + 1).trim().toLowerCase()
+    const type = trimOws(value.slice(0, slash)).toLowerCase()
+    const subtype = trimOws(value.slice(slash + 1)).toLowerCase()
     if (type === "" || subtype === "" || (type === "*" && subtype !== "*")) continue
     ranges.push({ type, subtype, q })
   }

@@ -21,6 +21,12 @@ export interface Policy {
   readonly confine: boolean
   /** `hideDotfiles`: no component of the real path (below the root, or anywhere when outside it) starts with `.`. */
   readonly hideDotfiles: boolean
+  /**
+   * Absolute directories nothing in or below which is served (`Cgi`: its CGI directories, so a script's source is
+   * never sent as a file, whichever link or spelling led to it). Compared with their real paths, resolved at each
+   * check (a directory created or re-pointed later counts), without regard to case as the CGI gate does.
+   */
+  readonly refuseUnder?: ReadonlyArray<string>
 }
 
 /** The checks of one served root. */
@@ -31,6 +37,13 @@ export interface Verifier {
   readonly allowsPath: (path: string) => boolean
   /** `allowsPath` without blocking the event loop, for listings, which check every link of a directory. */
   readonly allowsPathAsync: (path: string) => Promise<boolean>
+  /**
+   * What a listing shows for the link `path`: the `fstat` of the object opened through it when that object's own
+   * path is allowed (so the size and time shown are those of what was checked, whatever the link points to a
+   * moment later); `"hidden"` when refused; `"unknown"` when it cannot be opened (dangling, no permission) but
+   * its target, resolved now, is allowed: listed without size or time, as a dangling link is.
+   */
+  readonly linkTarget: (path: string) => Promise<NodeFs.Stats | "hidden" | "unknown">
   /**
    * Whether the open descriptor `fd`, opened from `path`, may be served; and the path to read a directory's
    * entries through (`/proc/self/fd/N` on Linux, so later reads stay on the verified directory).
@@ -55,12 +68,29 @@ const hasProcFd = (() => {
   }
 })()
 
+/** Whether `path` is `directory` or below it, both absolute and canonical, compared without regard to case. */
+const within = (path: string, directory: string): boolean => {
+  const p = path.toLowerCase()
+  const d = directory.toLowerCase()
+  return p === d || p.startsWith(d.endsWith("/") ? d : d + "/")
+}
+
+/** The real path of `directory` now, or its spelling when it cannot be resolved (missing: nothing to serve there). */
+const realOrSpelled = (directory: string): string => {
+  try {
+    return NodeFs.realpathSync(directory)
+  } catch {
+    return directory
+  }
+}
+
 /**
- * The checks for `root` under `policy`, or `undefined` when neither option is on (links are then followed
- * anywhere and dot names served, as Python does).
+ * The checks for `root` under `policy`, or `undefined` when no rule is on (links are then followed anywhere and
+ * dot names served, as Python does; files are still opened with `openVerified`, which then only checks the type).
  */
 export const makeVerifier = (root: string, policy: Policy): Verifier | undefined => {
-  if (!policy.confine && !policy.hideDotfiles) return undefined
+  const refuseUnder = policy.refuseUnder ?? []
+  if (!policy.confine && !policy.hideDotfiles && refuseUnder.length === 0) return undefined
   let realRoot = root
   try {
     realRoot = NodeFs.realpathSync(root)
@@ -71,6 +101,8 @@ export const makeVerifier = (root: string, policy: Policy): Verifier | undefined
   const allowsReal = (real: string): boolean => {
     const inside = real === realRoot || real.startsWith(prefix)
     if (policy.confine && !inside) return false
+    // A realpath per CGI directory (~2 µs each, dentries cached): only with `Cgi`, and it follows later changes.
+    if (refuseUnder.some((directory) => within(real, realOrSpelled(directory)))) return false
     if (!policy.hideDotfiles) return true
     const shown = inside ? real.slice(prefix.length) : real
     return !shown.split("/").some((component) => component.startsWith("."))
@@ -110,7 +142,16 @@ export const makeVerifier = (root: string, policy: Policy): Verifier | undefined
       return undefined
     }
   }
-  return { allowsReal, allowsPath, allowsPathAsync, verify }
+  const linkTarget = (path: string): Promise<NodeFs.Stats | "hidden" | "unknown"> =>
+    NodeFs.promises.open(path, FLAGS).then(
+      (handle) =>
+        handle.stat().then(
+          (stats) => (verify(handle.fd, path) === undefined ? "hidden" as const : stats),
+          () => "unknown" as const
+        ).finally(() => handle.close()),
+      () => allowsPathAsync(path).then((allowed) => (allowed ? "unknown" as const : "hidden" as const))
+    )
+  return { allowsReal, allowsPath, allowsPathAsync, verify, linkTarget }
 }
 
 /** A descriptor opened and verified, with its `fstat` and the path to read a directory's entries through. */
@@ -126,11 +167,15 @@ const FLAGS = NodeFs.constants.O_RDONLY | (NodeFs.constants.O_NONBLOCK ?? 0) | (
 
 /**
  * Opens `path` in the scope (closed when the scope closes, whatever happens), then checks that it is a `kind`
- * and that the verifier allows what was opened. Refused or missing: `absent` (the caller's 404). Out of
- * descriptors: 503; I/O errors: 500 (see `fsFailure`).
+ * (from `fstat` of the descriptor: every decision about what is sent — type, size, validators — is made on what
+ * was opened, never on an earlier `stat` of the path) and that the verifier, when there is one, allows what was
+ * opened. Refused, missing or another kind (a FIFO, a device): `absent` (the caller's 404). Out of descriptors:
+ * 503; I/O errors: 500 (see `fsFailure`). Every served file and listed directory is opened here, whatever the
+ * options: a FIFO swapped in for a file after its `stat` would otherwise block the open in a libuv thread until a
+ * writer came (four such opens stopped the server for good).
  */
 export const openVerified = (
-  verifier: Verifier,
+  verifier: Verifier | undefined,
   path: string,
   kind: "File" | "Directory",
   absent: HttpError
@@ -147,7 +192,7 @@ export const openVerified = (
         NodeFs.fstat(fd, (error, stats) => {
           if (error !== null) return resume(Effect.fail(fsFailure(error, absent)))
           if (kind === "File" ? !stats.isFile() : !stats.isDirectory()) return resume(Effect.fail(absent))
-          const readPath = verifier.verify(fd, path)
+          const readPath = verifier === undefined ? (hasProcFd() ? PROC_FD + fd : path) : verifier.verify(fd, path)
           resume(readPath === undefined ? Effect.fail(absent) : Effect.succeed({ fd, stats, readPath }))
         })
       })

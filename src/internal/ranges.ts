@@ -3,6 +3,8 @@
  * `multipart/byteranges` body. Python's `http.server` has none of this.
  */
 
+import { trimOws } from "./ows.js"
+
 /** An inclusive byte range, already clamped to the representation. */
 export interface ByteRange {
   readonly start: number
@@ -43,12 +45,12 @@ const SUFFIX_RANGE = /^-([0-9]+)$/
 export const decideRange = (value: string, size: number): RangeDecision => {
   const eq = value.indexOf("=")
   if (eq < 0) return FULL
-  if (value.slice(0, eq).trim().toLowerCase() !== "bytes") return FULL
+  if (trimOws(value.slice(0, eq)).toLowerCase() !== "bytes") return FULL
   const specs = value.slice(eq + 1).split(",")
   const ranges: Array<ByteRange> = []
   let seen = 0
   for (const raw of specs) {
-    const spec = raw.trim()
+    const spec = trimOws(raw)
     if (spec === "") continue
     seen++
     const int = INT_RANGE.exec(spec)

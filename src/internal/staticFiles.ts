@@ -1,9 +1,10 @@
 /**
  * The body of `SimpleHTTPRequestHandler.send_head` / `list_directory`, plus ranges and entity tags, written against
  * `@effect/platform`'s `FileSystem` and independent of the engine's request type, so the same code serves the
- * engine's handlers and an `HttpApp`.
+ * engine's handlers and an `HttpApp`. Files sent and directories listed are opened with `node:fs` (`openVerified`)
+ * whatever `FileSystem` is provided: only a descriptor of this process can be opened non-blocking and judged by
+ * its `fstat` and its `/proc/self/fd` name, which is what makes a swapped FIFO, device or link harmless.
  */
-import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -57,11 +58,6 @@ export interface StaticConfig {
   readonly smallFileLimit: number
   /** Read size when streaming. */
   readonly chunkSize: number
-  /**
-   * Stream large files with `node:fs` reads on the opened descriptor, one chunk read ahead (the cache's fast
-   * path), rather than `File.readAlloc` one chunk at a time.
-   */
-  readonly directReads: boolean
   /** How many directory entries are examined at once when listing. */
   readonly listingConcurrency: number
   /** Python 3.14's `color-scheme: light dark` style in listings. */
@@ -95,10 +91,11 @@ const nameShown = (config: StaticConfig): ListingEntries.NameShown => (name) =>
   !(config.hideDotfiles && name.startsWith(".")) && !isUploadTemp(name)
 
 /**
- * With `followSymlinks: false` or `hideDotfiles`, a link whose resolved path the verifier refuses is not listed
- * (checked without blocking the event loop: one `realpath` per link).
+ * With `followSymlinks: false`, `hideDotfiles` or CGI directories, a link is judged on what it opens (one open,
+ * `fstat` and close per link, without blocking the event loop): refused, it is not listed; allowed, what is shown
+ * is that object's size and time.
  */
-const linkShown = (config: StaticConfig): ListingEntries.LinkShown => config.verifier?.allowsPathAsync
+const linkShown = (config: StaticConfig): ListingEntries.LinkShown => config.verifier?.linkTarget
 
 const indexAllowed = (config: StaticConfig, candidate: string): boolean =>
   config.confine === undefined || config.confine(candidate)
@@ -257,17 +254,16 @@ const listing = (
       : htmlListing(fs, config, request, directory))
 
 /**
- * Runs `list` on the directory's entries: as they are without a verifier; with one, on the directory opened and
- * verified (`readFrom` is then `/proc/self/fd/N`, so a swap of the path after the check changes nothing read).
+ * Runs `list` on the directory's entries, read through the directory opened (non-blocking) and verified when there
+ * is a verifier (`readFrom` is then `/proc/self/fd/N` on Linux, so a swap of the path after the check changes
+ * nothing read).
  */
 const withVerifiedDirectory = <R>(
   config: StaticConfig,
   directory: string,
-  list: (readFrom: string, opened: Opened | undefined) => Effect.Effect<Response.Response, HttpError, R>
+  list: (readFrom: string, opened: Opened) => Effect.Effect<Response.Response, HttpError, R>
 ): Effect.Effect<Response.Response, HttpError, R | Scope.Scope> =>
-  config.verifier === undefined
-    ? list(directory, undefined)
-    : Effect.flatMap(openVerified(config.verifier, directory, "Directory", noListing), (opened) => list(opened.readPath, opened))
+  Effect.flatMap(openVerified(config.verifier, directory, "Directory", noListing), (opened) => list(opened.readPath, opened))
 
 /** The JSON or rich listing of entries already read (the caller checked one of them is wanted). */
 const entriesResponse = (
@@ -307,36 +303,6 @@ const htmlListing = (
     Effect.map((tail) => listingResponse(config, request, tail))
   )
 
-/** Reads `length` bytes from `start`, a chunk per pull, so nothing is read before the socket wants it. */
-const fileSlice = (
-  file: FileSystem.File,
-  path: string,
-  start: number,
-  length: number,
-  chunkSize: number
-): Stream.Stream<Uint8Array, FileShrunk | PlatformError> =>
-  Stream.suspend(() => {
-    let remaining = length
-    let positioned = false
-    const next = Effect.suspend((): Effect.Effect<Uint8Array, Option.Option<FileShrunk | PlatformError>> => {
-      if (remaining <= 0) return Effect.fail(Option.none())
-      const read = file.readAlloc(Math.min(chunkSize, remaining)).pipe(
-        Effect.mapError((error) => Option.some<FileShrunk | PlatformError>(error)),
-        Effect.flatMap(Option.match({
-          onNone: () => Effect.fail(Option.some<FileShrunk | PlatformError>(new FileShrunk({ path }))),
-          onSome: (chunk) => {
-            remaining -= chunk.length
-            return Effect.succeed(chunk)
-          }
-        }))
-      )
-      if (positioned) return read
-      positioned = true
-      return Effect.zipRight(file.seek(start, "start"), read)
-    })
-    return Stream.repeatEffectOption(next)
-  })
-
 /** A read of the file failed (EIO and the like) after it was opened. */
 export class FileReadFailed extends Data.TaggedError("FileReadFailed")<{ readonly path: string; readonly cause: unknown }> {}
 
@@ -348,9 +314,10 @@ interface PendingRead {
 }
 
 /**
- * `fileSlice` with `node:fs` reads on the descriptor `FileSystem` opened, keeping one read in flight ahead of the
- * consumer, so the disk read of chunk n+1 overlaps the socket write of chunk n (as `createReadStream().pipe()`
- * does). Measured on a 10 MiB file: ~390 MB/s with `readAlloc`, one chunk at a time. The descriptor stays owned
+ `length` bytes from `start` of the opened file, with `node:fs` reads on its descriptor, keeping one read in flight
+ * ahead of the consumer, so the disk read of chunk n+1 overlaps the socket write of chunk n (as
+ * `createReadStream().pipe()` does). Measured on a 10 MiB file: ~390 MB/s with `FileSystem`'s `readAlloc`, one
+ * chunk at a time. The descriptor stays owned
  * by the request's scope: the stream's finalizer waits for the read in flight before that scope may close it (a
  * read on a closed, reused descriptor would read someone else's file or socket).
  */
@@ -447,8 +414,10 @@ type Source =
   }
 
 /**
- * The file part of `send_head`. With a verifier, the file is opened and checked first, and everything sent
- * (validators included) comes from that descriptor; cached bytes were read from such a descriptor.
+ * The file part of `send_head`. The file is opened first (`openVerified`: non-blocking, so a FIFO swapped in
+ * cannot hang a thread; checked by the verifier when there is one), and everything sent — validators, length,
+ * bytes — comes from that descriptor and its `fstat`; cached bytes were read from such a descriptor. The `meta`
+ * of the caller's earlier `stat` only serves cached answers.
  */
 const serveFile = (
   fs: FileSystem.FileSystem,
@@ -459,7 +428,7 @@ const serveFile = (
   source?: Source,
   variant?: Variant
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> =>
-  config.verifier === undefined || source?._tag === "Cached"
+  source?._tag === "Cached"
     ? serveFileFrom(fs, config, request, path, meta, source, variant, undefined)
     : Effect.flatMap(openVerified(config.verifier, path, "File", notFound), (opened) =>
       serveFileFrom(
@@ -473,55 +442,42 @@ const serveFile = (
         opened
       ))
 
+let wholeReads = 0
+
 /**
- * The whole file: from the verified descriptor when there is one, at most `opened.stats.size` bytes (what was
- * read is sent with its true length if the file shrank). Uninterruptible: the request's scope must not close the
+ * How many files this process has read whole to answer (a response-cache hit reads none, HEAD reads none): what
+ * the cache's tests observe now that the bytes are read from descriptors, not through `FileSystem`.
+ */
+export const wholeReadCount = (): number => wholeReads
+
+/**
+ * The whole file, from the opened descriptor: at most `opened.stats.size` bytes, never to end of file (a device
+ * swapped in is refused by its `fstat`; a regular file that grew is cut at the size its validators describe; what
+ * was read is sent with its true length if it shrank). Uninterruptible: the request's scope must not close the
  * descriptor under a read in flight (a reused number would be read instead, another client's socket even).
  */
-const readWhole = (
-  fs: FileSystem.FileSystem,
-  path: string,
-  opened: Opened | undefined
-): Effect.Effect<Uint8Array, HttpError> =>
-  opened === undefined
-    ? Effect.mapError(fs.readFile(path), (error) => fsFailure(error, notFound))
-    : Effect.uninterruptible(Effect.async((resume) => {
-      const buffer = Buffer.allocUnsafe(opened.stats.size)
-      const next = (filled: number): void => {
-        if (filled === buffer.length) return resume(Effect.succeed(buffer))
-        NodeFs.read(opened.fd, buffer, filled, buffer.length - filled, filled, (error, n) => {
-          if (error !== null) return resume(Effect.fail(fsFailure(error, notFound)))
-          if (n === 0) return resume(Effect.succeed(buffer.subarray(0, filled)))
-          next(filled + n)
-        })
-      }
-      next(0)
-    }))
+const readWhole = (opened: Opened): Effect.Effect<Uint8Array, HttpError> =>
+  Effect.uninterruptible(Effect.async((resume) => {
+    wholeReads++
+    const buffer = Buffer.allocUnsafe(opened.stats.size)
+    const next = (filled: number): void => {
+      if (filled === buffer.length) return resume(Effect.succeed(buffer))
+      NodeFs.read(opened.fd, buffer, filled, buffer.length - filled, filled, (error, n) => {
+        if (error !== null) return resume(Effect.fail(fsFailure(error, notFound)))
+        if (n === 0) return resume(Effect.succeed(buffer.subarray(0, filled)))
+        next(filled + n)
+      })
+    }
+    next(0)
+  }))
 
-/** The open file's descriptor and a reader of its slices (opened in the request's scope unless already open). */
-const openSlices = (
-  fs: FileSystem.FileSystem,
-  config: StaticConfig,
-  path: string,
-  opened: Opened | undefined
-): Effect.Effect<{ readonly fd: number; readonly direct: boolean; readonly slice: Slice }, HttpError, Scope.Scope> =>
-  opened === undefined
-    ? fs.open(path).pipe(
-      Effect.mapError((error) => fsFailure(error, notFound)),
-      Effect.map((file) => ({
-        fd: file.fd,
-        direct: config.directReads,
-        slice: (start, length) =>
-          config.directReads
-            ? directSlice(file.fd, path, start, length, config.chunkSize)
-            : fileSlice(file, path, start, length, config.chunkSize)
-      }))
-    )
-    : Effect.succeed({
-      fd: opened.fd,
-      direct: true,
-      slice: (start, length) => directSlice(opened.fd, path, start, length, config.chunkSize)
-    })
+/** A reader of the open file's slices (each bounded by its length, so never past the `fstat` size). */
+const sliceOf = (config: StaticConfig, path: string, opened: Opened): Slice => (start, length) =>
+  directSlice(opened.fd, path, start, length, config.chunkSize)
+
+/** The descriptor of a file that is not cached (only a `Cached` source comes without one). */
+const openedOrMissing = (opened: Opened | undefined): Effect.Effect<Opened, HttpError> =>
+  opened === undefined ? Exit.fail(notFound) : Effect.succeed(opened)
 
 /** The file part of `send_head`: validators, conditional requests, ranges, then the body. */
 const serveFileFrom = (
@@ -628,7 +584,8 @@ const serveFileFrom = (
     return Effect.succeed(Response.make(plan.status, { _tag: "Bytes", bytes: plan.fromBuffer(buffer) }, { headers }))
   }
   if (size <= config.smallFileLimit) {
-    return readWhole(fs, path, opened).pipe(
+    return openedOrMissing(opened).pipe(
+      Effect.flatMap(readWhole),
       Effect.map((bytes) => {
         if (source !== undefined && bytes.length === size) offer(fs, config, source, path, meta, bytes)
         if (bytes.length !== size) {
@@ -641,10 +598,12 @@ const serveFileFrom = (
       })
     )
   }
-  return openSlices(fs, config, path, opened).pipe(
-    Effect.map(({ direct, fd, slice }) => {
-      // One contiguous piece over the real file system: the engine writes it from the descriptor itself.
-      if (direct && plan.span !== undefined) {
+  return openedOrMissing(opened).pipe(
+    Effect.map((descriptor) => {
+      const { fd } = descriptor
+      const slice = sliceOf(config, path, descriptor)
+      // One contiguous piece: the engine writes it from the descriptor itself.
+      if (plan.span !== undefined) {
         const [start, length] = plan.span
         return Response.make(plan.status, {
           _tag: "File",
@@ -683,16 +642,17 @@ const compressedAnswer = (
       }))
   if (source?._tag === "Cached") return whole(source.bytes)
   if (meta.size <= config.smallFileLimit) {
-    return readWhole(fs, path, opened).pipe(
+    return openedOrMissing(opened).pipe(
+      Effect.flatMap(readWhole),
       Effect.tap((bytes) => {
         if (source !== undefined && bytes.length === meta.size) offer(fs, config, source, path, meta, bytes)
       }),
       Effect.flatMap(whole)
     )
   }
-  return openSlices(fs, config, path, opened).pipe(
-    Effect.map(({ slice }) => {
-      const raw = slice(0, meta.size)
+  return openedOrMissing(opened).pipe(
+    Effect.map((opened) => {
+      const raw = sliceOf(config, path, opened)(0, meta.size)
       return Response.make(200, { _tag: "Stream", stream: compressStream(coding, raw) }, { headers: fields })
     })
   )
@@ -765,7 +725,7 @@ const planResponse = (body: Body, size: number): Plan => {
 
 // ---------------------------------------------------------------------------------------------------------------
 // The fast path: the response cache, a synchronous stat, and listings from readdir's file types. Only used with
-// the cache on, and only valid over the real file system (`node:fs`); `cache: false` keeps everything on
+// the cache on, and only valid over the real file system (`node:fs`); `cache: false` keeps stats and listings on
 // `FileSystem`.
 
 const PLAIN_GET: StaticRequest = { method: "GET", path: "", publicPath: "", header: () => undefined }
@@ -866,7 +826,7 @@ export const serveWithCache = (
       }
     }
     return withVerifiedDirectory(config, path, (readFrom, opened) =>
-      fastListing(config, listings, request, path, versionOf(opened?.stats ?? stats), readFrom))
+      fastListing(config, listings, request, path, versionOf(opened.stats), readFrom))
   }
   if (!stats.isFile() || path.endsWith("/")) return Exit.fail(notFound)
   if (variant !== undefined) {

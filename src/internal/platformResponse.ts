@@ -1,0 +1,201 @@
+/**
+ * `@effect/platform` responses written by the engine: every `HttpBody` kind becomes one of the engine's bodies and
+ * goes through its one head encoder, with what node:http adds on the wire (`Date`, `Connection`, `Keep-Alive`,
+ * chunked framing of bodies without a length, `Content-Length` of byte bodies).
+ */
+import * as Cookies from "@effect/platform/Cookies"
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as ServerResponse from "@effect/platform/HttpServerResponse"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { STATUS_CODES } from "node:http"
+import { Readable } from "node:stream"
+import type { HeaderField } from "../Headers.js"
+import { type Request, versionAtLeast } from "../Request.js"
+import type * as Response from "../Response.js"
+import { isBodiless } from "../Status.js"
+import { respondNow } from "./connection.js"
+import { httpDate } from "./wire.js"
+
+/**
+ * A file `HttpPlatform.fileResponse` chose, as a `Raw` body: the engine opens it in the request's scope and writes
+ * it with its own file writer (pooled buffers, no `Stream` step per chunk).
+ */
+export class PlatformFile {
+  constructor(readonly path: string, readonly start: number, readonly length: number) {}
+}
+
+/** What a response needs to know of the server. */
+export interface ResponseConfig {
+  /** `Keep-Alive: timeout=N`, as node sends its `keepAliveTimeout` (in seconds). */
+  readonly keepAliveSeconds: number
+}
+
+const CRLF = Buffer.from("\r\n", "latin1")
+const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1")
+
+/** One network write per chunk of the stream: size line, data and CRLF copied together. */
+const frameChunks = (chunk: Chunk.Chunk<Uint8Array>): Chunk.Chunk<Uint8Array> => {
+  const parts = Chunk.toReadonlyArray(chunk)
+  let size = 0
+  for (let i = 0; i < parts.length; i++) size += parts[i]!.length
+  if (size === 0) return Chunk.empty()
+  const line = size.toString(16) + "\r\n"
+  const out = Buffer.allocUnsafe(line.length + size + 2)
+  out.write(line, 0, "latin1")
+  let offset = line.length
+  for (let i = 0; i < parts.length; i++) {
+    out.set(parts[i]!, offset)
+    offset += parts[i]!.length
+  }
+  out.set(CRLF, offset)
+  return Chunk.of(out)
+}
+
+/** A body stream in HTTP/1.1 chunked framing, ending with the last chunk. */
+export const chunked = <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
+  Stream.concat(Stream.mapChunks(stream, frameChunks), Stream.succeed(LAST_CHUNK))
+
+/** Whether node:http would keep this request's connection: HTTP/1.1 unless `close`, HTTP/1.0 with `keep-alive`. */
+const wantsKeepAlive = (request: Request): boolean => {
+  const connection = request.headers.get("connection")?.toLowerCase()
+  if (versionAtLeast(request.version, 1, 1)) return connection !== "close"
+  return connection === "keep-alive"
+}
+
+type Body =
+  | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
+  | { readonly _tag: "Stream"; readonly stream: Stream.Stream<Uint8Array, unknown>; readonly length: number | undefined }
+  | { readonly _tag: "File"; readonly file: PlatformFile }
+  | { readonly _tag: "Empty" }
+
+const EMPTY: Body = { _tag: "Empty" }
+const isReadable = (u: unknown): u is Readable => u instanceof Readable
+
+/** The engine body for a platform body; `FormData` adds its own `Content-Type` to `fields`. */
+const toBody = (body: ServerResponse.HttpServerResponse["body"], fields: Array<HeaderField>): Body => {
+  switch (body._tag) {
+    case "Empty":
+      return EMPTY
+    case "Uint8Array":
+      return { _tag: "Bytes", bytes: body.body }
+    case "Stream":
+      return { _tag: "Stream", stream: body.stream, length: body.contentLength }
+    case "FormData": {
+      const web = new globalThis.Response(body.formData)
+      web.headers.forEach((value, name) => fields.push([name, value]))
+      const stream = web.body === null
+        ? Stream.empty
+        : Stream.fromReadableStream(() => web.body!, (cause) => cause)
+      return { _tag: "Stream", stream, length: undefined }
+    }
+    case "Raw": {
+      const raw = body.body
+      if (raw instanceof PlatformFile) return { _tag: "File", file: raw }
+      if (raw instanceof Uint8Array) return { _tag: "Bytes", bytes: raw }
+      if (typeof raw === "string") return { _tag: "Bytes", bytes: Buffer.from(raw, "utf8") }
+      if (isReadable(raw)) {
+        return {
+          _tag: "Stream",
+          stream: Stream.fromAsyncIterable(raw, (cause) => cause),
+          length: body.contentLength
+        }
+      }
+      if (raw instanceof ReadableStream) {
+        return {
+          _tag: "Stream",
+          stream: Stream.fromReadableStream(() => raw as ReadableStream<Uint8Array>, (cause) => cause),
+          length: body.contentLength
+        }
+      }
+      return { _tag: "Bytes", bytes: Buffer.from(String(raw), "utf8") }
+    }
+  }
+}
+
+/**
+ * Writes `response` as the answer to `request` (an engine request). Completes when the body has been handed to the
+ * socket; fails when the client went away mid-body (the connection is then closed).
+ */
+export const writeResponse = (
+  config: ResponseConfig,
+  request: Request,
+  response: ServerResponse.HttpServerResponse
+): Effect.Effect<void, unknown, FileSystem.FileSystem> => {
+  const status = response.status
+  const fields: Array<HeaderField> = []
+  let hasDate = false
+  let hasLength = false
+  const cookieLines = Cookies.isEmpty(response.cookies) ? undefined : Cookies.toSetCookieHeaders(response.cookies)
+  const headers = response.headers as Record<string, string | ReadonlyArray<string>>
+  for (const name in headers) {
+    const value = headers[name]!
+    if (name === "set-cookie" && cookieLines !== undefined) continue
+    if (typeof value === "string") fields.push([name, value])
+    else for (const one of value) fields.push([name, one])
+    if (name === "date") hasDate = true
+    else if (name === "content-length") hasLength = true
+  }
+  if (cookieLines !== undefined) {
+    // node:http's order: the cookies, then a `set-cookie` header the app set itself.
+    for (const line of cookieLines) fields.push(["set-cookie", line])
+    const own = headers["set-cookie"]
+    if (own !== undefined) for (const one of typeof own === "string" ? [own] : own) fields.push(["set-cookie", one])
+  }
+  const body = request.method === "HEAD" ? EMPTY : toBody(response.body, fields)
+  const bodiless = request.method === "HEAD" || isBodiless(status)
+  let keepAlive = wantsKeepAlive(request)
+  let framing: HeaderField | undefined
+  if (!bodiless && !hasLength) {
+    if (body._tag === "Stream" && body.length === undefined) {
+      if (versionAtLeast(request.version, 1, 1)) framing = ["transfer-encoding", "chunked"]
+      else keepAlive = false
+    } else if (body._tag === "Stream") framing = ["content-length", String(body.length)]
+    else if (body._tag === "Bytes") framing = ["content-length", String(body.bytes.length)]
+    else if (body._tag === "File") framing = ["content-length", String(body.file.length)]
+    else framing = ["content-length", "0"]
+  }
+  if (!hasDate) fields.push(["date", httpDate()])
+  if (keepAlive) fields.push(["connection", "keep-alive"], ["keep-alive", `timeout=${config.keepAliveSeconds}`])
+  else fields.push(["connection", "close"])
+  if (framing !== undefined) fields.push(framing)
+  const reason = response.statusText ?? STATUS_CODES[status] ?? "unknown"
+
+  const send = (engineBody: Response.Body): Effect.Effect<void, unknown> => {
+    const written = respondNow(request, {
+      status,
+      reason,
+      headers: fields,
+      body: engineBody,
+      standardHeaders: false,
+      endHeaders: true
+    })
+    return written ?? Effect.dieMessage("PlatformServer: not a request of this server")
+  }
+  switch (body._tag) {
+    case "Empty":
+      return send(EMPTY_BODY)
+    case "Bytes":
+      return send({ _tag: "Bytes", bytes: body.bytes })
+    case "Stream":
+      return send({
+        _tag: "Stream",
+        stream: framing !== undefined && framing[0] === "transfer-encoding" ? chunked(body.stream) : body.stream
+      })
+    case "File": {
+      const file = body.file
+      return Effect.scoped(Effect.flatMap(FileSystem.FileSystem, (fs) =>
+        Effect.flatMap(fs.open(file.path, { flag: "r" }), (handle) =>
+          send({
+            _tag: "File",
+            fd: handle.fd,
+            start: file.start,
+            length: file.length,
+            stream: fs.stream(file.path, { offset: file.start, bytesToRead: file.length })
+          }))))
+    }
+  }
+}
+
+const EMPTY_BODY: Response.Body = { _tag: "Empty" }
