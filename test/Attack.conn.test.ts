@@ -130,4 +130,32 @@ describe.concurrent("attack: connection layer", () => {
       const status = yield* rawStatus(server.port, "GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 8000)
       expect({ status, waitedUnder5s: Date.now() - t0 < 5000 }).toEqual({ status: 200, waitedUnder5s: true })
     }), 30_000)
+  it.scopedLive("a close option in a Connection list (`keep-alive, close`, `upgrade,close`) is ignored: the next pipelined request is served", () =>
+    Effect.gen(function*() {
+      const server = yield* start(["-b", "127.0.0.1", "-d", www, "-p", "HTTP/1.1", "0"])
+      for (const value of ["keep-alive, close", "upgrade,close", "x,\tclose"]) {
+        const answered = yield* Effect.promise(() =>
+          new Promise<{ responses: number; closed: boolean }>((resolve) => {
+            const s = Net.connect(server.port, "127.0.0.1", () =>
+              s.write(
+                `GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: ${value}\r\n\r\n` +
+                  "GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+              ))
+            let data = ""
+            const done = (closed: boolean) => {
+              clearTimeout(timer)
+              s.destroy()
+              resolve({ responses: data.split("HTTP/1.1 200").length - 1, closed })
+            }
+            const timer = setTimeout(() => done(false), 1500)
+            s.setEncoding("latin1").on("data", (d: string) => (data += d))
+            s.on("end", () => done(true))
+            s.on("error", () => done(true))
+          })
+        )
+        // RFC 9112 §9.6: a server that receives a "close" connection option MUST close after its response.
+        // Expected one response then close; actual: both served and the connection stays open.
+        expect([value, answered]).toEqual([value, { responses: 1, closed: true }])
+      }
+    }), 30_000)
 })
