@@ -16,6 +16,7 @@ import { type Request, versionAtLeast } from "../Request.js"
 import type * as Response from "../Response.js"
 import { isBodiless } from "../Status.js"
 import { respondNow } from "./connection.js"
+import { connectionWish } from "./connectionOptions.js"
 import { httpDate } from "./wire.js"
 
 /**
@@ -59,9 +60,9 @@ export const chunked = <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<
 
 /** Whether node:http would keep this request's connection: HTTP/1.1 unless `close`, HTTP/1.0 with `keep-alive`. */
 const wantsKeepAlive = (request: Request): boolean => {
-  const connection = request.headers.get("connection")?.toLowerCase()
-  if (versionAtLeast(request.version, 1, 1)) return connection !== "close"
-  return connection === "keep-alive"
+  const wish = connectionWish(request.headers.getAll("connection"))
+  if (versionAtLeast(request.version, 1, 1)) return wish !== "close"
+  return wish === "keep-alive"
 }
 
 type Body =
