@@ -24,7 +24,7 @@ describe("pipelined bursts", () => {
       )
       const result = yield* sendRaw({
         port: server.address.port,
-        chunks: ["GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(BURST)],
+        chunks: ["GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(BURST)],
         until: { responses: BURST },
         timeoutMs: 20_000
       })
