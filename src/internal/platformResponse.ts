@@ -15,6 +15,7 @@ import { type Request, versionAtLeast } from "../Request.js"
 import type * as Response from "../Response.js"
 import { isBodiless } from "../Status.js"
 import { respondNow } from "./connection.js"
+import { connectionWish } from "./connectionOptions.js"
 import { httpDate } from "./wire.js"
 
 /**
@@ -33,9 +34,9 @@ export interface ResponseConfig {
 
 /** Whether node:http would keep this request's connection: HTTP/1.1 unless `close`, HTTP/1.0 with `keep-alive`. */
 const wantsKeepAlive = (request: Request): boolean => {
-  const connection = request.headers.get("connection")?.toLowerCase()
-  if (versionAtLeast(request.version, 1, 1)) return connection !== "close"
-  return connection === "keep-alive"
+  const wish = connectionWish(request.headers.getAll("connection"))
+  if (versionAtLeast(request.version, 1, 1)) return wish !== "close"
+  return wish === "keep-alive"
 }
 
 type Body =
