@@ -8,7 +8,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Multipart from "@effect/platform/Multipart"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Exit, Layer, Schedule, Schema, Scope, Stream } from "effect"
 import * as Net from "node:net"
 import * as PlatformServer from "../src/PlatformServer.js"
 import { sendRaw } from "./support/rawClient.js"
@@ -33,7 +33,16 @@ const app = HttpRouter.empty.pipe(
   ),
   HttpRouter.get("/apptechunked", HttpServerResponse.text("HELLO", { headers: { "transfer-encoding": "chunked" } })),
   HttpRouter.get("/connclose", HttpServerResponse.text("bye", { headers: { connection: "close" } })),
-  HttpRouter.get("/ignore", HttpServerResponse.text("ignored"))
+  HttpRouter.get("/ignore", HttpServerResponse.text("ignored")),
+  HttpRouter.get("/stream", HttpServerResponse.stream(
+    Stream.repeatEffect(Effect.succeed(new Uint8Array(16384).fill(97))).pipe(Stream.schedule(Schedule.spaced("1 millis")))
+  )),
+  HttpRouter.get("/ws", Effect.gen(function*() {
+    const socket = yield* HttpServerRequest.upgrade
+    const write = yield* socket.writer
+    yield* socket.runRaw((data) => write(data))
+    return HttpServerResponse.empty()
+  }))
 )
 
 const serve = Effect.gen(function*() {
@@ -108,4 +117,40 @@ describe("Attack: PlatformServer", () => {
       expect(result.closedByServer).toBe(true)
       expect(text).not.toContain("ignored")
     }))
+
+  for (const [name, request] of [
+    ["a streamed response the client stopped reading", "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"],
+    [
+      "an open WebSocket",
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ]
+  ] as const) {
+    it.live(`shutdown with ${name} completes within shutdownTimeout (+ slack)`, () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          HttpServer.serve(app).pipe(Layer.provideMerge(PlatformServer.layer({
+            host: "127.0.0.1",
+            port: 0,
+            shutdownTimeout: "1 second"
+          }))),
+          scope
+        )
+        const port = portOf(Context.get(context, HttpServer.HttpServer))
+        const socket = Net.connect({ port, host: "127.0.0.1" })
+        socket.on("error", () => {})
+        yield* Effect.async<void>((resume) => {
+          socket.once("data", () => {
+            socket.pause()
+            resume(Effect.void)
+          })
+          socket.write(request)
+        })
+        yield* Effect.sleep("300 millis")
+        const closed = yield* Scope.close(scope, Exit.void).pipe(Effect.disconnect, Effect.timeout("5 seconds"), Effect.either)
+        socket.destroy()
+        expect(closed._tag).toBe("Right")
+      }), { timeout: 20_000 })
+  }
 })
