@@ -1,0 +1,156 @@
+/**
+ * Attacks on PlatformServer from outside, over real sockets. Each test here FAILS on the branch it was written
+ * against: it states the behaviour a fix should produce.
+ */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Multipart from "@effect/platform/Multipart"
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Exit, Layer, Schedule, Schema, Scope, Stream } from "effect"
+import * as Net from "node:net"
+import * as PlatformServer from "../src/PlatformServer.js"
+import { sendRaw } from "./support/rawClient.js"
+
+const portOf = (server: HttpServer.HttpServer): number =>
+  server.address._tag === "TcpAddress" ? server.address.port : 0
+
+const stats = { started: 0, finalized: 0 }
+
+const app = HttpRouter.empty.pipe(
+  HttpRouter.post(
+    "/upload",
+    Effect.gen(function*() {
+      stats.started++
+      yield* Effect.addFinalizer(() => Effect.sync(() => stats.finalized++))
+      const parts = yield* HttpServerRequest.schemaBodyForm(Schema.Struct({
+        title: Schema.String,
+        file: Multipart.SingleFileSchema
+      }))
+      return yield* HttpServerResponse.json({ path: parts.file.path })
+    })
+  ),
+  HttpRouter.get("/apptechunked", HttpServerResponse.text("HELLO", { headers: { "transfer-encoding": "chunked" } })),
+  HttpRouter.get("/connclose", HttpServerResponse.text("bye", { headers: { connection: "close" } })),
+  HttpRouter.get("/ignore", HttpServerResponse.text("ignored")),
+  HttpRouter.get("/stream", HttpServerResponse.stream(
+    Stream.repeatEffect(Effect.succeed(new Uint8Array(16384).fill(97))).pipe(Stream.schedule(Schedule.spaced("1 millis")))
+  )),
+  HttpRouter.get("/ws", Effect.gen(function*() {
+    const socket = yield* HttpServerRequest.upgrade
+    const write = yield* socket.writer
+    yield* socket.runRaw((data) => write(data))
+    return HttpServerResponse.empty()
+  }))
+)
+
+const serve = Effect.gen(function*() {
+  const scope = yield* Effect.scope
+  const context = yield* Layer.buildWithScope(
+    HttpServer.serve(app).pipe(Layer.provideMerge(PlatformServer.layer({ host: "127.0.0.1", port: 0 }))),
+    scope
+  )
+  return portOf(Context.get(context, HttpServer.HttpServer))
+})
+
+const cpuMs = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+
+describe("Attack: PlatformServer", () => {
+  it.scopedLive("a multipart upload reset right after its first file bytes: the app's scope closes, no spinning", () =>
+    Effect.gen(function*() {
+      const port = yield* serve
+      stats.started = 0
+      stats.finalized = 0
+      const head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n" +
+        "Content-Length: 100000\r\n\r\n"
+      const body = "--B\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nt\r\n--B\r\n" +
+        "Content-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n" + "z".repeat(3000)
+      for (let i = 0; i < 5; i++) {
+        yield* Effect.async<void>((resume) => {
+          const socket = Net.connect({ port, host: "127.0.0.1" })
+          socket.on("error", () => {})
+          socket.on("close", () => resume(Effect.void))
+          socket.write(head + body)
+          setImmediate(() => socket.resetAndDestroy())
+        })
+      }
+      yield* Effect.sleep("1500 millis")
+      const before = cpuMs()
+      yield* Effect.sleep("1 second")
+      const busy = cpuMs() - before
+      // The server's request scopes all closed (finalizers ran) and nothing keeps a core busy.
+      expect(stats.finalized).toBe(stats.started)
+      expect(busy).toBeLessThan(300)
+    }), { timeout: 20_000 })
+
+  it.scopedLive("an app's own Transfer-Encoding: chunked on a byte body: the body is framed as announced", () =>
+    Effect.gen(function*() {
+      const port = yield* serve
+      const result = yield* sendRaw({
+        port,
+        chunks: ["GET /apptechunked HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n"],
+        until: { responses: 2 },
+        timeoutMs: 3000
+      })
+      const text = result.bytes.toString("latin1")
+      const head = text.slice(0, text.indexOf("\r\n\r\n")).toLowerCase()
+      // Never both framings at once; if the head says chunked, the body is chunked (as node:http does).
+      expect(head.includes("transfer-encoding: chunked") && head.includes("content-length:")).toBe(false)
+      if (head.includes("transfer-encoding: chunked")) expect(text).toContain("\r\n\r\n5\r\nHELLO\r\n0\r\n\r\n")
+    }))
+
+  it.scopedLive("an app's Connection: close is honoured: one Connection field, the connection closes", () =>
+    Effect.gen(function*() {
+      const port = yield* serve
+      const result = yield* sendRaw({
+        port,
+        chunks: ["GET /connclose HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n"],
+        timeoutMs: 3000
+      })
+      const text = result.bytes.toString("latin1")
+      const head = text.slice(0, text.indexOf("\r\n\r\n"))
+      expect(head.match(/^connection:/gim)?.length).toBe(1)
+      expect(result.closedByServer).toBe(true)
+      expect(text).not.toContain("ignored")
+    }))
+
+  for (const [name, request] of [
+    ["a streamed response the client stopped reading", "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"],
+    [
+      "an open WebSocket",
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ]
+  ] as const) {
+    it.live(`shutdown with ${name} completes within shutdownTimeout (+ slack)`, () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          HttpServer.serve(app).pipe(Layer.provideMerge(PlatformServer.layer({
+            host: "127.0.0.1",
+            port: 0,
+            shutdownTimeout: "1 second"
+          }))),
+          scope
+        )
+        const port = portOf(Context.get(context, HttpServer.HttpServer))
+        const socket = Net.connect({ port, host: "127.0.0.1" })
+        socket.on("error", () => {})
+        yield* Effect.async<void>((resume) => {
+          socket.once("data", () => {
+            socket.pause()
+            resume(Effect.void)
+          })
+          socket.write(request)
+        })
+        yield* Effect.sleep("300 millis")
+        const closed = yield* Scope.close(scope, Exit.void).pipe(Effect.disconnect, Effect.timeout("5 seconds"), Effect.either)
+        socket.destroy()
+        expect(closed._tag).toBe("Right")
+      }), { timeout: 20_000 })
+  }
+})
