@@ -1,6 +1,6 @@
 /**
- * Attacks on PlatformServer from outside, over real sockets. Each test here FAILS on the branch it was written
- * against: it states the behaviour a fix should produce.
+ * PlatformServer under hostile clients and odd app responses, over real sockets: resets mid-upload, an app's own
+ * framing headers, shutdown with stalled clients.
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -9,7 +9,10 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Multipart from "@effect/platform/Multipart"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Schedule, Schema, Scope, Stream } from "effect"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as PlatformServer from "../src/PlatformServer.js"
 import { sendRaw } from "./support/rawClient.js"
 
@@ -59,25 +62,30 @@ const cpuMs = () => {
   return (u.user + u.system) / 1000
 }
 
-describe("Attack: PlatformServer", () => {
+const UPLOAD_BODY = "--B\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nt\r\n--B\r\n" +
+  "Content-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n" + "z".repeat(3000)
+
+/** `count` uploads, one after the other, each reset by the client right after its first file bytes. */
+const resetUploads = (port: number, count: number) =>
+  Effect.forEach(Array.from({ length: count }), () =>
+    Effect.async<void>((resume) => {
+      const socket = Net.connect({ port, host: "127.0.0.1" })
+      socket.on("error", () => {})
+      socket.on("close", () => resume(Effect.void))
+      socket.write(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n" +
+          "Content-Length: 100000\r\n\r\n" + UPLOAD_BODY
+      )
+      setImmediate(() => socket.resetAndDestroy())
+    }), { discard: true })
+
+describe("PlatformServer: hostile clients and odd responses", () => {
   it.scopedLive("a multipart upload reset right after its first file bytes: the app's scope closes, no spinning", () =>
     Effect.gen(function*() {
       const port = yield* serve
       stats.started = 0
       stats.finalized = 0
-      const head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n" +
-        "Content-Length: 100000\r\n\r\n"
-      const body = "--B\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nt\r\n--B\r\n" +
-        "Content-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n" + "z".repeat(3000)
-      for (let i = 0; i < 5; i++) {
-        yield* Effect.async<void>((resume) => {
-          const socket = Net.connect({ port, host: "127.0.0.1" })
-          socket.on("error", () => {})
-          socket.on("close", () => resume(Effect.void))
-          socket.write(head + body)
-          setImmediate(() => socket.resetAndDestroy())
-        })
-      }
+      yield* resetUploads(port, 5)
       yield* Effect.sleep("1500 millis")
       const before = cpuMs()
       yield* Effect.sleep("1 second")
@@ -85,6 +93,53 @@ describe("Attack: PlatformServer", () => {
       // The server's request scopes all closed (finalizers ran) and nothing keeps a core busy.
       expect(stats.finalized).toBe(stats.started)
       expect(busy).toBeLessThan(300)
+    }), { timeout: 20_000 })
+
+  it.scopedLive("200 uploads reset mid-file leave no descriptors or temp files behind", () =>
+    Effect.gen(function*() {
+      // `Multipart.toPersisted` makes its directory under `os.tmpdir()`, which reads TMPDIR on each call.
+      const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "ps-resets-"))
+      const previous = process.env.TMPDIR
+      process.env.TMPDIR = tmp
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          if (previous === undefined) delete process.env.TMPDIR
+          else process.env.TMPDIR = previous
+          Fs.rmSync(tmp, { recursive: true, force: true })
+        })
+      )
+      const port = yield* serve
+      const fds = () => Fs.readdirSync("/proc/self/fd").length
+      yield* resetUploads(port, 5)
+      yield* Effect.sleep("300 millis")
+      const before = fds()
+      yield* resetUploads(port, 200)
+      // Bounded wait for the last scopes to close.
+      for (let i = 0; i < 50 && (Fs.readdirSync(tmp).length > 0 || fds() > before + 5); i++) yield* Effect.sleep("100 millis")
+      expect(Fs.readdirSync(tmp)).toEqual([])
+      expect(fds()).toBeLessThanOrEqual(before + 5)
+    }), { timeout: 30_000 })
+
+  it.scopedLive("a whole multipart body without its closing delimiter is refused, nothing spins", () =>
+    Effect.gen(function*() {
+      const port = yield* serve
+      stats.started = 0
+      stats.finalized = 0
+      const body = UPLOAD_BODY.slice(0, 200)
+      const result = yield* sendRaw({
+        port,
+        chunks: [
+          "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n" +
+          `Content-Length: ${body.length}\r\n\r\n${body}`
+        ],
+        until: { responses: 1 },
+        timeoutMs: 5000
+      })
+      expect(result.bytes.toString("latin1")).toMatch(/^HTTP\/1\.1 [45]\d\d /)
+      const before = cpuMs()
+      yield* Effect.sleep("1 second")
+      expect(stats.finalized).toBe(stats.started)
+      expect(cpuMs() - before).toBeLessThan(300)
     }), { timeout: 20_000 })
 
   it.scopedLive("an app's own Transfer-Encoding: chunked on a byte body: the body is framed as announced", () =>

@@ -1,4 +1,4 @@
-// Attack target: one HttpRouter app on PlatformServer (or NodeHttpServer with NODE=1). Prints "PORT <n>".
+// Probe target for PlatformServer robustness checks (resets, framing, shutdown): one HttpRouter app on PlatformServer, or NodeHttpServer with NODE=1, to compare. Prints "PORT <n>".
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
