@@ -35,6 +35,12 @@ const app = HttpRouter.empty.pipe(
     })
   ),
   HttpRouter.get("/apptechunked", HttpServerResponse.text("HELLO", { headers: { "transfer-encoding": "chunked" } })),
+  HttpRouter.get(
+    "/apptestream",
+    HttpServerResponse.stream(Stream.make(new TextEncoder().encode("HELLO")), {
+      headers: { "transfer-encoding": "chunked" }
+    })
+  ),
   HttpRouter.get("/connclose", HttpServerResponse.text("bye", { headers: { connection: "close" } })),
   HttpRouter.get("/ignore", HttpServerResponse.text("ignored")),
   HttpRouter.get("/stream", HttpServerResponse.stream(
@@ -156,6 +162,23 @@ describe("PlatformServer: hostile clients and odd responses", () => {
       // Never both framings at once; if the head says chunked, the body is chunked (as node:http does).
       expect(head.includes("transfer-encoding: chunked") && head.includes("content-length:")).toBe(false)
       if (head.includes("transfer-encoding: chunked")) expect(text).toContain("\r\n\r\n5\r\nHELLO\r\n0\r\n\r\n")
+    }))
+
+  it.scopedLive("an app's own Transfer-Encoding: chunked on a stream body: one Transfer-Encoding field", () =>
+    Effect.gen(function*() {
+      const port = yield* serve
+      const result = yield* sendRaw({
+        port,
+        chunks: ["GET /apptestream HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n"],
+        until: { responses: 2 },
+        timeoutMs: 3000
+      })
+      const text = result.bytes.toString("latin1")
+      const head = text.slice(0, text.indexOf("\r\n\r\n"))
+      expect(head.match(/^transfer-encoding:/gim)?.length).toBe(1)
+      expect(head.match(/^content-length:/gim)).toBeNull()
+      expect(text).toContain("\r\n\r\n5\r\nHELLO\r\n0\r\n\r\n")
+      expect(text).toContain("ignored")
     }))
 
   it.scopedLive("an app's Connection: close is honoured: one Connection field, the connection closes", () =>
