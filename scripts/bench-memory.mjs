@@ -141,7 +141,7 @@ function openIdle(port, expected, conn) {
     };
     sock.setNoDelay(true);
     sock.setTimeout(CONNECT_TIMEOUT_MS, () => settle(false, "timeout"));
-    sock.once("connect", () => sock.write(`GET /${SMALL_FILE} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    sock.once("connect", () => sock.write(`GET /${SMALL_FILE} HTTP/1.1\r\nHost: localhost\r\n\r\n`));
     sock.on("data", (d) => {
       if (settled) {
         conn.extraBytes = (conn.extraBytes ?? 0) + d.length;
@@ -262,7 +262,7 @@ function slowClient(port, rate, state) {
   let timer = null;
   sock.once("connect", () => {
     t0 = performance.now();
-    sock.write(`GET /${BIG_FILE} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    sock.write(`GET /${BIG_FILE} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
   });
   sock.on("data", (d) => {
     state.bytes += d.length;

@@ -55,7 +55,7 @@ const sockets = []
 let answered = 0
 const openOne = () =>
   new Promise((resolve) => {
-    const onConnect = () => s.write("GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    const onConnect = () => s.write("GET /1k.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
     const s = TLS
       ? tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, onConnect)
       : net.connect({ host: "127.0.0.1", port }, onConnect)

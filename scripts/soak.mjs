@@ -221,15 +221,15 @@ async function main() {
       const name = names[Math.floor(random() * names.length)]
       if (roll < 0.08) {
         // Abort mid-response.
-        conn.socket.write(`GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n`)
+        conn.socket.write(`GET /large.bin HTTP/1.1\r\nHost: localhost\r\n\r\n`)
         await readResponse(conn, { abortAfter: Math.floor(random() * files["large.bin"].size) })
         stats.abortedByClient++
         conn = undefined
       } else if (roll < 0.13) {
         // Abort mid-request: a partial head, or a partial POST body.
         const partial = random() < 0.5
-          ? "GET /small.bin HTTP/1.1\r\nHost: x\r\nX-Half: "
-          : "POST /upload HTTP/1.1\r\nContent-Length: 50000\r\n\r\n" + "x".repeat(Math.floor(random() * 50000))
+          ? "GET /small.bin HTTP/1.1\r\nHost: localhost\r\nX-Half: "
+          : "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50000\r\n\r\n" + "x".repeat(Math.floor(random() * 50000))
         await new Promise((r) => conn.socket.write(partial, r))
         if (random() < 0.5) conn.socket.resetAndDestroy()
         else conn.socket.destroy()
@@ -248,7 +248,7 @@ async function main() {
         const body = Crypto.randomBytes(Math.floor(random() * 200 * 1024))
         const chunked = random() < 0.3
         if (chunked) {
-          conn.socket.write(`POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n`)
+          conn.socket.write(`POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n`)
           for (let i = 0; i < body.length; i += 16384) {
             const piece = body.subarray(i, i + 16384)
             conn.socket.write(piece.length.toString(16) + "\r\n")
@@ -257,7 +257,7 @@ async function main() {
           }
           conn.socket.write("0\r\n\r\n")
         } else {
-          conn.socket.write(`POST /echo HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n`)
+          conn.socket.write(`POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n`)
           conn.socket.write(body)
         }
         const r = await readResponse(conn)
@@ -269,7 +269,7 @@ async function main() {
       } else {
         const head = random() < 0.1
         const close = random() < 0.1
-        conn.socket.write(`${head ? "HEAD" : "GET"} /${name} HTTP/1.1\r\nHost: x\r\n${close ? "Connection: close\r\n" : ""}\r\n`)
+        conn.socket.write(`${head ? "HEAD" : "GET"} /${name} HTTP/1.1\r\nHost: localhost\r\n${close ? "Connection: close\r\n" : ""}\r\n`)
         const r = await readResponse(conn, { head })
         stats.statuses[r.status] = (stats.statuses[r.status] ?? 0) + 1
         const ok = r.status === 200 && r.length === files[name].size && (head ? r.body.length === 0 : sha(r.body) === files[name].sha)
@@ -287,7 +287,7 @@ async function main() {
   // Warm-up so the baseline includes the JIT and the module graph, then the measured run.
   const warm = await connect()
   for (let i = 0; i < 50; i++) {
-    warm.socket.write(`GET /${names[i % names.length]} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    warm.socket.write(`GET /${names[i % names.length]} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
     await readResponse(warm)
   }
   warm.socket.destroy()

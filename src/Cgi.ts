@@ -463,6 +463,13 @@ export const make = (
         const reason = head.status?.reason
         const remaining = Stream.repeatEffectChunkOption(pull)
 
+        if (status === 204 || status === 304) {
+          // No content, and no Content-Length (RFC 9110 §8.6, §15.4.5): the script's is the length of output that
+          // is not sent, which a client honouring it would take from the next response.
+          const headers = head.headers.filter(([name]) => name.toLowerCase() !== "content-length")
+          return Response.make(status, Response.emptyBody, { reason, headers })
+        }
+
         if (head.contentLength !== undefined) {
           const body = exactly(Stream.concat(Stream.make(read.leftover), remaining), head.contentLength).pipe(
             Stream.concat(Stream.execute(logExit)),

@@ -35,6 +35,7 @@ import * as Cluster from "./Cluster.js"
 import type { HeaderField } from "./Headers.js"
 import { makeConsole, stdoutColors, stripAnsi, trackStopSignal } from "./internal/cliRuntime.js"
 import { DEFAULT_MAX_BYTES, DEFAULT_MIN_BYTES } from "./internal/compress.js"
+import { headerArgumentsProblem } from "./internal/cliHeader.js"
 import { fieldValueProblem, hasDotName, parseHeaderLine, printable } from "./internal/extras.js"
 import { type Credentials, credentialsProblem } from "./internal/basicAuth.js"
 import { fallbackFileProblem, fallbackNameProblem } from "./internal/spa.js"
@@ -1174,8 +1175,11 @@ export const run = (
   void,
   CliError,
   FileSystem.FileSystem | Path.Path | Terminal.Terminal | CommandExecutor.CommandExecutor
-> =>
-  Effect.flatMap(Effect.console, (original) =>
+> => {
+  // Before the parser, which trims the values: checked as typed.
+  const refused = headerArgumentsProblem(argv.slice(2))
+  if (refused !== undefined) return Effect.fail(usage(`argument -H/--header: ${refused}`))
+  return Effect.flatMap(Effect.console, (original) =>
     Command.run(makeCommand((config) => Effect.withConsole(serve(config), original)), appInfo)([
       ...argv.slice(0, 2),
       ...normalizeArgs(argv.slice(2))
@@ -1188,3 +1192,4 @@ export const run = (
       Effect.catchAllDefect((defect) => Effect.fail(startup(`internal error: ${String(defect)}`))),
       Effect.provide(CliConfigService.layer({ isCaseSensitive: true }))
     ))
+}

@@ -148,6 +148,9 @@ class Accumulator {
 
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-crlf" | "trailers" | "done"
 
+/** An absolute-form target (`scheme://…`) whose scheme is neither http nor https: refused. */
+const OTHER_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
+
 /**
  * The line's text between `start` and the `\n` at `nl`, without its line ending (LF or CRLF). Python strips every
  * trailing CR; we keep a second one, so a bare CR stays in the line and is refused.
@@ -479,6 +482,11 @@ export class Decoder {
     if (words.length === 2 && method !== "GET") return refuse(400, `Bad HTTP/0.9 request type (${pyRepr(method)})`)
     // RFC 9112 §3.2.2: a server must accept the absolute form; handlers see its path (Python passes it whole).
     const absolute = /^https?:\/\/[^/?#]*/i.exec(target)
+    // Any other scheme is no request for this server: Python would serve it as a path, and a directory's 301 would
+    // send the client to `ftp://evil.example/…`.
+    if (absolute === null && OTHER_SCHEME.test(target)) {
+      return refuse(400, `Unsupported URI scheme (${pyRepr(target.slice(0, target.indexOf(":")))})`, method)
+    }
     let path = target
     if (absolute !== null) {
       const rest = target.slice(absolute[0].length)

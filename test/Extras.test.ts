@@ -150,7 +150,16 @@ describe("-H/--header / headers (Python 3.15)", () => {
         ["last-modified: Thu, 01 Jan 1970 00:00:00 GMT", /set by the server/],
         ["X-U: \u2603", /beyond latin-1/],
         // Written as latin-1, U+010D and U+010A would be CR and LF.
-        ["X-U: a\u010d\u010aSet-Cookie: x=1", /beyond latin-1/]
+        ["X-U: a\u010d\u010aSet-Cookie: x=1", /beyond latin-1/],
+        // Hop-by-hop fields, and values the command-line parser would trim (checked as typed: cliHeader.ts).
+        ["Upgrade: h2c", /header 'Upgrade' is hop-by-hop/],
+        ["keep-alive: timeout=5", /hop-by-hop/],
+        ["TE: trailers", /hop-by-hop/],
+        ["Trailer: X", /hop-by-hop/],
+        ["Proxy-Authenticate: Basic", /hop-by-hop/],
+        ["X: \u2028", /'X: \\u2028' starts or ends with whitespace other than space and tab/],
+        ["X: a\u00a0", /whitespace other than space and tab/],
+        ["\u3000X: a", /whitespace other than/]
       ]
       for (const [line, message] of cases) {
         const error = yield* Effect.flip(Cli.run(["node", "effect-httpd", "-H", line, "0"]).pipe(

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { HeaderField } from "../Headers.js"
 import { isFieldName, isFieldValue } from "./headEncoder.js"
+import { trimOws } from "./ows.js"
 
 /** The largest header block a script may print. */
 export const MAX_HEADER_BYTES = 64 * 1024
@@ -62,7 +63,8 @@ export const parseHead = (text: string): CgiHead | undefined => {
     const colon = line.indexOf(":")
     if (colon <= 0) return undefined
     const name = line.slice(0, colon)
-    const value = line.slice(colon + 1).trim()
+    // SP and HTAB only: JavaScript's trim would also take VT, FF and NBSP off `Content-Length: \v4`.
+    const value = trimOws(line.slice(colon + 1))
     if (!isFieldName(name) || !isFieldValue(value)) return undefined
     const lower = name.toLowerCase()
     if (lower === "status") {

@@ -34,6 +34,7 @@ import type { FileBody, Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
 import * as Fs from "node:fs"
 import { BodyRateDeadline } from "./bodyRate.js"
+import { chunked, errorFramingProblem, type Framing, responseFraming, StreamLimit } from "./framing.js"
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
 import { type HostPolicy, requestAuthority } from "./hostCheck.js"
 import { pyRepr } from "./pythonText.js"
@@ -774,28 +775,23 @@ export class Connection {
         Cause.fail(headRefused)
       )
     }
-    let keepAlive = inFlight.keepAlive
-    let hasLength = false
-    for (let i = 0; i < headers.length; i++) {
-      const name = headers[i]![0]
-      if (name.length === 10 && name.toLowerCase() === "connection") {
-        const value = headers[i]![1].toLowerCase()
-        if (value === "close") keepAlive = false
-        else if (value === "keep-alive") keepAlive = true
-      } else if (name.length === 14 && name.toLowerCase() === "content-length") hasLength = true
-      // A body the handler frames itself in chunks (an `@effect/platform` stream) keeps the connection too.
-      else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
-        hasLength = headers[i]![1].toLowerCase() === "chunked"
-      }
-    }
     const noBody = request.method === "HEAD" || isBodiless(status)
+    const body = response.body
+    const framing = responseFraming(status, headers, body, {
+      bodySent: !noBody && response.endHeaders,
+      canChunk: this.engine.protocol11 && versionAtLeast(request.version, 1, 1)
+    })
+    if (typeof framing === "string") {
+      this.log(`response refused: ${framing}`)
+      return this.failed(inFlight, Cause.fail(framingRefused))
+    }
+    let keepAlive = framing.keepAlive ?? inFlight.keepAlive
     // Without a length the body is framed by closing, whatever keep-alive said (Python would leave the client
     // waiting).
-    if (!noBody && (!hasLength || !response.endHeaders)) keepAlive = false
+    if (!noBody && ((framing.length < 0 && !framing.chunked) || !response.endHeaders)) keepAlive = false
     inFlight.keepAlive = keepAlive
     inFlight.responseStarted = true
     if (response.standardHeaders) this.log(requestMessage(request.requestLine, status))
-    const body = response.body
     const sendBody = !(noBody && response.endHeaders)
     if (body._tag === "File" && sendBody) {
       if (head !== "") this.transport.write(head, "latin1")
@@ -803,16 +799,48 @@ export class Connection {
     }
     if (body._tag === "Stream" && sendBody) {
       if (head !== "") this.transport.write(head, "latin1")
-      return Stream.runForEach(body.stream, (chunk) => this.writeChunk(chunk)).pipe(
-        Effect.catchAll((error) => {
-          if (error instanceof ClientGone) return Effect.fail(error)
-          this.log(`response body failed: ${String(error)}`)
-          return Effect.fail(new ClientGone())
-        })
-      )
+      return this.writeStream(inFlight, body.stream, framing)
     }
     this.writeHeadAndBytes(head, sendBody && body._tag === "Bytes" ? body.bytes : undefined)
     return undefined
+  }
+
+  /**
+   * Writes a `Stream` body as its framing says: chunked by the engine, or held to its `Content-Length` — bytes past
+   * the length are never written (the connection closes after the declared ones), and a body that ends short
+   * closes the connection, as a file that shrank does.
+   */
+  private writeStream(
+    inFlight: InFlight,
+    stream: Stream.Stream<Uint8Array, unknown>,
+    framing: Framing
+  ): Effect.Effect<void, ClientGone> {
+    const limit = framing.length >= 0 ? new StreamLimit(framing.length) : undefined
+    const write = limit === undefined
+      ? (chunk: Uint8Array) => this.writeChunk(chunk)
+      : (chunk: Uint8Array) => {
+        const piece = limit.take(chunk)
+        const written = piece.length === 0 ? Effect.void : this.writeChunk(piece)
+        return limit.overrun ? Effect.zipRight(written, Effect.fail(bodyOverrun)) : written
+      }
+    return Stream.runForEach(framing.chunked ? chunked(stream) : stream, write).pipe(
+      Effect.flatMap(() => {
+        if (limit === undefined || limit.missing === 0) return Effect.void
+        this.log(`response body failed: ${limit.missing} bytes shorter than its Content-Length ${limit.length}`)
+        return Effect.fail(new ClientGone())
+      }),
+      Effect.catchAll((error) => {
+        if (error instanceof ClientGone) return Effect.fail(error)
+        if (error === bodyOverrun) {
+          // What was declared has been sent whole: close after it rather than cut the connection under it.
+          this.log(`response body longer than its Content-Length ${limit!.length}: the rest was not sent`)
+          inFlight.keepAlive = false
+          return Effect.void
+        }
+        this.log(`response body failed: ${String(error)}`)
+        return Effect.fail(new ClientGone())
+      })
+    )
   }
 
   private writeHeadAndBytes(head: string, bytes: Uint8Array | undefined): void {
@@ -962,8 +990,10 @@ export class Connection {
     const engine = this.engine
     // Nothing of an error whose head would be outside the grammar is sent: a 500 instead, as for a Response.
     const refused = !isStatusCode(error.status) || (error.headers !== undefined && invalidField(error.headers) !== undefined)
+    const framing = refused ? undefined : errorFramingProblem(error.status, error.headers)
     if (refused) this.log(`response refused: ${headProblem(error.status, error.headers ?? [])}`)
-    const sent = refused ? headRefused : error
+    else if (framing !== undefined) this.log(`response refused: ${framing}`)
+    const sent = refused ? headRefused : framing !== undefined ? framingRefused : error
     const status = sent.status
     const { explain, message } = errorTexts(sent)
     this.log(`code ${status}, message ${message}`)
@@ -996,6 +1026,15 @@ export class Connection {
     if (!this.readEnded) transport.setTimeout(LINGER_MS)
   }
 }
+
+/** The answer to a response whose framing fields do not describe its body. */
+const framingRefused = new HttpError({
+  status: 500,
+  explain: "The handler produced a response whose framing does not match its body"
+})
+
+/** A stream body's bytes went past its `Content-Length` (a value, to stop the stream). */
+const bodyOverrun = { _tag: "BodyOverrun" } as const
 
 /** The answer to a response (or error) whose head would be outside HTTP's grammar. */
 const headRefused = new HttpError({ status: 500, explain: "The handler produced a response head outside HTTP's grammar" })

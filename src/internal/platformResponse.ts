@@ -6,7 +6,6 @@
 import * as Cookies from "@effect/platform/Cookies"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as ServerResponse from "@effect/platform/HttpServerResponse"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { STATUS_CODES } from "node:http"
@@ -31,31 +30,6 @@ export interface ResponseConfig {
   /** `Keep-Alive: timeout=N`, as node sends its `keepAliveTimeout` (in seconds). */
   readonly keepAliveSeconds: number
 }
-
-const CRLF = Buffer.from("\r\n", "latin1")
-const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1")
-
-/** One network write per chunk of the stream: size line, data and CRLF copied together. */
-const frameChunks = (chunk: Chunk.Chunk<Uint8Array>): Chunk.Chunk<Uint8Array> => {
-  const parts = Chunk.toReadonlyArray(chunk)
-  let size = 0
-  for (let i = 0; i < parts.length; i++) size += parts[i]!.length
-  if (size === 0) return Chunk.empty()
-  const line = size.toString(16) + "\r\n"
-  const out = Buffer.allocUnsafe(line.length + size + 2)
-  out.write(line, 0, "latin1")
-  let offset = line.length
-  for (let i = 0; i < parts.length; i++) {
-    out.set(parts[i]!, offset)
-    offset += parts[i]!.length
-  }
-  out.set(CRLF, offset)
-  return Chunk.of(out)
-}
-
-/** A body stream in HTTP/1.1 chunked framing, ending with the last chunk. */
-export const chunked = <E>(stream: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
-  Stream.concat(Stream.mapChunks(stream, frameChunks), Stream.succeed(LAST_CHUNK))
 
 /** Whether node:http would keep this request's connection: HTTP/1.1 unless `close`, HTTP/1.0 with `keep-alive`. */
 const wantsKeepAlive = (request: Request): boolean => {
@@ -204,7 +178,8 @@ export const writeResponse = (
     case "Stream":
       return send({
         _tag: "Stream",
-        stream: framing !== undefined && framing[0] === "transfer-encoding" ? chunked(body.stream) : body.stream
+        // With `transfer-encoding: chunked` the engine chunks it (its one framing rule, `framing.ts`).
+        stream: body.stream
       })
     case "File": {
       const file = body.file

@@ -1,15 +1,18 @@
+import { isPrintable } from "./pythonPrintable.js"
+
 /**
- * Python's text conventions that show up on the wire and in logs: `repr()` of a latin-1 string (error messages
+ * Python's text conventions that show up on the wire and in logs: `repr()` of a string (error messages
  * such as "Bad request syntax ('...')") and the log line's control-character escaping.
  */
 
 const hex2 = (code: number): string => code.toString(16).padStart(2, "0")
 
-/** Python's `str.isprintable()` for code points 0–255. */
-const isPrintableLatin1 = (code: number): boolean =>
-  (code >= 0x20 && code < 0x7f) || (code > 0xa0 && code !== 0xad)
-
-/** Python 3's `repr(s)` for a string whose code points are all ≤ 0xff (a latin-1 decoded request line). */
+/**
+ * Python 3's `repr(s)`: quotes, `\\`, `\t`, `\n`, `\r`, and each code point that is not printable (Python 3.11's
+ * `str.isprintable`: controls, format characters such as U+202E and U+FEFF, separators such as U+2028, unassigned
+ * and private-use code points, lone surrogates) as `\xNN`, `\uNNNN` or `\UNNNNNNNN`. A log line or an error page
+ * that quotes request text thus never carries a line separator or a bidi override raw.
+ */
 export const pyRepr = (s: string): string => {
   const quote = s.includes("'") && !s.includes("\"") ? "\"" : "'"
   let out = quote
@@ -20,9 +23,14 @@ export const pyRepr = (s: string): string => {
     else if (ch === "\t") out += "\\t"
     else if (ch === "\n") out += "\\n"
     else if (ch === "\r") out += "\\r"
-    else if (code > 0xff) out += ch
-    else if (isPrintableLatin1(code)) out += ch
-    else out += "\\x" + hex2(code)
+    else if (code <= 0xff) out += isPrintable(code) ? ch : "\\x" + hex2(code)
+    else {
+      const point = s.codePointAt(i)!
+      const wide = point > 0xffff
+      if (isPrintable(point)) out += wide ? s.slice(i, i + 2) : ch
+      else out += wide ? "\\U" + point.toString(16).padStart(8, "0") : "\\u" + point.toString(16).padStart(4, "0")
+      if (wide) i++
+    }
   }
   return out + quote
 }

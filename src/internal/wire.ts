@@ -54,13 +54,22 @@ export const buildHead = (
   if (!isStatusCode(status)) return undefined
   // The standard phrases are in grammar: only a given one is checked.
   const phrase = reason === undefined ? responses.get(status)?.[0] ?? "" : reasonPhrase(reason)
-  let head = config.protocolVersion + " " + status + " " + phrase + "\r\n"
-  if (standardHeaders) head += "Server: " + config.versionString + "\r\nDate: " + httpDate() + "\r\n"
+  let fields = ""
+  let ownServer = standardHeaders
+  let ownDate = standardHeaders
   for (let i = 0; i < headers.length; i++) {
     const field = headers[i]!
-    if (!isFieldName(field[0]) || !isFieldValue(field[1])) return undefined
-    head += field[0] + ": " + field[1] + "\r\n"
+    const name = field[0]
+    if (!isFieldName(name) || !isFieldValue(field[1])) return undefined
+    // A handler's `Server` or `Date` (e.g. `-H 'Server: x'`) replaces the server's own: both are single fields.
+    if (name.length === 6 && ownServer && name.toLowerCase() === "server") ownServer = false
+    else if (name.length === 4 && ownDate && name.toLowerCase() === "date") ownDate = false
+    fields += name + ": " + field[1] + "\r\n"
   }
+  let head = config.protocolVersion + " " + status + " " + phrase + "\r\n"
+  if (ownServer) head += "Server: " + config.versionString + "\r\n"
+  if (ownDate) head += "Date: " + httpDate() + "\r\n"
+  head += fields
   return endHeaders ? head + "\r\n" : head
 }
 
