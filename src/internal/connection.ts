@@ -366,14 +366,18 @@ export class Connection {
     if (this.current === undefined) this.finish()
   }
 
-  /** Forced stop: interrupt the request in progress (its scope closes) and destroy the socket. */
+  /**
+   * Forced stop: destroy the socket, then interrupt the request in progress (its scope closes). The socket goes
+   * first: a write waiting for a client that stopped reading, or a socket taken over by an upgrade, would otherwise
+   * keep an uninterruptible region (an `@effect/platform` app's response) waiting forever.
+   */
   abort(): Effect.Effect<void> {
-    const fiber = this.current?.fiber
-    this.closing = true
-    return Effect.zipRight(
-      fiber === undefined ? Effect.void : Fiber.interrupt(fiber),
-      Effect.sync(() => this.transport.destroy())
-    )
+    return Effect.suspend(() => {
+      const fiber = this.current?.fiber
+      this.closing = true
+      this.transport.destroy()
+      return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
+    })
   }
 
   private readonly onData = (chunk: Buffer): void => {
