@@ -41,6 +41,16 @@ const app = HttpRouter.empty.pipe(
       headers: { "transfer-encoding": "chunked" }
     })
   ),
+  HttpRouter.get(
+    "/overlong",
+    HttpServerResponse.stream(Stream.make(new Uint8Array(16).fill(98)), { contentLength: 4 })
+  ),
+  HttpRouter.get(
+    "/short",
+    HttpServerResponse.stream(Stream.make(new Uint8Array(2).fill(99)), { contentLength: 40 })
+  ),
+  HttpRouter.get("/status101", HttpServerResponse.text("no", { status: 101 })),
+  HttpRouter.get("/status100", HttpServerResponse.empty({ status: 100 })),
   HttpRouter.get("/connclose", HttpServerResponse.text("bye", { headers: { connection: "close" } })),
   HttpRouter.get("/ignore", HttpServerResponse.text("ignored")),
   HttpRouter.get("/stream", HttpServerResponse.stream(
@@ -180,6 +190,45 @@ describe("PlatformServer: hostile clients and odd responses", () => {
       expect(text).toContain("\r\n\r\n5\r\nHELLO\r\n0\r\n\r\n")
       expect(text).toContain("ignored")
     }))
+
+  it.scopedLive("a stream longer than its contentLength: no byte past it, the connection closes", () =>
+    Effect.gen(function*() {
+      const port = yield* serve
+      const result = yield* sendRaw({
+        port,
+        chunks: ["GET /overlong HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n"],
+        timeoutMs: 3000
+      })
+      const text = result.bytes.toString("latin1")
+      expect(text.slice(text.indexOf("\r\n\r\n") + 4)).toBe("bbbb")
+      expect(result.closedByServer).toBe(true)
+    }))
+
+  it.scopedLive("a stream shorter than its contentLength: the connection closes", () =>
+    Effect.gen(function*() {
+      const port = yield* serve
+      const result = yield* sendRaw({
+        port,
+        chunks: ["GET /short HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n"],
+        timeoutMs: 3000
+      })
+      expect(result.closedByServer).toBe(true)
+      expect(result.bytes.toString("latin1")).not.toContain("ignored")
+    }))
+
+  for (const status of [100, 101]) {
+    it.scopedLive(`status ${status} as an ordinary route's final response is a 500`, () =>
+      Effect.gen(function*() {
+        const port = yield* serve
+        const result = yield* sendRaw({
+          port,
+          chunks: [`GET /status${status} HTTP/1.1\r\nHost: x\r\n\r\n`],
+          until: { responses: 1 },
+          timeoutMs: 3000
+        })
+        expect(result.bytes.toString("latin1")).toMatch(/^HTTP\/1\.1 500 /)
+      }))
+  }
 
   it.scopedLive("an app's Connection: close is honoured: one Connection field, the connection closes", () =>
     Effect.gen(function*() {
