@@ -95,6 +95,15 @@ const resetUploads = (port: number, count: number) =>
       setImmediate(() => socket.resetAndDestroy())
     }), { discard: true })
 
+/** A GET of `path`, then a GET of /ignore on the same connection (read until `responses`, else until closed). */
+const thenIgnore = (port: number, path: string, responses?: number) =>
+  sendRaw({
+    port,
+    chunks: [`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n`],
+    ...(responses === undefined ? {} : { until: { responses } }),
+    timeoutMs: 3000
+  })
+
 describe("PlatformServer: hostile clients and odd responses", () => {
   it.scopedLive("a multipart upload reset right after its first file bytes: the app's scope closes, no spinning", () =>
     Effect.gen(function*() {
@@ -161,12 +170,7 @@ describe("PlatformServer: hostile clients and odd responses", () => {
   it.scopedLive("an app's own Transfer-Encoding: chunked on a byte body: the body is framed as announced", () =>
     Effect.gen(function*() {
       const port = yield* serve
-      const result = yield* sendRaw({
-        port,
-        chunks: ["GET /apptechunked HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n"],
-        until: { responses: 2 },
-        timeoutMs: 3000
-      })
+      const result = yield* thenIgnore(port, "/apptechunked", 2)
       const text = result.bytes.toString("latin1")
       const head = text.slice(0, text.indexOf("\r\n\r\n")).toLowerCase()
       // Never both framings at once; if the head says chunked, the body is chunked (as node:http does).
@@ -177,12 +181,7 @@ describe("PlatformServer: hostile clients and odd responses", () => {
   it.scopedLive("an app's own Transfer-Encoding: chunked on a stream body: one Transfer-Encoding field", () =>
     Effect.gen(function*() {
       const port = yield* serve
-      const result = yield* sendRaw({
-        port,
-        chunks: ["GET /apptestream HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n"],
-        until: { responses: 2 },
-        timeoutMs: 3000
-      })
+      const result = yield* thenIgnore(port, "/apptestream", 2)
       const text = result.bytes.toString("latin1")
       const head = text.slice(0, text.indexOf("\r\n\r\n"))
       expect(head.match(/^transfer-encoding:/gim)?.length).toBe(1)
@@ -194,11 +193,7 @@ describe("PlatformServer: hostile clients and odd responses", () => {
   it.scopedLive("a stream longer than its contentLength: no byte past it, the connection closes", () =>
     Effect.gen(function*() {
       const port = yield* serve
-      const result = yield* sendRaw({
-        port,
-        chunks: ["GET /overlong HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n"],
-        timeoutMs: 3000
-      })
+      const result = yield* thenIgnore(port, "/overlong")
       const text = result.bytes.toString("latin1")
       expect(text.slice(text.indexOf("\r\n\r\n") + 4)).toBe("bbbb")
       expect(result.closedByServer).toBe(true)
@@ -207,11 +202,7 @@ describe("PlatformServer: hostile clients and odd responses", () => {
   it.scopedLive("a stream shorter than its contentLength: the connection closes", () =>
     Effect.gen(function*() {
       const port = yield* serve
-      const result = yield* sendRaw({
-        port,
-        chunks: ["GET /short HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n"],
-        timeoutMs: 3000
-      })
+      const result = yield* thenIgnore(port, "/short")
       expect(result.closedByServer).toBe(true)
       expect(result.bytes.toString("latin1")).not.toContain("ignored")
     }))
@@ -233,11 +224,7 @@ describe("PlatformServer: hostile clients and odd responses", () => {
   it.scopedLive("an app's Connection: close is honoured: one Connection field, the connection closes", () =>
     Effect.gen(function*() {
       const port = yield* serve
-      const result = yield* sendRaw({
-        port,
-        chunks: ["GET /connclose HTTP/1.1\r\nHost: x\r\n\r\nGET /ignore HTTP/1.1\r\nHost: x\r\n\r\n"],
-        timeoutMs: 3000
-      })
+      const result = yield* thenIgnore(port, "/connclose")
       const text = result.bytes.toString("latin1")
       const head = text.slice(0, text.indexOf("\r\n\r\n"))
       expect(head.match(/^connection:/gim)?.length).toBe(1)
