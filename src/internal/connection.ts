@@ -366,18 +366,14 @@ export class Connection {
     if (this.current === undefined) this.finish()
   }
 
-  /**
-   * Forced stop: destroy the socket, then interrupt the request in progress (its scope closes). The socket goes
-   * first: a write waiting for a client that stopped reading, or a socket taken over by an upgrade, would otherwise
-   * keep an uninterruptible region (an `@effect/platform` app's response) waiting forever.
-   */
+  /** Forced stop: interrupt the request in progress (its scope closes) and destroy the socket. */
   abort(): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const fiber = this.current?.fiber
-      this.closing = true
-      this.transport.destroy()
-      return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
-    })
+    const fiber = this.current?.fiber
+    this.closing = true
+    return Effect.zipRight(
+      fiber === undefined ? Effect.void : Fiber.interrupt(fiber),
+      Effect.sync(() => this.transport.destroy())
+    )
   }
 
   private readonly onData = (chunk: Buffer): void => {

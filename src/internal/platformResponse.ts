@@ -168,7 +168,11 @@ export const writeResponse = (
       standardHeaders: false,
       endHeaders: true
     })
-    return written ?? Effect.dieMessage("PlatformServer: not a request of this server")
+    // `toHandled` runs the write uninterruptibly; reopened so a shutdown's interruption cuts a write waiting for a
+    // client that stopped reading (the engine then destroys the socket).
+    return written === undefined
+      ? Effect.dieMessage("PlatformServer: not a request of this server")
+      : Effect.interruptible(written)
   }
   switch (body._tag) {
     case "Empty":
