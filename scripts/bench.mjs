@@ -25,6 +25,9 @@
  * Then, unless --no-scaling, a scaling table: effect-httpd with --workers 1 and --workers 2 on the 1 KiB keep-alive
  * workload, server and load generator unpinned (all cores shared), so the second worker has a core to run on.
  * With the 404 workload, a table of the 404 with Python's close-after-error default against --keep-alive-on-error.
+ * With the 1k-close workload, the default path: effect-httpd with no flags (HTTP/1.0, every connection closed by the
+ * server) on 1 KiB and 404, and -p HTTP/1.1 with Connection: close requests, each beside scripts/peers/net-fixed.mjs
+ * (bare node:net, fixed response, close). nginx logs every request to a file (access_log on), as we and Python do.
  * Then (unless --no-platform, --only or --workloads) the platform suite of scripts/bench-platform.mjs: an
  * @effect/platform HttpRouter app on PlatformServer, on NodeHttpServer, and bare node:http.
  * Output: Markdown on stdout, progress on stderr, bench-results/<timestamp>.json.
@@ -35,7 +38,7 @@ import path from "node:path";
 import {
   WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES, NPROC, SERVER_NAMES,
   parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, settleDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS, serverCandidates,
-  SERVER_CPU, LOAD_CPU, ourCommand,
+  SERVER_CPU, LOAD_CPU, ourCommand, ourDefaultCommand, netFixedCommand,
 } from "./lib/bench-harness.mjs";
 import { platformSuite } from "./bench-platform.mjs";
 
@@ -124,6 +127,7 @@ async function main() {
     const ours = started.some((s) => s.name === "effect-httpd");
     if (ours && opts.scaling !== false && workloads.some((w) => w.name === "1k-ka")) await scaling({ root, tmp, opts });
     if (ours && workloads.some((w) => w.name === "404")) await errorKeepAlive({ root, tmp, opts });
+    if (ours && workloads.some((w) => w.name === "1k-close")) await defaultMode({ root, tmp, opts });
     if (opts.platform !== false && !opts.only && !opts.workloads) await platformSuite({ ...opts, only: undefined });
   } finally {
     for (const s of started) await s.handle.stop();
@@ -135,18 +139,27 @@ async function main() {
  * Variants of effect-httpd's command line on one workload, interleaved, in a table of their own. `cpu`/`loadCpu`
  * pin them as the main suite does, or ALL_CPUS.
  */
-async function variants({ root, tmp, opts, title, suite, workload, baseline, cpu, loadCpu, notes = [], list }) {
+function variants({ root, tmp, opts, title, suite, workload, baseline, cpu, loadCpu, notes = [], list }) {
+  return table({
+    tmp, opts, title, suite, baseline, cpu, loadCpu, notes,
+    list: list.map(({ name, extraArgs }) => ({ name, make: (port) => ourCommand(port, root, extraArgs) })),
+    workloads: [workload],
+  });
+}
+
+/** Servers given by command line (`make(port)`) on workloads, interleaved, in a table of their own. */
+async function table({ tmp, opts, title, suite, baseline, cpu = SERVER_CPU, loadCpu = LOAD_CPU, notes = [], list, workloads }) {
   const servers = [];
   try {
-    for (const { name, extraArgs } of list) {
+    for (const { name, make } of list) {
       const port = await freePort();
-      const { cmd, args } = ourCommand(port, root, extraArgs);
+      const { cmd, args } = make(port);
       const logFile = path.join(tmp, `${suite}-${servers.length}.log`);
       const handle = await startServer({ name, cmd, args, port, cpu, logFile });
       servers.push({ name, port, handle, cmd, args });
       console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid})`);
     }
-    const results = await interleave(servers, [workload], opts.repeats, { durationSec: opts.duration, loadCpu });
+    const results = await interleave(servers, workloads, opts.repeats, { durationSec: opts.duration, loadCpu });
     report(results, {
       baseline,
       title,
@@ -156,6 +169,36 @@ async function variants({ root, tmp, opts, title, suite, workload, baseline, cpu
   } finally {
     for (const s of servers) await s.handle.stop();
   }
+}
+
+/**
+ * The default path: effect-httpd with no protocol flag (HTTP/1.0: the server closes every connection, wrk sends
+ * its keep-alive request and reconnects), and `-p HTTP/1.1` with `Connection: close` requests, each beside a bare
+ * `node:net` server answering a fixed response and closing: the floor for a connection per request.
+ */
+async function defaultMode({ root, tmp, opts }) {
+  const netFixed = { name: "node:net fixed", make: (port) => netFixedCommand(port) };
+  const closes = { connections: 10, expectBytes: DOC_FILES["1k.bin"] };
+  await table({
+    tmp, opts,
+    title: "default mode (no flags: HTTP/1.0, the server closes each connection) vs a bare node:net server",
+    suite: "bench-default",
+    baseline: "node:net fixed",
+    notes: ["node:net fixed: scripts/peers/net-fixed.mjs, a fixed response and close, no parsing, no file system, no log; effect-httpd logs every request"],
+    list: [netFixed, { name: "effect-httpd (default)", make: (port) => ourDefaultCommand(port, root) }],
+    workloads: [
+      { name: "1k-default", label: "1 KiB, server closes (c=10)", path: "/1k.bin", ...closes },
+      { name: "404-default", label: "404, server closes (c=10)", path: "/no-such-file.bin", connections: 10, expectStatus: 404 },
+    ],
+  });
+  await table({
+    tmp, opts,
+    title: "-p HTTP/1.1 with Connection: close requests vs a bare node:net server",
+    suite: "bench-close",
+    baseline: "node:net fixed",
+    list: [netFixed, { name: "effect-httpd -p HTTP/1.1", make: (port) => ourCommand(port, root) }],
+    workloads: [{ name: "1k-close", label: "1 KiB new conn/request (c=10)", path: "/1k.bin", newConnectionPerRequest: true, ...closes }],
+  });
 }
 
 /**

@@ -9,6 +9,7 @@
  * shares its own copy of effect with it.
  */
 import { build } from "esbuild"
+import { builtinModules } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -24,6 +25,15 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: "none",
+  // The archive libraries (yazl, tar-stream's streamx) require built-ins by their bare names ("fs", "events"): kept
+  // external under their "node:" names, so the bundle needs nothing but Node's own modules.
+  plugins: [{
+    name: "node-prefix",
+    setup(b) {
+      const bare = new RegExp(`^(${builtinModules.filter((m) => !m.startsWith("_")).map((m) => m.replace(/[/]/g, "\\/")).join("|")})$`)
+      b.onResolve({ filter: bare }, (args) => ({ path: `node:${args.path}`, external: true }))
+    }
+  }],
   logLevel: "warning",
   // A few dependencies of @effect/cli are CommonJS and call require(); an ES module has none of its own.
   banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" }

@@ -132,6 +132,8 @@ export interface CliConfig {
   readonly compress: Option.Option<{ readonly minBytes: number; readonly maxBytes: number }>
   /** `--rich-listing`: listings as a sortable table with sizes and times. */
   readonly richListing: boolean
+  /** `--archives`: `?download=tar.gz|zip` sends a directory as an archive. */
+  readonly archives: boolean
   /** `--keep-alive-on-error`: a 404 or other handler error leaves a keep-alive connection open. */
   readonly keepAliveOnError: boolean
 }
@@ -562,10 +564,18 @@ const compressMaxBytes = Options.integer("compress-max-bytes").pipe(
 )
 const richListing = Options.boolean("rich-listing").pipe(
   Options.withDescription(
-    "Directory listings as a table with size and modification time, directories first, sortable by clicking a " +
-      "column (?sort=name|size|time&order=asc|desc); at most 10000 entries (the first by name). Without it the " +
-      "listing is Python's. " +
-      "Example: --rich-listing (then open http://localhost:8000/?sort=time&order=desc)"
+    "Directory listings as a browser page: breadcrumbs, a filter box, type icons, sizes and local times, directories " +
+      "first, sortable by clicking a column (?sort=name|size|time&order=asc|desc), dark mode, phone-sized; at most " +
+      "10000 entries (the first by name); with --upload a drop zone with per-file progress, with --archives " +
+      "download links. Without it the listing is Python's. Example: --rich-listing (then open http://localhost:8000/?sort=time&order=desc)"
+  )
+)
+const archives = Options.boolean("archives").pipe(
+  Options.withDescription(
+    "A directory asked for with ?download=tar.gz or ?download=zip is sent as an archive of its tree, streamed " +
+      "(dot names left out with --no-dotfiles; links only to files inside the directory served; at most 100000 " +
+      "entries and 16 GiB, else 413; 2 at once, else 503). " +
+      "Example: --archives (then curl -OJ 'http://localhost:8000/docs/?download=zip')"
   )
 )
 const keepAliveOnError = Options.boolean("keep-alive-on-error").pipe(
@@ -642,6 +652,8 @@ export interface RawOptions {
   readonly compressMaxBytes?: Option.Option<number>
   /** Default false. */
   readonly richListing?: boolean
+  /** Default false. */
+  readonly archives?: boolean
   /** Default false. */
   readonly keepAliveOnError?: boolean
 }
@@ -780,6 +792,7 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
         })
         : Option.none(),
       richListing: raw.richListing === true,
+      archives: raw.archives === true,
       keepAliveOnError: raw.keepAliveOnError === true
     }
     return config
@@ -916,7 +929,8 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
   ...(config.precompressed ? { precompressed: true } : {}),
   ...(Option.isSome(config.upload) ? { upload: { maxBytes: config.upload.value } } : {}),
   ...(Option.isSome(config.compress) ? { compress: config.compress.value } : {}),
-  ...(config.richListing ? { richListing: true } : {})
+  ...(config.richListing ? { richListing: true } : {}),
+  ...(config.archives ? { archives: true } : {})
 })
 
 /**
@@ -1078,6 +1092,7 @@ const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<void, CliE
       compressMinBytes,
       compressMaxBytes,
       richListing,
+      archives,
       keepAliveOnError
     },
     (raw) =>
@@ -1118,6 +1133,7 @@ const appInfo = {
     HelpDoc.p(`${NAME} --upload --basic-auth alice:s3cret -b 127.0.0.1   curl -T file URL stores files (PUT)`),
     HelpDoc.p(`${NAME} --compress                            gzip / brotli text files on the fly`),
     HelpDoc.p(`${NAME} --rich-listing                        listings with sizes and dates, sortable`),
+    HelpDoc.p(`${NAME} --rich-listing --archives --upload    a browser page with drag-and-drop upload and .zip links`),
     HelpDoc.p(`${NAME} -p HTTP/1.1 --keep-alive-on-error      a 404 keeps the connection, as most servers do`)
   ])
 }
@@ -1160,7 +1176,7 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload", "--compress", "--rich-listing", "--keep-alive-on-error"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload", "--compress", "--rich-listing", "--archives", "--keep-alive-on-error"])
 
 /**
  * Runs the command line (`argv` as `process.argv`: runtime and script first). Help, version and completions print

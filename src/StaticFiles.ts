@@ -38,6 +38,7 @@ import * as UrlPath from "./internal/urlPath.js"
 import * as Extras from "./internal/extras.js"
 import * as BasicAuth from "./internal/basicAuth.js"
 import * as Upload from "./internal/upload.js"
+import * as Archive from "./internal/archive.js"
 import * as Compress from "./internal/compress.js"
 import { fallbackNameProblem, fallbackPath, isMissing, wantsFallback } from "./internal/spa.js"
 import * as Exit from "effect/Exit"
@@ -251,16 +252,35 @@ export interface StaticFilesOptions {
    */
   readonly compress?: boolean | { readonly minBytes?: number; readonly maxBytes?: number }
   /**
-   * Directory listings as a table: name, size (binary units; exact bytes in its `title`), modification time
-   * (UTC), directories first, sorted by `?sort=name|size|time&order=asc|desc` (unknown or missing values: name,
-   * ascending; ties in the name order). Names are HTML-escaped and their links `%`-encoded exactly as in Python's
-   * listing (`/` after a directory, `@` after a link). The title is the path without its query. `hideDotfiles`,
-   * `followSymlinks: false`, `colorScheme` and `jsonListing` apply as to the plain listing. At most 10,000 entries
-   * (the first in name order, then sorted), with a notice and `X-Listing-Truncated` when cut. Bidi controls in
-   * names are shown as `\u202e`, as in every HTML listing. These listings are not cached. Default `false`:
+   * Directory listings as a browser page: breadcrumbs, a filter box (script), type icons, a table of name, size
+   * (binary units; exact bytes in its `title`) and modification time (UTC, rewritten in local time by the script;
+   * the exact instant in `title`), directories first, sorted by `?sort=name|size|time&order=asc|desc` (unknown or
+   * missing values: name, ascending; ties in the name order), a summary line, dark mode, phone width; links to the
+   * JSON form (`jsonListing`) and the archives (`archives`); with `upload`, a drop zone with per-file progress
+   * (one `PUT` per file). Names are HTML-escaped (bidi controls shown as `\u202e`) and their links `%`-encoded
+   * exactly as in Python's listing (`/` after a directory, `@` after a link). Sent with a
+   * `Content-Security-Policy` allowing only the page's own inline style and script, by hash. `hideDotfiles` and
+   * `followSymlinks: false` apply as to the plain listing. At most 10 000 entries. Not cached. Default `false`:
    * Python's page, byte for byte.
    */
   readonly richListing?: boolean
+  /**
+   * `GET /dir/?download=tar.gz` or `?download=zip` sends the directory's tree as an archive, built while it is
+   * sent (`Content-Disposition: attachment; filename="dir.tar.gz"`; no `Content-Length`, so the connection closes
+   * after it). Memory stays flat whatever the files' sizes: one chunk in flight per stage, read as the client takes
+   * the bytes; a client gone mid-way closes every file at once. In it: directories, regular files, and links to
+   * regular files whose real path is under the root (never a link leaving the root, whatever `followSymlinks`
+   * says; links to directories are left out); no dot names with `hideDotfiles`; no upload temporary files; nothing
+   * else (FIFOs, devices). Over `maxEntries` (default 100 000) or `maxBytes` of file content (default 16 GiB),
+   * the answer is 413 before any byte. At most `maxConcurrent` (default 2) archives are built at once (each costs a
+   * core): one more answers 503 with `Retry-After: 1`. The rich listing links to both. tar via `tar-stream` + `node:zlib`, zip via
+   * `yazl`. Default: off.
+   */
+  readonly archives?: boolean | {
+    readonly maxEntries?: number
+    readonly maxBytes?: number
+    readonly maxConcurrent?: number
+  }
 }
 
 /**
@@ -325,7 +345,9 @@ const resolveConfig = (options: StaticFilesOptions) =>
       jsonListing: options.jsonListing ?? false,
       precompressed: options.precompressed ?? false,
       compress: yield* validCompress(options.compress),
-      richListing: options.richListing ?? false
+      richListing: options.richListing ?? false,
+      upload: options.upload !== undefined && options.upload !== false,
+      archives: yield* validArchives(options.archives)
     }
     const verifier = makeVerifier(config.root, {
       confine: options.followSymlinks === false,
@@ -388,6 +410,26 @@ const validCompress = (
   return Number.isSafeInteger(maxBytes) && maxBytes >= 0
     ? Effect.succeed({ minBytes, maxBytes })
     : Effect.dieMessage(`StaticFiles: compress.maxBytes must be a non-negative integer, not ${maxBytes}`)
+}
+
+const validArchives = (
+  option: StaticFilesOptions["archives"]
+): Effect.Effect<Archive.ArchiveConfig | undefined> => {
+  if (option === undefined || option === false) return Effect.succeed(undefined)
+  const maxEntries = option === true ? Archive.DEFAULT_MAX_ENTRIES : option.maxEntries ?? Archive.DEFAULT_MAX_ENTRIES
+  const maxBytes = option === true ? Archive.DEFAULT_MAX_BYTES : option.maxBytes ?? Archive.DEFAULT_MAX_BYTES
+  for (const [name, value] of [["maxEntries", maxEntries], ["maxBytes", maxBytes]] as const) {
+    if (!(Number.isSafeInteger(value) && value >= 0)) {
+      return Effect.dieMessage(`StaticFiles: archives.${name} must be a non-negative integer, not ${value}`)
+    }
+  }
+  const maxConcurrent = option === true
+    ? Archive.DEFAULT_MAX_CONCURRENT
+    : option.maxConcurrent ?? Archive.DEFAULT_MAX_CONCURRENT
+  if (!(Number.isSafeInteger(maxConcurrent) && maxConcurrent >= 1)) {
+    return Effect.dieMessage(`StaticFiles: archives.maxConcurrent must be a positive integer, not ${maxConcurrent}`)
+  }
+  return Effect.succeed({ maxEntries, maxBytes, slots: new Archive.Slots(maxConcurrent) })
 }
 
 const validUpload = (

@@ -104,10 +104,11 @@ class MemoryTransport extends EventEmitter implements Transport {
   }
   cork(): void {}
   uncork(): void {}
-  end(): void {
+  end(callback?: () => void): void {
     this.ended = true
     this.emit("ended")
     if (this.inputEnded) this.destroy()
+    if (callback !== undefined) setImmediate(callback)
   }
   destroy(): void {
     if (this.destroyed) return

@@ -137,6 +137,7 @@ describe("Cli (pure parts)", () => {
         upload: Option.none(),
         compress: Option.none(),
         richListing: false,
+        archives: false,
         keepAliveOnError: false
       })
       expect((yield* validate(raw())).directory).toBe("/srv")

@@ -217,6 +217,18 @@ export const ourCommand = (port, root, extraArgs = []) => ({
   args: [...OUR_NODE_ARGS, OUR_BIN, String(port), "--bind", "127.0.0.1", "--directory", root, "--protocol", "HTTP/1.1", ...extraArgs],
 });
 
+/** effect-httpd as a user types it: no protocol flag (HTTP/1.0, a connection per request), then `extraArgs`. */
+export const ourDefaultCommand = (port, root, extraArgs = []) => ({
+  cmd: process.execPath,
+  args: [...OUR_NODE_ARGS, OUR_BIN, String(port), "--bind", "127.0.0.1", "--directory", root, ...extraArgs],
+});
+
+/** The bare `node:net` fixed-response peer (scripts/peers/net-fixed.mjs). */
+export const netFixedCommand = (port) => ({
+  cmd: process.execPath,
+  args: [path.join(REPO_ROOT, "scripts/peers/net-fixed.mjs"), String(port)],
+});
+
 export const CACHE_SETTLE_MS = 2_100;
 
 /** Resolves once a document root written now has settled (see CACHE_SETTLE_MS). */
@@ -264,7 +276,8 @@ pid ${t("nginx.pid")};
 lock_file ${t("nginx.lock")};
 events { worker_connections 1024; }
 http {
-  access_log off;
+  # On, to a file, as effect-httpd and Python log every request (to stderr, which the harness writes to a file).
+  access_log ${t("access.log")};
   sendfile on;
   # node's and Python's servers put no cap on requests per keep-alive connection
   keepalive_requests 1000000;

@@ -37,6 +37,7 @@ import { BodyRateDeadline } from "./bodyRate.js"
 import { chunked, errorFramingProblem, type Framing, responseFraming, StreamLimit } from "./framing.js"
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
 import { type HostPolicy, requestAuthority } from "./hostCheck.js"
+import { bodyOnly, connectionField } from "./persistence.js"
 import { pyRepr } from "./pythonText.js"
 import {
   buildHead,
@@ -51,7 +52,7 @@ export interface Transport {
   write(data: Uint8Array, callback: (error?: Error | null) => void): boolean
   cork(): void
   uncork(): void
-  end(): void
+  end(callback?: () => void): void
   destroy(): void
   pause(): unknown
   resume(): unknown
@@ -291,6 +292,8 @@ interface InFlight {
   readonly body: BodySink | undefined
   fiber: Fiber.RuntimeFiber<void, never> | undefined
   keepAlive: boolean
+  /** The request's `Connection` field. */
+  readonly connection: string | undefined
   responseStarted: boolean
   /** `Expect: 100-continue` went to a hook and no `100 Continue` has been sent: the client may hold its body back. */
   awaitingContinue: boolean
@@ -319,6 +322,7 @@ export class Connection {
   private probe: ReturnType<typeof setInterval> | undefined = undefined
   private probing = false
   private headTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  private timerMs = 0
   /** The socket was handed over (a WebSocket upgrade): nothing more is read or written here. */
   private upgraded = false
   /** `next` is running further up the stack. */
@@ -349,7 +353,7 @@ export class Connection {
     transport.on("close", this.onClose)
     transport.on("error", this.onError)
     transport.on("timeout", this.onTimeout)
-    if (engine.idleTimeoutMs > 0) transport.setTimeout(engine.idleTimeoutMs)
+    if (engine.idleTimeoutMs > 0) this.setTimer(engine.idleTimeoutMs)
     // A new connection holds a slot under the connection cap: its first head is due within the header timeout from
     // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections.
     if (engine.headerTimeoutMs > 0) this.headTimer = setTimeout(this.onHeadTimeout, engine.headerTimeoutMs)
@@ -363,7 +367,10 @@ export class Connection {
   /** Graceful stop: finish the response in progress, answer nothing more, then close. */
   shutdown(): void {
     this.closing = true
-    if (this.current === undefined) this.finish()
+    // An idle connection goes once its FIN is out: a client that keeps it open (a browser's pool) would otherwise
+    // hold the server's exit for the whole linger. One with a response in flight keeps the linger (its last bytes
+    // must reach a slow reader), bounded by the server's grace.
+    if (this.current === undefined) this.finish(this.destroyTransport)
   }
 
   /** Forced stop: interrupt the request in progress (its scope closes) and destroy the socket. */
@@ -390,6 +397,16 @@ export class Connection {
         this.headTimer = setTimeout(this.onHeadTimeout, this.engine.headerTimeoutMs)
       }
     } else if (this.headTimer !== undefined) this.clearHeadTimer()
+  }
+
+  /**
+   * The socket's inactivity timeout, set only when it changes: Node refreshes it on every read and write, and each
+   * `setTimeout` allocates a timer (three per connection showed in the profile of the default path).
+   */
+  private setTimer(ms: number): void {
+    if (ms === this.timerMs) return
+    this.timerMs = ms
+    this.transport.setTimeout(ms)
   }
 
   private clearHeadTimer(): void {
@@ -462,7 +479,7 @@ export class Connection {
           this.bodyTarget?.end()
           this.bodyTarget = undefined
           this.stopBodyRate()
-          if (this.current !== undefined && this.engine.bodyTimeoutMs > 0) this.transport.setTimeout(0)
+          if (this.current !== undefined && this.engine.bodyTimeoutMs > 0) this.setTimer(0)
           break
         case "BodyError":
           this.bodyTarget?.fail(event.error)
@@ -472,8 +489,8 @@ export class Connection {
           // Input that ends inside a body is no half-close: the request can never be whole. The handler learns it
           // from the body stream (and may answer, e.g. 400); one that stays silent is dropped after LINGER_MS, so its
           // scope closes (a CGI script ignoring stdin is killed) instead of running on.
-          if (event.error.reason === "ClientClosed") this.transport.setTimeout(LINGER_MS)
-          else if (this.current !== undefined && this.engine.bodyTimeoutMs > 0) this.transport.setTimeout(0)
+          if (event.error.reason === "ClientClosed") this.setTimer(LINGER_MS)
+          else if (this.current !== undefined && this.engine.bodyTimeoutMs > 0) this.setTimer(0)
           break
         case "Error":
           this.queue.push({ _tag: "Error", error: event.error })
@@ -499,13 +516,13 @@ export class Connection {
       this.transport.pause()
       this.startProbe()
       // Our own backpressure is not the client's silence.
-      if (receiving) this.transport.setTimeout(0)
+      if (receiving) this.setTimer(0)
       this.bodyRate?.pause()
     } else if (!full && this.paused) {
       this.paused = false
       this.stopProbe()
       this.transport.resume()
-      if (receiving) this.transport.setTimeout(this.engine.bodyTimeoutMs)
+      if (receiving) this.setTimer(this.engine.bodyTimeoutMs)
       this.bodyRate?.resume()
     }
   }
@@ -554,7 +571,7 @@ export class Connection {
       const item = this.queue.shift()
       if (item === undefined) {
         if (this.readEnded) this.finish()
-        else if (this.engine.idleTimeoutMs > 0) this.transport.setTimeout(this.engine.idleTimeoutMs)
+        else if (this.engine.idleTimeoutMs > 0) this.setTimer(this.engine.idleTimeoutMs)
         return
       }
       switch (item._tag) {
@@ -562,7 +579,7 @@ export class Connection {
           return this.finish()
         case "Error": {
           const e = item.error
-          this.sendError(e.error, e.requestLine, e.method, e.headless ? HTTP_0_9 : e.version)
+          this.sendError(e.error, e.requestLine, e.method, e.headless ? HTTP_0_9 : e.version, undefined)
           return this.finish()
         }
         case "Request":
@@ -592,16 +609,18 @@ export class Connection {
       body,
       fiber: undefined,
       keepAlive,
+      connection,
       responseStarted: false,
       awaitingContinue: false,
       responded: false
     }
     this.current = inFlight
     // While its body arrives, a request is bounded by the body timeout; otherwise by nothing (the handler's time).
-    if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0) transport.setTimeout(engine.bodyTimeoutMs)
-    else if (engine.idleTimeoutMs > 0) transport.setTimeout(0)
+    // An answer written at once leaves the idle timer armed (the write refreshes it); a fiber's clears it below.
+    const receiving = body !== undefined && !body.ended && engine.bodyTimeoutMs > 0
+    if (receiving) this.setTimer(engine.bodyTimeoutMs)
     // The silence timeout restarts on every byte; a body trickling in is bounded by its average rate.
-    if (body !== undefined && !body.ended && engine.bodyTimeoutMs > 0 && engine.bodyMinRate > 0) {
+    if (receiving && engine.bodyMinRate > 0) {
       this.stopBodyRate()
       const from = body.received
       this.bodyRate = new BodyRateDeadline(engine.bodyTimeoutMs, engine.bodyMinRate, () => body.received - from, this.onTimeout)
@@ -646,6 +665,7 @@ export class Connection {
       onSuccess: (response) => inFlight.responded ? Effect.void : this.respond(inFlight, response) ?? Effect.void,
       onFailure: (cause) => this.failed(inFlight, cause) ?? Effect.void
     })
+    if (!receiving) this.setTimer(0)
     // A handler map that promises not to use the request's scope runs without one (see `HandlerMap.scoped`).
     const run = engine.handlers.scoped === false
       ? task as Effect.Effect<void, ClientGone>
@@ -693,7 +713,7 @@ export class Connection {
       this.paused = false
       transport.resume()
     }
-    transport.setTimeout(0)
+    this.setTimer(0)
     return transport
   }
 
@@ -748,12 +768,13 @@ export class Connection {
     const request = inFlight.request
     const body = inFlight.body
     if (
-      !this.engine.keepAliveOnError || asksToClose(error.headers) ||
+      !this.engine.keepAliveOnError || asksToClose(error.headers) || bodyOnly(request.version) ||
       // Refused before 100 Continue, the client may or may not send the body it held back: waiting for it could
       // read its next request as body bytes. (Only a failure can leave 100 Continue unsent, so this is the one place.)
       (inFlight.awaitingContinue && body !== undefined && !body.ended)
     ) inFlight.keepAlive = false
-    this.sendError(error, request.requestLine, request.method, request.version, inFlight.keepAlive)
+    this.sendError(error, request.requestLine, request.method, request.version, inFlight.connection, inFlight.keepAlive)
+    this.closeNow(inFlight)
     return undefined
   }
 
@@ -765,16 +786,6 @@ export class Connection {
     const request = inFlight.request
     const headers = response.headers
     const status = response.status
-    const head = request.version === HTTP_0_9
-      ? ""
-      : buildHead(this.engine, status, response.reason, headers, response.standardHeaders, response.endHeaders)
-    if (head === undefined) {
-      this.log(`response refused: ${headProblem(status, headers)}`)
-      return this.failed(
-        inFlight,
-        Cause.fail(headRefused)
-      )
-    }
     const noBody = request.method === "HEAD" || isBodiless(status)
     const body = response.body
     const framing = responseFraming(status, headers, body, {
@@ -789,19 +800,43 @@ export class Connection {
     // Without a length the body is framed by closing, whatever keep-alive said (Python would leave the client
     // waiting).
     if (!noBody && ((framing.length < 0 && !framing.chunked) || !response.endHeaders)) keepAlive = false
+    // A body-only answer has no framing: only the close can end it (Python would keep it open on request).
+    const headless = bodyOnly(request.version)
+    if (headless) keepAlive = false
+    let fields = headers
+    if (response.endHeaders && !headers.some(([name]) => name.length === 10 && name.toLowerCase() === "connection")) {
+      const field = connectionField(
+        request.version,
+        inFlight.connection,
+        keepAlive && !this.closing,
+        this.engine.protocol11
+      )
+      if (field !== undefined) fields = [...headers, field]
+    }
+    const head = headless
+      ? ""
+      : buildHead(this.engine, status, response.reason, fields, response.standardHeaders, response.endHeaders)
+    if (head === undefined) {
+      this.log(`response refused: ${headProblem(status, headers)}`)
+      return this.failed(
+        inFlight,
+        Cause.fail(headRefused)
+      )
+    }
     inFlight.keepAlive = keepAlive
     inFlight.responseStarted = true
     if (response.standardHeaders) this.log(requestMessage(request.requestLine, status))
     const sendBody = !(noBody && response.endHeaders)
     if (body._tag === "File" && sendBody) {
       if (head !== "") this.transport.write(head, "latin1")
-      return this.writeFile(body)
+      return Effect.zipRight(this.writeFile(body), Effect.sync(() => this.closeNow(inFlight)))
     }
     if (body._tag === "Stream" && sendBody) {
       if (head !== "") this.transport.write(head, "latin1")
-      return this.writeStream(inFlight, body.stream, framing)
+      return Effect.zipRight(this.writeStream(inFlight, body.stream, framing), Effect.sync(() => this.closeNow(inFlight)))
     }
     this.writeHeadAndBytes(head, sendBody && body._tag === "Bytes" ? body.bytes : undefined)
+    this.closeNow(inFlight)
     return undefined
   }
 
@@ -841,6 +876,15 @@ export class Connection {
         return Effect.fail(new ClientGone())
       })
     )
+  }
+
+  /**
+   * A response that ends the connection sends its FIN right behind its last byte, in the same tick, before the
+   * request's scope closes (a descriptor, a child process): a client deciding whether to reuse the connection
+   * (wget) must already see it closed.
+   */
+  private closeNow(inFlight: InFlight): void {
+    if (!inFlight.keepAlive || this.closing) this.finish()
   }
 
   private writeHeadAndBytes(head: string, bytes: Uint8Array | undefined): void {
@@ -985,6 +1029,7 @@ export class Connection {
     requestLine: string,
     method: string | undefined,
     version: HttpVersion | undefined,
+    connection: string | undefined,
     keepAlive = false
   ): void {
     const engine = this.engine
@@ -998,17 +1043,23 @@ export class Connection {
     const { explain, message } = errorTexts(sent)
     this.log(`code ${status}, message ${message}`)
     this.log(requestMessage(requestLine, status))
-    const extra = sent.headers ?? []
-    const headers: Array<readonly [string, string]> = keepAlive ? [...extra] : [...extra, ["Connection", "close"]]
+    const headers: Array<readonly [string, string]> = [...(sent.headers ?? [])]
+    if (!keepAlive) headers.push(["Connection", "close"])
+    else if (version !== undefined) {
+      const field = connectionField(version, connection, true, engine.protocol11)
+      if (field !== undefined) headers.push(field)
+    }
     let body: Buffer | undefined
     if (errorHasBody(status)) {
       body = Buffer.from(fillErrorTemplate(engine.errorMessageFormat, status, message, explain), "utf8")
       headers.push(["Content-Type", engine.errorContentType], ["Content-Length", String(body.length)])
     }
     // Checked above: only the reason phrase (escaped, never refused) can be outside the grammar here.
-    const head = version === HTTP_0_9 ? "" : buildHead(engine, status, message, headers, true, true) ?? ""
+    const head = bodyOnly(version) ? "" : buildHead(engine, status, message, headers, true, true) ?? ""
     this.writeHeadAndBytes(head, method === "HEAD" ? undefined : body)
   }
+
+  private readonly destroyTransport = (): void => this.transport.destroy()
 
   private log(message: string): void {
     const log = this.engine.log
@@ -1016,14 +1067,15 @@ export class Connection {
   }
 
   /** Ends our side after what is queued has been written; the socket is destroyed when the peer closes too. */
-  private finish(): void {
+  private finish(afterEnd?: () => void): void {
     if (this.finished) return
     this.finished = true
     this.stopBodyRate()
     const transport = this.transport
     if (this.paused) transport.resume()
-    transport.end()
-    if (!this.readEnded) transport.setTimeout(LINGER_MS)
+    if (afterEnd !== undefined) transport.end(afterEnd)
+    else transport.end()
+    if (!this.readEnded) this.setTimer(LINGER_MS)
   }
 }
 

@@ -12,7 +12,7 @@ export interface JsonEntry {
   readonly name: string
   /** `symlink` for any symbolic link (whatever it points to), else what it is (anything not a directory: `file`). */
   readonly type: "file" | "directory" | "symlink"
-  /** Bytes, links followed; `null` for a link whose target is missing. */
+  /** Bytes, links followed; `null` for a directory (its size says nothing of its content) and a missing target. */
   readonly size: number | null
   /** ISO 8601 (UTC), links followed; `null` for a link whose target is missing. */
   readonly mtime: string | null
@@ -41,7 +41,7 @@ export const wantsJson = (path: string, accept: string | undefined): boolean =>
 export const toJsonEntry = (entry: ListedEntry): JsonEntry => ({
   name: entry.name,
   type: entry.isSymlink ? "symlink" : entry.isDirectory ? "directory" : "file",
-  size: entry.size ?? null,
+  size: entry.isDirectory ? null : entry.size ?? null,
   mtime: entry.mtimeMs === undefined ? null : new Date(entry.mtimeMs).toISOString()
 })
 

@@ -1,18 +1,14 @@
 /**
- * `richListing`: the directory listing as a table (name, size, modification time), directories first, sortable
- * with `?sort=name|size|time&order=asc|desc`. Names are escaped and linked exactly as in Python's listing.
+ * `richListing`: the directory listing as a browsable page (`richPage/`), directories first, sortable with
+ * `?sort=name|size|time&order=asc|desc`. Names are escaped and linked exactly as in Python's listing.
  */
-import { escapeDisplayed, listingHead } from "./listing.js"
 import type { Listed, ListedEntry } from "./listingEntries.js"
-import { encodeUtf8SurrogateEscape, quote } from "./urlPath.js"
+import { type PageFeatures, renderPage, type SortKey, type SortOrder } from "./richPage/html.js"
 
 /** One row of the table. */
 export type RichEntry = ListedEntry
 
-/** The sort keys offered. */
-export type SortKey = "name" | "size" | "time"
-/** The directions offered. */
-export type SortOrder = "asc" | "desc"
+export type { SortKey, SortOrder }
 
 /** `sort` and `order` from the query; anything else (missing, unknown, repeated: the first counts) is the default. */
 export const parseSort = (path: string): { readonly sort: SortKey; readonly order: SortOrder } => {
@@ -62,79 +58,24 @@ export const sortEntries = (
     .map(({ entry }) => entry)
 }
 
-/** Bytes in binary units, one decimal above 1 KiB (`532 B`, `1.5 KiB`, `12.0 MiB`). */
-export const humanSize = (bytes: number): string => {
-  if (bytes < 1024) return `${bytes} B`
-  const units = ["KiB", "MiB", "GiB", "TiB", "PiB"]
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${units[unit]}`
-}
+export { humanSize } from "./richPage/format.js"
+export type { PageFeatures } from "./richPage/html.js"
 
-const pad = (n: number): string => String(n).padStart(2, "0")
-
-/** `YYYY-MM-DD HH:MM:SS` in UTC. */
-const formatTime = (ms: number): string => {
-  const d = new Date(ms)
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`
-}
-
-const STYLE = "<style type=\"text/css\">\n" +
-  "table { border-collapse: collapse; }\n" +
-  "th, td { padding: 0.15em 1em 0.15em 0; text-align: left; }\n" +
-  "td.size, th.size { text-align: right; }\n" +
-  "</style>"
-
-const row = (entry: RichEntry): string => {
-  // As Python's listing: a directory links with "/", a link shows "@".
-  const linkName = entry.isDirectory ? entry.name + "/" : entry.name
-  const displayName = entry.isSymlink ? entry.name + "@" : linkName
-  const size = entry.isDirectory ? "-" : entry.size === undefined ? "?" : humanSize(entry.size)
-  const time = entry.mtimeMs === undefined
-    ? "-"
-    : `<time datetime="${new Date(entry.mtimeMs).toISOString()}">${formatTime(entry.mtimeMs)}</time>`
-  const title = entry.size === undefined || entry.isDirectory ? "" : ` title="${entry.size} bytes"`
-  return `<tr><td><a href="${quote(linkName)}">${escapeDisplayed(displayName)}</a></td>` +
-    `<td class="size"${title}>${size}</td><td>${time}</td></tr>`
-}
-
-const headerCell = (label: string, key: SortKey, sort: SortKey, order: SortOrder, className = ""): string => {
-  // The current column toggles its order; another starts ascending.
-  const next: SortOrder = key === sort && order === "asc" ? "desc" : "asc"
-  const mark = key === sort ? (order === "asc" ? " &#9650;" : " &#9660;") : ""
-  const cls = className === "" ? "" : ` class="${className}"`
-  return `<th${cls}><a href="?sort=${key}&amp;order=${next}">${label}</a>${mark}</th>`
-}
-
-/** The page, UTF-8 with `surrogateescape` as Python's listing. The title is the path without its query. */
+/** The page (see `richPage/html.ts`), UTF-8 with `surrogateescape` as Python's listing. */
 export const renderRichListing = (
   publicPath: string,
   listed: Listed<RichEntry>,
   sort: SortKey,
   order: SortOrder,
-  colorScheme: boolean
-): Buffer => {
-  const query = publicPath.search(/[?#]/)
-  const head = listingHead(query < 0 ? publicPath : publicPath.slice(0, query), colorScheme)
-    .replace("\n<title>", "\n" + STYLE + "\n<title>")
-    .replace(/<hr>\n<ul>$/, "<hr>")
-  const lines = [
-    head,
-    ...(listed.truncated
-      ? [`<p>The first ${listed.entries.length} of ${listed.total} entries (in name order; the sort applies to them).</p>`]
-      : []),
-    "<table>",
-    "<thead><tr>" + headerCell("Name", "name", sort, order) + headerCell("Size", "size", sort, order, "size") +
-    headerCell("Modified (UTC)", "time", sort, order) + "</tr></thead>",
-    "<tbody>",
-    ...sortEntries(listed.entries, sort, order).map(row),
-    "</tbody>",
-    "</table>\n<hr>\n</body>\n</html>\n"
-  ]
-  return encodeUtf8SurrogateEscape(lines.join("\n"))
-}
+  features: PageFeatures
+): Buffer =>
+  renderPage(
+    publicPath,
+    sortEntries(listed.entries, sort, order),
+    sort,
+    order,
+    features,
+    listed.truncated
+      ? [`The first ${listed.entries.length} of ${listed.total} entries (in name order; the sort applies to them).`]
+      : []
+  )

@@ -30,6 +30,9 @@ import * as ListingEntries from "./listingEntries.js"
 import { type ByteRange, contentRange, decideRange, multipart, unsatisfiedRange } from "./ranges.js"
 import { directoryRedirect, encodeUtf8SurrogateEscape, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
 import { parseSort, type RichEntry, renderRichListing } from "./richListing.js"
+import { PAGE_HEADERS } from "./richPage/csp.js"
+import { type ArchiveConfig, archiveFormat, archiveResponse } from "./archive.js"
+import { compressListing } from "./compressListing.js"
 import { chooseCoding, compressBytes, type CompressConfig, compressedEtag, compressStream, eligible } from "./compress.js"
 import { choose, type Coding, CODINGS, siblingsSync, type Variant, variantEtag, variantKey } from "./precompressed.js"
 import {
@@ -83,6 +86,10 @@ export interface StaticConfig {
   readonly compress: CompressConfig | undefined
   /** Listings as a sortable table with sizes and times (not cached). */
   readonly richListing: boolean
+  /** `PUT` is served: the rich listing shows its upload section. */
+  readonly upload: boolean
+  /** `?download=tar.gz|zip` on a directory sends it as an archive (`undefined`: off). */
+  readonly archives: ArchiveConfig | undefined
 }
 
 /** Whether a directory entry is listed by its name: dotfiles with `hideDotfiles`; an upload's temporary file never. */
@@ -212,8 +219,12 @@ const indexOrListing = (
   request: StaticRequest,
   directory: string
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
+  const archive = archiveOf(config, request, directory)
+  if (archive !== undefined) return archive
   const tryIndex = (i: number): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
-    if (i >= config.indexPages.length) return listing(fs, config, request, directory)
+    if (i >= config.indexPages.length) {
+      return compressListing(config.compress, request.header("accept-encoding"), listing(fs, config, request, directory))
+    }
     const candidate = pyJoin(directory, config.indexPages[i]!)
     return Effect.flatMap(Effect.option(fs.stat(candidate)), (info) =>
       Option.isSome(info) && info.value.type === "File" && indexAllowed(config, candidate)
@@ -221,6 +232,27 @@ const indexOrListing = (
         : tryIndex(i + 1))
   }
   return tryIndex(0)
+}
+
+/** With `archives`, a directory asked for with `?download=tar.gz|zip` (before its index page: the query asks). */
+const archiveOf = (
+  config: StaticConfig,
+  request: StaticRequest,
+  directory: string
+): Effect.Effect<Response.Response, HttpError, Scope.Scope> | undefined => {
+  const format = config.archives === undefined ? undefined : archiveFormat(request.path)
+  if (format === undefined || config.archives === undefined) return undefined
+  const base = directory.replace(/\/+$/, "")
+  const name = base === config.root.replace(/\/+$/, "") ? "archive" : base.slice(base.lastIndexOf("/") + 1)
+  return archiveResponse({
+    root: config.root,
+    directory,
+    name: name === "" ? "archive" : name,
+    format,
+    config: config.archives,
+    hideDotfiles: config.hideDotfiles,
+    head: request.method === "HEAD"
+  })
 }
 
 const askedForJson = (config: StaticConfig, request: StaticRequest): boolean =>
@@ -278,8 +310,12 @@ const richResponse = (
   listed: ListingEntries.Listed<RichEntry>
 ): Response.Response => {
   const { order, sort } = parseSort(request.path)
-  const page = renderRichListing(request.publicPath, listed, sort, order, config.colorScheme)
-  const headers = htmlListingHeaders(config, page.length)
+  const page = renderRichListing(request.publicPath, listed, sort, order, {
+    json: config.jsonListing,
+    upload: config.upload,
+    archives: config.archives !== undefined
+  })
+  const headers = [...htmlListingHeaders(config, page.length), ...PAGE_HEADERS]
   if (listed.truncated) headers.push(truncatedHeader(listed))
   return Response.make(200, { _tag: "Bytes", bytes: page }, { headers })
 }
@@ -818,6 +854,8 @@ export const serveWithCache = (
         headers: [["Location", location], ["Content-Length", "0"]]
       }))
     }
+    const archive = archiveOf(config, request, path)
+    if (archive !== undefined) return archive
     for (const page of config.indexPages) {
       const candidate = pyJoin(path, page)
       const info = statQuiet(candidate)
@@ -825,8 +863,12 @@ export const serveWithCache = (
         return serveFile(fs, config, request, candidate, metaOfStats(info), populate(cache, key, info))
       }
     }
-    return withVerifiedDirectory(config, path, (readFrom, opened) =>
-      fastListing(config, listings, request, path, versionOf(opened.stats), readFrom))
+    return compressListing(
+      config.compress,
+      request.header("accept-encoding"),
+      withVerifiedDirectory(config, path, (readFrom, opened) =>
+        fastListing(config, listings, request, path, versionOf(opened.stats), readFrom))
+    )
   }
   if (!stats.isFile() || path.endsWith("/")) return Exit.fail(notFound)
   if (variant !== undefined) {
