@@ -13,7 +13,7 @@
  *          html   Python's page, GET /big/ (the listing cache holds a page up to its byte cap)
  *          links  --json-listing --no-follow-symlinks over --entries symbolic links, GET /big/?format=json
  *
- * Run: node scripts/bench-listing.mjs [--mode json] [--entries 100000] [--clients 10]
+ * Run: node scripts/bench-listing.mjs [--mode json] [--entries 100000] [--clients 10] [--long 1]
  * Only 127.0.0.1 is contacted; the temporary tree is removed at the end.
  */
 import fs from "node:fs";
@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { freePort, installCleanup, ourCommand, startServer } from "./lib/bench-harness.mjs";
 
-const args = { mode: "json", entries: 100000, clients: 10 };
+const args = { mode: "json", entries: 100000, clients: 10, long: 0 };
 for (let i = 2; i < process.argv.length; i += 2) {
   const key = process.argv[i].replace(/^--/, "");
   if (!Object.hasOwn(args, key) || process.argv[i + 1] === undefined) throw new Error(`unknown argument: ${process.argv[i]}`);
@@ -44,7 +44,8 @@ fs.mkdirSync(big);
 fs.writeFileSync(path.join(root, "small.txt"), "small\n");
 if (mode.links) fs.mkdirSync(path.join(root, "targets"));
 for (let i = 0; i < args.entries; i++) {
-  const name = `file-${String(i).padStart(6, "0")}.txt`;
+  // --long 1: 255-byte names (125 × "é" and a counter), the longest Linux takes: what a listing costs at worst.
+  const name = args.long ? "é".repeat(125) + String(i).padStart(5, "0") : `file-${String(i).padStart(6, "0")}.txt`;
   if (mode.links) {
     fs.writeFileSync(path.join(root, "targets", name), "");
     fs.symlinkSync(path.join("..", "targets", name), path.join(big, name));
@@ -96,7 +97,7 @@ try {
   await smallLoop;
   const statuses = [...new Set(results.map((r) => r.status))].join(",");
   const truncated = results[0].headers["x-listing-truncated"];
-  console.log(`mode=${args.mode} entries=${args.entries} clients=${args.clients}`);
+  console.log(`mode=${args.mode} entries=${args.entries} clients=${args.clients}${args.long ? " (255-byte names)" : ""}`);
   console.log(`  idle RSS ${idle.toFixed(0)} MiB; peak RSS while listing ${server.peakRssMiB().toFixed(0)} MiB; VmHWM ${hwmMiB(server.pid)?.toFixed(0)} MiB`);
   console.log(`  listings: status ${statuses}, ${results[0].bytes} bytes each${truncated ? `, X-Listing-Truncated: ${truncated}` : ""}, all done in ${elapsed} ms`);
   console.log(`  /small.txt meanwhile: ${smallCount} requests, slowest ${slowest.toFixed(0)} ms`);

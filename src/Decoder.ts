@@ -480,6 +480,8 @@ export class Decoder {
     const method = words[0]!
     let target = words[1]!
     if (words.length === 2 && method !== "GET") return refuse(400, `Bad HTTP/0.9 request type (${pyRepr(method)})`)
+    // RFC 9112 §3.2.4: the asterisk form is for OPTIONS alone (Python would serve, and an upload write, a file "*").
+    if (target === "*" && method !== "OPTIONS") return refuse(400, `Bad request target (${pyRepr(target)})`)
     // RFC 9112 §3.2.2: a server must accept the absolute form; handlers see its path (Python passes it whole).
     const absolute = /^https?:\/\/[^/?#]*/i.exec(target)
     // Any other scheme is no request for this server: Python would serve it as a path, and a directory's 301 would

@@ -284,6 +284,12 @@ export const make = (
         socket.destroy()
         return
       }
+      // No peer address: `getpeername` failed, the client reset the connection while it waited to be accepted (a
+      // busy event loop). Its request may still be readable, but nobody is there to answer: work for nothing.
+      if (socket.remoteAddress === undefined) {
+        socket.destroy()
+        return
+      }
       socket.setNoDelay(true)
       if (inUse() < maxConnections) admit(socket)
       else if (waiting.length < MAX_WAITING) {

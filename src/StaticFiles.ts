@@ -609,7 +609,9 @@ export const toHttpApp = (
     const refused = refusedBy(config)
     const authorized = auth === undefined ? () => true : BasicAuth.makeCheck(auth)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-      if (!authorized(request.headers["authorization"])) {
+      // node:http keeps the first of repeated `Authorization` fields: only the preflight rule applies here.
+      const header = (name: string): string | undefined => request.headers[name]
+      if (!BasicAuth.isPreflight(request.method, header) && !authorized(header("authorization"))) {
         return Effect.succeed(errorResponse(
           new HttpError({ status: 401, headers: [["WWW-Authenticate", BasicAuth.CHALLENGE]] }),
           template

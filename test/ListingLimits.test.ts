@@ -152,7 +152,13 @@ describe("bidi controls in listings (issue 12, item 17)", () => {
   it("escapeDisplayed shows each bidi control as \\uXXXX after HTML escaping; other text is Python's", () => {
     expect(escapeDisplayed("\u202egpj.exe")).toBe("\\u202egpj.exe")
     expect(escapeDisplayed("<a>&\u2067")).toBe("&lt;a&gt;&amp;\\u2067")
-    expect(escapeDisplayed("日本 é \u200d\u00ad")).toBe("日本 é \u200d\u00ad")
+    expect(escapeDisplayed("日本 é \u00ad")).toBe("日本 é \u00ad")
+  })
+
+  it("escapeDisplayed also shows invisible and line-breaking characters: zero-width, BOM, NEL, LS, PS", () => {
+    for (const c of ["\u200b", "\u200c", "\u200d", "\ufeff", "\u0085", "\u2028", "\u2029"]) {
+      expect(escapeDisplayed(`a${c}b`), c).toBe(`a\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}b`)
+    }
   })
 
   it.scopedLive("HTML (Python's and rich) listings show them escaped, links stay exact, JSON keeps the name", () =>

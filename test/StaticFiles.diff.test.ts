@@ -15,6 +15,8 @@
  * 4. An absolute-form target (`GET http://localhost/hello.txt`): Python looks for a file named after the whole URL
  *    (404); we serve its path, as RFC 9112 §3.2.2 requires of servers.
  * 5. A raw backslash in a directory redirect is sent as `%5C` (browsers read `\` as `/`: an open redirect).
+ * 6. The asterisk form (`GET *`): Python looks for a file named `*` (404 here); we answer 400, as RFC 9112 §3.2.4
+ *    keeps it for OPTIONS (so `PUT *` cannot write a file `*`).
  * Not exercised here (documented in src/StaticFiles.ts): non-UTF-8 file names, FIFOs/devices, HEAD on an
  * unreadable file (the tests run as root, which can open anything).
  */
@@ -243,8 +245,7 @@ for (
     "/emoji%F0%9F%98%80.txt",
     "/emoji%F0%9F%98.txt",
     "/question%3F.txt",
-    "/hash%23.txt",
-    "*"
+    "/hash%23.txt"
   ]
 ) raw(`path ${JSON.stringify(target.length > 60 ? `${target.slice(0, 30)}…(${target.length} chars)` : target)}`, target)
 // The engine's part of the contract, seen through this handler.
@@ -313,6 +314,13 @@ layer(ServersLive, { excludeTestServices: true, timeout: 60_000 })("StaticFiles 
         const body = mine.responses[0]!.body.toString("utf8")
         expect(mine.responses[0]!.status).toBe(200)
         expect(body).toContain("<title>Directory listing for /dir/?\uFFFD</title>")
+      }))
+
+    it.effect("asterisk form: python looks for a file '*' (404), we answer 400", () =>
+      Effect.gen(function*() {
+        const { ours, python } = yield* Servers
+        expect((yield* exchange(python, request("GET", "*"), false)).responses[0]!.status).toBe(404)
+        expect((yield* exchange(ours, request("GET", "*"), false)).responses[0]!.status).toBe(400)
       }))
 
     it.effect("absolute-form: python answers 404, we serve the path", () =>

@@ -109,8 +109,28 @@ describe("upload: dot-paths and CORS (issue 12, item 8)", () => {
       const auth = `Authorization: Basic ${Buffer.from("u:p").toString("base64")}`
       const authorized = yield* request(guarded.address.port, "OPTIONS", "/x.txt", [...preflight, auth])
       expect(header(authorized, "access-control-allow-methods")).toEqual(["GET, HEAD, OPTIONS, PUT"])
-      // A browser's preflight carries no credentials: it is refused, so a page without the password cannot PUT.
-      expect((yield* request(guarded.address.port, "OPTIONS", "/x.txt", preflight)).status).toBe(401)
+      // A browser's preflight never carries credentials: answered without them (else no page could ever PUT with
+      // the password); the actual PUT still needs them.
+      const bare = yield* request(guarded.address.port, "OPTIONS", "/x.txt", preflight)
+      expect(bare.status).toBe(204)
+      expect(header(bare, "access-control-allow-methods")).toEqual(["GET, HEAD, OPTIONS, PUT"])
+      expect((yield* request(guarded.address.port, "OPTIONS", "/x.txt", [])).status, "not a preflight").toBe(401)
+      expect((yield* put(guarded.address.port, "/cors-put.txt", "x")).status).toBe(401)
+      expect((yield* put(guarded.address.port, "/cors-put.txt", "x", [auth])).status).toBe(201)
+      // Two credentials are ambiguous (which one does a proxy or a CGI script read?): 400, nothing written.
+      const twice = yield* put(guarded.address.port, "/twice.txt", "x", [auth, "Authorization: Basic eDp5"])
+      expect(twice.status).toBe(400)
+      expect(NodeFs.existsSync(Path.join(root, "twice.txt"))).toBe(false)
+    }))
+
+  it.scopedLive("the asterisk form is OPTIONS's alone: PUT * and GET * are 400, no file named '*'", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      NodeFs.writeFileSync(Path.join(root, "*"), "star")
+      const server = yield* start({ directory: root, upload: true })
+      expect((yield* put(server.address.port, "*", "x")).status).toBe(400)
+      expect(NodeFs.readFileSync(Path.join(root, "*"), "utf8")).toBe("star")
+      expect((yield* request(server.address.port, "GET", "*")).status).toBe(400)
     }))
 })
 
@@ -134,6 +154,19 @@ describe("upload details (issue 12, item 10)", () => {
       expect((yield* put(port, "/fresh.txt", "x")).status).toBe(201)
       const umask = process.umask()
       expect(NodeFs.statSync(Path.join(root, "fresh.txt")).mode & 0o7777).toBe(0o644 & ~umask)
+    }))
+
+  it.scopedLive.skipIf(process.getuid?.() !== 0)("as root, a replaced file keeps its owner and group", () =>
+    Effect.gen(function*() {
+      const { root } = yield* makeTree
+      const owned = Path.join(root, "owned.txt")
+      NodeFs.writeFileSync(owned, "old")
+      NodeFs.chownSync(owned, 4321, 4322)
+      const server = yield* start({ directory: root, upload: true })
+      expect((yield* put(server.address.port, "/owned.txt", "new")).status).toBe(204)
+      const stats = NodeFs.statSync(owned)
+      expect({ uid: stats.uid, gid: stats.gid, text: NodeFs.readFileSync(owned, "utf8") })
+        .toEqual({ uid: 4321, gid: 4322, text: "new" })
     }))
 
   it.scopedLive("control characters (C0, DEL, C1) in a name: 400 before the body is read; nothing stored", () =>

@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import { createHash, timingSafeEqual } from "node:crypto"
 import type { Handler, HandlerMap } from "../Handler.js"
 import { HttpError } from "../HttpError.js"
+import type { Request } from "../Request.js"
 
 /** One accepted user name and password. */
 export interface Credentials {
@@ -76,22 +77,45 @@ export const makeCheck = (accepted: ReadonlyArray<Credentials>): (authorization:
   }
 }
 
+const ambiguous = Exit.fail(new HttpError({ status: 400, message: "Repeated Authorization field" }))
+
+/**
+ * A CORS preflight (`OPTIONS` with `Access-Control-Request-Method`): browsers never send credentials with it
+ * (Fetch standard, CORS-preflight fetch), so requiring them would make every cross-origin request with
+ * `Authorization` fail. It only states the methods and headers; the actual request still needs the credentials.
+ */
+export const isPreflight = (method: string, header: (name: string) => string | undefined): boolean =>
+  method === "OPTIONS" && header("access-control-request-method") !== undefined
+
+/**
+ * Why a request may not pass, or `undefined`: two `Authorization` fields are ambiguous credentials (which one a
+ * proxy or a CGI script reads is anyone's guess): 400; wrong or missing ones: 401; a preflight passes.
+ */
+export const refusal = (
+  check: (authorization: string | undefined) => boolean,
+  method: string,
+  values: ReadonlyArray<string>,
+  header: (name: string) => string | undefined
+): Effect.Effect<never, HttpError> | undefined => {
+  if (values.length > 1) return ambiguous
+  if (isPreflight(method, header)) return undefined
+  return check(values[0]) ? undefined : unauthorized
+}
+
 /** `map` with every handler and the `Expect: 100-continue` hook behind the credentials. */
 export const protect = (map: HandlerMap, accepted: ReadonlyArray<Credentials>): HandlerMap => {
   const check = makeCheck(accepted)
+  const refused = (request: Request) =>
+    refusal(check, request.method, request.headers.getAll("authorization"), (name) => request.headers.get(name))
   const byMethod = new Map<string, Handler>()
   for (const [method, handler] of map.byMethod) {
-    byMethod.set(method, (request) => check(request.headers.get("authorization")) ? handler(request) : unauthorized)
+    byMethod.set(method, (request) => refused(request) ?? handler(request))
   }
   const inner = map.expectContinue
   return {
     byMethod,
     expectContinue: (request) =>
-      !check(request.headers.get("authorization"))
-        ? unauthorized
-        : inner === undefined
-        ? Effect.succeed("continue" as const)
-        : inner(request)
+      refused(request) ?? (inner === undefined ? Effect.succeed("continue" as const) : inner(request))
   }
 }
 

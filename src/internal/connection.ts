@@ -63,6 +63,8 @@ export interface Transport {
   off(event: "drain" | "close" | "end" | "timeout", listener: () => void): unknown
   off(event: "data", listener: (chunk: Buffer) => void): unknown
   readonly destroyed: boolean
+  /** Bytes accepted by `write` and not yet handed to the kernel (a socket's; a test transport may leave it out). */
+  readonly writableLength?: number
   readonly remoteAddress?: string | undefined
   readonly remotePort?: number | undefined
   readonly localAddress?: string | undefined
@@ -1073,9 +1075,22 @@ export class Connection {
     this.stopBodyRate()
     const transport = this.transport
     if (this.paused) transport.resume()
-    if (afterEnd !== undefined) transport.end(afterEnd)
-    else transport.end()
-    if (!this.readEnded) this.setTimer(LINGER_MS)
+    const linger = () => {
+      if (!this.readEnded) this.setTimer(LINGER_MS)
+    }
+    if ((transport.writableLength ?? 0) > 0) {
+      // The end of a response is still queued (a client that stopped reading a big in-memory page): it gets the
+      // write timeout to drain, as any write does; the short linger starts once it is all with the kernel.
+      this.setTimer(this.engine.writeTimeoutMs)
+      transport.end(() => {
+        afterEnd?.()
+        linger()
+      })
+    } else {
+      if (afterEnd !== undefined) transport.end(afterEnd)
+      else transport.end()
+      linger()
+    }
   }
 }
 

@@ -10,6 +10,7 @@ import * as Response from "../Response.js"
 import { fieldValueProblem, TOKEN } from "./headEncoder.js"
 import { makeVerifier } from "./openVerified.js"
 import { trimOws } from "./ows.js"
+import { belowRoot } from "./rootPath.js"
 
 // The grammar is the head encoder's; re-exported for the option checks that use it.
 export { fieldValueProblem, TOKEN } from "./headEncoder.js"
@@ -218,7 +219,7 @@ export const makeConfine = (root: string): (path: string) => boolean =>
 
 /** Whether a translated path has a component (below the root) starting with `.`. */
 export const hasDotComponent = (root: string, path: string): boolean =>
-  path.slice(root.length).split("/").some((component) => component.startsWith("."))
+  belowRoot(root, path).split("/").some((component) => component.startsWith("."))
 
 /** Whether a relative name (an index page: `.env`, `sub/.secret.html`) has a component starting with `.`. */
 export const hasDotName = (name: string): boolean => name.split("/").some((component) => component.startsWith("."))

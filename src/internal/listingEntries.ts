@@ -83,12 +83,21 @@ export class FirstByName<T> {
   }
 }
 
-/** `f` over `items`, at most `limit` at once, results in order. */
-const mapLimit = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A) => Promise<B>): Promise<Array<B>> => {
+/**
+ * `f` over `items`, at most `limit` at once, results in order; stops (rejects) once `signal` is aborted, so a
+ * listing whose request was interrupted (its client gone) stops taking libuv's threads from everyone else.
+ */
+const mapLimit = async <A, B>(
+  items: ReadonlyArray<A>,
+  limit: number,
+  f: (a: A) => Promise<B>,
+  signal: AbortSignal | undefined
+): Promise<Array<B>> => {
   const results = new Array<B>(items.length)
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < items.length) {
+      signal?.throwIfAborted()
       const i = next++
       results[i] = await f(items[i]!)
     }
@@ -101,10 +110,16 @@ const mapLimit = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A) 
  * The directory's entries whose names are shown, the first `cap` in name order, with their types, streamed from
  * the directory (`opendir`, 256 entries per read) so that only 2 × `cap` of them are held.
  */
-const scanNode = async (directory: string, nameShown: NameShown, cap: number): Promise<Listed<NodeFs.Dirent>> => {
+const scanNode = async (
+  directory: string,
+  nameShown: NameShown,
+  cap: number,
+  signal: AbortSignal | undefined
+): Promise<Listed<NodeFs.Dirent>> => {
   const first = new FirstByName<NodeFs.Dirent>(cap, (dirent) => dirent.name)
   // `for await` closes the directory when the loop ends, throws or returns.
   for await (const dirent of await NodeFs.promises.opendir(directory, { bufferSize: 256 })) {
+    signal?.throwIfAborted()
     if (nameShown(dirent.name)) first.add(dirent)
   }
   return first.result()
@@ -148,32 +163,40 @@ export const readEntriesNode = async (
   directory: string,
   nameShown: NameShown,
   linkShown: LinkShown,
-  cap: number = MAX_LISTED_ENTRIES
+  cap: number = MAX_LISTED_ENTRIES,
+  signal?: AbortSignal
 ): Promise<Listed<ListedEntry>> => {
-  const scanned = await scanNode(directory, nameShown, cap)
+  const scanned = await scanNode(directory, nameShown, cap, signal)
   const entries = await mapLimit(scanned.entries, STAT_CONCURRENCY, async (dirent) => {
     const { name } = dirent
     const full = pyJoin(directory, name)
     if (linkShown !== undefined) return checkedEntry(full, name, linkShown)
     const isSymlink = dirent.isSymbolicLink()
     return NodeFs.promises.stat(full).then((stats) => entryOf(name, isSymlink, stats), () => missing(name, isSymlink))
-  })
+  }, signal)
   return { ...scanned, entries: entries.filter((e): e is ListedEntry => e !== undefined) }
 }
 
 /**
  * Through `node:fs`, for Python's listing: every entry (Python lists the whole directory), types from `readdir`,
- * a `stat` only per symbolic link (Python's `isdir` follows links). `links`: the listing has a link (shown or
- * not), so it may change unseen and is not cached.
+ * a `stat` only per symbolic link (Python's `isdir` follows links), in the directory's order (the caller sorts,
+ * yielding: `sortByNameYielding`). `links`: the listing has a link (shown or not), so it may change unseen and is
+ * not cached.
  */
 export const readListingNode = async (
   directory: string,
   nameShown: NameShown,
-  linkShown: LinkShown
+  linkShown: LinkShown,
+  signal?: AbortSignal
 ): Promise<{ readonly entries: ReadonlyArray<ListingEntry>; readonly links: boolean }> => {
-  const scanned = await scanNode(directory, nameShown, Infinity)
+  const scanned: Array<NodeFs.Dirent> = []
+  // `for await` closes the directory when the loop ends, throws or returns.
+  for await (const dirent of await NodeFs.promises.opendir(directory, { bufferSize: 256 })) {
+    signal?.throwIfAborted()
+    if (nameShown(dirent.name)) scanned.push(dirent)
+  }
   let links = false
-  const entries = await mapLimit(scanned.entries, STAT_CONCURRENCY, async (dirent): Promise<ListingEntry | undefined> => {
+  const entries = await mapLimit(scanned, STAT_CONCURRENCY, async (dirent): Promise<ListingEntry | undefined> => {
     const name = dirent.name
     if (!dirent.isSymbolicLink()) return { name, isDirectory: dirent.isDirectory(), isSymlink: false }
     links = true
@@ -186,7 +209,7 @@ export const readListingNode = async (
       (target) => ({ name, isDirectory: target.isDirectory(), isSymlink: true }),
       () => ({ name, isDirectory: false, isSymlink: true })
     )
-  })
+  }, signal)
   return { entries: entries.filter((e): e is ListingEntry => e !== undefined), links }
 }
 

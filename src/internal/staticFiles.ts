@@ -19,10 +19,11 @@ import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
 import { formatHttpDate, ifNoneMatchMatches, ifRangeMatches, makeEtag, notModifiedSince } from "./conditional.js"
 import {
+  chunkedPage,
   LISTING_CONTENT_TYPE,
   listingHead,
-  listingTail,
-  renderListing
+  listingTailChunks,
+  sortByNameYielding
 } from "./listing.js"
 import { jsonResponse, toJsonEntry, truncatedHeader, VARY_ACCEPT, wantsJson } from "./jsonListing.js"
 import { isUploadTemp } from "./upload.js"
@@ -332,11 +333,10 @@ const htmlListing = (
   ).pipe(
     Effect.mapBoth({
       onFailure: (error) => fsFailure(error, noListing),
-      onSuccess: ({ entries }) => {
-        const page = renderListing(request.publicPath, entries, config.colorScheme)
-        return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
-      }
-    })
+      onSuccess: ({ entries }) => entries
+    }),
+    Effect.flatMap(listingTailChunks),
+    Effect.map((tail) => listingResponse(config, request, tail))
   )
 
 /** A read of the file failed (EIO and the like) after it was opened. */
@@ -893,30 +893,44 @@ const fastListing = (
 ): Effect.Effect<Response.Response, HttpError> => {
   if (askedForJson(config, request) || config.richListing) {
     return ListingEntries.withListingPermit(Effect.tryPromise({
-      try: () => ListingEntries.readEntriesNode(readFrom, nameShown(config), linkShown(config)),
+      // Interrupted (the client gone), the signal stops the scan and the stats: the permit is free at once.
+      try: (signal) =>
+        ListingEntries.readEntriesNode(readFrom, nameShown(config), linkShown(config), undefined, signal),
       catch: (error) => fsFailure(error, noListing)
     })).pipe(Effect.map((listed) => entriesResponse(config, request, listed)))
   }
   const cached = listings.lookup(directory, version)
-  if (cached !== undefined) return Effect.succeed(listingResponse(config, request, cached))
-  return Effect.map(
-    ListingEntries.withListingPermit(Effect.tryPromise({
-      try: () => ListingEntries.readListingNode(readFrom, nameShown(config), linkShown(config)),
+  if (cached !== undefined) return Effect.succeed(listingResponse(config, request, [cached]))
+  // Read, sorted and rendered under the permit: what a burst of listings holds at once stays bounded.
+  return ListingEntries.withListingPermit(
+    Effect.tryPromise({
+      try: (signal) => ListingEntries.readListingNode(readFrom, nameShown(config), linkShown(config), signal),
       catch: (error) => fsFailure(error, noListing)
-    })),
-    ({ entries, links }) => {
-      const tail = encodeUtf8SurrogateEscape(listingTail(entries))
-      if (!links && listings.admits(version)) {
-        const after = statQuiet(directory)
-        if (after !== undefined && sameVersion(versionOf(after), version)) listings.insert(directory, version, tail)
+    }).pipe(Effect.flatMap(({ entries, links }) =>
+      sortByNameYielding(entries, (entry) => entry.name).pipe(
+        Effect.flatMap(listingTailChunks),
+        Effect.map((tail) => ({ tail, links }))
+      )
+    ))
+  ).pipe(Effect.map(({ links, tail }) => {
+    if (!links && listings.admits(version)) {
+      const after = statQuiet(directory)
+      const length = tail.reduce((sum, chunk) => sum + chunk.length, 0)
+      if (after !== undefined && sameVersion(versionOf(after), version) && length <= listings.options.maxBytes) {
+        listings.insert(directory, version, Buffer.concat(tail, length))
       }
-      return listingResponse(config, request, tail)
     }
-  )
+    return listingResponse(config, request, tail)
+  }))
 }
 
-const listingResponse = (config: StaticConfig, request: StaticRequest, tail: Uint8Array): Response.Response => {
+/** Python's listing page: its head (from the request path) and the tail's chunks. */
+const listingResponse = (
+  config: StaticConfig,
+  request: StaticRequest,
+  tail: ReadonlyArray<Uint8Array>
+): Response.Response => {
   const head = encodeUtf8SurrogateEscape(listingHead(request.publicPath, config.colorScheme))
-  const page = Buffer.concat([head, tail])
-  return Response.make(200, { _tag: "Bytes", bytes: page }, { headers: htmlListingHeaders(config, page.length) })
+  const { body, length } = chunkedPage([head, ...tail])
+  return Response.make(200, body, { headers: htmlListingHeaders(config, length) })
 }

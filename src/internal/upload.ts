@@ -14,8 +14,9 @@ import type { Request } from "../Request.js"
 import * as Response from "../Response.js"
 import { hasDotComponent } from "./extras.js"
 import { encodeLocation } from "./headEncoder.js"
+import { belowRoot } from "./rootPath.js"
 import { openVerified } from "./uploadDirectory.js"
-import { hasLoneSurrogate, translatePath } from "./urlPath.js"
+import { hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
 
 /** Resolved settings of the upload handler. */
 export interface UploadConfig {
@@ -52,7 +53,7 @@ export const nameProblem = (root: string, path: string): { readonly status: numb
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f-\x9f]/.test(path)) return { status: 400, message: "Control character in file name" }
   if (Buffer.byteLength(path) > PATH_MAX) return { status: 414, message: "Path too long" }
-  const components = path.slice(root.length).split("/")
+  const components = belowRoot(root, path).split("/")
   if (components.some((c) => c.length > NAME_MAX / 3 && Buffer.byteLength(c) > NAME_MAX)) {
     return { status: 414, message: "File name too long" }
   }
@@ -61,7 +62,7 @@ export const nameProblem = (root: string, path: string): { readonly status: numb
 
 type Target =
   | { readonly _tag: "Refused"; readonly status: number; readonly message: string }
-  | { readonly _tag: "Ok"; readonly path: string; readonly directory: string }
+  | { readonly _tag: "Ok"; readonly path: string; readonly directory: string; readonly name: string }
 
 const lstatQuiet = (path: string): NodeFs.Stats | undefined => {
   try {
@@ -89,10 +90,10 @@ export const resolveTarget = (config: UploadConfig, requestPath: string): Target
   // Always, whatever `hideDotfiles` says: `.git/config`, `.htaccess`, `.bashrc`, `.ssh/authorized_keys` are how a
   // written file becomes code execution; the upload's own temporary files are dot names too.
   if (hasDotComponent(config.root, path)) return { _tag: "Refused", status: 403, message: "Forbidden" }
-  const components = path.slice(config.root.length + 1).split("/")
+  const components = belowRoot(config.root, path).split("/")
   let current = config.root
   for (let i = 0; i < components.length - 1; i++) {
-    current = current + "/" + components[i]!
+    current = pyJoin(current, components[i]!)
     const stats = lstatQuiet(current)
     if (stats === undefined) return { _tag: "Refused", status: 409, message: "Parent directory does not exist" }
     if (stats.isSymbolicLink()) return { _tag: "Refused", status: 403, message: "Symbolic link in path" }
@@ -104,7 +105,7 @@ export const resolveTarget = (config: UploadConfig, requestPath: string): Target
     if (stats.isDirectory()) return { _tag: "Refused", status: 409, message: "Cannot write to a directory" }
     if (!stats.isFile()) return { _tag: "Refused", status: 409, message: "Not a regular file" }
   }
-  return { _tag: "Ok", path, directory: current }
+  return { _tag: "Ok", path, directory: current, name: components[components.length - 1]! }
 }
 
 /** The checks that need no body: framing, length, target (also run by the `Expect: 100-continue` hook). */
@@ -117,6 +118,9 @@ const precheck = (config: UploadConfig, request: Request): Effect.Effect<Extract
 }
 
 const tooLarge = new HttpError({ status: 413 })
+
+// Only root may give a file away; anyone else's replaced files are theirs already (or not theirs to give).
+const RUNS_AS_ROOT = process.getuid?.() === 0
 
 // A new file only, never through a link (the name is ours, but a link planted under it must not be followed).
 const CREATE_FLAGS = NodeFs.constants.O_WRONLY | NodeFs.constants.O_CREAT | NodeFs.constants.O_EXCL |
@@ -146,7 +150,7 @@ export const makePut = (config: UploadConfig): Handler => (request) =>
     // Temporary file and rename through the opened, verified directory: a component swapped for a link during
     // the upload cannot move them outside the root.
     const directory = yield* openVerified(config.root, target.directory)
-    const name = target.path.slice(target.directory.length + 1)
+    const name = target.name
     const temp = directory.pathOf(`${TEMP_PREFIX}${randomBytes(8).toString("hex")}`)
     // Replacing a file: the new contents are readable by the owner only until they get the file's own mode.
     const mode = lstatQuiet(directory.pathOf(name)) === undefined ? 0o644 : 0o600
@@ -181,7 +185,11 @@ export const makePut = (config: UploadConfig): Handler => (request) =>
       try: () => {
         // A replaced file keeps its permissions (a 0600 secret stays 0600); set-id and sticky bits are not carried
         // over to new contents.
-        if (replaced !== undefined) NodeFs.fchmodSync(fd, replaced.mode & 0o777)
+        if (replaced !== undefined) {
+          // As root, the new contents would be root's: the replaced file's owner keeps it (and can still edit it).
+          if (RUNS_AS_ROOT) NodeFs.fchownSync(fd, replaced.uid, replaced.gid)
+          NodeFs.fchmodSync(fd, replaced.mode & 0o777)
+        }
         NodeFs.fsyncSync(fd)
         NodeFs.renameSync(temp, directory.pathOf(name))
         renamed = true

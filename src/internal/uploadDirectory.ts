@@ -8,6 +8,8 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as NodeFs from "node:fs"
 import { HttpError } from "../HttpError.js"
+import { belowRoot } from "./rootPath.js"
+import { pyJoin } from "./urlPath.js"
 
 /** An opened directory, verified to be the expected one below the root. */
 export interface VerifiedDirectory {
@@ -41,7 +43,8 @@ export const openVerified = (
       (fd) => Effect.sync(() => NodeFs.closeSync(fd))
     ),
     (fd) => {
-      const expected = realOr(root) + directory.slice(root.length)
+      const below = belowRoot(root, directory)
+      const expected = below === "" ? realOr(root) : pyJoin(realOr(root), below)
       const self = `/proc/self/fd/${fd}`
       const verify = (): boolean => {
         try {

@@ -230,16 +230,44 @@ const isAllSafe = (s: string): boolean => {
   return true
 }
 
-/** `urllib.parse.quote(s, errors='surrogatepass')` with the default `safe='/'`; hex digits upper-case. */
+/** What `encodeURIComponent` leaves as it is but `quote` escapes (Python's safe set has no `!'()*`). */
+const UNSAFE_MARKS = /[!'()*]/g
+const escapeMark = (c: string): string => "%" + c.charCodeAt(0).toString(16).toUpperCase()
+const SLASH = /%2F/g
+
+/**
+ * `urllib.parse.quote(s, errors='surrogatepass')` with the default `safe='/'`; hex digits upper-case. A listing
+ * quotes every name: the engine's `encodeURIComponent` (flat strings, UTF-8, upper-case hex) with Python's safe set
+ * restored, and a byte-by-byte path only for a lone surrogate (which it refuses). Building the result one escape at
+ * a time with `+=` left a rope of ~750 nodes per 255-byte name: 1.6 GiB for one listing of 100,000 such names.
+ */
 export const quote = (s: string): string => {
   if (isAllSafe(s)) return s
-  const bytes = encodeUtf8SurrogatePass(s)
-  let out = ""
+  let encoded: string
+  try {
+    encoded = encodeURIComponent(s)
+  } catch {
+    return quoteBytes(encodeUtf8SurrogatePass(s))
+  }
+  // Every `%` of the result starts an escape, so `%2F` is only ever the escape of `/`.
+  return encoded.replace(UNSAFE_MARKS, escapeMark).replace(SLASH, "/")
+}
+
+/** `quote` of bytes, into one flat string. */
+const quoteBytes = (bytes: Uint8Array): string => {
+  const out = Buffer.allocUnsafe(bytes.length * 3)
+  let n = 0
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!
-    out += b < 0x80 && SAFE[b] === 1 ? String.fromCharCode(b) : "%" + HEX[b >> 4] + HEX[b & 15]
+    if (b < 0x80 && SAFE[b] === 1) {
+      out[n++] = b
+    } else {
+      out[n++] = 0x25
+      out[n++] = HEX.charCodeAt(b >> 4)
+      out[n++] = HEX.charCodeAt(b & 15)
+    }
   }
-  return out
+  return out.toString("latin1", 0, n)
 }
 
 /** `html.escape(s, quote=False)`. */
