@@ -27,7 +27,7 @@ import {
   TOKEN,
   versionAtLeast
 } from "./Request.js"
-import { isValidHost } from "./internal/hostCheck.js"
+import { isValidAbsoluteAuthority, isValidHost } from "./internal/hostCheck.js"
 import { trimOws } from "./internal/ows.js"
 import { pyRepr, pySplit } from "./internal/pythonText.js"
 
@@ -491,6 +491,9 @@ export class Decoder {
     }
     let path = target
     if (absolute !== null) {
+      if (!isValidAbsoluteAuthority(absolute[0].slice(absolute[0].indexOf("//") + 2))) {
+        return refuse(400, `Bad request target (${pyRepr(target)})`, method)
+      }
       const rest = target.slice(absolute[0].length)
       path = rest.startsWith("/") ? rest : "/" + rest
     }

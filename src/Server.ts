@@ -18,6 +18,7 @@ import type { Handlers } from "./Handler.js"
 import { Connection, type Engine, type Transport } from "./internal/connection.js"
 import { ENGINE_VERSION, makeEngine, millis } from "./internal/engine.js"
 import { hostPolicy } from "./internal/hostCheck.js"
+import { IdleConnections } from "./internal/idleConnections.js"
 import { makeTlsGate, plainHttpEngine, type TlsGate } from "./internal/tlsGate.js"
 
 /**
@@ -259,6 +260,9 @@ export const make = (
     let gate: TlsGate | undefined
     let stopping = false
     let onEmpty: (() => void) | undefined
+    // Under the cap, newcomers get the slots of keep-alive connections idle between requests, longest idle first.
+    const idle = new IdleConnections(() => waiting.length > 0)
+    engine.idle = idle
 
     const inUse = () => active.size + (gate?.pending() ?? 0)
     const serve = (socket: Net.Socket, connectionEngine: Engine = engine) => {
@@ -295,6 +299,8 @@ export const make = (
       else if (waiting.length < MAX_WAITING) {
         socket.pause()
         waiting.push(socket)
+        // Its 'close' frees the slot for the first waiting socket (onClosed).
+        idle.closeOldest()
         socket.once("close", () => {
           const i = waiting.indexOf(socket)
           if (i >= 0) waiting.splice(i, 1)

@@ -2,18 +2,32 @@
  * The Host rules as small functions: syntax (RFC 9110 §7.2) and the DNS-rebinding policy of a loopback-bound server.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { hostName, hostPolicy, isValidHost, requestAuthority } from "../src/internal/hostCheck.js"
+import { hostName, hostPolicy, isValidAbsoluteAuthority, isValidHost, requestAuthority } from "../src/internal/hostCheck.js"
 
 describe("isValidHost", () => {
   it.each([
     "localhost", "localhost:8000", "example.com", "EXAMPLE.com:80", "127.0.0.1", "127.0.0.1:", "[::1]", "[::1]:8000",
-    "[::ffff:127.0.0.1]:1", "[v1.x]", "a%41b", "xn--caf-dma.example", "a_b~c!$&'()*+,;=", ""
+    "[::ffff:127.0.0.1]:1", "[v1.x]", "a%41b", "xn--caf-dma.example", "a_b~c!$&'()*+,;=", "", "localhost:65535",
+    "localhost:0", "localhost:00080"
   ])("accepts %j", (value) => expect(isValidHost(value)).toBe(true))
 
   it.each([
     "a b", "a\tb", "user@host", "a/b", "a?b", "a#b", "a:http", "a:80:80", "::1", "[::g]", "[::1", "::1]", "[::1%25lo]",
-    "[fe80::1%lo]", "caf\xe9", "a%zz", "a%4", "a, b", "[v1.]"
+    "[fe80::1%lo]", "caf\xe9", "a%zz", "a%4", "a, b", "[v1.]", "localhost:65536", "localhost:99999",
+    "[::1]:99999", "localhost:1e3"
   ])("refuses %j", (value) => expect(isValidHost(value)).toBe(false))
+})
+
+describe("isValidAbsoluteAuthority", () => {
+  it.each(["localhost", "localhost:8000", "[::1]:80", "127.0.0.1", "localhost:"])(
+    "accepts %j",
+    (value) => expect(isValidAbsoluteAuthority(value)).toBe(true)
+  )
+  // Userinfo (RFC 9110 §4.2.4), an empty host (§4.2.1), or anything isValidHost refuses.
+  it.each(["localhost:x@evil.example", "[::1]@evil.example", "user@localhost", "@localhost", "", ":80", "a b", "a:99999"])(
+    "refuses %j",
+    (value) => expect(isValidAbsoluteAuthority(value)).toBe(false)
+  )
 })
 
 describe("hostName", () => {

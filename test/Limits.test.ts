@@ -137,6 +137,9 @@ describe("caps", () => {
       a.socket.write("GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n")
       b.socket.write("GET /b HTTP/1.1\r\nHost: localhost\r\n\r\n")
       expect(yield* waitFor(() => a.state.text.includes("path=/a") && b.state.text.includes("path=/b"))).toBe(true)
+      // Busy, not idle: a next head under way (idle keep-alive connections would be closed to make room).
+      a.socket.write("GET /a2 HTTP/1.1\r\n")
+      b.socket.write("GET /b2 HTTP/1.1\r\n")
       const c = yield* open(port)
       c.socket.write("GET /c HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
       yield* Effect.sleep("300 millis")

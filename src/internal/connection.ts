@@ -36,7 +36,9 @@ import * as Fs from "node:fs"
 import { BodyRateDeadline } from "./bodyRate.js"
 import { chunked, errorFramingProblem, type Framing, responseFraming, StreamLimit } from "./framing.js"
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
+import { connectionWish } from "./connectionOptions.js"
 import { type HostPolicy, requestAuthority } from "./hostCheck.js"
+import type { IdleConnections } from "./idleConnections.js"
 import { bodyOnly, connectionField } from "./persistence.js"
 import { pyRepr } from "./pythonText.js"
 import {
@@ -100,6 +102,8 @@ export interface Engine {
   readonly secure: boolean
   /** The DNS-rebinding rule (`hostCheck.hostPolicy`), set once the listener knows its address; none: no check. */
   hostPolicy: HostPolicy | undefined
+  /** Keep-alive connections between requests, for the server to close under its connection cap; none: not tracked. */
+  idle: IdleConnections | undefined
 }
 
 /**
@@ -366,6 +370,21 @@ export class Connection {
     return this.current === undefined && this.queue.length === 0
   }
 
+  /**
+   * Closes a keep-alive connection idle between requests (the server's cap is reached and newcomers wait); whether
+   * it did. Not when a request is in flight or queued, a next head is partly read, or a response is still being
+   * written.
+   */
+  readonly reclaim = (): boolean => {
+    if (
+      this.finished || this.current !== undefined || this.queue.length > 0 || !this.decoder.isIdle ||
+      (this.transport.writableLength ?? 0) > 0
+    ) return false
+    this.finished = true
+    this.transport.destroy()
+    return true
+  }
+
   /** Graceful stop: finish the response in progress, answer nothing more, then close. */
   shutdown(): void {
     this.closing = true
@@ -437,6 +456,7 @@ export class Connection {
     this.readEnded = true
     if (this.headTimer !== undefined) this.clearHeadTimer()
     this.stopBodyRate()
+    this.engine.idle?.leave(this)
     this.bodyTarget?.fail(new RequestBodyError({ reason: "ClientClosed", message: "the client closed the connection" }))
     const fiber = this.current?.fiber
     if (fiber !== undefined) {
@@ -447,7 +467,9 @@ export class Connection {
   }
 
   private readonly onError = (_error: Error): void => {
-    // ECONNRESET and friends: "close" follows and cleans up.
+    // ECONNRESET and friends are followed by "close", which cleans up; a TLS socket's own errors (a refused
+    // renegotiation, ERR_TLS_SESSION_ATTACK) are only reported and leave it open: destroy it either way.
+    this.transport.destroy()
   }
 
   private stopBodyRate(): void {
@@ -593,16 +615,16 @@ export class Connection {
   private start(head: RequestHead, body: BodySink | undefined): void {
     const engine = this.engine
     const transport = this.transport
+    engine.idle?.leave(this)
     const request = new IncomingRequest(head, this, body === undefined ? emptyBody : body.stream, body)
     const version = head.version
     // Python's parse_request: close unless both sides speak 1.1, then the Connection header decides.
     let keepAlive = version !== HTTP_0_9 && engine.protocol11 && versionAtLeast(version, 1, 1)
+    // RFC 9112 §9.6: a `close` anywhere in the list closes (Python compares the whole value).
     const connection = head.headers.get("connection")
-    if (connection !== undefined) {
-      const lower = connection.toLowerCase()
-      if (lower === "close") keepAlive = false
-      else if (lower === "keep-alive" && engine.protocol11) keepAlive = true
-    }
+    const wish = connection === undefined ? undefined : connectionWish(head.headers.getAll("connection"))
+    if (wish === "close") keepAlive = false
+    else if (wish === "keep-alive" && engine.protocol11) keepAlive = true
     // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 leaves the framing in doubt; close after the response (the decoder
     // reads nothing after the body either).
     if (head.framing === "chunked" && !versionAtLeast(version, 1, 1)) keepAlive = false
@@ -748,6 +770,8 @@ export class Connection {
     if (!keepAlive || this.closing) return this.finish()
     this.updateFlow()
     this.next()
+    // Between requests now (unless the next one was already queued): reclaimable under the connection cap.
+    if (this.current === undefined && !this.finished) this.engine.idle?.enter(this)
   }
 
   /**

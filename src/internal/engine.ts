@@ -62,7 +62,9 @@ export const makeEngine = (
       runFork: Runtime.runFork(runtime),
       secure,
       // Known once the listener has an address (Server.make sets it).
-      hostPolicy: undefined
+      hostPolicy: undefined,
+      // Tracked only under a connection cap (Server.make sets it).
+      idle: undefined
     }
   })
 

@@ -7,21 +7,35 @@
 import * as Net from "node:net"
 
 // Compiled once: IP-literal in brackets, or reg-name / IPv4address (RFC 3986 §3.2.2), then an optional port.
-const HOST = /^(?:\[([^\]]*)\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/
+const HOST = /^(?:\[([^\]]*)\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::([0-9]*))?$/
 const IP_FUTURE = /^[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$/
 // The decoder's absolute-form test (RFC 9112 §3.2.2), capturing the authority.
 const ABSOLUTE = /^https?:\/\/([^/?#]*)/i
 
+/** The largest TCP port. */
+const MAX_PORT = 65535
+
 /**
- * Whether a `Host` value is `uri-host [":" port]`. Empty is valid (RFC 9110 §7.2: a target without authority);
- * userinfo, spaces, a zone identifier or a malformed IPv6 literal are not.
+ * Whether a `Host` value is `uri-host [":" port]`. Empty is valid (RFC 9110 §7.2: a target without authority), and
+ * so is an empty port (RFC 3986 §3.2.3: `port = *DIGIT`, "the default port"); userinfo, spaces, a zone identifier, a
+ * malformed IPv6 literal or a port above 65535 are not.
  */
 export const isValidHost = (value: string): boolean => {
   const match = HOST.exec(value)
   if (match === null) return false
+  const port = match[2]
+  if (port !== undefined && port.length > 0 && Number(port) > MAX_PORT) return false
   const literal = match[1]
   return literal === undefined || (Net.isIPv6(literal) && !literal.includes("%")) || IP_FUTURE.test(literal)
 }
+
+/**
+ * Whether an absolute-form target's authority (RFC 9112 §3.2.2) is a valid `uri-host [":" port]` with a host: an
+ * empty host (RFC 9110 §4.2.1) or userinfo (§4.2.4: deprecated in http URIs, and `http://localhost:x@evil.example/`
+ * must not pass for localhost) make the request invalid.
+ */
+export const isValidAbsoluteAuthority = (authority: string): boolean =>
+  authority.length > 0 && authority.charCodeAt(0) !== 0x3a && isValidHost(authority)
 
 const loopback = new Net.BlockList()
 loopback.addSubnet("127.0.0.0", 8, "ipv4")

@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 import type { HeaderField } from "../Headers.js"
 import { type Request, RequestBodyError } from "../Request.js"
 import { readWholeBody } from "./connection.js"
+import { parts as multipartParts } from "./platformMultipart.js"
 
 /** Fields node's `IncomingMessage` keeps once: a repeat is dropped (`_addHeaderLine`'s `matchKnownFields`). */
 const FIRST_ONLY = new Set([
@@ -209,14 +210,14 @@ export class PlatformRequest extends Inspectable.Class implements ServerRequest.
     Multipart.MultipartError,
     Scope.Scope | FileSystem.FileSystem | Path.Path
   > {
-    return this.state.multipart ??= Effect.runSync(Effect.cached(Multipart.toPersisted(this.multipartStream)))
+    // `cached` runs its effect uninterruptibly: reopened so a client's reset (which interrupts the request) stops it.
+    return this.state.multipart ??= Effect.runSync(
+      Effect.cached(Effect.interruptible(Multipart.toPersisted(this.multipartStream)))
+    )
   }
 
   get multipartStream(): Stream.Stream<Multipart.Part, Multipart.MultipartError> {
-    return Stream.pipeThroughChannel(
-      Stream.mapError(this.source.body, (cause) => new Multipart.MultipartError({ reason: "InternalError", cause })),
-      Multipart.makeChannel(this.headers)
-    )
+    return multipartParts(Stream.mapError(this.source.body, (cause) => this.onError(cause)), this.headers)
   }
 
   get upgrade(): Effect.Effect<Socket.Socket, HttpServerError.RequestError> {

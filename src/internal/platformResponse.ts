@@ -15,6 +15,7 @@ import { type Request, versionAtLeast } from "../Request.js"
 import type * as Response from "../Response.js"
 import { isBodiless } from "../Status.js"
 import { respondNow } from "./connection.js"
+import { connectionWish } from "./connectionOptions.js"
 import { httpDate } from "./wire.js"
 
 /**
@@ -33,10 +34,16 @@ export interface ResponseConfig {
 
 /** Whether node:http would keep this request's connection: HTTP/1.1 unless `close`, HTTP/1.0 with `keep-alive`. */
 const wantsKeepAlive = (request: Request): boolean => {
-  const connection = request.headers.get("connection")?.toLowerCase()
-  if (versionAtLeast(request.version, 1, 1)) return connection !== "close"
-  return connection === "keep-alive"
+  const wish = connectionWish(request.headers.getAll("connection"))
+  if (versionAtLeast(request.version, 1, 1)) return wish !== "close"
+  return wish === "keep-alive"
 }
+
+/** Whether a `Connection` value lists `close`. */
+const asksClose = (value: string | ReadonlyArray<string>): boolean =>
+  (typeof value === "string" ? [value] : value).some((one) =>
+    one.split(",").some((token) => token.trim().toLowerCase() === "close")
+  )
 
 type Body =
   | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
@@ -100,16 +107,28 @@ export const writeResponse = (
   const status = response.status
   const fields: Array<HeaderField> = []
   let hasDate = false
-  let hasLength = false
+  let appLength: string | ReadonlyArray<string> | undefined
+  let appClose = false
   const cookieLines = Cookies.isEmpty(response.cookies) ? undefined : Cookies.toSetCookieHeaders(response.cookies)
   const headers = response.headers as Record<string, string | ReadonlyArray<string>>
   for (const name in headers) {
     const value = headers[name]!
     if (name === "set-cookie" && cookieLines !== undefined) continue
+    // The server owns framing and the connection: an app's `Transfer-Encoding` is dropped (the body is framed
+    // below), its `Content-Length` kept only where the server cannot know the length, its `Connection` replaced by
+    // the one field below (`close` honoured, as node:http does).
+    if (name === "transfer-encoding") continue
+    if (name === "content-length") {
+      appLength = value
+      continue
+    }
+    if (name === "connection") {
+      appClose ||= asksClose(value)
+      continue
+    }
     if (typeof value === "string") fields.push([name, value])
     else for (const one of value) fields.push([name, one])
     if (name === "date") hasDate = true
-    else if (name === "content-length") hasLength = true
   }
   if (cookieLines !== undefined) {
     // node:http's order: the cookies, then a `set-cookie` header the app set itself.
@@ -119,9 +138,14 @@ export const writeResponse = (
   }
   const body = request.method === "HEAD" ? EMPTY : toBody(response.body, fields)
   const bodiless = request.method === "HEAD" || isBodiless(status)
-  let keepAlive = wantsKeepAlive(request)
+  let keepAlive = !appClose && wantsKeepAlive(request)
   let framing: HeaderField | undefined
-  if (!bodiless && !hasLength) {
+  // Where the length is unknown to the server (no body: HEAD, 304; a stream without one), the app's describes it.
+  const unknownLength = body._tag === "Empty" || (body._tag === "Stream" && body.length === undefined)
+  if (appLength !== undefined && (bodiless || unknownLength)) {
+    if (typeof appLength === "string") fields.push(["content-length", appLength])
+    else for (const one of appLength) fields.push(["content-length", one])
+  } else if (!bodiless) {
     if (body._tag === "Stream" && body.length === undefined) {
       if (versionAtLeast(request.version, 1, 1)) framing = ["transfer-encoding", "chunked"]
       else keepAlive = false
@@ -145,7 +169,11 @@ export const writeResponse = (
       standardHeaders: false,
       endHeaders: true
     })
-    return written ?? Effect.dieMessage("PlatformServer: not a request of this server")
+    // `toHandled` runs the write uninterruptibly; reopened so a shutdown's interruption cuts a write waiting for a
+    // client that stopped reading (the engine then destroys the socket).
+    return written === undefined
+      ? Effect.dieMessage("PlatformServer: not a request of this server")
+      : Effect.interruptible(written)
   }
   switch (body._tag) {
     case "Empty":

@@ -191,7 +191,9 @@ export const make = (
     const wss = yield* Effect.cached(Scope.extend(
       Effect.acquireRelease(
         Effect.sync(() => new WebSocketServer({ noServer: true })),
-        (server) => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
+        // Not waiting for its clients: this scope closes before the engine's shutdown, which gives the upgraded
+        // connections their grace and then destroys them (`ws` would wait for every client to go away).
+        (server) => Effect.sync(() => server.close(() => {}))
       ),
       scope
     ))

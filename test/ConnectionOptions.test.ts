@@ -1,0 +1,62 @@
+/**
+ * The `Connection` header as it decides keep-alive (RFC 9112 §9.6): a list of options, `close` anywhere wins.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { connectionWish } from "../src/internal/connectionOptions.js"
+import { IdleConnections } from "../src/internal/idleConnections.js"
+
+describe("connectionWish", () => {
+  it.each([
+    [[], undefined],
+    [["close"], "close"],
+    [["Close"], "close"],
+    [["keep-alive"], "keep-alive"],
+    [["Keep-Alive"], "keep-alive"],
+    [["keep-alive, close"], "close"],
+    [["upgrade,close"], "close"],
+    [["x,\tclose"], "close"],
+    [["close, keep-alive"], "close"],
+    [["keep-alive", "close"], "close"],
+    [["Upgrade, Keep-Alive"], "keep-alive"],
+    [["upgrade"], undefined],
+    [["closed"], undefined],
+    [["x,\u00a0close"], undefined],
+    [[", ,"], undefined]
+  ] as const)("%j → %j", (values, wish) => expect(connectionWish(values)).toBe(wish))
+})
+
+describe("IdleConnections", () => {
+  const connection = (name: string, closed: Array<string>, closable = true) => ({
+    name,
+    reclaim: () => {
+      if (closable) closed.push(name)
+      return closable
+    }
+  })
+
+  it("closes the longest idle first, skipping one that became busy; a connection that went back to work leaves", () => {
+    const closed: Array<string> = []
+    const pool = new IdleConnections(() => false)
+    const a = connection("a", closed)
+    const busy = connection("busy", closed, false)
+    const b = connection("b", closed)
+    pool.enter(a)
+    pool.enter(busy)
+    pool.enter(b)
+    pool.leave(a)
+    pool.enter(a) // idle again: now the most recent
+    expect([pool.closeOldest(), pool.closeOldest(), pool.closeOldest()]).toEqual([true, true, false])
+    expect(closed).toEqual(["b", "a"])
+    expect(pool.size).toBe(0)
+  })
+
+  it("closes a connection going idle at once while newcomers wait", () => {
+    const closed: Array<string> = []
+    let waiting = true
+    const pool = new IdleConnections(() => waiting)
+    pool.enter(connection("a", closed))
+    waiting = false
+    pool.enter(connection("b", closed))
+    expect({ closed, size: pool.size }).toEqual({ closed: ["a"], size: 1 })
+  })
+})
