@@ -9,13 +9,14 @@
 import type { HeaderField } from "../Headers.js"
 import type { HttpVersion } from "../Request.js"
 import { versionAtLeast } from "../Request.js"
+import { trimOws } from "./ows.js"
 
 const CLOSE: HeaderField = ["Connection", "close"]
 const KEEP_ALIVE: HeaderField = ["Connection", "keep-alive"]
 
 /** Whether a `Connection` field value lists the `keep-alive` option. */
 export const asksKeepAlive = (connection: string | undefined): boolean =>
-  connection !== undefined && connection.split(",").some((option) => option.trim().toLowerCase() === "keep-alive")
+  connection !== undefined && connection.split(",").some((option) => trimOws(option).toLowerCase() === "keep-alive")
 
 /**
  * The `Connection` field to add to a response that has none: `close` when we close a connection the client would
