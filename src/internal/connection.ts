@@ -36,7 +36,7 @@ import * as Fs from "node:fs"
 import { BodyRateDeadline } from "./bodyRate.js"
 import { chunked, errorFramingProblem, type Framing, responseFraming, StreamLimit } from "./framing.js"
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
-import { connectionWish } from "./connectionOptions.js"
+import { type ConnectionOptions, connectionOptions } from "./connectionOptions.js"
 import { type HostPolicy, requestAuthority } from "./hostCheck.js"
 import type { IdleConnections } from "./idleConnections.js"
 import { bodyOnly, connectionField } from "./persistence.js"
@@ -298,8 +298,8 @@ interface InFlight {
   readonly body: BodySink | undefined
   fiber: Fiber.RuntimeFiber<void, never> | undefined
   keepAlive: boolean
-  /** The request's `Connection` field. */
-  readonly connection: string | undefined
+  /** The request's `Connection` options. */
+  readonly connection: ConnectionOptions
   responseStarted: boolean
   /** `Expect: 100-continue` went to a hook and no `100 Continue` has been sent: the client may hold its body back. */
   awaitingContinue: boolean
@@ -621,10 +621,9 @@ export class Connection {
     // Python's parse_request: close unless both sides speak 1.1, then the Connection header decides.
     let keepAlive = version !== HTTP_0_9 && engine.protocol11 && versionAtLeast(version, 1, 1)
     // RFC 9112 §9.6: a `close` anywhere in the list closes (Python compares the whole value).
-    const connection = head.headers.get("connection")
-    const wish = connection === undefined ? undefined : connectionWish(head.headers.getAll("connection"))
-    if (wish === "close") keepAlive = false
-    else if (wish === "keep-alive" && engine.protocol11) keepAlive = true
+    const connection = connectionOptions(head.headers.getAll("connection"))
+    if (connection.close) keepAlive = false
+    else if (connection.keepAlive && engine.protocol11) keepAlive = true
     // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 leaves the framing in doubt; close after the response (the decoder
     // reads nothing after the body either).
     if (head.framing === "chunked" && !versionAtLeast(version, 1, 1)) keepAlive = false
@@ -1055,7 +1054,7 @@ export class Connection {
     requestLine: string,
     method: string | undefined,
     version: HttpVersion | undefined,
-    connection: string | undefined,
+    connection: ConnectionOptions | undefined,
     keepAlive = false
   ): void {
     const engine = this.engine
