@@ -104,6 +104,11 @@ export interface Engine {
   hostPolicy: HostPolicy | undefined
   /** Keep-alive connections between requests, for the server to close under its connection cap; none: not tracked. */
   idle: IdleConnections | undefined
+  /**
+   * Every connection's local address and port when the listener is bound to one address (set by the server once it
+   * listens); none: each connection asks its socket (`getsockname`, a system call per connection).
+   */
+  localEndpoint?: { readonly address: string; readonly port: number } | undefined
 }
 
 /**
@@ -351,18 +356,23 @@ export class Connection {
     this.address = transport.remoteAddress ?? ""
     this.remoteAddress = this.address
     this.remotePort = transport.remotePort ?? 0
-    this.localAddress = transport.localAddress ?? ""
-    this.localPort = transport.localPort ?? 0
+    const local = engine.localEndpoint
+    this.localAddress = local !== undefined ? local.address : transport.localAddress ?? ""
+    this.localPort = local !== undefined ? local.port : transport.localPort ?? 0
     this.secure = engine.secure
     transport.on("data", this.onData)
     transport.on("end", this.onEnd)
     transport.on("close", this.onClose)
     transport.on("error", this.onError)
     transport.on("timeout", this.onTimeout)
-    if (engine.idleTimeoutMs > 0) this.setTimer(engine.idleTimeoutMs)
     // A new connection holds a slot under the connection cap: its first head is due within the header timeout from
-    // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections.
+    // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections. A header
+    // timeout no longer than the idle timeout bounds the wait for the first head by itself: the socket's inactivity
+    // timer is armed when one is needed (a body, between requests, the linger), not for every accepted connection.
     if (engine.headerTimeoutMs > 0) this.headTimer = setTimeout(this.onHeadTimeout, engine.headerTimeoutMs)
+    if (engine.idleTimeoutMs > 0 && !(engine.headerTimeoutMs > 0 && engine.headerTimeoutMs <= engine.idleTimeoutMs)) {
+      this.setTimer(engine.idleTimeoutMs)
+    }
   }
 
   /** Whether no request is being answered (a shutdown may close it at once). */
