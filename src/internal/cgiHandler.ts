@@ -19,7 +19,6 @@ import type { CgiOptions } from "../Cgi.js"
 import * as Handler from "../Handler.js"
 import { Headers } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
-import type { MimeTypes } from "../MimeTypes.js"
 import { type Request, splitPath } from "../Request.js"
 import * as Response from "../Response.js"
 import { VERSION } from "../Server.js"
@@ -52,13 +51,8 @@ const MAX_REDIRECTS = 10
 /** A script's output up to this size is answered with a `Content-Length` in RFC 3875 mode. */
 const BUFFER_LIMIT = 64 * 1024
 
-export const make = (
-  options: CgiOptions = {}
-): Effect.Effect<
-  Handler.HandlerMap,
-  never,
-  FileSystem.FileSystem | Path.Path | MimeTypes | CommandExecutor.CommandExecutor
-> =>
+// Typed where it is exported, in Cgi.ts.
+export const make = (options: CgiOptions = {}) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     // The credentials guard the whole map below (scripts included), not only the static part.
