@@ -12,7 +12,8 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
-import { directoryRedirect, hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
+import { directoryRedirect, pyJoin, translatePath } from "./urlPath.js"
+import { fsPath, isEncodable, statInfoNode } from "./osPath.js"
 import { archiveFormat, archiveResponse } from "./archive.js"
 import { compressListing } from "./compressListing.js"
 import { chooseCoding } from "./compress.js"
@@ -42,9 +43,10 @@ export const serve = (
   request: StaticRequest
 ): Effect.Effect<Response.Response, HttpError, Scope.Scope> => {
   const path = translatePath(config.root, request.path)
-  // Python: os.path.isdir() is False for a NUL or an unencodable surrogate, and open() then raises an exception
-  // that is not an OSError, so the connection closes without a response. We answer 404 instead.
-  if (path.includes("\0") || hasLoneSurrogate(path)) return Exit.fail(notFound)
+  // Python: os.path.isdir() is False for a NUL or a surrogate no byte stands for (`'\ud800'`: not one of
+  // surrogateescape's), and open() then raises an exception that is not an OSError, so the connection closes
+  // without a response. We answer 404 instead. `'\udce9'` is the name whose byte is 0xE9 (see `osPath`).
+  if (!isEncodable(path)) return Exit.fail(notFound)
   return Effect.flatMap(statOption(fs, path), (info) => {
     if (Option.isSome(info) && info.value.type === "Directory") {
       const location = directoryRedirect(request.publicPath)
@@ -74,9 +76,18 @@ export const serve = (
   })
 }
 
+/**
+ * `stat` of a Python path through `FileSystem`, which takes strings only: a name that is not UTF-8 (its bytes a
+ * Buffer, see `osPath`) is stat'ed with `node:fs`.
+ */
+const statInfo = (fs: FileSystem.FileSystem, path: string): Effect.Effect<FileSystem.File.Info, unknown> => {
+  const os = fsPath(path)
+  return typeof os === "string" ? fs.stat(os) : statInfoNode(os)
+}
+
 /** `stat`, with "not there" as `None` and the server's own trouble (EMFILE, EIO...) as its error answer. */
 const statOption = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Option.Option<FileSystem.File.Info>, HttpError> =>
-  Effect.catchAll(Effect.map(fs.stat(path), Option.some), (error) => {
+  Effect.catchAll(Effect.map(statInfo(fs, path), Option.some), (error) => {
     const failure = fsFailure(error, notFound)
     return failure === notFound ? Effect.succeed(Option.none()) : Effect.fail(failure)
   })
@@ -89,7 +100,7 @@ const siblings = (
 ): Effect.Effect<Array<readonly [Coding, string, FileSystem.File.Info]>> =>
   Effect.map(
     Effect.forEach(CODINGS, ([coding, suffix]) =>
-      Effect.map(Effect.option(fs.stat(path + suffix)), (info) =>
+      Effect.map(Effect.option(statInfo(fs, path + suffix)), (info) =>
         Option.isSome(info) && info.value.type === "File" && indexAllowed(config, path + suffix)
           ? [[coding, path + suffix, info.value] as const]
           : [])),
@@ -102,7 +113,7 @@ const siblings = (
  */
 const variantSync = (config: StaticConfig, request: StaticRequest): Variant | undefined => {
   const path = translatePath(config.root, request.path)
-  if (path.endsWith("/") || path.includes("\0") || hasLoneSurrogate(path)) return undefined
+  if (path.endsWith("/") || !isEncodable(path)) return undefined
   const stats = statQuiet(path)
   if (stats === undefined || !stats.isFile()) return undefined
   const found = siblingsSync(path, (sibling) => indexAllowed(config, sibling))
@@ -131,7 +142,7 @@ const indexOrListing = (
       return compressListing(config.compress, request.header("accept-encoding"), listing(fs, config, request, directory))
     }
     const candidate = pyJoin(directory, config.indexPages[i]!)
-    return Effect.flatMap(Effect.option(fs.stat(candidate)), (info) =>
+    return Effect.flatMap(Effect.option(statInfo(fs, candidate)), (info) =>
       Option.isSome(info) && info.value.type === "File" && indexAllowed(config, candidate)
         ? serveFile(fs, config, request, candidate, metaOfInfo(info.value))
         : tryIndex(i + 1))
@@ -209,7 +220,7 @@ export const serveWithCache = (
     return serveFile(fs, config, request, hit.path, hit.meta, { _tag: "Cached", bytes: hit.bytes }, variant)
   }
   const path = translatePath(config.root, request.path)
-  if (path.includes("\0") || hasLoneSurrogate(path)) return Exit.fail(notFound)
+  if (!isEncodable(path)) return Exit.fail(notFound)
   const stats = statOrFailure(path, notFound)
   if (stats instanceof HttpError) return Exit.fail(stats)
   if (stats.isDirectory()) {
