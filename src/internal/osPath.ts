@@ -115,13 +115,16 @@ const sequenceLength = (bytes: Uint8Array, i: number): number => {
 export const mayBeUndecodable = (name: string): boolean => name.includes(REPLACEMENT)
 
 /**
- * `FileSystem.stat` for a path `FileSystem` cannot take (the bytes of a name that is not UTF-8), reported as the
- * platform's `NodeFileSystem` reports a `stat` (its `makeFileInfo`, which it does not export); `undefined` (no bytes name it) fails as a missing file does.
+ * `stat` of a Python path through `FileSystem`, which takes strings only: a name that is not UTF-8 (its bytes a
+ * Buffer) is stat'ed with `node:fs` and reported as the platform's `NodeFileSystem` reports a `stat` (its
+ * `makeFileInfo`, which it does not export); a path no bytes name fails as a missing file does.
  */
-export const statInfoNode = (path: Buffer | undefined): Effect.Effect<FileSystem.File.Info, unknown> =>
-  path === undefined
-    ? Effect.fail({ code: "ENOENT" })
-    : Effect.tryPromise({ try: () => NodeFs.promises.stat(path), catch: (error) => error }).pipe(Effect.map(infoOfStats))
+export const statInfo = (fs: FileSystem.FileSystem, path: string): Effect.Effect<FileSystem.File.Info, unknown> => {
+  const os = fsPath(path)
+  if (typeof os === "string") return fs.stat(os)
+  if (os === undefined) return Effect.fail({ code: "ENOENT" })
+  return Effect.tryPromise({ try: () => NodeFs.promises.stat(os), catch: (error) => error }).pipe(Effect.map(infoOfStats))
+}
 
 const infoOfStats = (stat: NodeFs.Stats): FileSystem.File.Info => ({
   type: stat.isFile()

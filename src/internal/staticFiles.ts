@@ -13,7 +13,7 @@ import type * as Scope from "effect/Scope"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
 import { directoryRedirect, pyJoin, translatePath } from "./urlPath.js"
-import { fsPath, isEncodable, statInfoNode } from "./osPath.js"
+import { isEncodable, statInfo } from "./osPath.js"
 import { archiveFormat, archiveResponse } from "./archive.js"
 import { compressListing } from "./compressListing.js"
 import { chooseCoding } from "./compress.js"
@@ -74,15 +74,6 @@ export const serve = (
       return serveFile(fs, config, request, variant.path, metaOfInfo(chosen?.[2] ?? original), undefined, variant)
     })
   })
-}
-
-/**
- * `stat` of a Python path through `FileSystem`, which takes strings only: a name that is not UTF-8 (its bytes a
- * Buffer, see `osPath`) is stat'ed with `node:fs`.
- */
-const statInfo = (fs: FileSystem.FileSystem, path: string): Effect.Effect<FileSystem.File.Info, unknown> => {
-  const os = fsPath(path)
-  return typeof os === "string" ? fs.stat(os) : statInfoNode(os)
 }
 
 /** `stat`, with "not there" as `None` and the server's own trouble (EMFILE, EIO...) as its error answer. */
