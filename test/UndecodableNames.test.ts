@@ -16,11 +16,15 @@ import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Zlib from "node:zlib"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as StaticFiles from "../src/StaticFiles.js"
+import { underCgiDirectory } from "../src/internal/cgiGate.js"
 import { fsDecode, fsPath } from "../src/internal/osPath.js"
 import { normalizeForDiff } from "./support/compare.js"
 import { pythonHttpServer } from "./support/pythonServer.js"
 import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
+import { ensureBuilt, start as startCli } from "./support/cliProcess.js"
 import { headerValues, request, startStatic } from "./support/staticServer.js"
 
 const bytes = (s: string): Buffer => Buffer.from(s, "latin1")
@@ -247,6 +251,41 @@ describe("names that are not UTF-8 (issue 14, item 3)", () => {
       expect(fsPath("caf\u00e9\ud83d\ude00")).toBe("caf\u00e9\ud83d\ude00")
       expect(fsDecode(bytes("\xed\xb3\xa9\xc0\xaf\xf0\x9f\x98\x80\xe9"))).toBe("\udced\udcb3\udca9\udcc0\udcaf\ud83d\ude00\udce9")
     }))
+})
+
+describe("names that are not UTF-8 and --cgi (issue 14, item 3)", () => {
+  const SCRIPT = "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho RAN\n# SOURCE-MARKER\n"
+  const cgiTree = (base: string) => {
+    const root = Buffer.from(Path.join(base, "cgi-root"))
+    NodeFs.mkdirSync(join(root, bytes("cgi-bin")), { recursive: true })
+    NodeFs.writeFileSync(join(root, bytes("cgi-bin/env.sh")), SCRIPT, { mode: 0o755 })
+    NodeFs.symlinkSync(bytes("cgi-bin/env.sh"), join(root, bytes("l-\xe9")))
+    NodeFs.symlinkSync(bytes("cgi-bin"), join(root, bytes("d-\xe9")))
+    return root.toString()
+  }
+
+  it.scopedLive("the CGI gate resolves a link so named to the CGI directory", () =>
+    Effect.gen(function*() {
+      const root = cgiTree((yield* makeTree).base)
+      const fs = yield* FileSystem.FileSystem
+      for (const target of ["/l-%ED%B3%A9", "/d-%ED%B3%A9/env.sh", "/d-%ED%B3%A9/"]) {
+        expect([target, yield* underCgiDirectory(fs, root, ["/cgi-bin"], target)]).toEqual([target, true])
+      }
+      expect(yield* underCgiDirectory(fs, root, ["/cgi-bin"], "/l-%ED%B3%AA")).toBe(false)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scopedLive("a script's source is never sent through such a link, whatever the options", () =>
+    Effect.gen(function*() {
+      ensureBuilt()
+      const root = cgiTree((yield* makeTree).base)
+      for (const extra of [[], ["--no-follow-symlinks"], ["--no-dotfiles"]]) {
+        const server = yield* startCli(["-b", "127.0.0.1", "--cgi", ...extra, "-d", root, "0"])
+        for (const target of ["/l-%ED%B3%A9", "/d-%ED%B3%A9/env.sh"]) {
+          const answer = yield* get(server.port, target)
+          expect(body(answer)).not.toContain("SOURCE-MARKER")
+        }
+      }
+    }), 60_000)
 })
 
 /** Runs a python3 script (asynchronously: the server under test runs on this event loop). */
