@@ -253,6 +253,30 @@ describe("names that are not UTF-8 (issue 14, item 3)", () => {
     }))
 })
 
+describe("os.fsdecode / os.fsencode (issue 14, item 3)", () => {
+  it.live("fsDecode and fsPath map 3000 byte strings exactly as python3 does", () =>
+    Effect.gen(function*() {
+      const script = String.raw`
+import json, os, random
+random.seed(14)
+alphabet = [0x41, 0x2e, 0xc3, 0xa9, 0xe9, 0xed, 0xb3, 0xa0, 0x80, 0xbf, 0xc0, 0xaf, 0xe0, 0xf0, 0x90, 0xf4, 0x8f, 0xf5, 0xff, 0x9f, 0xef, 0xbd]
+names = [bytes(random.choice(alphabet) for _ in range(random.randint(1, 8))) for _ in range(3000)]
+print(json.dumps([[b.hex(), os.fsdecode(b)] for b in names]))
+`
+      const out = yield* Effect.async<string>((resume) => {
+        execFile("python3", ["-c", script], { maxBuffer: 1 << 24 }, (_error, stdout) => resume(Effect.succeed(stdout)))
+      })
+      const pairs = JSON.parse(out) as Array<[string, string]>
+      expect(pairs.length).toBe(3000)
+      for (const [hex, name] of pairs) {
+        const raw = Buffer.from(hex, "hex")
+        expect([hex, fsDecode(raw)]).toEqual([hex, name])
+        const os = fsPath(name)
+        expect([hex, Buffer.isBuffer(os) ? os.toString("hex") : Buffer.from(os!).toString("hex")]).toEqual([hex, hex])
+      }
+    }))
+})
+
 describe("names that are not UTF-8 and --cgi (issue 14, item 3)", () => {
   const SCRIPT = "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho RAN\n# SOURCE-MARKER\n"
   const cgiTree = (base: string) => {

@@ -13,7 +13,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as NodeFs from "node:fs"
-import { hasLoneSurrogate } from "./urlPath.js"
+import { encodeUtf8SurrogateEscape, hasLoneSurrogate } from "./urlPath.js"
 
 /** Any UTF-16 surrogate (lone or paired): a string without one is passed to `node:fs` as it is. */
 const SURROGATE = /[\ud800-\udfff]/
@@ -27,27 +27,11 @@ const SURROGATE = /[\ud800-\udfff]/
 export const fsPath = (path: string): string | Buffer | undefined => {
   // Astral characters (paired surrogates) are UTF-8 as Node writes them.
   if (!SURROGATE.test(path) || !hasLoneSurrogate(path)) return path
-  const out: Array<number> = []
-  for (let i = 0; i < path.length; i++) {
-    const c = path.charCodeAt(i)
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < path.length) {
-      const next = path.charCodeAt(i + 1)
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        for (const b of Buffer.from(path.slice(i, i + 2), "utf8")) out.push(b)
-        i++
-        continue
-      }
-    }
-    if (c >= 0xd800 && c <= 0xdfff) {
-      if (c < 0xdc80 || c > 0xdcff) return undefined
-      out.push(c - 0xdc00)
-      continue
-    }
-    if (c < 0x80) out.push(c)
-    else for (const b of Buffer.from(path[i]!, "utf8")) out.push(b)
-  }
-  return Buffer.from(out)
+  return UNENCODABLE.test(path) ? undefined : encodeUtf8SurrogateEscape(path)
 }
+
+/** A lone surrogate outside surrogateescape's U+DC80–U+DCFF. */
+const UNENCODABLE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udc7f\udd00-\udfff]/
 
 /** Whether `node:fs` can be given this path: no NUL, and bytes exist for it (see {@link fsPath}). */
 export const isEncodable = (path: string): boolean => !path.includes("\0") && fsPath(path) !== undefined
