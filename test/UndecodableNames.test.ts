@@ -48,6 +48,8 @@ const makeTree = Effect.acquireRelease(
     NodeFs.mkdirSync(dir)
     NodeFs.writeFileSync(join(dir, bytes("inner-\xe9.txt")), "inner\n")
     NodeFs.mkdirSync(join(dir, bytes("sub-\xe9")))
+    NodeFs.mkdirSync(join(root, bytes("idx-\xe9")))
+    NodeFs.writeFileSync(join(root, bytes("idx-\xe9/index.html")), "<p>index</p>\n")
     NodeFs.symlinkSync(bytes("latin1-\xe9.txt"), join(root, bytes("link-\xe9")))
     NodeFs.symlinkSync(Path.join(base, "secret.txt"), join(root, bytes("out-\xe9")))
     // For the traversal battery: served on its own, with the secrets one and two levels up.
@@ -100,6 +102,8 @@ describe("names that are not UTF-8 (issue 14, item 3)", () => {
         "/dir-%ED%B3%BF/inner-%ED%B3%A9.txt",
         "/dir-%ED%B3%BF/sub-%ED%B3%A9/",
         "/link-%ED%B3%A9",
+        "/idx-%ED%B3%A9/",
+        "/idx-%ED%B3%A9",
         "/latin1-%ED%B3%A9.txt/",
         "/latin1-%e9.txt",
         "/latin1-%ED%B3%A9.txt?x=%ED%B3%A9"

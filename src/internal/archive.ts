@@ -23,7 +23,7 @@ import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
 import { FLAGS, makeVerifier, type Verifier } from "./openVerified.js"
-import { fsPath, listNames, wellFormed, lstatOf, readLinkOf, realPathOf, statOf } from "./osPath.js"
+import { fsPath, fsPathOrThrow, listNames, wellFormed, lstatOf, readLinkOf, realPathOf, statOf } from "./osPath.js"
 import { isUploadTemp } from "./upload.js"
 import { pyJoin } from "./urlPath.js"
 
@@ -207,7 +207,7 @@ interface OpenedItem {
  */
 const openItem = async (verifier: Verifier, item: Item): Promise<OpenedItem> => {
   const fd = await new Promise<number>((resolve, reject) =>
-    NodeFs.open(fsPath(item.source) ?? "\0", OPEN_FLAGS, (error, fd) => (error === null ? resolve(fd) : reject(error)))
+    NodeFs.open(fsPathOrThrow(item.source), OPEN_FLAGS, (error, fd) => (error === null ? resolve(fd) : reject(error)))
   )
   let stats: NodeFs.Stats
   try {

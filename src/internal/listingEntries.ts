@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as NodeFs from "node:fs"
 import { type ListingEntry, sortByName } from "./listing.js"
-import { fsDecode, fsPath, mayBeUndecodable } from "./osPath.js"
+import { fsDecode, fsPath, fsPathOrThrow, lstatOf, mayBeUndecodable, statOf } from "./osPath.js"
 import { pyJoin } from "./urlPath.js"
 
 /**
@@ -124,8 +124,7 @@ export const scanDirectory = async <S>(
   visit: (state: S, entry: Scanned) => void,
   signal?: AbortSignal
 ): Promise<S> => {
-  const os = fsPath(directory)
-  if (os === undefined) throw Object.assign(new Error("no bytes name this directory"), { code: "ENOENT" })
+  const os = fsPathOrThrow(directory)
   let state = fresh()
   let undecodable = false
   // `for await` closes the directory when the loop ends, throws or returns.
@@ -167,11 +166,6 @@ const scanNode = (
     signal
   ).then((first) => first.result())
 
-/** `stat` of a Python path (see `osPath`). */
-const statPath = (path: string): Promise<NodeFs.Stats> => {
-  const os = fsPath(path)
-  return os === undefined ? Promise.reject(new Error("no bytes name this path")) : NodeFs.promises.stat(os)
-}
 
 const missing = (name: string, isSymlink: boolean): ListedEntry => ({
   name,
@@ -199,8 +193,7 @@ const checkedEntry = async (
   name: string,
   linkShown: NonNullable<LinkShown>
 ): Promise<ListedEntry | undefined> => {
-  const os = fsPath(full)
-  const own = os === undefined ? undefined : await NodeFs.promises.lstat(os).catch(() => undefined)
+  const own = await lstatOf(full).catch(() => undefined)
   if (own === undefined) return missing(name, false)
   if (!own.isSymbolicLink()) return entryOf(name, false, own)
   const target = await linkShown(full)
@@ -220,7 +213,7 @@ export const readEntriesNode = async (
     const full = pyJoin(directory, name)
     if (linkShown !== undefined) return checkedEntry(full, name, linkShown)
     const isSymlink = dirent.isSymbolicLink()
-    return statPath(full).then((stats) => entryOf(name, isSymlink, stats), () => missing(name, isSymlink))
+    return statOf(full).then((stats) => entryOf(name, isSymlink, stats), () => missing(name, isSymlink))
   }, signal)
   return { ...scanned, entries: entries.filter((e): e is ListedEntry => e !== undefined) }
 }
@@ -249,7 +242,7 @@ export const readListingNode = async (
       const target = await linkShown(full)
       return target === "hidden" ? undefined : { name, isDirectory: target !== "unknown" && target.isDirectory(), isSymlink: true }
     }
-    return statPath(full).then(
+    return statOf(full).then(
       (target) => ({ name, isDirectory: target.isDirectory(), isSymlink: true }),
       () => ({ name, isDirectory: false, isSymlink: true })
     )

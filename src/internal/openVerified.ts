@@ -14,7 +14,7 @@ import type * as Scope from "effect/Scope"
 import * as NodeFs from "node:fs"
 import type { HttpError } from "../HttpError.js"
 import { fsFailure } from "./fsFailure.js"
-import { fsDecode, fsPath } from "./osPath.js"
+import { fsDecode, fsPath, fsPathOrThrow, realPathOf } from "./osPath.js"
 
 /** Which resolved paths may be served. */
 export interface Policy {
@@ -81,18 +81,8 @@ const within = (path: string, directory: string): boolean => {
  * that differ only in bytes that are not UTF-8 never compare equal (Node's string form would make both U+FFFD).
  * `realpathSync.native`: the JavaScript `realpathSync` walks the path as a string and cannot follow such names.
  */
-const realPath = (path: string): string => {
-  const os = fsPath(path)
-  if (os === undefined) throw new Error("ENOENT: unencodable path")
-  return fsDecode(NodeFs.realpathSync.native(os, { encoding: "buffer" }))
-}
-
-const realPathAsync = (path: string): Promise<string> => {
-  const os = fsPath(path)
-  return os === undefined
-    ? Promise.reject(new Error("ENOENT: unencodable path"))
-    : NodeFs.promises.realpath(os, { encoding: "buffer" }).then(fsDecode)
-}
+const realPath = (path: string): string =>
+  fsDecode(NodeFs.realpathSync.native(fsPathOrThrow(path), { encoding: "buffer" }))
 
 /** The real path of `directory` now, or its spelling when it cannot be resolved (missing: nothing to serve there). */
 const realOrSpelled = (directory: string): string => {
@@ -137,7 +127,7 @@ export const makeVerifier = (root: string, policy: Policy): Verifier | undefined
   }
   // 20,000 links checked with `realpathSync` blocked the event loop ~8 s; through libuv's threads, not at all.
   const allowsPathAsync = (path: string): Promise<boolean> =>
-    realPathAsync(path).then(allowsReal, () => !policy.confine)
+    realPathOf(path).then(allowsReal, () => !policy.confine)
   const verify = (fd: number, path: string): string | undefined => {
     if (hasProcFd()) {
       // A readlink in procfs reads no disk: cheap enough on the event loop (~2 µs). Read as bytes: a name that is
@@ -156,7 +146,7 @@ export const makeVerifier = (root: string, policy: Policy): Verifier | undefined
       const real = realPath(path)
       if (!allowsReal(real)) return undefined
       const opened = NodeFs.fstatSync(fd)
-      const there = NodeFs.lstatSync(fsPath(real)!)
+      const there = NodeFs.lstatSync(fsPathOrThrow(real))
       return opened.dev === there.dev && opened.ino === there.ino ? real : undefined
     } catch {
       return undefined

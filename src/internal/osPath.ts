@@ -141,13 +141,17 @@ const infoOfStats = (stat: NodeFs.Stats): FileSystem.File.Info => ({
   blocks: Option.fromNullable(stat.blocks)
 })
 
-/** `path` for `node:fs`, or a rejection as for a missing file when no bytes name it. */
-const osOrMissing = (path: string): Promise<string | Buffer> => {
+/**
+ * {@link fsPath} for code inside a `try` or a promise (where a failed system call throws too): a path no bytes name
+ * fails as a missing file does (`ENOENT`). Request paths are checked with {@link isEncodable} before any of them.
+ */
+export const fsPathOrThrow = (path: string): string | Buffer => {
   const os = fsPath(path)
-  return os === undefined
-    ? Promise.reject(Object.assign(new Error("no bytes name this path"), { code: "ENOENT" }))
-    : Promise.resolve(os)
+  if (os === undefined) throw Object.assign(new Error(`ENOENT: no bytes name this path`), { code: "ENOENT" })
+  return os
 }
+
+const osOrMissing = (path: string): Promise<string | Buffer> => new Promise((resolve) => resolve(fsPathOrThrow(path)))
 
 /** `os.listdir(path)`: names as strings, read again as bytes only when one may have lost some (see `fsDecode`). */
 export const listNames = async (path: string): Promise<Array<string>> => {

@@ -16,7 +16,7 @@ import { hasDotComponent } from "./extras.js"
 import { encodeLocation } from "./headEncoder.js"
 import { belowRoot } from "./rootPath.js"
 import { openVerified } from "./uploadDirectory.js"
-import { fsPath, isEncodable } from "./osPath.js"
+import { fsPath, fsPathOrThrow, isEncodable } from "./osPath.js"
 import { pyJoin, translatePath } from "./urlPath.js"
 
 /** Resolved settings of the upload handler. */
@@ -202,7 +202,7 @@ export const makePut = (config: UploadConfig): Handler => (request) =>
           NodeFs.fchmodSync(fd, replaced.mode & 0o777)
         }
         NodeFs.fsyncSync(fd)
-        NodeFs.renameSync(temp, fsPath(directory.pathOf(name))!)
+        NodeFs.renameSync(temp, fsPathOrThrow(directory.pathOf(name)))
         renamed = true
       },
       catch: () => new HttpError({ status: 500, message: "Cannot write file" })

@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as NodeFs from "node:fs"
 import { HttpError } from "../HttpError.js"
-import { fsDecode, fsPath } from "./osPath.js"
+import { fsDecode, fsPathOrThrow } from "./osPath.js"
 import { belowRoot } from "./rootPath.js"
 import { pyJoin } from "./urlPath.js"
 
@@ -38,7 +38,7 @@ export const openVerified = (
   Effect.flatMap(
     Effect.acquireRelease(
       Effect.try({
-        try: () => NodeFs.openSync(fsPath(directory) ?? "\0", NodeFs.constants.O_RDONLY | NodeFs.constants.O_DIRECTORY | NodeFs.constants.O_NOFOLLOW),
+        try: () => NodeFs.openSync(fsPathOrThrow(directory), NodeFs.constants.O_RDONLY | NodeFs.constants.O_DIRECTORY | NodeFs.constants.O_NOFOLLOW),
         catch: () => refused
       }),
       (fd) => Effect.sync(() => NodeFs.closeSync(fd))
@@ -54,7 +54,7 @@ export const openVerified = (
           return fsDecode(
             PROC_FD
               ? NodeFs.readlinkSync(self, { encoding: "buffer" })
-              : NodeFs.realpathSync.native(fsPath(directory) ?? "\0", { encoding: "buffer" })
+              : NodeFs.realpathSync.native(fsPathOrThrow(directory), { encoding: "buffer" })
           ) === expected
         } catch {
           return false
@@ -67,7 +67,7 @@ export const openVerified = (
 
 const realOr = (path: string): string => {
   try {
-    return fsDecode(NodeFs.realpathSync.native(fsPath(path) ?? "\0", { encoding: "buffer" }))
+    return fsDecode(NodeFs.realpathSync.native(fsPathOrThrow(path), { encoding: "buffer" }))
   } catch {
     return path
   }
