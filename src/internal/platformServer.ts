@@ -93,15 +93,16 @@ const upgradeFor = (
   Socket.fromWebSocket(Effect.flatMap(wss, (server) =>
     Effect.acquireRelease(
       Effect.suspend(() => {
-        const socket = detachSocket(request) as Duplex | undefined
-        if (socket === undefined) {
+        const detached = detachSocket(request)
+        if (detached === undefined) {
           return Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause: "the connection cannot be upgraded" }))
         }
+        const socket = detached.socket as unknown as Duplex
         return Effect.async<globalThis.WebSocket, Socket.SocketError>((resume) => {
           // `ws` answers a bad handshake itself and destroys the socket without calling back.
           const onClose = () => resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause: "closed" })))
           socket.once("close", onClose)
-          server.handleUpgrade(handshakeRequest(request, socket), socket, Buffer.alloc(0), (ws) => {
+          server.handleUpgrade(handshakeRequest(request, socket), socket, detached.head, (ws) => {
             socket.off("close", onClose)
             resume(Effect.succeed(ws as unknown as globalThis.WebSocket))
           })
