@@ -15,10 +15,9 @@ import * as Socket from "@effect/platform/Socket"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
+import type * as FiberRefs from "effect/FiberRefs"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -32,6 +31,7 @@ import * as Response from "../Response.js"
 import * as Server from "../Server.js"
 import { detachSocket } from "./connection.js"
 import { millis } from "./engine.js"
+import { makeHandled } from "./platformHandled.js"
 import { joinHeaders, PlatformRequest } from "./platformRequest.js"
 import { PlatformFile, type ResponseConfig, writeResponse } from "./platformResponse.js"
 
@@ -120,13 +120,13 @@ export interface AppServices {
 }
 
 /**
- * The engine handler running `app` for each request, in `context` (what `HttpServer.serve` was given), answering
- * through `writeResponse` from inside the platform's request scope.
+ * The engine handler running `app` for each request with `serveRefs` (the fiber refs and context of the
+ * `HttpServer.serve` that installed it), answering through `writeResponse` from inside the platform's request scope.
  */
 export const appHandler = <E, R>(
   app: HttpApp.Default<E, R>,
   middleware: Middleware.HttpMiddleware | undefined,
-  context: Context.Context<never>,
+  serveRefs: FiberRefs.FiberRefs,
   services: AppServices
 ): Handler => {
   const { config, fs, wss } = services
@@ -136,26 +136,18 @@ export const appHandler = <E, R>(
         Effect.provideService(FileSystem.FileSystem, fs)
       )
     )
-  const handled = HttpApp.toHandled(app, handleResponse, middleware) as Effect.Effect<void, never, never>
-  return (request) => {
-    const platformRequest = new PlatformRequest(
-      request,
-      request.target,
-      request.headers.has("upgrade") ? upgradeFor(request, wss) : undefined
-    )
-    // The app's context replaces the engine's (`toHandled` makes its own scope): no merge of two contexts per request.
-    return Effect.locally(
-      handled,
-      FiberRef.currentContext,
-      Context.add(context, ServerRequest.HttpServerRequest, platformRequest)
-    ).pipe(
-      // `toHandled` answered already (a defect became its 500); only interruption is the engine's business.
-      Effect.matchCauseEffect({
-        onFailure: (cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : DONE,
+  const handled = makeHandled(app, handleResponse, middleware, serveRefs)
+  return (request) =>
+    // `handled` answered already (a defect became its 500); only interruption is the engine's business.
+    Effect.matchCauseEffect(
+      handled(
+        new PlatformRequest(request, request.target, request.headers.has("upgrade") ? upgradeFor(request, wss) : undefined)
+      ),
+      {
+        onFailure: (cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause as Cause.Cause<never>) : DONE,
         onSuccess: () => DONE
-      })
+      }
     )
-  }
 }
 
 /**
@@ -216,8 +208,7 @@ export const make = (
       address: { _tag: "TcpAddress", hostname: hostname === "::" ? "0.0.0.0" : hostname, port: started.address.port },
       serve: (app, middleware) =>
         Effect.gen(function*() {
-          const context = yield* Effect.context<never>()
-          const handler = appHandler(app, middleware, context, { config, fs, wss })
+          const handler = appHandler(app, middleware, yield* Effect.getFiberRefs, { config, fs, wss })
           yield* Effect.acquireRelease(
             Effect.sync(() => {
               current = handler
