@@ -36,7 +36,7 @@ import * as Fs from "node:fs"
 import { BodyRateDeadline } from "./bodyRate.js"
 import { chunked, errorFramingProblem, type Framing, responseFraming, StreamLimit } from "./framing.js"
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
-import { connectionWish } from "./connectionOptions.js"
+import { type ConnectionOptions, connectionOptions } from "./connectionOptions.js"
 import { type HostPolicy, requestAuthority } from "./hostCheck.js"
 import type { IdleConnections } from "./idleConnections.js"
 import { bodyOnly, connectionField } from "./persistence.js"
@@ -104,6 +104,11 @@ export interface Engine {
   hostPolicy: HostPolicy | undefined
   /** Keep-alive connections between requests, for the server to close under its connection cap; none: not tracked. */
   idle: IdleConnections | undefined
+  /**
+   * Every connection's local address and port when the listener is bound to one address (set by the server once it
+   * listens); none: each connection asks its socket (`getsockname`, a system call per connection).
+   */
+  localEndpoint?: { readonly address: string; readonly port: number } | undefined
 }
 
 /**
@@ -298,8 +303,8 @@ interface InFlight {
   readonly body: BodySink | undefined
   fiber: Fiber.RuntimeFiber<void, never> | undefined
   keepAlive: boolean
-  /** The request's `Connection` field. */
-  readonly connection: string | undefined
+  /** The request's `Connection` options. */
+  readonly connection: ConnectionOptions
   responseStarted: boolean
   /** `Expect: 100-continue` went to a hook and no `100 Continue` has been sent: the client may hold its body back. */
   awaitingContinue: boolean
@@ -351,18 +356,23 @@ export class Connection {
     this.address = transport.remoteAddress ?? ""
     this.remoteAddress = this.address
     this.remotePort = transport.remotePort ?? 0
-    this.localAddress = transport.localAddress ?? ""
-    this.localPort = transport.localPort ?? 0
+    const local = engine.localEndpoint
+    this.localAddress = local !== undefined ? local.address : transport.localAddress ?? ""
+    this.localPort = local !== undefined ? local.port : transport.localPort ?? 0
     this.secure = engine.secure
     transport.on("data", this.onData)
     transport.on("end", this.onEnd)
     transport.on("close", this.onClose)
     transport.on("error", this.onError)
     transport.on("timeout", this.onTimeout)
-    if (engine.idleTimeoutMs > 0) this.setTimer(engine.idleTimeoutMs)
     // A new connection holds a slot under the connection cap: its first head is due within the header timeout from
-    // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections.
+    // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections. A header
+    // timeout no longer than the idle timeout bounds the wait for the first head by itself: the socket's inactivity
+    // timer is armed when one is needed (a body, between requests, the linger), not for every accepted connection.
     if (engine.headerTimeoutMs > 0) this.headTimer = setTimeout(this.onHeadTimeout, engine.headerTimeoutMs)
+    if (engine.idleTimeoutMs > 0 && !(engine.headerTimeoutMs > 0 && engine.headerTimeoutMs <= engine.idleTimeoutMs)) {
+      this.setTimer(engine.idleTimeoutMs)
+    }
   }
 
   /** Whether no request is being answered (a shutdown may close it at once). */
@@ -621,10 +631,9 @@ export class Connection {
     // Python's parse_request: close unless both sides speak 1.1, then the Connection header decides.
     let keepAlive = version !== HTTP_0_9 && engine.protocol11 && versionAtLeast(version, 1, 1)
     // RFC 9112 §9.6: a `close` anywhere in the list closes (Python compares the whole value).
-    const connection = head.headers.get("connection")
-    const wish = connection === undefined ? undefined : connectionWish(head.headers.getAll("connection"))
-    if (wish === "close") keepAlive = false
-    else if (wish === "keep-alive" && engine.protocol11) keepAlive = true
+    const connection = connectionOptions(head.headers.getAll("connection"))
+    if (connection.close) keepAlive = false
+    else if (connection.keepAlive && engine.protocol11) keepAlive = true
     // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 leaves the framing in doubt; close after the response (the decoder
     // reads nothing after the body either).
     if (head.framing === "chunked" && !versionAtLeast(version, 1, 1)) keepAlive = false
@@ -1060,7 +1069,7 @@ export class Connection {
     requestLine: string,
     method: string | undefined,
     version: HttpVersion | undefined,
-    connection: string | undefined,
+    connection: ConnectionOptions | undefined,
     keepAlive = false
   ): void {
     const engine = this.engine
