@@ -172,7 +172,11 @@ export const makeHandled = <E, R>(
   return (request) =>
     Effect.uninterruptible(Effect.flatMap(Scope.make(), (scope) =>
       Effect.withFiberRuntime((fiber) => {
-        const context = Context.add(Context.add(serveContext, ServerRequest.HttpServerRequest, request), Scope.Scope, scope)
+        // One copy of the serve's services (`Context.add` twice would copy them twice).
+        const services = new Map(serveContext.unsafeMap)
+        services.set(ServerRequest.HttpServerRequest.key, request)
+        services.set(Scope.Scope.key, scope)
+        const context = Context.unsafeMake<never>(services)
         const id = fiber.id()
         const refs = FiberRefs.updateManyAs(serveRefs, {
           forkAs: id,
