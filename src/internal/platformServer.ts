@@ -115,7 +115,6 @@ const upgradeFor = (
 /** What an app's handler needs from its server. */
 export interface AppServices {
   readonly config: ResponseConfig
-  readonly fs: FileSystem.FileSystem
   readonly wss: Effect.Effect<UpgradeServer>
 }
 
@@ -129,13 +128,9 @@ export const appHandler = <E, R>(
   serveRefs: FiberRefs.FiberRefs,
   services: AppServices
 ): Handler => {
-  const { config, fs, wss } = services
+  const { config, wss } = services
   const handleResponse = (request: ServerRequest.HttpServerRequest, response: ServerResponse.HttpServerResponse) =>
-    Effect.suspend(() =>
-      writeResponse(config, (request as PlatformRequest).source, response).pipe(
-        Effect.provideService(FileSystem.FileSystem, fs)
-      )
-    )
+    writeResponse(config, (request as PlatformRequest).source, response)
   const handled = makeHandled(app, handleResponse, middleware, serveRefs)
   return (request) =>
     // `handled` answered already (a defect became its 500); only interruption is the engine's business.
@@ -192,7 +187,7 @@ export const make = (
     ))
     const fs = yield* Effect.provide(FileSystem.FileSystem, NodeFileSystem.layer)
     const idle = options.idleTimeout ?? "5 seconds"
-    const config: ResponseConfig = { keepAliveSeconds: Math.round(millis(idle, 5_000) / 1000) }
+    const config: ResponseConfig = { keepAliveSeconds: Math.round(millis(idle, 5_000) / 1000), fs }
     const listen = (host: string) =>
       Server.make({ allowedHosts: ["*"], ...options, host, idleTimeout: idle, protocolVersion: "HTTP/1.1", keepAliveOnError: true })
     const started = yield* (options.host === undefined
@@ -208,7 +203,7 @@ export const make = (
       address: { _tag: "TcpAddress", hostname: hostname === "::" ? "0.0.0.0" : hostname, port: started.address.port },
       serve: (app, middleware) =>
         Effect.gen(function*() {
-          const handler = appHandler(app, middleware, yield* Effect.getFiberRefs, { config, fs, wss })
+          const handler = appHandler(app, middleware, yield* Effect.getFiberRefs, { config, wss })
           yield* Effect.acquireRelease(
             Effect.sync(() => {
               current = handler
