@@ -29,6 +29,7 @@ import {
 } from "./Request.js"
 import { isValidAbsoluteAuthority, isValidHost } from "./internal/hostCheck.js"
 import { trimOws } from "./internal/ows.js"
+import { compilePatternStruct } from "./internal/patternStruct.js"
 import { isKnownValidBlock, rememberValidBlock } from "./internal/validHeads.js"
 import { pyRepr, pySplit } from "./internal/pythonText.js"
 
@@ -107,8 +108,9 @@ const bodyFailure = (reason: RequestBodyError["reason"], message: string): Decod
 })
 
 const decodeRequestHead = Schema.decodeUnknownEither(RequestHeadText)
-const decodeRequestLine = Schema.decodeUnknownEither(RequestLine)
 const isValidRequestLine = Schema.is(RequestLine)
+// The same rules as three regex tests, compiled from the Schema (see patternStruct.ts): the per-request check.
+const isRequestLineValid = compilePatternStruct(RequestLine) ?? isValidRequestLine
 const isRequestLineText = Schema.is(RequestLineText)
 
 /** The common request line: visible ASCII words separated by single spaces. Anything else takes the slow checks. */
@@ -564,10 +566,10 @@ export class Decoder {
     // A client sends the same header block again and again: validate each distinct block once per connection, or
     // once per process for a block seen on another connection (`validHeads`); the request line always.
     const cached = block === this.lastValidBlock || isKnownValidBlock(block)
-    const checked = cached
-      ? decodeRequestLine({ method: line.method, target: line.target, version: line.version.text })
-      : decodeRequestHead({ method: line.method, target: line.target, version: line.version.text, fields: block })
-    if (Either.isLeft(checked)) {
+    const valid = cached
+      ? isRequestLineValid({ method: line.method, target: line.target, version: line.version.text })
+      : Either.isRight(decodeRequestHead({ method: line.method, target: line.target, version: line.version.text, fields: block }))
+    if (!valid) {
       this.fail(out, this.headRefusal(line, block))
       return false
     }
