@@ -422,6 +422,11 @@ export class Connection {
       this.transport.pause()
     }
     this.handle(this.decoder.feed(chunk))
+    this.headDeadline()
+  }
+
+  /** Arms the head deadline while a head is incomplete, clears it otherwise. */
+  private headDeadline(): void {
     // A head in one segment (every ordinary client) never arms the deadline.
     if (this.decoder.isReadingHead) {
       if (this.headTimer === undefined && this.engine.headerTimeoutMs > 0 && !this.finished) {
@@ -724,14 +729,14 @@ export class Connection {
 
   /**
    * Hands the socket over for a protocol switch (a WebSocket upgrade): no more reading, timeouts or responses here;
-   * the handler's fiber is still interrupted when the socket closes. `undefined` when bytes after the request are
-   * already buffered or a response has begun.
+   * the handler's fiber is still interrupted when the socket closes. `undefined` unless the request asked for the
+   * switch (the decoder holds what followed it: `asksUpgrade`), or when a response has begun.
    */
   detach(request: Request): { readonly socket: Transport; readonly head: Buffer } | undefined {
     const inFlight = this.current
     if (
       inFlight === undefined || inFlight.request !== request || inFlight.responseStarted || inFlight.responded ||
-      this.finished || this.queue.length > 0 || !(this.decoder.isIdle || this.decoder.isHeld) ||
+      this.finished || this.queue.length > 0 || !this.decoder.isHeld ||
       inFlight.body !== undefined
     ) return undefined
     // What the client sent after the request (its first frames) belongs to the new protocol.
@@ -781,7 +786,11 @@ export class Connection {
     body?.discard()
     if (!keepAlive || this.closing) return this.finish()
     // A protocol switch answered without switching: what followed its request is HTTP after all.
-    if (this.decoder.isHeld) this.handle(this.decoder.release())
+    if (this.decoder.isHeld) {
+      this.handle(this.decoder.release())
+      // Held bytes may hold the start of the next head: its deadline, which no read may arm later (a silent client).
+      this.headDeadline()
+    }
     this.updateFlow()
     this.next()
     // Between requests now (unless the next one was already queued): reclaimable under the connection cap.
