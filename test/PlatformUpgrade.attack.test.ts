@@ -8,8 +8,9 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import { createServer } from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -20,7 +21,14 @@ import { startStatic } from "./support/staticServer.js"
 const portOf = (server: HttpServer.HttpServer): number =>
   server.address._tag === "TcpAddress" ? server.address.port : 0
 
+const stats = { finalized: 0 }
+
 const app = HttpRouter.empty.pipe(
+  HttpRouter.post("/read", Effect.gen(function*() {
+    yield* Effect.addFinalizer(() => Effect.sync(() => stats.finalized++))
+    const request = yield* HttpServerRequest.HttpServerRequest
+    return HttpServerResponse.text(yield* request.text)
+  })),
   HttpRouter.get("/ws", Effect.gen(function*() {
     const socket = yield* HttpServerRequest.upgrade
     const write = yield* socket.writer
@@ -124,4 +132,29 @@ describe("PlatformServer: the protocol-switch hold and the body memo under attac
       expect(result.responses[0]?.status).toBe(200)
       expect(result.responses[0]?.body.toString()).toBe("read helloworld")
     }))
+
+  it.live("shutdown with a handler waiting for a stalled body completes within shutdownTimeout (+ slack)", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        HttpServer.serve(app).pipe(Layer.provideMerge(PlatformServer.layer({
+          host: "127.0.0.1",
+          port: 0,
+          shutdownTimeout: "1 second",
+          bodyTimeout: "30 seconds"
+        }))),
+        scope
+      )
+      const port = portOf(Context.get(context, HttpServer.HttpServer))
+      stats.finalized = 0
+      const socket = Net.connect({ port, host: "127.0.0.1" })
+      socket.on("error", () => {})
+      socket.write("POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhello")
+      yield* Effect.sleep("300 millis")
+      // The body read (once, for every reader) does not hold the forced stop until the body timeout.
+      const closed = yield* Scope.close(scope, Exit.void).pipe(Effect.timeout("5 seconds"), Effect.either)
+      socket.destroy()
+      expect(closed._tag).toBe("Right")
+      expect(stats.finalized).toBe(1)
+    }), { timeout: 40_000 })
 })

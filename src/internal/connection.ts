@@ -404,13 +404,17 @@ export class Connection {
     if (this.current === undefined) this.finish(this.destroyTransport)
   }
 
-  /** Forced stop: interrupt the request in progress (its scope closes) and destroy the socket. */
+  /**
+   * Forced stop: destroy the socket and interrupt the request in progress (its scope closes). The socket goes first:
+   * its close fails the request's body, which releases a handler waiting on it uninterruptibly (the platform request's
+   * body, read once for all its readers) instead of holding the stop until the body timeout.
+   */
   abort(): Effect.Effect<void> {
     const fiber = this.current?.fiber
     this.closing = true
     return Effect.zipRight(
-      fiber === undefined ? Effect.void : Fiber.interrupt(fiber),
-      Effect.sync(() => this.transport.destroy())
+      Effect.sync(() => this.transport.destroy()),
+      fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
     )
   }
 
