@@ -36,6 +36,7 @@ const app = HttpRouter.empty.pipe(
     return HttpServerResponse.empty()
   })),
   // Answered from a fiber, after the request's segment was handled.
+  HttpRouter.get("/slow", Effect.as(Effect.sleep("10 seconds"), HttpServerResponse.text("slow"))),
   HttpRouter.get("/later", Effect.as(Effect.sleep("20 millis"), HttpServerResponse.text("later"))),
   // A reader that gives up (its own timeout), then another reader of the same body.
   HttpRouter.post("/two-readers", Effect.gen(function*() {
@@ -157,4 +158,30 @@ describe("PlatformServer: the protocol-switch hold and the body memo under attac
       expect(closed._tag).toBe("Right")
       expect(stats.finalized).toBe(1)
     }), { timeout: 40_000 })
+
+  it.scopedLive("pipelined requests behind a slow one: reading stops once the queue is full (no growth per probe)", () =>
+    Effect.gen(function*() {
+      const port = yield* start(PlatformServer.layer({ host: "127.0.0.1", port: 0 }))
+      const socket = yield* Effect.acquireRelease(
+        Effect.sync(() => Net.connect({ port, host: "127.0.0.1" })),
+        (socket) => Effect.sync(() => socket.destroy())
+      )
+      socket.on("error", () => {})
+      const tiny = Buffer.from("GET /a HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2000))
+      socket.write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+      let written = 0
+      const pump = () => {
+        while (written < 64 * 1024 * 1024 && socket.write(tiny)) written += tiny.length
+      }
+      socket.on("drain", pump)
+      pump()
+      // What the server took: everything written minus what still waits in our buffer. After the kernel's buffers
+      // filled, a server that keeps reading (a probe turn every 250 ms, each decoding ~2,400 heads into the queue)
+      // takes ~256 KiB/s for as long as /slow runs (in lumps, as the window reopens), ~16 times that in heap.
+      const accepted = () => socket.bytesWritten - socket.writableLength
+      yield* Effect.sleep("2 seconds")
+      const before = accepted()
+      yield* Effect.sleep("7 seconds")
+      expect(accepted() - before).toBeLessThan(512 * 1024)
+    }), { timeout: 30_000 })
 })

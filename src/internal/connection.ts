@@ -405,16 +405,20 @@ export class Connection {
   }
 
   /**
-   * Forced stop: destroy the socket and interrupt the request in progress (its scope closes). The socket goes first:
-   * its close fails the request's body, which releases a handler waiting on it uninterruptibly (the platform request's
-   * body, read once for all its readers) instead of holding the stop until the body timeout.
+   * Forced stop: interrupt the request in progress (its scope closes) and destroy the socket. An unfinished body fails
+   * first: a handler waiting on it uninterruptibly (the platform request's body, read once for all its readers) is
+   * released instead of holding the stop until the body timeout.
    */
   abort(): Effect.Effect<void> {
     const fiber = this.current?.fiber
+    const body = this.current?.body
     this.closing = true
+    if (body !== undefined && !body.ended) {
+      body.fail(new RequestBodyError({ reason: "ClientClosed", message: "the server is stopping" }))
+    }
     return Effect.zipRight(
-      Effect.sync(() => this.transport.destroy()),
-      fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
+      fiber === undefined ? Effect.void : Fiber.interrupt(fiber),
+      Effect.sync(() => this.transport.destroy())
     )
   }
 
@@ -579,8 +583,11 @@ export class Connection {
     if (this.probe !== undefined) return
     this.probe = setInterval(() => {
       if (!this.paused || this.finished) return this.stopProbe()
-      // Bounded: past PROBE_LIMIT buffered bytes the probe stops reading, and only the timeouts remain.
-      if ((this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes > PROBE_LIMIT) return
+      // Bounded: past PROBE_LIMIT buffered bytes, or with the pipelined queue full (each read decodes a chunk's worth
+      // of heads, without end while the current request lasts), the probe stops reading; only the timeouts remain.
+      if (
+        (this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes > PROBE_LIMIT || this.queue.length > QUEUE_HIGH_WATER
+      ) return
       this.probing = true
       this.transport.resume()
       setImmediate(() => {
