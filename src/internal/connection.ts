@@ -1,110 +1,50 @@
 /**
- * One connection: bytes in → decoder → requests → handlers → responses → bytes out.
+ * The connection core: decoded requests → handlers → responses, with keep-alive, 100-continue, pipelining bounds,
+ * timeouts and request scopes. It is driver-independent: it reads `data`/`end`/`close` events from a `Transport`
+ * and writes to it (`responseWriter.ts`). Two drivers feed it:
  *
- * This is the hot path, so it is driven synchronously from the socket's `data` callback and runs one Effect fiber per
- * request (never per chunk): a `Stream` step per network chunk costs ~25 µs on this machine kind, several times the
- * rest of a small request (see the project's platform notes). It writes to the Node socket directly because
- * `Socket.toChannel`/`socket.writer` cannot half-close, hang on writes after the read side ends, and never pause
- * reads.
+ * - the socket driver (`Server.make`): the `net.Socket` is the transport, so the hot path stays driven synchronously
+ *   from the socket's `data` callback with one Effect fiber per request (never per chunk): a `Stream` step per network
+ *   chunk costs ~25 µs on this machine kind, several times the rest of a small request (see the project's platform
+ *   notes). It writes to the socket directly because `Socket.toChannel`/`socket.writer` cannot half-close, hang on
+ *   writes after the read side ends, and never pause reads.
+ * - the Stream driver (`streamDriver.ts`, `Server.serveStream`): bytes from a `Stream`, responses as a `Stream`.
  */
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import type { AccessLogService } from "../AccessLog.js"
-import { formatLine, requestMessage } from "../AccessLog.js"
-import { type DecoderEvent, type DecoderLimits, Decoder, type RequestError } from "../Decoder.js"
-import type { HandlerMap } from "../Handler.js"
+import { requestMessage } from "../AccessLog.js"
+import { type DecoderEvent, Decoder, type RequestError } from "../Decoder.js"
 import { HttpError } from "../HttpError.js"
 import {
   emptyBody,
   HTTP_0_9,
-  type HttpVersion,
   type Request,
   RequestBodyError,
   type RequestHead,
-  splitPath,
   versionAtLeast
 } from "../Request.js"
-import type { FileBody, Response } from "../Response.js"
+import type { Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
-import * as Fs from "node:fs"
+import { BodySink } from "./bodySink.js"
 import { BodyRateDeadline } from "./bodyRate.js"
-import { chunked, errorFramingProblem, type Framing, responseFraming, StreamLimit } from "./framing.js"
-import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
+import { responseFraming } from "./framing.js"
+import { headProblem } from "./headEncoder.js"
 import { connectionWish } from "./connectionOptions.js"
-import { type HostPolicy, requestAuthority } from "./hostCheck.js"
-import type { IdleConnections } from "./idleConnections.js"
+import { requestAuthority } from "./hostCheck.js"
+import { IncomingRequest } from "./incomingRequest.js"
 import { bodyOnly, connectionField } from "./persistence.js"
 import { pyRepr } from "./pythonText.js"
-import {
-  buildHead,
-  errorHasBody,
-  errorTexts,
-  fillErrorTemplate
-} from "./wire.js"
+import { ClientGone, framingRefused, headRefused, ResponseWriter } from "./responseWriter.js"
+import type { Engine, Transport } from "./transport.js"
+import { buildHead } from "./wire.js"
 
-/** The parts of a `net.Socket` a connection uses; a test transport implements the same. */
-export interface Transport {
-  write(data: Uint8Array | string, encoding?: BufferEncoding): boolean
-  write(data: Uint8Array, callback: (error?: Error | null) => void): boolean
-  cork(): void
-  uncork(): void
-  end(callback?: () => void): void
-  destroy(): void
-  pause(): unknown
-  resume(): unknown
-  setTimeout(ms: number): unknown
-  on(event: "data", listener: (chunk: Buffer) => void): unknown
-  on(event: "end" | "close" | "drain" | "timeout", listener: () => void): unknown
-  on(event: "error", listener: (error: Error) => void): unknown
-  off(event: "drain" | "close" | "end" | "timeout", listener: () => void): unknown
-  off(event: "data", listener: (chunk: Buffer) => void): unknown
-  readonly destroyed: boolean
-  /** Bytes accepted by `write` and not yet handed to the kernel (a socket's; a test transport may leave it out). */
-  readonly writableLength?: number
-  readonly remoteAddress?: string | undefined
-  readonly remotePort?: number | undefined
-  readonly localAddress?: string | undefined
-  readonly localPort?: number | undefined
-}
+export type { Engine, Transport } from "./transport.js"
+export { detachSocket, readBody, readWholeBody, respondNow } from "./incomingRequest.js"
 
-/** Everything a connection needs, resolved once per server. */
-export interface Engine {
-  readonly protocolVersion: string
-  /** `protocol_version >= "HTTP/1.1"`: keep-alive and 100-continue are possible. */
-  readonly protocol11: boolean
-  /** `Server` header: `server_version + " " + sys_version`. */
-  readonly versionString: string
-  readonly errorMessageFormat: string
-  readonly errorContentType: string
-  readonly limits: Partial<DecoderLimits>
-  /** Close a connection idle (between requests, or mid-head) this long; 0 disables. */
-  readonly idleTimeoutMs: number
-  /** Drop a client that does not read a response for this long; 0 disables. */
-  readonly writeTimeoutMs: number
-  /** Close a connection whose head is incomplete this long after its first byte; 0 disables. */
-  readonly headerTimeoutMs: number
-  /** Close a connection whose request body is silent this long (reading not paused by us); 0 disables. */
-  readonly bodyTimeoutMs: number
-  /** Bytes a second a request body must average, after `bodyTimeoutMs` of grace; 0 disables. */
-  readonly bodyMinRate: number
-  /** An unread request body up to this size is read and dropped to keep the connection; larger closes it. */
-  readonly maxDrainBytes: number
-  readonly keepAliveOnError: boolean
-  readonly handlers: HandlerMap
-  readonly log: AccessLogService
-  readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
-  readonly secure: boolean
-  /** The DNS-rebinding rule (`hostCheck.hostPolicy`), set once the listener knows its address; none: no check. */
-  hostPolicy: HostPolicy | undefined
-  /** Keep-alive connections between requests, for the server to close under its connection cap; none: not tracked. */
-  idle: IdleConnections | undefined
-}
 
 /**
  * 403, as Vite and webpack-dev-server answer: a refusal browsers neither retry nor cache. (421 Misdirected Request
@@ -122,16 +62,6 @@ const CONTINUE_LINE = (protocolVersion: string) => protocolVersion + " 100 Conti
 const BODY_HIGH_WATER = 64 * 1024
 /** Pipelined requests decoded ahead of the one being answered, above which reading pauses. */
 const QUEUE_HIGH_WATER = 32
-/** A head and body up to this size are copied into one buffer: one write, one TCP segment when small. */
-const COALESCE_LIMIT = 16 * 1024
-/** Read buffers for file bodies, reused across responses: a download allocates almost nothing. */
-const FILE_CHUNK = 256 * 1024
-const POOL_MAX = 64
-const bufferPool: Array<Buffer> = []
-const takeBuffer = (): Buffer => bufferPool.pop() ?? Buffer.allocUnsafeSlow(FILE_CHUNK)
-const releaseBuffer = (buffer: Buffer): void => {
-  if (bufferPool.length < POOL_MAX) bufferPool.push(buffer)
-}
 
 /** How often a paused connection reads one turn to notice a client's reset. */
 const PROBE_MS = 250
@@ -139,154 +69,6 @@ const PROBE_MS = 250
 const PROBE_LIMIT = 1024 * 1024
 /** After we close our side, wait this long for the peer's FIN before destroying the socket. */
 const LINGER_MS = 2000
-
-/** A request body on its way from the socket to a handler. */
-class BodySink {
-  private chunks: Array<Uint8Array> = []
-  buffered = 0
-  received = 0
-  ended = false
-  discarding = false
-  failure: RequestBodyError | undefined = undefined
-  waiter: ((effect: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>) => void) | undefined
-
-  constructor(readonly expected: number, private readonly onConsumed: () => void) {}
-
-  push(chunk: Uint8Array): void {
-    this.received += chunk.length
-    if (this.discarding) return
-    this.chunks.push(chunk)
-    this.buffered += chunk.length
-    this.wake()
-  }
-  end(): void {
-    this.ended = true
-    this.wake()
-  }
-  fail(error: RequestBodyError): void {
-    this.failure = error
-    this.wake()
-  }
-  /** The handler is done: what is still to come is thrown away. */
-  discard(): void {
-    this.discarding = true
-    this.chunks = []
-    this.buffered = 0
-  }
-  private wake(): void {
-    const waiter = this.waiter
-    if (waiter !== undefined) {
-      const next = this.take()
-      if (next !== undefined) {
-        this.waiter = undefined
-        waiter(next)
-      }
-    }
-  }
-  take(): Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>> | undefined {
-    if (this.chunks.length > 0) {
-      const chunk = Chunk.unsafeFromArray(this.chunks)
-      this.chunks = []
-      this.buffered = 0
-      this.onConsumed()
-      return Effect.succeed(chunk)
-    }
-    if (this.failure !== undefined) return Effect.fail(Option.some(this.failure))
-    if (this.ended) return Effect.fail(Option.none())
-    return undefined
-  }
-  /**
-   * The whole body in one buffer, without a `Stream` step per chunk; fails past `limit` bytes. Reads what the
-   * stream has not taken yet.
-   */
-  readAll(limit: number, tooLarge: () => RequestBodyError): Effect.Effect<Uint8Array, RequestBodyError> {
-    const parts: Array<Uint8Array> = []
-    let size = 0
-    const loop: Effect.Effect<Uint8Array, RequestBodyError> = Effect.suspend(() => {
-      const next = this.take()
-      if (next === undefined) {
-        return Effect.async<Uint8Array, RequestBodyError>((resume) => {
-          this.waiter = (effect) => {
-            this.waiter = undefined
-            resume(Effect.matchEffect(effect, {
-              onFailure: (end) => end._tag === "Some" ? Effect.fail(end.value) : Effect.succeed(joined()),
-              onSuccess: (chunk) => collectChunk(chunk)
-            }))
-          }
-          return Effect.sync(() => {
-            this.waiter = undefined
-          })
-        })
-      }
-      return Effect.matchEffect(next, {
-        onFailure: (end) => end._tag === "Some" ? Effect.fail(end.value) : Effect.succeed(joined()),
-        onSuccess: (chunk) => collectChunk(chunk)
-      })
-    })
-    const joined = () => parts.length === 1 ? parts[0]! : Buffer.concat(parts)
-    const collectChunk = (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<Uint8Array, RequestBodyError> => {
-      for (const piece of chunk) {
-        size += piece.length
-        parts.push(piece)
-      }
-      return size > limit ? Effect.fail(tooLarge()) : loop
-    }
-    return loop
-  }
-
-  readonly stream: Stream.Stream<Uint8Array, RequestBodyError> = Stream.repeatEffectChunkOption(
-    Effect.async<Chunk.Chunk<Uint8Array>, Option.Option<RequestBodyError>>((resume) => {
-      const next = this.take()
-      if (next !== undefined) return resume(next)
-      this.waiter = resume
-      return Effect.sync(() => {
-        this.waiter = undefined
-      })
-    })
-  )
-}
-
-/** The request a handler sees: a class so every request has the same shape (object spreads were measurably slow). */
-class IncomingRequest implements Request {
-  readonly method: string
-  readonly target: string
-  readonly path: string
-  readonly pathname: string
-  readonly query: string
-  readonly version: HttpVersion
-  readonly requestLine: string
-  readonly headers: RequestHead["headers"]
-  readonly framing: RequestHead["framing"]
-  readonly contentLength: number
-  readonly remoteAddress: string
-  readonly remotePort: number
-  readonly localAddress: string
-  readonly localPort: number
-  readonly secure: boolean
-  constructor(
-    head: RequestHead,
-    readonly connection: Connection,
-    readonly body: Stream.Stream<Uint8Array, RequestBodyError>,
-    readonly sink: BodySink | undefined
-  ) {
-    this.method = head.method
-    this.target = head.target
-    this.path = head.path
-    const { pathname, query } = splitPath(head.path)
-    this.pathname = pathname
-    this.query = query
-    this.version = head.version
-    this.requestLine = head.requestLine
-    this.headers = head.headers
-    this.framing = head.framing
-    this.contentLength = head.contentLength
-    this.remoteAddress = connection.remoteAddress
-    this.remotePort = connection.remotePort
-    this.localAddress = connection.localAddress
-    this.localPort = connection.localPort
-    this.secure = connection.secure
-  }
-}
 
 type QueueItem =
   | { readonly _tag: "Request"; readonly head: RequestHead; readonly body: BodySink | undefined }
@@ -307,16 +89,12 @@ interface InFlight {
   responded: boolean
 }
 
-/** Why a connection's bytes stopped: the peer, a timeout, the server's shutdown. */
-class ClientGone {
-  readonly _tag = "ClientGone"
-}
 
 /**
  * A live connection. Create it with the transport already connected; it reads, answers and closes by itself and
  * calls `onClosed` once when the socket is gone.
  */
-export class Connection {
+export class Connection extends ResponseWriter {
   private readonly decoder: Decoder
   private readonly queue: Array<QueueItem> = []
   private current: InFlight | undefined = undefined
@@ -334,7 +112,6 @@ export class Connection {
   /** `next` is running further up the stack. */
   private advancing = false
   private bodyRate: BodyRateDeadline | undefined = undefined
-  private readonly address: string
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
   readonly remotePort: number
@@ -343,12 +120,12 @@ export class Connection {
   readonly secure: boolean
 
   constructor(
-    private readonly engine: Engine,
-    private readonly transport: Transport,
+    engine: Engine,
+    transport: Transport,
     private readonly onClosed: (connection: Connection) => void
   ) {
+    super(engine, transport)
     this.decoder = new Decoder(engine.limits)
-    this.address = transport.remoteAddress ?? ""
     this.remoteAddress = this.address
     this.remotePort = transport.remotePort ?? 0
     this.localAddress = transport.localAddress ?? ""
@@ -859,49 +636,13 @@ export class Connection {
     }
     if (body._tag === "Stream" && sendBody) {
       if (head !== "") this.transport.write(head, "latin1")
-      return Effect.zipRight(this.writeStream(inFlight, body.stream, framing), Effect.sync(() => this.closeNow(inFlight)))
+      return Effect.zipRight(this.writeStream(() => {
+        inFlight.keepAlive = false
+      }, body.stream, framing), Effect.sync(() => this.closeNow(inFlight)))
     }
     this.writeHeadAndBytes(head, sendBody && body._tag === "Bytes" ? body.bytes : undefined)
     this.closeNow(inFlight)
     return undefined
-  }
-
-  /**
-   * Writes a `Stream` body as its framing says: chunked by the engine, or held to its `Content-Length` — bytes past
-   * the length are never written (the connection closes after the declared ones), and a body that ends short
-   * closes the connection, as a file that shrank does.
-   */
-  private writeStream(
-    inFlight: InFlight,
-    stream: Stream.Stream<Uint8Array, unknown>,
-    framing: Framing
-  ): Effect.Effect<void, ClientGone> {
-    const limit = framing.length >= 0 ? new StreamLimit(framing.length) : undefined
-    const write = limit === undefined
-      ? (chunk: Uint8Array) => this.writeChunk(chunk)
-      : (chunk: Uint8Array) => {
-        const piece = limit.take(chunk)
-        const written = piece.length === 0 ? Effect.void : this.writeChunk(piece)
-        return limit.overrun ? Effect.zipRight(written, Effect.fail(bodyOverrun)) : written
-      }
-    return Stream.runForEach(framing.chunked ? chunked(stream) : stream, write).pipe(
-      Effect.flatMap(() => {
-        if (limit === undefined || limit.missing === 0) return Effect.void
-        this.log(`response body failed: ${limit.missing} bytes shorter than its Content-Length ${limit.length}`)
-        return Effect.fail(new ClientGone())
-      }),
-      Effect.catchAll((error) => {
-        if (error instanceof ClientGone) return Effect.fail(error)
-        if (error === bodyOverrun) {
-          // What was declared has been sent whole: close after it rather than cut the connection under it.
-          this.log(`response body longer than its Content-Length ${limit!.length}: the rest was not sent`)
-          inFlight.keepAlive = false
-          return Effect.void
-        }
-        this.log(`response body failed: ${String(error)}`)
-        return Effect.fail(new ClientGone())
-      })
-    )
   }
 
   /**
@@ -913,184 +654,7 @@ export class Connection {
     if (!inFlight.keepAlive || this.closing) this.finish()
   }
 
-  private writeHeadAndBytes(head: string, bytes: Uint8Array | undefined): void {
-    const transport = this.transport
-    if (bytes === undefined || bytes.length === 0) {
-      if (head !== "") transport.write(head, "latin1")
-      return
-    }
-    if (head === "") {
-      transport.write(bytes)
-      return
-    }
-    if (head.length + bytes.length <= COALESCE_LIMIT) {
-      const buffer = Buffer.allocUnsafe(head.length + bytes.length)
-      buffer.write(head, 0, "latin1")
-      buffer.set(bytes, head.length)
-      transport.write(buffer)
-    } else {
-      transport.cork()
-      transport.write(head, "latin1")
-      transport.write(bytes)
-      transport.uncork()
-    }
-  }
-
-  /**
-   * Writes a file body: `fs.read` into pooled buffers, each returned to the pool by its write's callback, the next
-   * read issued when the socket can take more. One Effect per response, not per chunk. On interruption it waits for
-   * a read in flight, so the request's scope never closes the descriptor under it.
-   */
-  private writeFile(body: FileBody): Effect.Effect<void, ClientGone> {
-    const transport = this.transport
-    const writeTimeout = this.engine.writeTimeoutMs
-    return Effect.async<void, ClientGone>((resume) => {
-      let position = body.start
-      let remaining = body.length
-      let reading = false
-      let stopped = false
-      let onStopped: (() => void) | undefined
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const cleanup = () => {
-        transport.off("drain", pump)
-        transport.off("close", onClose)
-        if (timer !== undefined) clearTimeout(timer)
-        timer = undefined
-      }
-      const end = (outcome: Effect.Effect<void, ClientGone>) => {
-        if (stopped) return
-        stopped = true
-        cleanup()
-        resume(outcome)
-      }
-      const onClose = () => end(Effect.fail(new ClientGone()))
-      function pump(): void {
-        transport.off("drain", pump)
-        if (timer !== undefined) clearTimeout(timer)
-        timer = undefined
-        if (stopped) return
-        if (remaining === 0) return end(Effect.void)
-        const buffer = takeBuffer()
-        reading = true
-        Fs.read(body.fd, buffer, 0, Math.min(buffer.length, remaining), position, (error, n) => {
-          reading = false
-          if (stopped) {
-            releaseBuffer(buffer)
-            onStopped?.()
-            return
-          }
-          if (error !== null || n === 0) {
-            releaseBuffer(buffer)
-            // The file shrank or failed under us: the announced length cannot be met, so the connection must close.
-            logFailure(`response body failed: ${error === null ? "file shorter than announced" : error.message}`)
-            return end(Effect.fail(new ClientGone()))
-          }
-          position += n
-          remaining -= n
-          const ok = transport.write(n === buffer.length ? buffer : buffer.subarray(0, n), () => releaseBuffer(buffer))
-          if (remaining === 0) return end(Effect.void)
-          if (ok) return pump()
-          if (writeTimeout > 0) {
-            timer = setTimeout(() => {
-              logFailure("Request timed out: TimeoutError('timed out')")
-              end(Effect.fail(new ClientGone()))
-            }, writeTimeout)
-          }
-          transport.on("drain", pump)
-        })
-      }
-      const logFailure = (message: string) => this.log(message)
-      transport.on("close", onClose)
-      if (transport.destroyed) onClose()
-      else pump()
-      return Effect.async<void>((done) => {
-        stopped = true
-        cleanup()
-        if (!reading) return done(Effect.void)
-        onStopped = () => done(Effect.void)
-      })
-    })
-  }
-
-  /** Writes one chunk; when the socket's buffer is full, waits for it to drain (or for the client to vanish). */
-  private writeChunk(chunk: Uint8Array): Effect.Effect<void, ClientGone> {
-    if (this.transport.destroyed) return Effect.fail(new ClientGone())
-    if (this.transport.write(chunk)) return Effect.void
-    const wait = Effect.async<void, ClientGone>((resume) => {
-      const transport = this.transport
-      const onDrain = () => {
-        cleanup()
-        resume(Effect.void)
-      }
-      const onClose = () => {
-        cleanup()
-        resume(Effect.fail(new ClientGone()))
-      }
-      const cleanup = () => {
-        transport.off("drain", onDrain)
-        transport.off("close", onClose)
-      }
-      transport.on("drain", onDrain)
-      transport.on("close", onClose)
-      return Effect.sync(cleanup)
-    })
-    const timeout = this.engine.writeTimeoutMs
-    return timeout > 0
-      ? Effect.timeoutFail(wait, {
-        duration: timeout,
-        onTimeout: () => {
-          this.log("Request timed out: TimeoutError('timed out')")
-          return new ClientGone()
-        }
-      })
-      : wait
-  }
-
-  /**
-   * Python's `send_error`: log, status line, `Connection: close` (unless `keepAlive`, the opt-in
-   * `keepAliveOnError`), the error page (not for HEAD).
-   */
-  private sendError(
-    error: HttpError,
-    requestLine: string,
-    method: string | undefined,
-    version: HttpVersion | undefined,
-    connection: string | undefined,
-    keepAlive = false
-  ): void {
-    const engine = this.engine
-    // Nothing of an error whose head would be outside the grammar is sent: a 500 instead, as for a Response.
-    const refused = !isStatusCode(error.status) || (error.headers !== undefined && invalidField(error.headers) !== undefined)
-    const framing = refused ? undefined : errorFramingProblem(error.status, error.headers)
-    if (refused) this.log(`response refused: ${headProblem(error.status, error.headers ?? [])}`)
-    else if (framing !== undefined) this.log(`response refused: ${framing}`)
-    const sent = refused ? headRefused : framing !== undefined ? framingRefused : error
-    const status = sent.status
-    const { explain, message } = errorTexts(sent)
-    this.log(`code ${status}, message ${message}`)
-    this.log(requestMessage(requestLine, status))
-    const headers: Array<readonly [string, string]> = [...(sent.headers ?? [])]
-    if (!keepAlive) headers.push(["Connection", "close"])
-    else if (version !== undefined) {
-      const field = connectionField(version, connection, true, engine.protocol11)
-      if (field !== undefined) headers.push(field)
-    }
-    let body: Buffer | undefined
-    if (errorHasBody(status)) {
-      body = Buffer.from(fillErrorTemplate(engine.errorMessageFormat, status, message, explain), "utf8")
-      headers.push(["Content-Type", engine.errorContentType], ["Content-Length", String(body.length)])
-    }
-    // Checked above: only the reason phrase (escaped, never refused) can be outside the grammar here.
-    const head = bodyOnly(version) ? "" : buildHead(engine, status, message, headers, true, true) ?? ""
-    this.writeHeadAndBytes(head, method === "HEAD" ? undefined : body)
-  }
-
   private readonly destroyTransport = (): void => this.transport.destroy()
-
-  private log(message: string): void {
-    const log = this.engine.log
-    if (log.enabled !== false) log.write(formatLine(this.address, message))
-  }
 
   /** Ends our side after what is queued has been written; the socket is destroyed when the peer closes too. */
   private finish(afterEnd?: () => void): void {
@@ -1118,50 +682,9 @@ export class Connection {
   }
 }
 
-/** The answer to a response whose framing fields do not describe its body. */
-const framingRefused = new HttpError({
-  status: 500,
-  explain: "The handler produced a response whose framing does not match its body"
-})
-
-/** A stream body's bytes went past its `Content-Length` (a value, to stop the stream). */
-const bodyOverrun = { _tag: "BodyOverrun" } as const
-
-/** The answer to a response (or error) whose head would be outside HTTP's grammar. */
-const headRefused = new HttpError({ status: 500, explain: "The handler produced a response head outside HTTP's grammar" })
 
 /** Whether an error's own header fields include `Connection: close`. */
 const asksToClose = (headers: HttpError["headers"]): boolean =>
   headers !== undefined &&
   headers.some(([name, value]) => name.toLowerCase() === "connection" && value.toLowerCase() === "close")
 
-/** Reads a request body whole (for handlers that want it in memory; bounded by the decoder's body limit). */
-export const readBody = (request: Request): Effect.Effect<Uint8Array, RequestBodyError> =>
-  Effect.map(Stream.runCollect(request.body), (chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks)))
-
-/**
- * `Connection.respondNow` for a request of this engine; `undefined` for any other request value.
- */
-export const respondNow = (request: Request, response: Response): Effect.Effect<void, unknown> | undefined =>
-  request instanceof IncomingRequest ? request.connection.respondNow(request, response) : undefined
-
-/**
- * `Connection.detach` for a request of this engine; `undefined` for any other request value.
- */
-export const detachSocket = (request: Request): Transport | undefined =>
-  request instanceof IncomingRequest ? request.connection.detach(request) : undefined
-
-/**
- * The whole body of a request of this engine in one buffer (`BodySink.readAll`); `undefined` for any other request
- * value. An empty body is an empty buffer.
- */
-export const readWholeBody = (
-  request: Request,
-  limit: number,
-  tooLarge: () => RequestBodyError
-): Effect.Effect<Uint8Array, RequestBodyError> | undefined => {
-  if (!(request instanceof IncomingRequest)) return undefined
-  return request.sink === undefined ? Effect.succeed(EMPTY_BYTES) : request.sink.readAll(limit, tooLarge)
-}
-
-const EMPTY_BYTES = new Uint8Array(0)
