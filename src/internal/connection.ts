@@ -498,6 +498,7 @@ export class Connection extends ResponseWriter {
   detach(request: Request): Transport | undefined {
     const inFlight = this.current
     if (
+      this.transport.detachable === false ||
       inFlight === undefined || inFlight.request !== request || inFlight.responseStarted || inFlight.responded ||
       this.finished || this.queue.length > 0 || !this.decoder.isIdle || inFlight.body !== undefined
     ) return undefined

@@ -29,6 +29,8 @@ export interface Transport {
   readonly destroyed: boolean
   /** Bytes accepted by `write` and not yet handed to the kernel (a socket's; a test transport may leave it out). */
   readonly writableLength?: number
+  /** `false`: not a `Duplex` a protocol switch can take over (`Connection.detach` refuses). */
+  readonly detachable?: boolean
   readonly remoteAddress?: string | undefined
   readonly remotePort?: number | undefined
   readonly localAddress?: string | undefined
