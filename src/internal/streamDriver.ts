@@ -15,23 +15,13 @@ import * as Stream from "effect/Stream"
 import { EventEmitter } from "node:events"
 import type { AccessLog } from "../AccessLog.js"
 import type { Handlers } from "../Handler.js"
-import type { ServerOptions } from "../Server.js"
+import type { StreamOptions } from "../Server.js"
 import { Connection } from "./connection.js"
 import { makeEngine } from "./engine.js"
 import type { Transport } from "./transport.js"
 
 /** Response bytes waiting for the consumer above which reading stops and writes report backpressure. */
 export const OUTPUT_HIGH_WATER = 64 * 1024
-
-/** The endpoints a Stream connection reports to handlers and the log (a socket reads them from the kernel). */
-export interface StreamEndpoints {
-  readonly remoteAddress?: string
-  readonly remotePort?: number
-  readonly localAddress?: string
-  readonly localPort?: number
-  /** Whether the bytes arrived over TLS (`request.secure`, `HTTPS` for CGI). Default false. */
-  readonly secure?: boolean
-}
 
 /** A socket-shaped transport over a pulled input and a pulled output. */
 export class StreamTransport<E> extends EventEmitter implements Transport {
@@ -220,7 +210,7 @@ export class StreamTransport<E> extends EventEmitter implements Transport {
  */
 export const serveStream = <E, R>(
   input: Stream.Stream<Uint8Array, E, R>,
-  options: ServerOptions & StreamEndpoints = {}
+  options: StreamOptions = {}
 ): Stream.Stream<Uint8Array, E, R | Handlers | AccessLog> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const engine = yield* makeEngine(options, options.secure ?? false)
