@@ -416,8 +416,7 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer, Serv
 
 /**
  * Options of `serveStream`: the server's (the listener's own — `host`, `port`, `tls`, `mode`, `maxConnections`,
- * `allowedHosts`, `shutdownTimeout` — do not apply), plus the endpoints the connection reports to handlers and the
- * access log.
+ * `shutdownTimeout` — do not apply), plus the endpoints the connection reports to handlers and the access log.
  *
  * @since 0.1.0
  * @category options
@@ -426,6 +425,7 @@ export interface StreamOptions extends ServerOptions {
   /** The client's address (`request.remoteAddress`, the log's first field). Default `""`. */
   readonly remoteAddress?: string
   readonly remotePort?: number
+  /** The server's address; a loopback one applies the DNS-rebinding rule (see `allowedHosts`), as on a socket. */
   readonly localAddress?: string
   readonly localPort?: number
   /** Whether the bytes arrived over TLS (`request.secure`). Default false. */

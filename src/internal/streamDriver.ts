@@ -18,6 +18,7 @@ import type { Handlers } from "../Handler.js"
 import type { StreamOptions } from "../Server.js"
 import { Connection } from "./connection.js"
 import { makeEngine } from "./engine.js"
+import { hostPolicy } from "./hostCheck.js"
 import type { Transport } from "./transport.js"
 
 /** Response bytes waiting for the consumer above which reading stops and writes report backpressure. */
@@ -214,6 +215,8 @@ export const serveStream = <E, R>(
 ): Stream.Stream<Uint8Array, E, R | Handlers | AccessLog> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const engine = yield* makeEngine(options, options.secure ?? false)
+    // As on a socket of a loopback listener: the DNS-rebinding rule follows the local address.
+    if (options.localAddress !== undefined) engine.hostPolicy = hostPolicy(options.localAddress, options.allowedHosts)
     const transport = new StreamTransport<E>(
       options.remoteAddress ?? "",
       options.remotePort ?? 0,
