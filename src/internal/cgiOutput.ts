@@ -1,9 +1,12 @@
 /**
- * RFC 3875 §6 script output: the header block a script prints before its body, read off the front of stdout.
+ * RFC 3875 §6 script output: the header block a script prints before its body, read off the front of stdout, and
+ * a body held to the `Content-Length` the script announced.
  */
 import * as Chunk from "effect/Chunk"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import type { HeaderField } from "../Headers.js"
 import { isFieldName, isFieldValue } from "./headEncoder.js"
 import { trimOws } from "./ows.js"
@@ -122,4 +125,33 @@ export const readHead = <E>(
       }
       if (buffer.length > MAX_HEADER_BYTES) return yield* Effect.fail("TooLarge" as const)
     }
+  })
+
+/** A script's body ended before the `Content-Length` it announced. */
+class CgiShortBody extends Data.TaggedError("CgiShortBody")<{ readonly message: string }> {
+  override toString(): string {
+    return this.message
+  }
+}
+
+/**
+ * The first `limit` bytes of a stream, failing when it ends before that. What comes after is read and dropped, not
+ * left in the pipe: a script blocked on a full pipe would never exit.
+ */
+export const exactly = (body: Stream.Stream<Uint8Array, unknown>, limit: number): Stream.Stream<Uint8Array, unknown> =>
+  Stream.suspend(() => {
+    let remaining = limit
+    return body.pipe(
+      Stream.map((chunk) => {
+        const piece = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk
+        remaining -= piece.length
+        return piece
+      }),
+      Stream.filter((piece) => piece.length > 0),
+      Stream.concat(Stream.suspend(() =>
+        remaining > 0
+          ? Stream.fail(new CgiShortBody({ message: `CGI script output ended ${remaining} bytes short` }))
+          : Stream.empty
+      ))
+    )
   })
