@@ -10,13 +10,10 @@
  *   writes after the read side ends, and never pause reads.
  * - the Stream driver (`streamDriver.ts`, `Server.serveStream`): bytes from a `Stream`, responses as a `Stream`.
  */
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { requestMessage } from "../AccessLog.js"
 import { type DecoderEvent, Decoder, type RequestError } from "../Decoder.js"
 import { HttpError } from "../HttpError.js"
 import {
@@ -28,34 +25,17 @@ import {
   versionAtLeast
 } from "../Request.js"
 import type { Response } from "../Response.js"
-import { isBodiless } from "../Status.js"
 import { BodySink } from "./bodySink.js"
 import { BodyRateDeadline } from "./bodyRate.js"
-import { responseFraming } from "./framing.js"
-import { headProblem } from "./headEncoder.js"
-import { connectionWish } from "./connectionOptions.js"
 import { requestAuthority } from "./hostCheck.js"
 import { IncomingRequest } from "./incomingRequest.js"
-import { bodyOnly, connectionField } from "./persistence.js"
 import { pyRepr } from "./pythonText.js"
-import { ClientGone, framingRefused, headRefused, ResponseWriter } from "./responseWriter.js"
+import { HOST_REFUSED, type InFlight, Responder } from "./responder.js"
+import { ClientGone } from "./responseWriter.js"
 import type { Engine, Transport } from "./transport.js"
-import { buildHead } from "./wire.js"
 
 export type { Engine, Transport } from "./transport.js"
 export { detachSocket, readBody, readWholeBody, respondNow } from "./incomingRequest.js"
-
-
-/**
- * 403, as Vite and webpack-dev-server answer: a refusal browsers neither retry nor cache. (421 Misdirected Request
- * would invite a retry on another connection, which cannot help.) The Host is not echoed.
- */
-const HOST_REFUSED = new HttpError({
-  status: 403,
-  message: "Host not allowed",
-  explain: "This server listens on a loopback address and answers only requests for localhost, a loopback address " +
-    "or a name allowed with --allowed-host (DNS rebinding defence)."
-})
 
 const CONTINUE_LINE = (protocolVersion: string) => protocolVersion + " 100 Continue\r\n\r\n"
 /** Buffered request-body bytes above which reading from the socket pauses. */
@@ -63,10 +43,6 @@ const BODY_HIGH_WATER = 64 * 1024
 /** Pipelined requests decoded ahead of the one being answered, above which reading pauses. */
 const QUEUE_HIGH_WATER = 32
 
-/** How often a paused connection reads one turn to notice a client's reset. */
-const PROBE_MS = 250
-/** A paused connection stops probing once its handler leaves this much body unread. */
-const PROBE_LIMIT = 1024 * 1024
 /** After we close our side, wait this long for the peer's FIN before destroying the socket. */
 const LINGER_MS = 2000
 
@@ -75,43 +51,18 @@ type QueueItem =
   | { readonly _tag: "Error"; readonly error: RequestError }
   | { readonly _tag: "Close" }
 
-interface InFlight {
-  readonly request: Request
-  readonly body: BodySink | undefined
-  fiber: Fiber.RuntimeFiber<void, never> | undefined
-  keepAlive: boolean
-  /** The request's `Connection` field. */
-  readonly connection: string | undefined
-  responseStarted: boolean
-  /** `Expect: 100-continue` went to a hook and no `100 Continue` has been sent: the client may hold its body back. */
-  awaitingContinue: boolean
-  /** The handler wrote its response itself (`respondNow`) or took the socket (`detach`): its result is not written. */
-  responded: boolean
-}
-
-
 /**
  * A live connection. Create it with the transport already connected; it reads, answers and closes by itself and
  * calls `onClosed` once when the socket is gone.
  */
-export class Connection extends ResponseWriter {
+export class Connection extends Responder {
   private readonly decoder: Decoder
   private readonly queue: Array<QueueItem> = []
-  private current: InFlight | undefined = undefined
-  private bodyTarget: BodySink | undefined = undefined
   private readEnded = false
-  private closing = false
-  private finished = false
-  private paused = false
-  private probe: ReturnType<typeof setInterval> | undefined = undefined
-  private probing = false
-  private headTimer: ReturnType<typeof setTimeout> | undefined = undefined
-  private timerMs = 0
   /** The socket was handed over (a WebSocket upgrade): nothing more is read or written here. */
   private upgraded = false
   /** `next` is running further up the stack. */
   private advancing = false
-  private bodyRate: BodyRateDeadline | undefined = undefined
   /** The peer and local endpoints, read once: `net.Socket`'s getters make a system call each time. */
   readonly remoteAddress: string
   readonly remotePort: number
@@ -197,21 +148,6 @@ export class Connection extends ResponseWriter {
     } else if (this.headTimer !== undefined) this.clearHeadTimer()
   }
 
-  /**
-   * The socket's inactivity timeout, set only when it changes: Node refreshes it on every read and write, and each
-   * `setTimeout` allocates a timer (three per connection showed in the profile of the default path).
-   */
-  private setTimer(ms: number): void {
-    if (ms === this.timerMs) return
-    this.timerMs = ms
-    this.transport.setTimeout(ms)
-  }
-
-  private clearHeadTimer(): void {
-    clearTimeout(this.headTimer)
-    this.headTimer = undefined
-  }
-
   private readonly onHeadTimeout = (): void => {
     this.headTimer = undefined
     if (this.finished) return
@@ -247,11 +183,6 @@ export class Connection extends ResponseWriter {
     // ECONNRESET and friends are followed by "close", which cleans up; a TLS socket's own errors (a refused
     // renegotiation, ERR_TLS_SESSION_ATTACK) are only reported and leave it open: destroy it either way.
     this.transport.destroy()
-  }
-
-  private stopBodyRate(): void {
-    this.bodyRate?.stop()
-    this.bodyRate = undefined
   }
 
   private readonly onTimeout = (): void => {
@@ -311,46 +242,7 @@ export class Connection extends ResponseWriter {
     const body = this.bodyTarget
     const full = this.queue.length > QUEUE_HIGH_WATER ||
       (body !== undefined && !body.discarding && body.buffered > BODY_HIGH_WATER)
-    const receiving = this.current !== undefined && body !== undefined && this.engine.bodyTimeoutMs > 0
-    if (full && !this.paused) {
-      this.paused = true
-      this.transport.pause()
-      this.startProbe()
-      // Our own backpressure is not the client's silence.
-      if (receiving) this.setTimer(0)
-      this.bodyRate?.pause()
-    } else if (!full && this.paused) {
-      this.paused = false
-      this.stopProbe()
-      this.transport.resume()
-      if (receiving) this.setTimer(this.engine.bodyTimeoutMs)
-      this.bodyRate?.resume()
-    }
-  }
-
-  /**
-   * A paused socket reads nothing, so a client's reset would go unnoticed while a handler ignores the body (a CGI
-   * script that never reads stdin would run to its timeout). Reading for one turn now and then lets the reset
-   * through (after the bytes the kernel had already queued); each probe reads at most one chunk.
-   */
-  private startProbe(): void {
-    if (this.probe !== undefined) return
-    this.probe = setInterval(() => {
-      if (!this.paused || this.finished) return this.stopProbe()
-      // Bounded: past PROBE_LIMIT buffered bytes the probe stops reading, and only the timeouts remain.
-      if ((this.bodyTarget?.buffered ?? 0) > PROBE_LIMIT) return
-      this.probing = true
-      this.transport.resume()
-      setImmediate(() => {
-        this.probing = false
-        if (this.paused && !this.finished) this.transport.pause()
-      })
-    }, PROBE_MS)
-  }
-
-  private stopProbe(): void {
-    if (this.probe !== undefined) clearInterval(this.probe)
-    this.probe = undefined
+    this.flow(full, this.current !== undefined && body !== undefined && this.engine.bodyTimeoutMs > 0)
   }
 
   /** Starts on the next queued item, or waits for one, or closes when nothing more can come. */
@@ -395,16 +287,8 @@ export class Connection extends ResponseWriter {
     engine.idle?.leave(this)
     const request = new IncomingRequest(head, this, body === undefined ? emptyBody : body.stream, body)
     const version = head.version
-    // Python's parse_request: close unless both sides speak 1.1, then the Connection header decides.
-    let keepAlive = version !== HTTP_0_9 && engine.protocol11 && versionAtLeast(version, 1, 1)
-    // RFC 9112 §9.6: a `close` anywhere in the list closes (Python compares the whole value).
     const connection = head.headers.get("connection")
-    const wish = connection === undefined ? undefined : connectionWish(head.headers.getAll("connection"))
-    if (wish === "close") keepAlive = false
-    else if (wish === "keep-alive" && engine.protocol11) keepAlive = true
-    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 leaves the framing in doubt; close after the response (the decoder
-    // reads nothing after the body either).
-    if (head.framing === "chunked" && !versionAtLeast(version, 1, 1)) keepAlive = false
+    const keepAlive = this.wantsKeepAlive(head, connection)
     const inFlight: InFlight = {
       request,
       body,
@@ -477,20 +361,6 @@ export class Connection extends ResponseWriter {
   }
 
   /**
-   * Writes `response` for `request` now, from inside its handler, whose own result is then not written: an
-   * `@effect/platform` app writes its response before its scope closes. A body write that fails closes the
-   * connection (the framing is lost).
-   */
-  respondNow(request: Request, response: Response): Effect.Effect<void, ClientGone> {
-    const inFlight = this.current
-    if (inFlight === undefined || inFlight.request !== request || inFlight.responded) return Effect.void
-    inFlight.responded = true
-    if (this.transport.destroyed) return Effect.fail(new ClientGone())
-    const writing = this.respond(inFlight, response)
-    return writing === undefined ? Effect.void : Effect.tapError(writing, () => Effect.sync(() => this.transport.destroy()))
-  }
-
-  /**
    * Hands the socket over for a protocol switch (a WebSocket upgrade): no more reading, timeouts or responses here;
    * the handler's fiber is still interrupted when the socket closes. `undefined` when bytes after the request are
    * already buffered or a response has begun.
@@ -552,113 +422,10 @@ export class Connection extends ResponseWriter {
     if (this.current === undefined && !this.finished) this.engine.idle?.enter(this)
   }
 
-  /**
-   * Answers a handler's failure: its `HttpError` as Python's error page, a defect as 500. Returns an Effect only
-   * when nothing can be written (interruption, or a response already under way).
-   */
-  private failed(inFlight: InFlight, cause: Cause.Cause<HttpError>): Effect.Effect<void, ClientGone> | undefined {
-    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-    if (inFlight.responseStarted) {
-      this.log(`response aborted: ${Cause.pretty(cause).split("\n")[0]}`)
-      return Effect.fail(new ClientGone())
-    }
-    const failure = Cause.failureOption(cause)
-    let error: HttpError
-    if (Option.isSome(failure)) error = failure.value
-    else {
-      this.log(`handler failed: ${Cause.pretty(cause).split("\n")[0]}`)
-      error = new HttpError({ status: 500 })
-    }
-    const request = inFlight.request
-    const body = inFlight.body
-    if (
-      !this.engine.keepAliveOnError || asksToClose(error.headers) || bodyOnly(request.version) ||
-      // Refused before 100 Continue, the client may or may not send the body it held back: waiting for it could
-      // read its next request as body bytes. (Only a failure can leave 100 Continue unsent, so this is the one place.)
-      (inFlight.awaitingContinue && body !== undefined && !body.ended)
-    ) inFlight.keepAlive = false
-    this.sendError(error, request.requestLine, request.method, request.version, inFlight.connection, inFlight.keepAlive)
-    this.closeNow(inFlight)
-    return undefined
-  }
-
-  /**
-   * Writes a response: head and, for `Empty`/`Bytes` bodies, the body at once (returns `undefined`); a `Stream` body
-   * is returned as the Effect that writes it.
-   */
-  private respond(inFlight: InFlight, response: Response): Effect.Effect<void, ClientGone> | undefined {
-    const request = inFlight.request
-    const headers = response.headers
-    const status = response.status
-    const noBody = request.method === "HEAD" || isBodiless(status)
-    const body = response.body
-    const framing = responseFraming(status, headers, body, {
-      bodySent: !noBody && response.endHeaders,
-      canChunk: this.engine.protocol11 && versionAtLeast(request.version, 1, 1)
-    })
-    if (typeof framing === "string") {
-      this.log(`response refused: ${framing}`)
-      return this.failed(inFlight, Cause.fail(framingRefused))
-    }
-    let keepAlive = framing.keepAlive ?? inFlight.keepAlive
-    // Without a length the body is framed by closing, whatever keep-alive said (Python would leave the client
-    // waiting).
-    if (!noBody && ((framing.length < 0 && !framing.chunked) || !response.endHeaders)) keepAlive = false
-    // A body-only answer has no framing: only the close can end it (Python would keep it open on request).
-    const headless = bodyOnly(request.version)
-    if (headless) keepAlive = false
-    let fields = headers
-    if (response.endHeaders && !headers.some(([name]) => name.length === 10 && name.toLowerCase() === "connection")) {
-      const field = connectionField(
-        request.version,
-        inFlight.connection,
-        keepAlive && !this.closing,
-        this.engine.protocol11
-      )
-      if (field !== undefined) fields = [...headers, field]
-    }
-    const head = headless
-      ? ""
-      : buildHead(this.engine, status, response.reason, fields, response.standardHeaders, response.endHeaders)
-    if (head === undefined) {
-      this.log(`response refused: ${headProblem(status, headers)}`)
-      return this.failed(
-        inFlight,
-        Cause.fail(headRefused)
-      )
-    }
-    inFlight.keepAlive = keepAlive
-    inFlight.responseStarted = true
-    if (response.standardHeaders) this.log(requestMessage(request.requestLine, status))
-    const sendBody = !(noBody && response.endHeaders)
-    if (body._tag === "File" && sendBody) {
-      if (head !== "") this.transport.write(head, "latin1")
-      return Effect.zipRight(this.writeFile(body), Effect.sync(() => this.closeNow(inFlight)))
-    }
-    if (body._tag === "Stream" && sendBody) {
-      if (head !== "") this.transport.write(head, "latin1")
-      return Effect.zipRight(this.writeStream(() => {
-        inFlight.keepAlive = false
-      }, body.stream, framing), Effect.sync(() => this.closeNow(inFlight)))
-    }
-    this.writeHeadAndBytes(head, sendBody && body._tag === "Bytes" ? body.bytes : undefined)
-    this.closeNow(inFlight)
-    return undefined
-  }
-
-  /**
-   * A response that ends the connection sends its FIN right behind its last byte, in the same tick, before the
-   * request's scope closes (a descriptor, a child process): a client deciding whether to reuse the connection
-   * (wget) must already see it closed.
-   */
-  private closeNow(inFlight: InFlight): void {
-    if (!inFlight.keepAlive || this.closing) this.finish()
-  }
-
   private readonly destroyTransport = (): void => this.transport.destroy()
 
   /** Ends our side after what is queued has been written; the socket is destroyed when the peer closes too. */
-  private finish(afterEnd?: () => void): void {
+  protected finish(afterEnd?: () => void): void {
     if (this.finished) return
     this.finished = true
     this.stopBodyRate()
@@ -682,10 +449,3 @@ export class Connection extends ResponseWriter {
     }
   }
 }
-
-
-/** Whether an error's own header fields include `Connection: close`. */
-const asksToClose = (headers: HttpError["headers"]): boolean =>
-  headers !== undefined &&
-  headers.some(([name, value]) => name.toLowerCase() === "connection" && value.toLowerCase() === "close")
-
