@@ -55,6 +55,8 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       return yield* Effect.fail(usage(`argument --workers: invalid count '${workers}' (an integer from 1 to ${MAX_WORKERS})`))
     }
     const maxConnections = raw.maxConnections ?? Option.none()
+    const stdioProblem = raw.stdio === true ? stdioConflict(raw, workers, maxConnections) : undefined
+    if (stdioProblem !== undefined) return yield* Effect.fail(usage(`argument --stdio: not allowed with argument ${stdioProblem}`))
     if (Option.isSome(maxConnections) && !(Number.isInteger(maxConnections.value) && maxConnections.value >= 1)) {
       return yield* Effect.fail(usage(`argument --max-connections: invalid count '${maxConnections.value}' (an integer of at least 1)`))
     }
@@ -146,10 +148,23 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
         : Option.none(),
       richListing: raw.richListing === true,
       archives: raw.archives === true,
-      keepAliveOnError: raw.keepAliveOnError === true
+      keepAliveOnError: raw.keepAliveOnError === true,
+      ...(raw.stdio === true ? { stdio: true } : {})
     }
     return config
   })
+
+/** The listener's options, which mean nothing on standard input and output. */
+const stdioConflict = (raw: RawOptions, workers: number, maxConnections: Option.Option<number>): string | undefined =>
+  workers > 1
+    ? "--workers"
+    : Option.isSome(maxConnections)
+    ? "--max-connections"
+    : Option.isSome(raw.tlsCert)
+    ? "--tls-cert"
+    : Option.isSome(raw.bind)
+    ? "-b/--bind"
+    : undefined
 
 /** `--cgi-max-processes` and `--cgi-timeout`, checked: only with `--cgi`, in range. */
 const validCgiLimits = (raw: RawOptions) =>
