@@ -245,3 +245,34 @@ export const slowDownload = (port: number) => {
     closed
   }
 }
+
+/** An `effect-httpd --stdio` process: its standard input to write to, its standard output as raw bytes. */
+export interface StdioProcess {
+  readonly child: ChildProcess
+  readonly stdout: () => Buffer
+  readonly stderr: () => string
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+}
+
+/** Starts `effect-httpd --stdio ARGS` with piped standard streams; killed when the scope closes if still running. */
+export const startStdio = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): Effect.Effect<StdioProcess, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, [bin, "--stdio", ...args], {
+        cwd: root,
+        stdio: ["pipe", "pipe", "pipe"],
+        env: { ...process.env, ...env }
+      })
+      const out: Array<Buffer> = []
+      let stderr = ""
+      child.stdout!.on("data", (chunk: Buffer) => out.push(chunk))
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+      // The server may exit (Connection: close) before the test stops writing.
+      child.stdin!.on("error", () => {})
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child.once("close", (code, signal) => resolve({ code, signal }))
+      })
+      return { child, stdout: () => Buffer.concat(out), stderr: () => stderr, exited }
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+  )
