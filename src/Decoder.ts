@@ -29,6 +29,7 @@ import {
 } from "./Request.js"
 import { isValidAbsoluteAuthority, isValidHost } from "./internal/hostCheck.js"
 import { trimOws } from "./internal/ows.js"
+import { isKnownValidBlock, rememberValidBlock } from "./internal/validHeads.js"
 import { pyRepr, pySplit } from "./internal/pythonText.js"
 
 /**
@@ -510,9 +511,9 @@ export class Decoder {
     this.line = undefined
     this.linePos = 0
     this.lineCount = 0
-    // A keep-alive client sends the same header block again and again: validate each distinct block once per
-    // connection, the request line always.
-    const cached = block === this.lastValidBlock
+    // A client sends the same header block again and again: validate each distinct block once per connection, or
+    // once per process for a block seen on another connection (`validHeads`); the request line always.
+    const cached = block === this.lastValidBlock || isKnownValidBlock(block)
     const checked = cached
       ? decodeRequestLine({ method: line.method, target: line.target, version: line.version.text })
       : decodeRequestHead({ method: line.method, target: line.target, version: line.version.text, fields: block })
@@ -578,6 +579,8 @@ export class Decoder {
         return false
       }
     }
+    // Whole now (Schema and Host): valid for any connection.
+    if (!cached) rememberValidBlock(block)
     out.push({
       _tag: "Head",
       head: {

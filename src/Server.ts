@@ -352,7 +352,12 @@ export const make = (
           listener.off("error", onError)
           listener.on("error", () => {})
           // Before the first connection can be accepted: the rule depends on the address actually bound.
-          engine.hostPolicy = hostPolicy((listener.address() as Net.AddressInfo).address, options.allowedHosts)
+          const bound = listener.address() as Net.AddressInfo
+          engine.hostPolicy = hostPolicy(bound.address, options.allowedHosts)
+          // Bound to one address, every connection's local endpoint is the listener's: no system call per connection.
+          if (bound.address !== "0.0.0.0" && bound.address !== "::") {
+            engine.localEndpoint = { address: bound.address, port: bound.port }
+          }
           resume(Effect.void)
         })
       }),

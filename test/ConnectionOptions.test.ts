@@ -2,7 +2,7 @@
  * The `Connection` header as it decides keep-alive (RFC 9112 §9.6): a list of options, `close` anywhere wins.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { connectionWish } from "../src/internal/connectionOptions.js"
+import { connectionOptions, connectionWish } from "../src/internal/connectionOptions.js"
 import { IdleConnections } from "../src/internal/idleConnections.js"
 
 describe("connectionWish", () => {
@@ -23,6 +23,21 @@ describe("connectionWish", () => {
     [["x,\u00a0close"], undefined],
     [[", ,"], undefined]
   ] as const)("%j → %j", (values, wish) => expect(connectionWish(values)).toBe(wish))
+})
+
+describe("connectionOptions", () => {
+  // The one reader of the list: both facts, `close` wins (the keep-alive decision and the `Connection` field answered
+  // once disagreed on `keep-alive, close`).
+  it.each([
+    [[], { close: false, keepAlive: false }],
+    [["Keep-Alive"], { close: false, keepAlive: true }],
+    [["TE, keep-alive"], { close: false, keepAlive: true }],
+    [["TE", "keep-alive"], { close: false, keepAlive: true }],
+    [["keep-alive, close"], { close: true, keepAlive: false }],
+    [["keep-alive", "Close"], { close: true, keepAlive: false }],
+    [["close"], { close: true, keepAlive: false }],
+    [["upgrade"], { close: false, keepAlive: false }]
+  ] as const)("%j → %j", (values, options) => expect(connectionOptions(values)).toEqual(options))
 })
 
 describe("IdleConnections", () => {

@@ -239,6 +239,23 @@ describe("Decoder", () => {
     expect(error!.headless).toBe(false)
   })
 
+  // Header blocks validated once are remembered for every connection (validHeads): only whole, valid ones.
+  it("a header block remembered from another connection is still checked for what depends on the request", () => {
+    const once = (input: string) => decodeAll([bytes(input)])
+    // Valid Schema, bad Host: refused on every connection, never remembered.
+    expect(errors(once("GET / HTTP/1.1\r\nHost: a b\r\nX-Shared: 1\r\n\r\n"))[0]!.error.message).toBe("Bad Host header")
+    expect(errors(once("GET / HTTP/1.1\r\nHost: a b\r\nX-Shared: 1\r\n\r\n"))[0]!.error.message).toBe("Bad Host header")
+    // A block without Host, valid for HTTP/1.0, remembered, still refused for HTTP/1.1; the request line is
+    // always checked.
+    expect(heads(once("GET / HTTP/1.0\r\nX-Shared: 2\r\n\r\n"))).toHaveLength(1)
+    expect(errors(once("GET / HTTP/1.1\r\nX-Shared: 2\r\n\r\n"))[0]!.error.message).toBe("Missing Host header")
+    expect(errors(once("GET /a\x7fb HTTP/1.0\r\nX-Shared: 2\r\n\r\n"))[0]!.error.status).toBe(400)
+    // Framing is read from the fields each time.
+    const posted = heads(once("POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc"))
+    const again = heads(once("POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc"))
+    expect([posted[0]!.contentLength, again[0]!.contentLength]).toEqual([3, 3])
+  })
+
   it.each([
     "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
     "GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",

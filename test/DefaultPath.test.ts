@@ -8,7 +8,8 @@ import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
-import { asksKeepAlive, bodyOnly, connectionField } from "../src/internal/persistence.js"
+import { connectionOptions } from "../src/internal/connectionOptions.js"
+import { bodyOnly, connectionField } from "../src/internal/persistence.js"
 import { HTTP_0_9 } from "../src/Request.js"
 import { pythonHttpServer } from "./support/pythonServer.js"
 import { sendRaw } from "./support/rawClient.js"
@@ -21,24 +22,21 @@ Fs.mkdirSync(NodePath.join(root, "dir"))
 const v = (major: number, minor: number) => ({ major, minor, text: `HTTP/${major}.${minor}` })
 
 describe("persistence rules", () => {
-  it("asksKeepAlive reads the option list, any case", () => {
-    expect(asksKeepAlive("Keep-Alive")).toBe(true)
-    expect(asksKeepAlive("TE, keep-alive")).toBe(true)
-    expect(asksKeepAlive("close")).toBe(false)
-    expect(asksKeepAlive(undefined)).toBe(false)
-  })
   it("connectionField: close to a keep-alive asker we close; keep-alive to an HTTP/1.0 client we keep", () => {
     for (const protocol11 of [false, true]) {
-      expect(connectionField(v(1, 1), "Keep-Alive", false, protocol11)).toEqual(["Connection", "close"])
-      expect(connectionField(v(1, 0), "keep-alive", false, protocol11)).toEqual(["Connection", "close"])
+      expect(connectionField(v(1, 1), connectionOptions(["Keep-Alive"]), false, protocol11)).toEqual(["Connection", "close"])
+      expect(connectionField(v(1, 0), connectionOptions(["keep-alive"]), false, protocol11)).toEqual(["Connection", "close"])
       expect(connectionField(v(1, 0), undefined, false, protocol11)).toBeUndefined()
-      expect(connectionField(v(1, 0), "keep-alive", true, protocol11)).toEqual(["Connection", "keep-alive"])
+      expect(connectionField(v(1, 0), connectionOptions(["keep-alive"]), true, protocol11)).toEqual(["Connection", "keep-alive"])
       expect(connectionField(v(1, 1), undefined, true, protocol11)).toBeUndefined()
     }
     // An HTTP/1.1 status line promises persistence to an HTTP/1.1 client: closing says so.
-    expect(connectionField(v(1, 1), "close", false, true)).toEqual(["Connection", "close"])
+    expect(connectionField(v(1, 1), connectionOptions(["close"]), false, true)).toEqual(["Connection", "close"])
     expect(connectionField(v(1, 1), undefined, false, true)).toEqual(["Connection", "close"])
-    expect(connectionField(v(1, 1), "close", false, false)).toBeUndefined()
+    expect(connectionField(v(1, 1), connectionOptions(["close"]), false, false)).toBeUndefined()
+    // `close` wins: a client that listed both asked to close, and is not told again.
+    expect(connectionField(v(1, 0), connectionOptions(["keep-alive, close"]), false, false)).toBeUndefined()
+    expect(connectionField(v(1, 0), connectionOptions(["TE", "Keep-Alive"]), false, false)).toEqual(["Connection", "close"])
   })
   it("bodyOnly: the two-word line and an explicit HTTP/0.9, compared as text", () => {
     expect(bodyOnly(HTTP_0_9)).toBe(true)

@@ -27,6 +27,7 @@ import {
 import type { Response } from "../Response.js"
 import { BodySink } from "./bodySink.js"
 import { BodyRateDeadline } from "./bodyRate.js"
+import { connectionOptions } from "./connectionOptions.js"
 import { requestAuthority } from "./hostCheck.js"
 import { IncomingRequest } from "./incomingRequest.js"
 import { pyRepr } from "./pythonText.js"
@@ -79,18 +80,23 @@ export class Connection extends Responder {
     this.decoder = new Decoder(engine.limits)
     this.remoteAddress = this.address
     this.remotePort = transport.remotePort ?? 0
-    this.localAddress = transport.localAddress ?? ""
-    this.localPort = transport.localPort ?? 0
+    const local = engine.localEndpoint
+    this.localAddress = local !== undefined ? local.address : transport.localAddress ?? ""
+    this.localPort = local !== undefined ? local.port : transport.localPort ?? 0
     this.secure = engine.secure
     transport.on("data", this.onData)
     transport.on("end", this.onEnd)
     transport.on("close", this.onClose)
     transport.on("error", this.onError)
     transport.on("timeout", this.onTimeout)
-    if (engine.idleTimeoutMs > 0) this.setTimer(engine.idleTimeoutMs)
     // A new connection holds a slot under the connection cap: its first head is due within the header timeout from
-    // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections.
+    // the accept (nginx's client_header_timeout), not the idle timeout meant for kept-alive connections. A header
+    // timeout no longer than the idle timeout bounds the wait for the first head by itself: the socket's inactivity
+    // timer is armed when one is needed (a body, between requests, the linger), not for every accepted connection.
     if (engine.headerTimeoutMs > 0) this.headTimer = setTimeout(this.onHeadTimeout, engine.headerTimeoutMs)
+    if (engine.idleTimeoutMs > 0 && !(engine.headerTimeoutMs > 0 && engine.headerTimeoutMs <= engine.idleTimeoutMs)) {
+      this.setTimer(engine.idleTimeoutMs)
+    }
   }
 
   /** Whether no request is being answered (a shutdown may close it at once). */
@@ -287,7 +293,7 @@ export class Connection extends Responder {
     engine.idle?.leave(this)
     const request = new IncomingRequest(head, this, body === undefined ? emptyBody : body.stream, body)
     const version = head.version
-    const connection = head.headers.get("connection")
+    const connection = connectionOptions(head.headers.getAll("connection"))
     const keepAlive = this.wantsKeepAlive(head, connection)
     const inFlight: InFlight = {
       request,

@@ -1,28 +1,51 @@
 /**
  * The `Connection` header's options as they decide keep-alive (RFC 9112 §9.6, RFC 9110 §7.6.1): a comma-separated
- * list of tokens, compared without case; a `close` anywhere in it means close after this response.
+ * list of tokens, compared without case; a `close` anywhere in it means close after this response. The one reader of
+ * that list: the engine's keep-alive decision, the `Connection` field it answers with, and the platform bridge.
  */
 import { trimOws } from "./ows.js"
+
+/**
+ * What a request's `Connection` fields say: `close` listed, `keep-alive` listed. `close` wins: a list with both is
+ * `{ close: true, keepAlive: false }`.
+ */
+export interface ConnectionOptions {
+  readonly close: boolean
+  readonly keepAlive: boolean
+}
 
 /** What a request's `Connection` field asks of the connection: `close` wins over `keep-alive`. */
 export type ConnectionWish = "close" | "keep-alive" | undefined
 
+// Shared values: reading the header allocates nothing.
+const NEITHER: ConnectionOptions = { close: false, keepAlive: false }
+const CLOSE: ConnectionOptions = { close: true, keepAlive: false }
+const KEEP_ALIVE: ConnectionOptions = { close: false, keepAlive: true }
+
 /**
- * The wish of a `Connection` value (every `Connection` field, as one list). The exact common values take a fast path;
- * a list is split on commas and each element trimmed of OWS (SP, HTAB only).
+ * The options of every `Connection` field of a request, as one list. The exact common values take a fast path; a
+ * list is split on commas and each element trimmed of OWS (SP, HTAB only).
  */
-export const connectionWish = (values: ReadonlyArray<string>): ConnectionWish => {
-  if (values.length === 0) return undefined
+export const connectionOptions = (values: ReadonlyArray<string>): ConnectionOptions => {
+  if (values.length === 0) return NEITHER
   const value = values.length === 1 ? values[0]! : values.join(",")
-  if (value === "close" || value === "keep-alive") return value
+  if (value === "close") return CLOSE
+  if (value === "keep-alive") return KEEP_ALIVE
   const lower = value.toLowerCase()
-  if (lower === "close" || lower === "keep-alive") return lower
-  if (!lower.includes(",")) return undefined
+  if (lower === "close") return CLOSE
+  if (lower === "keep-alive") return KEEP_ALIVE
+  if (!lower.includes(",")) return NEITHER
   let keepAlive = false
   for (const element of lower.split(",")) {
     const option = trimOws(element)
-    if (option === "close") return "close"
+    if (option === "close") return CLOSE
     if (option === "keep-alive") keepAlive = true
   }
-  return keepAlive ? "keep-alive" : undefined
+  return keepAlive ? KEEP_ALIVE : NEITHER
+}
+
+/** `connectionOptions` as one wish (`close` wins). */
+export const connectionWish = (values: ReadonlyArray<string>): ConnectionWish => {
+  const options = connectionOptions(values)
+  return options.close ? "close" : options.keepAlive ? "keep-alive" : undefined
 }

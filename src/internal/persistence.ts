@@ -9,28 +9,24 @@
 import type { HeaderField } from "../Headers.js"
 import type { HttpVersion } from "../Request.js"
 import { versionAtLeast } from "../Request.js"
-import { trimOws } from "./ows.js"
+import type { ConnectionOptions } from "./connectionOptions.js"
 
 const CLOSE: HeaderField = ["Connection", "close"]
 const KEEP_ALIVE: HeaderField = ["Connection", "keep-alive"]
 
-/** Whether a `Connection` field value lists the `keep-alive` option. */
-export const asksKeepAlive = (connection: string | undefined): boolean =>
-  connection !== undefined && connection.split(",").some((option) => trimOws(option).toLowerCase() === "keep-alive")
-
 /**
  * The `Connection` field to add to a response that has none: `close` when we close a connection the client would
- * otherwise take as persistent — it asked for keep-alive, or both sides speak HTTP/1.1 (RFC 9112 §9.6; wrk and
+ * otherwise take as persistent — it asked for keep-alive (and not also for close, see `connectionOptions`), or both sides speak HTTP/1.1 (RFC 9112 §9.6; wrk and
  * wget reuse it otherwise) —, `keep-alive` when an HTTP/1.0 client's connection stays open (RFC 9112 §9.3, as
  * node:http and nginx do). Nothing otherwise: a client infers the rest from the versions.
  */
 export const connectionField = (
   version: HttpVersion,
-  connection: string | undefined,
+  connection: ConnectionOptions | undefined,
   keepAlive: boolean,
   protocol11: boolean
 ): HeaderField | undefined => {
-  if (!keepAlive) return asksKeepAlive(connection) || (protocol11 && versionAtLeast(version, 1, 1)) ? CLOSE : undefined
+  if (!keepAlive) return connection?.keepAlive === true || (protocol11 && versionAtLeast(version, 1, 1)) ? CLOSE : undefined
   return versionAtLeast(version, 1, 1) ? undefined : KEEP_ALIVE
 }
 

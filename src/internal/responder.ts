@@ -13,7 +13,7 @@ import { HTTP_0_9, type Request, type RequestHead, versionAtLeast } from "../Req
 import type { Response } from "../Response.js"
 import { isBodiless } from "../Status.js"
 import type { BodySink } from "./bodySink.js"
-import { connectionWish } from "./connectionOptions.js"
+import type { ConnectionOptions } from "./connectionOptions.js"
 import { responseFraming } from "./framing.js"
 import { headProblem } from "./headEncoder.js"
 import { bodyOnly, connectionField } from "./persistence.js"
@@ -27,8 +27,8 @@ export interface InFlight {
   readonly body: BodySink | undefined
   fiber: Fiber.RuntimeFiber<void, never> | undefined
   keepAlive: boolean
-  /** The request's `Connection` field. */
-  readonly connection: string | undefined
+  /** The request's `Connection` options. */
+  readonly connection: ConnectionOptions
   responseStarted: boolean
   /** `Expect: 100-continue` went to a hook and no `100 Continue` has been sent: the client may hold its body back. */
   awaitingContinue: boolean
@@ -58,15 +58,14 @@ export abstract class Responder extends ReadFlow {
   protected abstract finish(afterEnd?: () => void): void
 
   /** Whether the connection may stay open after this request, as its version and `Connection` field ask. */
-  protected wantsKeepAlive(head: RequestHead, connection: string | undefined): boolean {
+  protected wantsKeepAlive(head: RequestHead, connection: ConnectionOptions): boolean {
     const engine = this.engine
     const version = head.version
     // Python's parse_request: close unless both sides speak 1.1, then the Connection header decides.
     let keepAlive = version !== HTTP_0_9 && engine.protocol11 && versionAtLeast(version, 1, 1)
     // RFC 9112 §9.6: a `close` anywhere in the list closes (Python compares the whole value).
-    const wish = connection === undefined ? undefined : connectionWish(head.headers.getAll("connection"))
-    if (wish === "close") keepAlive = false
-    else if (wish === "keep-alive" && engine.protocol11) keepAlive = true
+    if (connection.close) keepAlive = false
+    else if (connection.keepAlive && engine.protocol11) keepAlive = true
     // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 leaves the framing in doubt; close after the response (the decoder
     // reads nothing after the body either).
     if (head.framing === "chunked" && !versionAtLeast(version, 1, 1)) keepAlive = false

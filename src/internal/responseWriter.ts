@@ -11,6 +11,7 @@ import { HttpError } from "../HttpError.js"
 import type { HttpVersion } from "../Request.js"
 import type { FileBody } from "../Response.js"
 import * as Fs from "node:fs"
+import type { ConnectionOptions } from "./connectionOptions.js"
 import { chunked, errorFramingProblem, type Framing, StreamLimit } from "./framing.js"
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
 import { bodyOnly, connectionField } from "./persistence.js"
@@ -238,7 +239,7 @@ export class ResponseWriter {
     requestLine: string,
     method: string | undefined,
     version: HttpVersion | undefined,
-    connection: string | undefined,
+    connection: ConnectionOptions | undefined,
     keepAlive = false
   ): void {
     const engine = this.engine

@@ -68,4 +68,9 @@ export interface Engine {
   hostPolicy: HostPolicy | undefined
   /** Keep-alive connections between requests, for the server to close under its connection cap; none: not tracked. */
   idle: IdleConnections | undefined
+  /**
+   * Every connection's local address and port when the listener is bound to one address (set by the server once it
+   * listens); none: each connection asks its socket (`getsockname`, a system call per connection).
+   */
+  localEndpoint?: { readonly address: string; readonly port: number } | undefined
 }
