@@ -9,6 +9,7 @@ import * as Stream from "effect/Stream"
 import type { AccessLog } from "../AccessLog.js"
 import type { Handlers } from "../Handler.js"
 import * as Server from "../Server.js"
+import { ClientGone, drained } from "./responseWriter.js"
 
 /**
  * The client's address as the launcher tells it: systemd (`Accept=yes`) and many inetd flavours set `REMOTE_ADDR`
@@ -26,35 +27,15 @@ export const peerFromEnvironment = (env: NodeJS.ProcessEnv): { readonly address:
   return { address: "-", port: 0 }
 }
 
-/** The output stream is gone (the peer closed it): nothing more can be written. */
-class OutputClosed {
-  readonly _tag = "OutputClosed"
+/**
+ * Writes one chunk to standard output, waiting for `drain` when its buffer is full (backpressure to the driver); a
+ * closed output (the peer went away: EPIPE destroys it) fails.
+ */
+const writeOut = (chunk: Uint8Array): Effect.Effect<void, ClientGone> => {
+  const out = process.stdout
+  if (out.destroyed || out.writableEnded) return Effect.fail(new ClientGone())
+  return out.write(chunk) ? Effect.void : drained(out)
 }
-
-/** Writes one chunk to standard output, waiting for `drain` when its buffer is full (backpressure to the driver). */
-const writeOut = (chunk: Uint8Array): Effect.Effect<void, OutputClosed> =>
-  Effect.async<void, OutputClosed>((resume) => {
-    const out = process.stdout
-    if (out.destroyed || out.writableEnded) return resume(Effect.fail(new OutputClosed()))
-    if (out.write(chunk)) return resume(Effect.void)
-    const onDrain = () => {
-      cleanup()
-      resume(Effect.void)
-    }
-    const onClose = () => {
-      cleanup()
-      resume(Effect.fail(new OutputClosed()))
-    }
-    const cleanup = () => {
-      out.off("drain", onDrain)
-      out.off("close", onClose)
-      out.off("error", onClose)
-    }
-    out.on("drain", onDrain)
-    out.on("close", onClose)
-    out.on("error", onClose)
-    return Effect.sync(cleanup)
-  })
 
 /**
  * Standard input as a stream, read only when the stream is pulled (the driver's backpressure reaches the pipe or

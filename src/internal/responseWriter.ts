@@ -46,6 +46,32 @@ const bodyOverrun = { _tag: "BodyOverrun" } as const
 /** The answer to a response (or error) whose head would be outside HTTP's grammar. */
 export const headRefused = new HttpError({ status: 500, explain: "The handler produced a response head outside HTTP's grammar" })
 
+/** A writable's `on`/`off` for `drain` and `close` (a socket, a transport, standard output). */
+export interface Drainable {
+  on(event: "drain" | "close", listener: () => void): unknown
+  off(event: "drain" | "close", listener: () => void): unknown
+}
+
+/** Waits for `drain`; fails with `ClientGone` if the stream closes first. */
+export const drained = (target: Drainable): Effect.Effect<void, ClientGone> =>
+  Effect.async<void, ClientGone>((resume) => {
+    const onDrain = () => {
+      cleanup()
+      resume(Effect.void)
+    }
+    const onClose = () => {
+      cleanup()
+      resume(Effect.fail(new ClientGone()))
+    }
+    const cleanup = () => {
+      target.off("drain", onDrain)
+      target.off("close", onClose)
+    }
+    target.on("drain", onDrain)
+    target.on("close", onClose)
+    return Effect.sync(cleanup)
+  })
+
 /** The write side of a connection. */
 export class ResponseWriter {
   protected readonly address: string
@@ -200,24 +226,7 @@ export class ResponseWriter {
   protected writeChunk(chunk: Uint8Array): Effect.Effect<void, ClientGone> {
     if (this.transport.destroyed) return Effect.fail(new ClientGone())
     if (this.transport.write(chunk)) return Effect.void
-    const wait = Effect.async<void, ClientGone>((resume) => {
-      const transport = this.transport
-      const onDrain = () => {
-        cleanup()
-        resume(Effect.void)
-      }
-      const onClose = () => {
-        cleanup()
-        resume(Effect.fail(new ClientGone()))
-      }
-      const cleanup = () => {
-        transport.off("drain", onDrain)
-        transport.off("close", onClose)
-      }
-      transport.on("drain", onDrain)
-      transport.on("close", onClose)
-      return Effect.sync(cleanup)
-    })
+    const wait = drained(this.transport)
     const timeout = this.engine.writeTimeoutMs
     return timeout > 0
       ? Effect.timeoutFail(wait, {
