@@ -116,4 +116,25 @@ describe("Server.serveStream", () => {
         expect(received).toBeGreaterThan(total * 1000)
       }))
     }).pipe(provide))
+
+  it.live("pipelining bound: behind a request still being answered, at most ~32 more are read ahead", () =>
+    Effect.gen(function*() {
+      let pulled = 0
+      const input = Stream.range(1, 1000).pipe(
+        Stream.rechunk(1),
+        Stream.map((i) => {
+          pulled = i
+          return bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        })
+      )
+      const handlers = Handler.layer({ GET: () => Effect.never })
+      const fiber = yield* Stream.runDrain(Server.serveStream(input, { protocolVersion: "HTTP/1.1" })).pipe(
+        Effect.provide(Layer.merge(handlers, AccessLog.layerSilent)),
+        Effect.fork
+      )
+      yield* Effect.sleep("300 millis")
+      expect(pulled).toBeGreaterThan(1)
+      expect(pulled).toBeLessThan(40)
+      yield* Fiber.interrupt(fiber)
+    }))
 })
