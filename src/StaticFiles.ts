@@ -10,10 +10,10 @@
  * anything resolving outside the root answers 404 however its links are swapped (and is hidden from listings).
  *
  * Deliberate differences from Python 3.11 (see `test/StaticFiles.diff.test.ts`):
- * - a NUL byte or an unencodable surrogate in the decoded path answers 404; Python raises inside `open()` and closes
- *   the connection without a response. A listing title with such a surrogate shows U+FFFD where Python raises;
+ * - a NUL byte or a surrogate no byte stands for (`%ED%A0%80`, `%ED%B0%AF`) in the decoded path answers 404; Python
+ *   raises inside `open()` and closes the connection without a response. A listing title with such a surrogate
+ *   shows U+FFFD where Python raises;
  * - names that differ only by case are listed in the order Node reads the directory (sorted), not `os.listdir`'s;
- * - file names that are not valid UTF-8 cannot be served or listed faithfully (`FileSystem` paths are strings);
  * - something that is neither a regular file nor a directory (FIFO, device, socket) answers 404, decided on the
  *   `fstat` of the descriptor opened (non-blocking) for the answer, so one swapped in after a `stat` neither blocks
  *   nor streams without end; Python opens it. A file is read up to that `fstat` size. HEAD opens the file as GET

@@ -17,8 +17,8 @@
  * 5. A raw backslash in a directory redirect is sent as `%5C` (browsers read `\` as `/`: an open redirect).
  * 6. The asterisk form (`GET *`): Python looks for a file named `*` (404 here); we answer 400, as RFC 9112 §3.2.4
  *    keeps it for OPTIONS (so `PUT *` cannot write a file `*`).
- * Not exercised here (documented in src/StaticFiles.ts): non-UTF-8 file names, FIFOs/devices, HEAD on an
- * unreadable file (the tests run as root, which can open anything).
+ * Not exercised here: non-UTF-8 file names (compared with Python in test/UndecodableNames.test.ts), FIFOs/devices,
+ * HEAD on an unreadable file (the tests run as root, which can open anything).
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, layer } from "@effect/vitest"

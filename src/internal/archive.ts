@@ -23,6 +23,7 @@ import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
 import { FLAGS, makeVerifier, type Verifier } from "./openVerified.js"
+import { fsPath, fsPathOrThrow, listNames, wellFormed, lstatOf, readLinkOf, realPathOf, statOf } from "./osPath.js"
 import { isUploadTemp } from "./upload.js"
 import { pyJoin } from "./urlPath.js"
 
@@ -116,13 +117,16 @@ export const readVerifiedDir = async (
   verifier: Verifier,
   path: string
 ): Promise<{ readonly real: string; readonly names: Array<string> } | undefined> => {
-  const handle = await NodeFs.promises.open(path, OPEN_FLAGS | (NodeFs.constants.O_DIRECTORY ?? 0))
+  const os = fsPath(path)
+  if (os === undefined) return undefined
+  const handle = await NodeFs.promises.open(os, OPEN_FLAGS | (NodeFs.constants.O_DIRECTORY ?? 0))
   try {
     if (!(await handle.stat()).isDirectory()) return undefined
     const readPath = verifier.verify(handle.fd, path)
     if (readPath === undefined) return undefined
-    const real = readPath.startsWith("/proc/self/fd/") ? await NodeFs.promises.readlink(readPath) : readPath
-    return { real, names: (await NodeFs.promises.readdir(readPath)).sort() }
+    // Names as Python's `os.listdir` gives them (see `osPath`): a name that is not UTF-8 is archived, not lost.
+    const real = readPath.startsWith("/proc/self/fd/") ? await readLinkOf(readPath) : readPath
+    return { real, names: (await listNames(readPath)).sort() }
   } finally {
     await handle.close()
   }
@@ -158,10 +162,10 @@ const walk = async (
       let stats: NodeFs.Stats
       let source = full
       try {
-        stats = await NodeFs.promises.lstat(full)
+        stats = await lstatOf(full)
         if (stats.isSymbolicLink()) {
-          source = await NodeFs.promises.realpath(full)
-          stats = await NodeFs.promises.stat(source)
+          source = await realPathOf(full)
+          stats = await statOf(source)
           if (!stats.isFile()) continue
         }
       } catch {
@@ -203,7 +207,7 @@ interface OpenedItem {
  */
 const openItem = async (verifier: Verifier, item: Item): Promise<OpenedItem> => {
   const fd = await new Promise<number>((resolve, reject) =>
-    NodeFs.open(item.source, OPEN_FLAGS, (error, fd) => (error === null ? resolve(fd) : reject(error)))
+    NodeFs.open(fsPathOrThrow(item.source), OPEN_FLAGS, (error, fd) => (error === null ? resolve(fd) : reject(error)))
   )
   let stats: NodeFs.Stats
   try {
@@ -345,7 +349,8 @@ const CONTENT_TYPE: Readonly<Record<ArchiveFormat, string>> = { "tar.gz": "appli
 export const disposition = (name: string, format: ArchiveFormat): string => {
   const full = `${name}.${format}`
   const ascii = full.replace(/[^A-Za-z0-9._ -]/g, "_")
-  const encoded = encodeURIComponent(full).replace(/['()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
+  // A name that is not UTF-8 (lone surrogates, see `osPath`) is offered with U+FFFD, as its entries are named.
+  const encoded = encodeURIComponent(wellFormed(full)).replace(/['()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`
 }
 
@@ -385,7 +390,7 @@ export const archiveResponse = (options: {
   return Effect.flatMap(
     Effect.zipRight(slot(options.config.slots), Effect.tryPromise({
       try: async (signal) => {
-        const real = await NodeFs.promises.realpath(options.directory)
+        const real = await realPathOf(options.directory)
         return verifier.allowsReal(real)
           ? walk(verifier, options.config, options.hideDotfiles, real, signal)
           : Promise.reject(new Error("outside"))

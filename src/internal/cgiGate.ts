@@ -12,6 +12,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import { hasDotComponent } from "./extras.js"
 import { makeVerifier } from "./openVerified.js"
+import { fsPath, realPathOf, statInfo } from "./osPath.js"
 import { translatePath } from "./urlPath.js"
 
 /** Whether `path` is `directory` or below it (both absolute, without a trailing slash). */
@@ -21,7 +22,10 @@ const within = (path: string, directory: string): boolean =>
 const withoutTrailingSlash = (path: string): string => (path.length > 1 ? path.replace(/\/+$/, "") : path)
 
 const realPathOrUndefined = (fs: FileSystem.FileSystem, path: string): Effect.Effect<string | undefined> =>
-  Effect.orElseSucceed(fs.realPath(path), () => undefined)
+  // `FileSystem` takes strings only: a name that is not UTF-8 is resolved by its bytes (see `osPath`).
+  typeof fsPath(path) === "string"
+    ? Effect.orElseSucceed(fs.realPath(path), () => undefined)
+    : Effect.orElseSucceed(Effect.tryPromise(() => realPathOf(path)), () => undefined)
 
 /**
  * Whether the static handler's file for `requestPath` (under `root`, absolute) is a CGI directory or inside one.
@@ -51,7 +55,7 @@ export const underCgiDirectory = (
       inside || indexPages.length === 0
         ? Effect.succeed(inside)
         : Effect.flatMap(
-          Effect.orElseSucceed(Effect.map(fs.stat(real), (info) => info.type === "Directory"), () => false),
+          Effect.orElseSucceed(Effect.map(statInfo(fs, real), (info) => info.type === "Directory"), () => false),
           (isDirectory) =>
             isDirectory
               ? Effect.exists(indexPages, (page) =>

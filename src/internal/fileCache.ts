@@ -12,6 +12,7 @@ import type * as Scope from "effect/Scope"
 import * as NodeFs from "node:fs"
 import type { HttpError } from "../HttpError.js"
 import type * as Response from "../Response.js"
+import { fsPath } from "./osPath.js"
 
 /** What identifies one version of a file: a write, a rename over it, `utimes` or a `chmod` changes one of these. */
 export interface FileVersion {
@@ -53,10 +54,15 @@ export interface FileCacheOptions {
 // What an entry costs beyond its bytes (the key, the path, two responses with their headers), roughly.
 const ENTRY_OVERHEAD = 1024
 
-/** `stat` that answers `undefined` for a path that cannot be stat'ed (missing, ENOTDIR, EACCES, too long...). */
+/**
+ * `stat` that answers `undefined` for a path that cannot be stat'ed (missing, ENOTDIR, EACCES, too long, no bytes
+ * name it...). `path` is a Python path string (see `osPath`).
+ */
 export const statQuiet = (path: string): NodeFs.Stats | undefined => {
+  const os = fsPath(path)
+  if (os === undefined) return undefined
   try {
-    return NodeFs.statSync(path, { throwIfNoEntry: false })
+    return NodeFs.statSync(os, { throwIfNoEntry: false })
   } catch {
     return undefined
   }

@@ -6,6 +6,7 @@
  */
 import * as NodeFs from "node:fs"
 import { HttpError } from "../HttpError.js"
+import { fsPath } from "./osPath.js"
 
 /** The errno code of a `node:fs` error, or of a `FileSystem` `SystemError` wrapping one (its `cause`). */
 export const errnoOf = (error: unknown): string | undefined => {
@@ -51,8 +52,10 @@ export const fsFailure = (error: unknown, absent: HttpError): HttpError => {
 
 /** `statSync`: the stats, or `absent` for "not there", the error answer for the server's own trouble (EIO, ENOMEM...). */
 export const statOrFailure = (path: string, absent: HttpError): NodeFs.Stats | HttpError => {
+  const os = fsPath(path)
+  if (os === undefined) return absent
   try {
-    return NodeFs.statSync(path, { throwIfNoEntry: false }) ?? absent
+    return NodeFs.statSync(os, { throwIfNoEntry: false }) ?? absent
   } catch (error) {
     return fsFailure(error, absent)
   }

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as NodeFs from "node:fs"
 import { type ListingEntry, sortByName } from "./listing.js"
+import { fsDecode, fsPath, fsPathOrThrow, lstatOf, mayBeUndecodable, statOf } from "./osPath.js"
 import { pyJoin } from "./urlPath.js"
 
 /**
@@ -106,24 +107,65 @@ const mapLimit = async <A, B>(
   return results
 }
 
+/** A directory entry: its name as Python's `os.listdir` gives it (see `osPath`) and its type from `readdir`. */
+export interface Scanned {
+  readonly name: string
+  readonly dirent: { isDirectory(): boolean; isSymbolicLink(): boolean }
+}
+
+/**
+ * Streams the directory's entries (`opendir`, 256 per read) into a fresh state. Names are read as strings; when
+ * one may have lost bytes (Node decodes what is not UTF-8 as U+FFFD), the scan starts over with a fresh state,
+ * reading every name as bytes (`os.fsdecode`): a directory of UTF-8 names pays nothing for the others.
+ */
+export const scanDirectory = async <S>(
+  directory: string,
+  fresh: () => S,
+  visit: (state: S, entry: Scanned) => void,
+  signal?: AbortSignal
+): Promise<S> => {
+  const os = fsPathOrThrow(directory)
+  let state = fresh()
+  let undecodable = false
+  // `for await` closes the directory when the loop ends, throws or returns.
+  for await (const dirent of await NodeFs.promises.opendir(os, { bufferSize: 256 })) {
+    signal?.throwIfAborted()
+    if (mayBeUndecodable(dirent.name)) {
+      undecodable = true
+      break
+    }
+    visit(state, { name: dirent.name, dirent })
+  }
+  if (!undecodable) return state
+  state = fresh()
+  // Node's `opendir` honours `encoding: "buffer"` (names as Buffers); @types/node 20 does not declare it.
+  const bytes = { bufferSize: 256, encoding: "buffer" as BufferEncoding }
+  for await (const dirent of await NodeFs.promises.opendir(os, bytes)) {
+    signal?.throwIfAborted()
+    visit(state, { name: fsDecode(dirent.name as unknown as Buffer), dirent })
+  }
+  return state
+}
+
 /**
  * The directory's entries whose names are shown, the first `cap` in name order, with their types, streamed from
- * the directory (`opendir`, 256 entries per read) so that only 2 × `cap` of them are held.
+ * the directory so that only 2 × `cap` of them are held.
  */
-const scanNode = async (
+const scanNode = (
   directory: string,
   nameShown: NameShown,
   cap: number,
   signal: AbortSignal | undefined
-): Promise<Listed<NodeFs.Dirent>> => {
-  const first = new FirstByName<NodeFs.Dirent>(cap, (dirent) => dirent.name)
-  // `for await` closes the directory when the loop ends, throws or returns.
-  for await (const dirent of await NodeFs.promises.opendir(directory, { bufferSize: 256 })) {
-    signal?.throwIfAborted()
-    if (nameShown(dirent.name)) first.add(dirent)
-  }
-  return first.result()
-}
+): Promise<Listed<Scanned>> =>
+  scanDirectory(
+    directory,
+    () => new FirstByName<Scanned>(cap, (entry) => entry.name),
+    (first, entry) => {
+      if (nameShown(entry.name)) first.add(entry)
+    },
+    signal
+  ).then((first) => first.result())
+
 
 const missing = (name: string, isSymlink: boolean): ListedEntry => ({
   name,
@@ -151,7 +193,7 @@ const checkedEntry = async (
   name: string,
   linkShown: NonNullable<LinkShown>
 ): Promise<ListedEntry | undefined> => {
-  const own = await NodeFs.promises.lstat(full).catch(() => undefined)
+  const own = await lstatOf(full).catch(() => undefined)
   if (own === undefined) return missing(name, false)
   if (!own.isSymbolicLink()) return entryOf(name, false, own)
   const target = await linkShown(full)
@@ -167,12 +209,11 @@ export const readEntriesNode = async (
   signal?: AbortSignal
 ): Promise<Listed<ListedEntry>> => {
   const scanned = await scanNode(directory, nameShown, cap, signal)
-  const entries = await mapLimit(scanned.entries, STAT_CONCURRENCY, async (dirent) => {
-    const { name } = dirent
+  const entries = await mapLimit(scanned.entries, STAT_CONCURRENCY, async ({ dirent, name }) => {
     const full = pyJoin(directory, name)
     if (linkShown !== undefined) return checkedEntry(full, name, linkShown)
     const isSymlink = dirent.isSymbolicLink()
-    return NodeFs.promises.stat(full).then((stats) => entryOf(name, isSymlink, stats), () => missing(name, isSymlink))
+    return statOf(full).then((stats) => entryOf(name, isSymlink, stats), () => missing(name, isSymlink))
   }, signal)
   return { ...scanned, entries: entries.filter((e): e is ListedEntry => e !== undefined) }
 }
@@ -189,15 +230,11 @@ export const readListingNode = async (
   linkShown: LinkShown,
   signal?: AbortSignal
 ): Promise<{ readonly entries: ReadonlyArray<ListingEntry>; readonly links: boolean }> => {
-  const scanned: Array<NodeFs.Dirent> = []
-  // `for await` closes the directory when the loop ends, throws or returns.
-  for await (const dirent of await NodeFs.promises.opendir(directory, { bufferSize: 256 })) {
-    signal?.throwIfAborted()
-    if (nameShown(dirent.name)) scanned.push(dirent)
-  }
+  const scanned = await scanDirectory(directory, (): Array<Scanned> => [], (list, entry) => {
+    if (nameShown(entry.name)) list.push(entry)
+  }, signal)
   let links = false
-  const entries = await mapLimit(scanned, STAT_CONCURRENCY, async (dirent): Promise<ListingEntry | undefined> => {
-    const name = dirent.name
+  const entries = await mapLimit(scanned, STAT_CONCURRENCY, async ({ dirent, name }): Promise<ListingEntry | undefined> => {
     if (!dirent.isSymbolicLink()) return { name, isDirectory: dirent.isDirectory(), isSymlink: false }
     links = true
     const full = pyJoin(directory, name)
@@ -205,7 +242,7 @@ export const readListingNode = async (
       const target = await linkShown(full)
       return target === "hidden" ? undefined : { name, isDirectory: target !== "unknown" && target.isDirectory(), isSymlink: true }
     }
-    return NodeFs.promises.stat(full).then(
+    return statOf(full).then(
       (target) => ({ name, isDirectory: target.isDirectory(), isSymlink: true }),
       () => ({ name, isDirectory: false, isSymlink: true })
     )
@@ -226,19 +263,28 @@ export const readEntries = (
   linkShown: LinkShown,
   concurrency: number = STAT_CONCURRENCY,
   cap: number = MAX_LISTED_ENTRIES
-): Effect.Effect<Listed<ListedEntry>, unknown> =>
-  linkShown !== undefined
-    ? Effect.tryPromise({ try: () => readEntriesNode(directory, nameShown, linkShown, cap), catch: (error) => error })
-    : readEntriesFs(fs, directory, nameShown, concurrency, cap)
+): Effect.Effect<Listed<ListedEntry>, unknown> => {
+  const node = Effect.tryPromise({
+    try: () => readEntriesNode(directory, nameShown, linkShown, cap),
+    catch: (error) => error
+  })
+  // `FileSystem` names files by strings only: a directory whose own path or any name is not UTF-8 is read as
+  // bytes through `node:fs` (see `osPath`).
+  return linkShown !== undefined || typeof fsPath(directory) !== "string"
+    ? node
+    : readEntriesFs(fs, directory, nameShown, concurrency, cap, node)
+}
 
 const readEntriesFs = (
   fs: FileSystem.FileSystem,
   directory: string,
   nameShown: NameShown,
   concurrency: number,
-  cap: number
-): Effect.Effect<Listed<ListedEntry>, PlatformError> =>
+  cap: number,
+  asBytes: Effect.Effect<Listed<ListedEntry>, unknown>
+): Effect.Effect<Listed<ListedEntry>, PlatformError | unknown> =>
   Effect.flatMap(fs.readDirectory(directory), (names) => {
+    if (names.some(mayBeUndecodable)) return asBytes
     const first = new FirstByName<string>(cap, (name) => name)
     for (const name of names) if (nameShown(name)) first.add(name)
     const scanned = first.result()

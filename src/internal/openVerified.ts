@@ -14,6 +14,7 @@ import type * as Scope from "effect/Scope"
 import * as NodeFs from "node:fs"
 import type { HttpError } from "../HttpError.js"
 import { fsFailure } from "./fsFailure.js"
+import { fsDecode, fsPath, fsPathOrThrow, realPathOf } from "./osPath.js"
 
 /** Which resolved paths may be served. */
 export interface Policy {
@@ -75,10 +76,18 @@ const within = (path: string, directory: string): boolean => {
   return p === d || p.startsWith(d.endsWith("/") ? d : d + "/")
 }
 
+/**
+ * `realpath(3)` of a path as Python names it (see `osPath`): read as bytes and decoded losslessly, so two names
+ * that differ only in bytes that are not UTF-8 never compare equal (Node's string form would make both U+FFFD).
+ * `realpathSync.native`: the JavaScript `realpathSync` walks the path as a string and cannot follow such names.
+ */
+const realPath = (path: string): string =>
+  fsDecode(NodeFs.realpathSync.native(fsPathOrThrow(path), { encoding: "buffer" }))
+
 /** The real path of `directory` now, or its spelling when it cannot be resolved (missing: nothing to serve there). */
 const realOrSpelled = (directory: string): string => {
   try {
-    return NodeFs.realpathSync(directory)
+    return realPath(directory)
   } catch {
     return directory
   }
@@ -93,7 +102,7 @@ export const makeVerifier = (root: string, policy: Policy): Verifier | undefined
   if (!policy.confine && !policy.hideDotfiles && refuseUnder.length === 0) return undefined
   let realRoot = root
   try {
-    realRoot = NodeFs.realpathSync(root)
+    realRoot = realPath(root)
   } catch {
     // The root does not exist (yet): every request answers 404 until it does, then the check uses its path.
   }
@@ -109,7 +118,7 @@ export const makeVerifier = (root: string, policy: Policy): Verifier | undefined
   }
   const allowsPath = (path: string): boolean => {
     try {
-      return allowsReal(NodeFs.realpathSync(path))
+      return allowsReal(realPath(path))
     } catch {
       // Missing, dangling, ENOTDIR, no permission: a request answers 404 anyway; confined, a listing leaves such a
       // link out, while with `hideDotfiles` alone it is listed as Python lists it.
@@ -118,13 +127,14 @@ export const makeVerifier = (root: string, policy: Policy): Verifier | undefined
   }
   // 20,000 links checked with `realpathSync` blocked the event loop ~8 s; through libuv's threads, not at all.
   const allowsPathAsync = (path: string): Promise<boolean> =>
-    NodeFs.promises.realpath(path).then(allowsReal, () => !policy.confine)
+    realPathOf(path).then(allowsReal, () => !policy.confine)
   const verify = (fd: number, path: string): string | undefined => {
     if (hasProcFd()) {
-      // A readlink in procfs reads no disk: cheap enough on the event loop (~2 µs).
+      // A readlink in procfs reads no disk: cheap enough on the event loop (~2 µs). Read as bytes: a name that is
+      // not UTF-8 must be compared as itself, not as U+FFFD.
       let real: string
       try {
-        real = NodeFs.readlinkSync(PROC_FD + fd)
+        real = fsDecode(NodeFs.readlinkSync(PROC_FD + fd, { encoding: "buffer" }))
       } catch {
         return undefined
       }
@@ -133,17 +143,20 @@ export const makeVerifier = (root: string, policy: Policy): Verifier | undefined
     // Elsewhere (macOS, BSD): the descriptor's inode must be the one at the path's real location, checked
     // after the open. Weaker than the kernel's name of the descriptor; documented as such.
     try {
-      const real = NodeFs.realpathSync(path)
+      const real = realPath(path)
       if (!allowsReal(real)) return undefined
       const opened = NodeFs.fstatSync(fd)
-      const there = NodeFs.lstatSync(real)
+      const there = NodeFs.lstatSync(fsPathOrThrow(real))
       return opened.dev === there.dev && opened.ino === there.ino ? real : undefined
     } catch {
       return undefined
     }
   }
-  const linkTarget = (path: string): Promise<NodeFs.Stats | "hidden" | "unknown"> =>
-    NodeFs.promises.open(path, FLAGS).then(
+  const linkTarget = (path: string): Promise<NodeFs.Stats | "hidden" | "unknown"> => {
+    const os = fsPath(path)
+    // No bytes name it (listed names always have them): nothing to show.
+    if (os === undefined) return Promise.resolve("hidden")
+    return NodeFs.promises.open(os, FLAGS).then(
       (handle) =>
         handle.stat().then(
           (stats) => (verify(handle.fd, path) === undefined ? "hidden" as const : stats),
@@ -151,6 +164,7 @@ export const makeVerifier = (root: string, policy: Policy): Verifier | undefined
         ).finally(() => handle.close()),
       () => allowsPathAsync(path).then((allowed) => (allowed ? "unknown" as const : "hidden" as const))
     )
+  }
   return { allowsReal, allowsPath, allowsPathAsync, verify, linkTarget }
 }
 
@@ -183,7 +197,9 @@ export const openVerified = (
   Effect.flatMap(
     Effect.acquireRelease(
       Effect.async<number, HttpError>((resume) => {
-        NodeFs.open(path, FLAGS, (error, fd) => resume(error === null ? Effect.succeed(fd) : Effect.fail(fsFailure(error, absent))))
+        const os = fsPath(path)
+        if (os === undefined) return resume(Effect.fail(absent))
+        NodeFs.open(os, FLAGS, (error, fd) => resume(error === null ? Effect.succeed(fd) : Effect.fail(fsFailure(error, absent))))
       }),
       (fd) => Effect.async<void>((resume) => NodeFs.close(fd, () => resume(Effect.void)))
     ),

@@ -3,7 +3,8 @@
  * §12.5.3), with the original's content type, `Content-Encoding`, `Vary: Accept-Encoding` and its own entity tag.
  * zstd (`.zst`) is not offered: Node 20's `zlib` has no zstd, so the server could not even check such a file.
  */
-import * as NodeFs from "node:fs"
+import type * as NodeFs from "node:fs"
+import { statQuiet } from "./fileCache.js"
 import { weightedElements } from "./negotiation.js"
 
 /** The codings looked for, in the order preferred at equal quality, with their file suffix. */
@@ -84,12 +85,7 @@ export const siblingsSync = (
   const found: Array<readonly [Coding, string, NodeFs.Stats]> = []
   for (const [coding, suffix] of CODINGS) {
     const sibling = path + suffix
-    let stats: NodeFs.Stats | undefined
-    try {
-      stats = NodeFs.statSync(sibling, { throwIfNoEntry: false })
-    } catch {
-      stats = undefined
-    }
+    const stats = statQuiet(sibling)
     if (stats !== undefined && stats.isFile() && allowed(sibling)) found.push([coding, sibling, stats])
   }
   return found

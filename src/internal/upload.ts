@@ -16,7 +16,8 @@ import { hasDotComponent } from "./extras.js"
 import { encodeLocation } from "./headEncoder.js"
 import { belowRoot } from "./rootPath.js"
 import { openVerified } from "./uploadDirectory.js"
-import { hasLoneSurrogate, pyJoin, translatePath } from "./urlPath.js"
+import { fsPath, fsPathOrThrow, isEncodable } from "./osPath.js"
+import { pyJoin, translatePath } from "./urlPath.js"
 
 /** Resolved settings of the upload handler. */
 export interface UploadConfig {
@@ -39,6 +40,12 @@ export const isUploadTemp = (name: string): boolean => name.startsWith(TEMP_PREF
 const fail = (status: number, message?: string) =>
   Effect.fail(new HttpError(message === undefined ? { status } : { status, message }))
 
+/** Bytes of a path on disk (a surrogate-escaped byte is one byte, see `osPath`). */
+const byteLength = (path: string): number => {
+  const os = fsPath(path)
+  return typeof os === "string" ? Buffer.byteLength(os) : os === undefined ? Infinity : os.length
+}
+
 /** Linux's `NAME_MAX`: bytes in one path component. */
 export const NAME_MAX = 255
 /** Linux's `PATH_MAX`, its terminating NUL excluded: bytes in a whole path. */
@@ -52,9 +59,9 @@ export const PATH_MAX = 4095
 export const nameProblem = (root: string, path: string): { readonly status: number; readonly message: string } | undefined => {
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f-\x9f]/.test(path)) return { status: 400, message: "Control character in file name" }
-  if (Buffer.byteLength(path) > PATH_MAX) return { status: 414, message: "Path too long" }
+  if (byteLength(path) > PATH_MAX) return { status: 414, message: "Path too long" }
   const components = belowRoot(root, path).split("/")
-  if (components.some((c) => c.length > NAME_MAX / 3 && Buffer.byteLength(c) > NAME_MAX)) {
+  if (components.some((c) => c.length > NAME_MAX / 3 && byteLength(c) > NAME_MAX)) {
     return { status: 414, message: "File name too long" }
   }
   return undefined
@@ -65,8 +72,10 @@ type Target =
   | { readonly _tag: "Ok"; readonly path: string; readonly directory: string; readonly name: string }
 
 const lstatQuiet = (path: string): NodeFs.Stats | undefined => {
+  const os = fsPath(path)
+  if (os === undefined) return undefined
   try {
-    return NodeFs.lstatSync(path, { throwIfNoEntry: false })
+    return NodeFs.lstatSync(os, { throwIfNoEntry: false })
   } catch {
     return undefined
   }
@@ -81,7 +90,9 @@ const lstatQuiet = (path: string): NodeFs.Stats | undefined => {
  */
 export const resolveTarget = (config: UploadConfig, requestPath: string): Target => {
   const path = translatePath(config.root, requestPath)
-  if (path.includes("\0") || hasLoneSurrogate(path)) return { _tag: "Refused", status: 400, message: "Bad path" }
+  // The file written is the one GET of the same URL reads: `%ED%B3%A9` is the byte 0xE9 (see `osPath`); a
+  // surrogate no byte stands for, or a NUL, names no file.
+  if (!isEncodable(path)) return { _tag: "Refused", status: 400, message: "Bad path" }
   const problem = nameProblem(config.root, path)
   if (problem !== undefined) return { _tag: "Refused", ...problem }
   if (path.endsWith("/") || path === config.root) {
@@ -191,7 +202,7 @@ export const makePut = (config: UploadConfig): Handler => (request) =>
           NodeFs.fchmodSync(fd, replaced.mode & 0o777)
         }
         NodeFs.fsyncSync(fd)
-        NodeFs.renameSync(temp, directory.pathOf(name))
+        NodeFs.renameSync(temp, fsPathOrThrow(directory.pathOf(name)))
         renamed = true
       },
       catch: () => new HttpError({ status: 500, message: "Cannot write file" })

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as NodeFs from "node:fs"
 import { HttpError } from "../HttpError.js"
+import { fsDecode, fsPathOrThrow } from "./osPath.js"
 import { belowRoot } from "./rootPath.js"
 import { pyJoin } from "./urlPath.js"
 
@@ -37,7 +38,7 @@ export const openVerified = (
   Effect.flatMap(
     Effect.acquireRelease(
       Effect.try({
-        try: () => NodeFs.openSync(directory, NodeFs.constants.O_RDONLY | NodeFs.constants.O_DIRECTORY | NodeFs.constants.O_NOFOLLOW),
+        try: () => NodeFs.openSync(fsPathOrThrow(directory), NodeFs.constants.O_RDONLY | NodeFs.constants.O_DIRECTORY | NodeFs.constants.O_NOFOLLOW),
         catch: () => refused
       }),
       (fd) => Effect.sync(() => NodeFs.closeSync(fd))
@@ -49,7 +50,12 @@ export const openVerified = (
       const verify = (): boolean => {
         try {
           // The kernel's name for the opened directory: its real path now (" (deleted)" appended once removed).
-          return (PROC_FD ? NodeFs.readlinkSync(self) : NodeFs.realpathSync.native(directory)) === expected
+          // As bytes, decoded losslessly (see `osPath`): names that are not UTF-8 compare as themselves.
+          return fsDecode(
+            PROC_FD
+              ? NodeFs.readlinkSync(self, { encoding: "buffer" })
+              : NodeFs.realpathSync.native(fsPathOrThrow(directory), { encoding: "buffer" })
+          ) === expected
         } catch {
           return false
         }
@@ -61,7 +67,7 @@ export const openVerified = (
 
 const realOr = (path: string): string => {
   try {
-    return NodeFs.realpathSync.native(path)
+    return fsDecode(NodeFs.realpathSync.native(fsPathOrThrow(path), { encoding: "buffer" }))
   } catch {
     return path
   }
