@@ -57,7 +57,7 @@ type QueueItem =
  * calls `onClosed` once when the socket is gone.
  */
 export class Connection extends Responder {
-  private readonly decoder: Decoder
+  protected readonly decoder: Decoder
   private readonly queue: Array<QueueItem> = []
   private readEnded = false
   /** The socket was handed over (a WebSocket upgrade): nothing more is read or written here. */
@@ -246,7 +246,7 @@ export class Connection extends Responder {
   private readonly updateFlow = (): void => {
     if (this.finished) return
     const body = this.bodyTarget
-    const full = this.queue.length > QUEUE_HIGH_WATER ||
+    const full = this.queue.length > QUEUE_HIGH_WATER || this.decoder.heldBytes > BODY_HIGH_WATER ||
       (body !== undefined && !body.discarding && body.buffered > BODY_HIGH_WATER)
     this.flow(full, this.current !== undefined && body !== undefined && this.engine.bodyTimeoutMs > 0)
   }
@@ -371,13 +371,16 @@ export class Connection extends Responder {
    * the handler's fiber is still interrupted when the socket closes. `undefined` when bytes after the request are
    * already buffered or a response has begun.
    */
-  detach(request: Request): Transport | undefined {
+  detach(request: Request): { readonly socket: Transport; readonly head: Buffer } | undefined {
     const inFlight = this.current
     if (
       this.transport.detachable === false ||
       inFlight === undefined || inFlight.request !== request || inFlight.responseStarted || inFlight.responded ||
-      this.finished || this.queue.length > 0 || !this.decoder.isIdle || inFlight.body !== undefined
+      this.finished || this.queue.length > 0 || !(this.decoder.isIdle || this.decoder.isHeld) ||
+      inFlight.body !== undefined
     ) return undefined
+    // What the client sent after the request (its first frames) belongs to the new protocol.
+    const head = this.decoder.takeHeld()
     inFlight.responded = true
     inFlight.keepAlive = false
     this.upgraded = true
@@ -392,7 +395,7 @@ export class Connection extends Responder {
       transport.resume()
     }
     this.setTimer(0)
-    return transport
+    return { socket: transport, head }
   }
 
   private onRequestExit(inFlight: InFlight, exit: Exit.Exit<void, never>): void {
@@ -422,6 +425,8 @@ export class Connection extends Responder {
     }
     body?.discard()
     if (!keepAlive || this.closing) return this.finish()
+    // A protocol switch answered without switching: what followed its request is HTTP after all.
+    if (this.decoder.isHeld) this.handle(this.decoder.release())
     this.updateFlow()
     this.next()
     // Between requests now (unless the next one was already queued): reclaimable under the connection cap.

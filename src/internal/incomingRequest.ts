@@ -24,7 +24,7 @@ export interface RequestOwner {
   readonly localPort: number
   readonly secure: boolean
   respondNow(request: Request, response: Response): Effect.Effect<void, unknown>
-  detach(request: Request): Transport | undefined
+  detach(request: Request): { readonly socket: Transport; readonly head: Buffer } | undefined
 }
 
 /** The request a handler sees: a class so every request has the same shape (object spreads were measurably slow). */
@@ -82,7 +82,7 @@ export const respondNow = (request: Request, response: Response): Effect.Effect<
 /**
  * `Connection.detach` for a request of this engine; `undefined` for any other request value.
  */
-export const detachSocket = (request: Request): Transport | undefined =>
+export const detachSocket = (request: Request): { readonly socket: Transport; readonly head: Buffer } | undefined =>
   request instanceof IncomingRequest ? request.connection.detach(request) : undefined
 
 /**

@@ -3,6 +3,7 @@
  * then so a reset is noticed), the transport's inactivity timer, the head deadline and the body's minimum rate.
  * A base class of the connection core (no allocation per connection).
  */
+import type { Decoder } from "../Decoder.js"
 import type { BodySink } from "./bodySink.js"
 import type { BodyRateDeadline } from "./bodyRate.js"
 import { ResponseWriter } from "./responseWriter.js"
@@ -12,7 +13,8 @@ const PROBE_MS = 250
 /** A paused connection stops probing once its handler leaves this much body unread. */
 const PROBE_LIMIT = 1024 * 1024
 
-export class ReadFlow extends ResponseWriter {
+export abstract class ReadFlow extends ResponseWriter {
+  protected abstract readonly decoder: Decoder
   protected bodyTarget: BodySink | undefined = undefined
   protected finished = false
   protected paused = false
@@ -50,7 +52,7 @@ export class ReadFlow extends ResponseWriter {
     this.probe = setInterval(() => {
       if (!this.paused || this.finished) return this.stopProbe()
       // Bounded: past PROBE_LIMIT buffered bytes the probe stops reading, and only the timeouts remain.
-      if ((this.bodyTarget?.buffered ?? 0) > PROBE_LIMIT) return
+      if ((this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes > PROBE_LIMIT) return
       this.probing = true
       this.transport.resume()
       setImmediate(() => {
