@@ -16,7 +16,7 @@ import { chunked, errorFramingProblem, type Framing, StreamLimit } from "./frami
 import { headProblem, invalidField, isStatusCode } from "./headEncoder.js"
 import { bodyOnly, connectionField } from "./persistence.js"
 import type { Engine, Transport } from "./transport.js"
-import { buildHead, errorHasBody, errorTexts, fillErrorTemplate } from "./wire.js"
+import { buildHead, errorHasBody, errorPageBytes, errorTexts } from "./wire.js"
 
 /** A head and body up to this size are copied into one buffer: one write, one TCP segment when small. */
 const COALESCE_LIMIT = 16 * 1024
@@ -270,7 +270,7 @@ export class ResponseWriter {
     }
     let body: Buffer | undefined
     if (errorHasBody(status)) {
-      body = Buffer.from(fillErrorTemplate(engine.errorMessageFormat, status, message, explain), "utf8")
+      body = errorPageBytes(engine.errorMessageFormat, status, message, explain)
       headers.push(["Content-Type", engine.errorContentType], ["Content-Length", String(body.length)])
     }
     // Checked above: only the reason phrase (escaped, never refused) can be outside the grammar here.
