@@ -32,6 +32,7 @@ import { exactly, MAX_HEADER_BYTES, readHead } from "./cgiOutput.js"
 import { isCgi, locateScript, translatePath, unquote } from "./cgiPath.js"
 import * as Script from "./cgiProcess.js"
 import { getfqdn } from "./fqdn.js"
+import { osCwd } from "./osArgs.js"
 import { pyRepr } from "./pythonText.js"
 import { fallbackPath } from "./spa.js"
 
@@ -79,7 +80,7 @@ export const make = (options: CgiOptions = {}) =>
     const staticGet = staticMap.byMethod.get("GET")
     const staticHead = staticMap.byMethod.get("HEAD")
 
-    const directory = options.directory ?? process.cwd()
+    const directory = options.directory ?? osCwd()
     const timeout = Duration.decode(options.timeout ?? DEFAULT_TIMEOUT)
     const killGrace = Duration.decode(options.killGrace ?? DEFAULT_KILL_GRACE)
     const rfc3875 = options.rfc3875 ?? false
