@@ -67,6 +67,24 @@ describe("the served directory's own name is not UTF-8", () => {
       }
     }), 30_000)
 
+  it.scopedLive("under it, --no-follow-symlinks still confines and --upload writes there", () =>
+    Effect.gen(function*() {
+      const base = yield* makeTree
+      const raw = Buffer.concat([Buffer.from(base + "/"), Buffer.from("\xe9root", "latin1")])
+      NodeFs.writeFileSync(Path.join(base, "secret.txt"), "secret\n")
+      NodeFs.symlinkSync(Path.join(base, "secret.txt"), Buffer.concat([raw, Buffer.from("/out")]))
+      NodeFs.symlinkSync("f.txt", Buffer.concat([raw, Buffer.from("/in")]))
+      const server = yield* start(["-b", "127.0.0.1", "--no-follow-symlinks", "--upload"], {
+        wrapper: withRawDirectory(base, "-d ")
+      })
+      const url = `http://127.0.0.1:${server.port}`
+      expect((yield* get(`${url}/out`)).status).toBe(404)
+      expect((yield* get(`${url}/in`)).body).toBe("the directory given\n")
+      const put = yield* Effect.promise(() => fetch(`${url}/new.txt`, { method: "PUT", body: "up" }))
+      expect(put.status).toBe(201)
+      expect(NodeFs.readFileSync(Buffer.concat([raw, Buffer.from("/new.txt")]), "utf8")).toBe("up")
+    }), 30_000)
+
   it.scopedLive("without the twin, the server starts (it refused: no such file)", () =>
     Effect.gen(function*() {
       const base = yield* makeTree
