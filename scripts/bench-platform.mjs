@@ -7,7 +7,8 @@
  *
  * Interleaved repeats, medians, ratios against PlatformServer. `npm run bench` runs it after the static-file suite
  * (`--no-platform` skips it); alone: node scripts/bench-platform.mjs [--duration S=5] [--repeats N=3] [--quick].
- * Server on core 0, load generator on core 1 (autocannon: wrk's script here sends GETs only).
+ * Server on core 0, load generator on core 1 (wrk for the GET, autocannon for the POST: wrk's script here sends
+ * GETs only). Each cell also reports the server's CPU time per request, steadier than req/s on a shared machine.
  * Output: Markdown on stdout, progress on stderr, bench-results/<timestamp>.json.
  */
 import fs from "node:fs";
@@ -15,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  REPO_ROOT, TASKSET, parseArgs, installCleanup, pinSelf, freePort, startServer, interleave, report,
+  REPO_ROOT, TASKSET, WRK, parseArgs, installCleanup, pinSelf, freePort, startServer, interleave, report,
 } from "./lib/bench-harness.mjs";
 
 /** A deterministic order of about 1 KiB that the app's Schema accepts. */
@@ -51,7 +52,7 @@ export const SERVERS = [
 
 /** Runs the suite with parsed harness options; returns the report's JSON path. */
 export async function platformSuite(opts) {
-  const notes = ["autocannon drives both workloads (the POST needs a body)"];
+  const notes = [WRK ? "wrk drives the GET, autocannon the POST (wrk's script here sends GETs only)" : "autocannon drives both workloads"];
   if (!TASKSET) notes.push("taskset not found: server and load generator are not pinned");
   const app = path.join(REPO_ROOT, "scripts/platform-app.mjs");
   if (!fs.existsSync(path.join(REPO_ROOT, "dist/PlatformServer.js"))) {

@@ -149,6 +149,11 @@ class Accumulator {
 
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-crlf" | "trailers" | "done"
 
+/** node's (llhttp's) protocol switch: an `Upgrade` field and `upgrade` among the `Connection` options. */
+const asksUpgrade = (headers: Headers): boolean =>
+  headers.has("upgrade") &&
+  headers.getAll("connection").some((value) => value.split(",").some((o) => trimOws(o).toLowerCase() === "upgrade"))
+
 /** An absolute-form target (`scheme://…`) whose scheme is neither http nor https: refused. */
 const OTHER_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
 
@@ -196,6 +201,10 @@ export class Decoder {
   private trailerLines = 0
   // RFC 9112 §6.1: after an HTTP/1.0 message with Transfer-Encoding the framing is in doubt; nothing after it is read.
   private closeAfterBody = false
+  // After a protocol-switch request (`Upgrade` + `Connection: upgrade`, no body), the bytes that follow may be the
+  // new protocol's (a WebSocket client's first frame in the upgrade's segment): kept unparsed until `release`.
+  private held = false
+  private endedWhileHeld = false
 
   constructor(limits: Partial<DecoderLimits> = {}) {
     this.limits = { ...defaultLimits, ...limits }
@@ -208,12 +217,48 @@ export class Decoder {
 
   /** Whether it is between requests with nothing buffered: where an idle connection may be closed safely. */
   get isIdle(): boolean {
-    return this.state === "head" && this.acc.len === 0
+    return this.state === "head" && this.acc.len === 0 && !this.held
   }
 
   /** Whether part of a request head has arrived but not its end: the window a head deadline measures. */
   get isReadingHead(): boolean {
-    return this.state === "head" && (this.acc.len > 0 || this.line !== undefined)
+    return this.state === "head" && !this.held && (this.acc.len > 0 || this.line !== undefined)
+  }
+
+  /** Whether bytes after a protocol-switch request are kept unparsed (see `release`, `takeHeld`). */
+  get isHeld(): boolean {
+    return this.held
+  }
+
+  /** How many bytes are kept unparsed after a protocol-switch request. */
+  get heldBytes(): number {
+    return this.held ? this.acc.len : 0
+  }
+
+  /**
+   * The protocol switch happened: the bytes received after its request (node:http's `head` of an `upgrade` event).
+   * The decoder stops.
+   */
+  takeHeld(): Buffer {
+    const rest = Buffer.from(this.acc.buf.subarray(0, this.held ? this.acc.len : 0))
+    this.held = false
+    this.state = "done"
+    this.acc.len = 0
+    return rest
+  }
+
+  /** The protocol switch was answered without switching: what followed the request is parsed as HTTP after all. */
+  release(): Array<DecoderEvent> {
+    const out: Array<DecoderEvent> = []
+    if (!this.held) return out
+    this.held = false
+    if (this.acc.len > 0) {
+      const offset = this.run(this.acc.buf.subarray(0, this.acc.len), 0, true, out)
+      if (this.isDone) this.acc.len = 0
+      else this.acc.keepFrom(offset)
+    }
+    if (this.endedWhileHeld) out.push(...this.end())
+    return out
   }
 
   /** Decodes what `chunk` completes. */
@@ -243,6 +288,10 @@ export class Decoder {
    */
   end(): Array<DecoderEvent> {
     const out: Array<DecoderEvent> = []
+    if (this.held) {
+      this.endedWhileHeld = true
+      return out
+    }
     const state = this.state
     this.state = "done"
     if (state === "head") {
@@ -259,6 +308,7 @@ export class Decoder {
     while (offset < data.length) {
       switch (this.state) {
         case "head": {
+          if (this.held) return offset
           const next = this.parseHead(data, offset, out)
           if (next < 0) return offset
           offset = next
@@ -601,7 +651,7 @@ export class Decoder {
       this.state = "chunk-size"
       this.bodyTotal = 0
       this.closeAfterBody = !versionAtLeast(line.version, 1, 1)
-    }
+    } else if (asksUpgrade(headers)) this.held = true
     return true
   }
 

@@ -68,6 +68,27 @@ describe("Decoder", () => {
     expect(events[1]).toEqual({ _tag: "Body", body: "hello" })
   })
 
+  it("keeps the bytes after a protocol-switch request unparsed: taken by the switch, or parsed once released", () => {
+    const upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n"
+    const switched = new Decoder()
+    expect(heads(switched.feed(bytes(upgrade + "\x81\x85frame")))).toHaveLength(1)
+    expect(switched.feed(bytes("more"))).toEqual([])
+    expect(switched.isHeld).toBe(true)
+    expect(switched.isReadingHead).toBe(false)
+    expect(switched.takeHeld().toString("latin1")).toBe("\x81\x85framemore")
+    expect(switched.isDone).toBe(true)
+
+    const answered = new Decoder()
+    expect(heads(answered.feed(bytes(upgrade + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n")))).toHaveLength(1)
+    expect(answered.end()).toEqual([])
+    expect(normalize(answered.release()).map((e) => (e as { _tag: string })._tag)).toEqual(["Head", "Close"])
+
+    // Without `upgrade` among the Connection options nothing is held.
+    const plain = new Decoder()
+    const both = plain.feed(bytes("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"))
+    expect(heads(both)).toHaveLength(2)
+  })
+
   it("decodes a chunked body with extensions and trailers", () => {
     const input = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
     const events = normalize(decodeAll([bytes(input)], false))

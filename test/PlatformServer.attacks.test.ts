@@ -232,6 +232,45 @@ describe("PlatformServer: hostile clients and odd responses", () => {
       expect(text).not.toContain("ignored")
     }))
 
+  it.scopedLive("a WebSocket frame in the upgrade request's segment reaches the app (node's upgrade `head`)", () =>
+    Effect.gen(function*() {
+      const port = yield* serve
+      const payload = Buffer.from("hello in the same segment")
+      const mask = Buffer.from([0x12, 0x34, 0x56, 0x78])
+      // A masked text frame, as a client sends it: FIN + text, mask bit + length, key, masked payload.
+      const frame = Buffer.concat([
+        Buffer.from([0x81, 0x80 | payload.length]),
+        mask,
+        Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!))
+      ])
+      const upgrade = Buffer.from(
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "latin1"
+      )
+      const echo = Buffer.concat([Buffer.from([0x81, payload.length]), payload])
+      const received = yield* Effect.acquireRelease(
+        Effect.sync(() => Net.connect({ port, host: "127.0.0.1" })),
+        (socket) => Effect.sync(() => socket.destroy())
+      ).pipe(Effect.flatMap((socket) =>
+        Effect.async<Buffer>((resume) => {
+          const chunks: Array<Buffer> = []
+          const finish = () => resume(Effect.succeed(Buffer.concat(chunks)))
+          socket.on("error", () => {})
+          socket.on("close", finish)
+          socket.on("data", (chunk) => {
+            chunks.push(chunk)
+            if (Buffer.concat(chunks).includes(echo)) finish()
+          })
+          // One write: the frame arrives in the upgrade request's segment.
+          socket.write(Buffer.concat([upgrade, frame]))
+        })
+      ), Effect.timeout("5 seconds"))
+      const text = received.toString("latin1")
+      expect(text).toMatch(/^HTTP\/1\.1 101 /)
+      expect(received.subarray(received.indexOf("\r\n\r\n") + 4)).toEqual(echo)
+    }))
+
   for (const [name, request] of [
     ["a streamed response the client stopped reading", "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"],
     [

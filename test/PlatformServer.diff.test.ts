@@ -122,6 +122,16 @@ const makeApp = (file: string) =>
     ),
     HttpRouter.get("/teapot", HttpServerResponse.text("short", { status: 418, statusText: "Short And Stout" })),
     HttpRouter.get("/defect", Effect.die("boom")),
+    HttpRouter.get(
+      "/formdata",
+      Effect.sync(() => {
+        const form = new FormData()
+        form.append("title", "hello")
+        form.append("title", "twice")
+        form.append("file", new Blob([fileBytes.subarray(0, 1000)], { type: "application/octet-stream" }), "a.bin")
+        return HttpServerResponse.formData(form)
+      })
+    ),
     HttpRouter.get("/big", HttpServerResponse.uint8Array(BIG)),
     HttpRouter.get("/redirect", HttpServerResponse.redirect("/users/1")),
     HttpRouter.get(
@@ -298,6 +308,40 @@ describe("PlatformServer vs NodeHttpServer", () => {
         expect(missing.mine.statusLine).toBe("HTTP/1.1 404 Not Found")
         const redirect = yield* both(get("/redirect"))
         expect(redirect.mine.header("location")).toBe("/users/1")
+      }))
+
+    it.effect("FormData response: the same fields and files (each with its own boundary)", () =>
+      Effect.gen(function*() {
+        const { node, ours } = yield* Ports
+        const [a, b] = yield* Effect.all([exchange(node, get("/formdata")), exchange(ours, get("/formdata"))])
+        const theirs = a.responses[0]!
+        const mine = b.responses[0]!
+        const parsed = (response: ParsedResponse) =>
+          Effect.promise(async () => {
+            const form = await new Response(response.body, {
+              headers: { "content-type": response.header("content-type") ?? "" }
+            }).formData()
+            return Promise.all([...form.entries()].map(async ([name, value]) =>
+              typeof value === "string"
+                ? [name, value]
+                : [name, value.name, value.type, Buffer.from(await value.arrayBuffer()).toString("hex")]
+            ))
+          })
+        const boundless = (response: ParsedResponse) => ({
+          ...semantic(response),
+          headers: semantic(response).headers.filter(([name]) => name !== "content-type"),
+          body: ""
+        })
+        expect(boundless(mine)).toEqual(boundless(theirs))
+        expect(mine.header("content-type")).toMatch(/^multipart\/form-data; boundary=/)
+        expect(mine.header("transfer-encoding")).toBe(theirs.header("transfer-encoding"))
+        const fields = yield* parsed(mine)
+        expect(fields).toEqual(yield* parsed(theirs))
+        expect(fields).toEqual([
+          ["title", "hello"],
+          ["title", "twice"],
+          ["file", "a.bin", "application/octet-stream", fileBytes.subarray(0, 1000).toString("hex")]
+        ])
       }))
 
     it.effect("HEAD has the GET's fields and no body", () =>

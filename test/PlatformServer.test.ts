@@ -3,13 +3,15 @@
  * `Cgi.toHttpApp` mounted in an `HttpRouter` (on PlatformServer and on NodeHttpServer).
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option } from "effect"
 import { createServer } from "node:http"
 import * as Net from "node:net"
 import * as Cgi from "../src/Cgi.js"
@@ -57,6 +59,50 @@ describe("PlatformServer", () => {
       yield* Deferred.await(started)
       socket.resetAndDestroy()
       yield* Deferred.await(released).pipe(Effect.timeout("5 seconds"))
+    }))
+
+  it.scopedLive("a body is read once: concurrent and later reads share it; withMaxBodySize bounds it", () =>
+    Effect.gen(function*() {
+      const app = HttpRouter.empty.pipe(
+        HttpRouter.post(
+          "/twice",
+          Effect.gen(function*() {
+            const request = yield* HttpServerRequest.HttpServerRequest
+            const [text, json] = yield* Effect.all([request.text, request.json], { concurrency: 2 })
+            return yield* HttpServerResponse.json({ text, json, again: yield* request.text })
+          })
+        ),
+        HttpRouter.post(
+          "/bounded",
+          Effect.flatMap(
+            HttpIncomingMessage.withMaxBodySize(Effect.flatMap(HttpServerRequest.HttpServerRequest, (r) => r.text), Option.some(4)),
+            (text) => HttpServerResponse.text(text)
+          )
+        )
+      )
+      const scope = yield* Effect.scope
+      const context = yield* Layer.buildWithScope(
+        HttpServer.serve(app).pipe(Layer.provideMerge(PlatformServer.layer({ host: "127.0.0.1", port: 0 }))),
+        scope
+      )
+      const port = portOf(Context.get(context, HttpServer.HttpServer))
+      const body = JSON.stringify({ n: 1 })
+      // The body arrives after the head: the second reader waits for the first one's read.
+      const twice = yield* sendRaw({
+        port,
+        chunks: [httpRequest("POST", "/twice", { Host: "x", "Content-Length": String(body.length) }), body],
+        delayBetweenChunksMs: 50,
+        until: { responses: 1 },
+        timeoutMs: 5000
+      })
+      expect(JSON.parse(twice.responses[0]!.body.toString())).toEqual({ text: body, json: { n: 1 }, again: body })
+      const bounded = yield* sendRaw({
+        port,
+        chunks: [httpRequest("POST", "/bounded", { Host: "x" }, "0123456789")],
+        until: { responses: 1 },
+        timeoutMs: 5000
+      })
+      expect(bounded.responses[0]!.status).toBe(400)
     }))
 
   it.scopedLive("a request that arrives before serve waits for the app instead of being refused", () =>

@@ -457,6 +457,27 @@ export function groupRssMiB(pgid) {
   return sum / 1024;
 }
 
+/** CPU time (user + system, ms) of every live process in process group `pgid` so far; null without /proc. */
+export function groupCpuMs(pgid) {
+  if (!fs.existsSync("/proc/self/stat")) return null;
+  let ticks = 0;
+  for (const p of groupPids(pgid)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, "latin1");
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(rest[11]) + Number(rest[12]); // utime, stime
+    } catch {}
+  }
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
 function tail(file, lines = 20) {
   try {
     return fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
@@ -814,7 +835,11 @@ export async function interleave(servers, workloads, repeats, { durationSec, war
         }
         if (broken.has(s.name)) continue;
         s.handle.resetPeak();
+        // The server's CPU time per answered request: unlike req/s, barely moved by other jobs on a shared machine.
+        const cpuBefore = groupCpuMs(s.handle.pid);
         const r = await runLoad({ ...loadOpts, durationSec });
+        const cpuAfter = groupCpuMs(s.handle.pid);
+        r.cpuUsPerReq = cpuBefore == null || cpuAfter == null || !r.requests ? null : ((cpuAfter - cpuBefore) * 1000) / r.requests;
         r.peakRssMiB = s.handle.peakRssMiB();
         cell.runs.push(r);
         log(
@@ -835,6 +860,7 @@ export async function interleave(servers, workloads, repeats, { durationSec, war
         errors: col("errors").reduce((a, b) => a + b, 0), // summed over repeats
         unexpected: col("unexpected").reduce((a, b) => a + b, 0), // summed over repeats
         peakRssMiB: col("peakRssMiB").every((x) => x == null) ? null : Math.max(...col("peakRssMiB").filter((x) => x != null)),
+        cpuUsPerReq: col("cpuUsPerReq").every((x) => x == null) ? null : median(col("cpuUsPerReq").filter((x) => x != null)),
       };
     }
   }
@@ -889,7 +915,8 @@ export function report(results, { baseline = "effect-httpd", title = "benchmark"
       const m = c.median;
       const none = c.runs.every((r) => !r.requests) ? " (none completed)" : "";
       const thr = (w.reportMBps ? `${fmtMB(m.mbPerSec)} MB/s (${fmtInt(m.rps)} req/s)` : `${fmtInt(m.rps)} req/s`) + none;
-      return `${thr} · p99 ${fmtMs(m.p99Ms)} · ${m.errors + m.unexpected} err · ${fmtMiB(m.peakRssMiB)} MiB`;
+      const cpu = m.cpuUsPerReq == null ? "" : ` · ${Math.round(m.cpuUsPerReq)} µs CPU/req`;
+      return `${thr} · p99 ${fmtMs(m.p99Ms)} · ${m.errors + m.unexpected} err · ${fmtMiB(m.peakRssMiB)} MiB${cpu}`;
     });
     lines.push(`| ${w.label ?? w.name} | ${row.join(" | ")} |`);
   }
@@ -898,7 +925,7 @@ export function report(results, { baseline = "effect-httpd", title = "benchmark"
   const peers = servers.filter((s) => s !== baseline);
   const ratios = {};
   if (servers.includes(baseline) && peers.length) {
-    lines.push(`### ${baseline} vs each peer (throughput ratio, >1 = ${baseline} faster; p99 ratio, <1 = ${baseline} lower)`, "");
+    lines.push(`### ${baseline} vs each peer (throughput ratio, >1 = ${baseline} faster; p99 ratio, <1 = ${baseline} lower; CPU/req: peer's server CPU per request ÷ ${baseline}'s, >1 = ${baseline} cheaper)`, "");
     lines.push(`| workload | ${peers.map((p) => `vs ${p}`).join(" | ")} |`);
     lines.push(`|---|${peers.map(() => "---").join("|")}|`);
     for (const w of workloads) {
@@ -911,9 +938,11 @@ export function report(results, { baseline = "effect-httpd", title = "benchmark"
         const den = w.reportMBps ? theirs.mbPerSec : theirs.rps;
         const thr = den > 0 ? num / den : null;
         const p99 = ours.p99Ms != null && theirs.p99Ms ? ours.p99Ms / theirs.p99Ms : null;
-        ratios[w.name][p] = { throughput: thr, p99 };
+        // CPU efficiency: their server CPU per request over ours (>1 = ours spends less).
+        const cpu = ours.cpuUsPerReq && theirs.cpuUsPerReq ? theirs.cpuUsPerReq / ours.cpuUsPerReq : null;
+        ratios[w.name][p] = { throughput: thr, p99, cpuPerRequest: cpu };
         if (thr == null) return `${p} completed none`;
-        return `${fmtRatio(thr)} · p99 ${fmtRatio(p99)}`;
+        return `${fmtRatio(thr)} · p99 ${fmtRatio(p99)}${cpu == null ? "" : ` · CPU/req ${fmtRatio(cpu)}`}`;
       });
       lines.push(`| ${w.label ?? w.name} | ${row.join(" | ")} |`);
     }

@@ -542,7 +542,7 @@ export class Connection {
   private readonly updateFlow = (): void => {
     if (this.finished) return
     const body = this.bodyTarget
-    const full = this.queue.length > QUEUE_HIGH_WATER ||
+    const full = this.queue.length > QUEUE_HIGH_WATER || this.decoder.heldBytes > BODY_HIGH_WATER ||
       (body !== undefined && !body.discarding && body.buffered > BODY_HIGH_WATER)
     const receiving = this.current !== undefined && body !== undefined && this.engine.bodyTimeoutMs > 0
     if (full && !this.paused) {
@@ -571,7 +571,7 @@ export class Connection {
     this.probe = setInterval(() => {
       if (!this.paused || this.finished) return this.stopProbe()
       // Bounded: past PROBE_LIMIT buffered bytes the probe stops reading, and only the timeouts remain.
-      if ((this.bodyTarget?.buffered ?? 0) > PROBE_LIMIT) return
+      if ((this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes > PROBE_LIMIT) return
       this.probing = true
       this.transport.resume()
       setImmediate(() => {
@@ -727,12 +727,15 @@ export class Connection {
    * the handler's fiber is still interrupted when the socket closes. `undefined` when bytes after the request are
    * already buffered or a response has begun.
    */
-  detach(request: Request): Transport | undefined {
+  detach(request: Request): { readonly socket: Transport; readonly head: Buffer } | undefined {
     const inFlight = this.current
     if (
       inFlight === undefined || inFlight.request !== request || inFlight.responseStarted || inFlight.responded ||
-      this.finished || this.queue.length > 0 || !this.decoder.isIdle || inFlight.body !== undefined
+      this.finished || this.queue.length > 0 || !(this.decoder.isIdle || this.decoder.isHeld) ||
+      inFlight.body !== undefined
     ) return undefined
+    // What the client sent after the request (its first frames) belongs to the new protocol.
+    const head = this.decoder.takeHeld()
     inFlight.responded = true
     inFlight.keepAlive = false
     this.upgraded = true
@@ -747,7 +750,7 @@ export class Connection {
       transport.resume()
     }
     this.setTimer(0)
-    return transport
+    return { socket: transport, head }
   }
 
   private onRequestExit(inFlight: InFlight, exit: Exit.Exit<void, never>): void {
@@ -777,6 +780,8 @@ export class Connection {
     }
     body?.discard()
     if (!keepAlive || this.closing) return this.finish()
+    // A protocol switch answered without switching: what followed its request is HTTP after all.
+    if (this.decoder.isHeld) this.handle(this.decoder.release())
     this.updateFlow()
     this.next()
     // Between requests now (unless the next one was already queued): reclaimable under the connection cap.
@@ -1157,7 +1162,7 @@ export const respondNow = (request: Request, response: Response): Effect.Effect<
 /**
  * `Connection.detach` for a request of this engine; `undefined` for any other request value.
  */
-export const detachSocket = (request: Request): Transport | undefined =>
+export const detachSocket = (request: Request): { readonly socket: Transport; readonly head: Buffer } | undefined =>
   request instanceof IncomingRequest ? request.connection.detach(request) : undefined
 
 /**

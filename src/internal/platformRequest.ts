@@ -14,6 +14,7 @@ import type * as Path from "@effect/platform/Path"
 import type * as Socket from "@effect/platform/Socket"
 import * as UrlParams from "@effect/platform/UrlParams"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import type { ReadonlyRecord } from "effect/Record"
@@ -72,6 +73,35 @@ class BodyState {
     | Effect.Effect<Multipart.Persisted, Multipart.MultipartError, Scope.Scope | FileSystem.FileSystem | Path.Path>
     | undefined = undefined
   headers: Headers.Headers | undefined = undefined
+}
+
+/**
+ * `effect` run once, by its first caller (in that caller's fiber and context); later and concurrent callers get the
+ * same exit. In place of `Effect.cached`, which each request paid for with a fiber of its own (`runSync`) and whose
+ * synchronized cell yielded to the scheduler: a small POST then finished in a later microtask instead of the read
+ * that brought it.
+ */
+const once = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  let result: Exit.Exit<A, E> | undefined
+  let waiting: Set<(exit: Exit.Exit<A, E>) => void> | undefined
+  return Effect.suspend(() => {
+    if (result !== undefined) return result
+    if (waiting !== undefined) {
+      const others = waiting
+      return Effect.async<A, E>((resume) => {
+        others.add(resume)
+        return Effect.sync(() => others.delete(resume))
+      })
+    }
+    const mine = new Set<(exit: Exit.Exit<A, E>) => void>()
+    waiting = mine
+    return Effect.onExit(effect, (exit) =>
+      Effect.sync(() => {
+        result = exit
+        waiting = undefined
+        for (const resume of mine) resume(exit)
+      }))
+  })
 }
 
 /**
@@ -153,7 +183,7 @@ export class PlatformRequest extends Inspectable.Class implements ServerRequest.
   }
 
   private get bytes(): Effect.Effect<Uint8Array, HttpServerError.RequestError> {
-    return this.state.bytes ??= Effect.runSync(Effect.cached(
+    return this.state.bytes ??= once(
       Effect.flatMap(IncomingMessage.MaxBodySize, (max) => {
         // The engine's body in one piece: a `Stream` step per chunk costs more than the rest of a small request.
         const whole = readWholeBody(
@@ -165,12 +195,13 @@ export class PlatformRequest extends Inspectable.Class implements ServerRequest.
           ? collect(this.source.body, max, this.onError)
           : Effect.mapError(whole, (cause) => this.onError(cause, cause.reason === "TooLarge" ? "body too large" : undefined))
       })
-    ))
+    )
   }
 
   get text(): Effect.Effect<string, HttpServerError.RequestError> {
-    return this.state.text ??= Effect.runSync(Effect.cached(
-      Effect.map(this.bytes, (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8"))
+    return this.state.text ??= once(Effect.map(
+      this.bytes,
+      (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8")
     ))
   }
 

@@ -4,7 +4,7 @@
  * chunked framing of bodies without a length, `Content-Length` of byte bodies).
  */
 import * as Cookies from "@effect/platform/Cookies"
-import * as FileSystem from "@effect/platform/FileSystem"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as ServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -30,6 +30,11 @@ export class PlatformFile {
 export interface ResponseConfig {
   /** `Keep-Alive: timeout=N`, as node sends its `keepAliveTimeout` (in seconds). */
   readonly keepAliveSeconds: number
+  /**
+   * Opens the files of `HttpPlatform` responses. Passed here rather than provided per response: providing a service
+   * copies the request fiber's whole context and fiber refs, for every response, file or not.
+   */
+  readonly fs: FileSystem.FileSystem
 }
 
 /** Whether node:http would keep this request's connection: HTTP/1.1 unless `close`, HTTP/1.0 with `keep-alive`. */
@@ -103,7 +108,7 @@ export const writeResponse = (
   config: ResponseConfig,
   request: Request,
   response: ServerResponse.HttpServerResponse
-): Effect.Effect<void, unknown, FileSystem.FileSystem> => {
+): Effect.Effect<void, unknown> => {
   const status = response.status
   const fields: Array<HeaderField> = []
   let hasDate = false
@@ -188,7 +193,8 @@ export const writeResponse = (
       })
     case "File": {
       const file = body.file
-      return Effect.scoped(Effect.flatMap(FileSystem.FileSystem, (fs) =>
+      const fs = config.fs
+      return Effect.scoped(
         Effect.flatMap(fs.open(file.path, { flag: "r" }), (handle) =>
           send({
             _tag: "File",
@@ -196,7 +202,7 @@ export const writeResponse = (
             start: file.start,
             length: file.length,
             stream: fs.stream(file.path, { offset: file.start, bytesToRead: file.length })
-          }))))
+          })))
     }
   }
 }

@@ -15,10 +15,9 @@ import * as Socket from "@effect/platform/Socket"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
+import type * as FiberRefs from "effect/FiberRefs"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -32,6 +31,7 @@ import * as Response from "../Response.js"
 import * as Server from "../Server.js"
 import { detachSocket } from "./connection.js"
 import { millis } from "./engine.js"
+import { makeHandled } from "./platformHandled.js"
 import { joinHeaders, PlatformRequest } from "./platformRequest.js"
 import { PlatformFile, type ResponseConfig, writeResponse } from "./platformResponse.js"
 
@@ -93,15 +93,16 @@ const upgradeFor = (
   Socket.fromWebSocket(Effect.flatMap(wss, (server) =>
     Effect.acquireRelease(
       Effect.suspend(() => {
-        const socket = detachSocket(request) as Duplex | undefined
-        if (socket === undefined) {
+        const detached = detachSocket(request)
+        if (detached === undefined) {
           return Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause: "the connection cannot be upgraded" }))
         }
+        const socket = detached.socket as unknown as Duplex
         return Effect.async<globalThis.WebSocket, Socket.SocketError>((resume) => {
           // `ws` answers a bad handshake itself and destroys the socket without calling back.
           const onClose = () => resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause: "closed" })))
           socket.once("close", onClose)
-          server.handleUpgrade(handshakeRequest(request, socket), socket, Buffer.alloc(0), (ws) => {
+          server.handleUpgrade(handshakeRequest(request, socket), socket, detached.head, (ws) => {
             socket.off("close", onClose)
             resume(Effect.succeed(ws as unknown as globalThis.WebSocket))
           })
@@ -114,47 +115,34 @@ const upgradeFor = (
 /** What an app's handler needs from its server. */
 export interface AppServices {
   readonly config: ResponseConfig
-  readonly fs: FileSystem.FileSystem
   readonly wss: Effect.Effect<UpgradeServer>
 }
 
 /**
- * The engine handler running `app` for each request, in `context` (what `HttpServer.serve` was given), answering
- * through `writeResponse` from inside the platform's request scope.
+ * The engine handler running `app` for each request with `serveRefs` (the fiber refs and context of the
+ * `HttpServer.serve` that installed it), answering through `writeResponse` from inside the platform's request scope.
  */
 export const appHandler = <E, R>(
   app: HttpApp.Default<E, R>,
   middleware: Middleware.HttpMiddleware | undefined,
-  context: Context.Context<never>,
+  serveRefs: FiberRefs.FiberRefs,
   services: AppServices
 ): Handler => {
-  const { config, fs, wss } = services
+  const { config, wss } = services
   const handleResponse = (request: ServerRequest.HttpServerRequest, response: ServerResponse.HttpServerResponse) =>
-    Effect.suspend(() =>
-      writeResponse(config, (request as PlatformRequest).source, response).pipe(
-        Effect.provideService(FileSystem.FileSystem, fs)
-      )
-    )
-  const handled = HttpApp.toHandled(app, handleResponse, middleware) as Effect.Effect<void, never, never>
-  return (request) => {
-    const platformRequest = new PlatformRequest(
-      request,
-      request.target,
-      request.headers.has("upgrade") ? upgradeFor(request, wss) : undefined
-    )
-    // The app's context replaces the engine's (`toHandled` makes its own scope): no merge of two contexts per request.
-    return Effect.locally(
-      handled,
-      FiberRef.currentContext,
-      Context.add(context, ServerRequest.HttpServerRequest, platformRequest)
-    ).pipe(
-      // `toHandled` answered already (a defect became its 500); only interruption is the engine's business.
-      Effect.matchCauseEffect({
-        onFailure: (cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : DONE,
+    writeResponse(config, (request as PlatformRequest).source, response)
+  const handled = makeHandled(app, handleResponse, middleware, serveRefs)
+  return (request) =>
+    // `handled` answered already (a defect became its 500); only interruption is the engine's business.
+    Effect.matchCauseEffect(
+      handled(
+        new PlatformRequest(request, request.target, request.headers.has("upgrade") ? upgradeFor(request, wss) : undefined)
+      ),
+      {
+        onFailure: (cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause as Cause.Cause<never>) : DONE,
         onSuccess: () => DONE
-      })
+      }
     )
-  }
 }
 
 /**
@@ -199,7 +187,7 @@ export const make = (
     ))
     const fs = yield* Effect.provide(FileSystem.FileSystem, NodeFileSystem.layer)
     const idle = options.idleTimeout ?? "5 seconds"
-    const config: ResponseConfig = { keepAliveSeconds: Math.round(millis(idle, 5_000) / 1000) }
+    const config: ResponseConfig = { keepAliveSeconds: Math.round(millis(idle, 5_000) / 1000), fs }
     const listen = (host: string) =>
       Server.make({ allowedHosts: ["*"], ...options, host, idleTimeout: idle, protocolVersion: "HTTP/1.1", keepAliveOnError: true })
     const started = yield* (options.host === undefined
@@ -215,8 +203,7 @@ export const make = (
       address: { _tag: "TcpAddress", hostname: hostname === "::" ? "0.0.0.0" : hostname, port: started.address.port },
       serve: (app, middleware) =>
         Effect.gen(function*() {
-          const context = yield* Effect.context<never>()
-          const handler = appHandler(app, middleware, context, { config, fs, wss })
+          const handler = appHandler(app, middleware, yield* Effect.getFiberRefs, { config, wss })
           yield* Effect.acquireRelease(
             Effect.sync(() => {
               current = handler
