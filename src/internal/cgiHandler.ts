@@ -33,6 +33,7 @@ import { isCgi, locateScript, translatePath, unquote } from "./cgiPath.js"
 import * as Script from "./cgiProcess.js"
 import { getfqdn } from "./fqdn.js"
 import { osCwd } from "./osArgs.js"
+import { fsPath } from "./osPath.js"
 import { pyRepr } from "./pythonText.js"
 import { fallbackPath } from "./spa.js"
 
@@ -172,7 +173,9 @@ export const make = (options: CgiOptions = {}) =>
         // A script the dot-file and link options refuse looks missing, as a refused file does.
         const pathInfo = unquote(location.pathInfo)
         const runnable = yield* verifyScript(fs, scriptGate, scriptFile, pathInfo, translate(pathInfo))
-        if (runnable === undefined) return yield* Effect.fail(noSuchScript)
+        // `stat` and `spawn` below take strings: a path that is not UTF-8 (the script's name, or the served
+        // directory's) would name its U+FFFD twin, which may exist, even outside the root.
+        if (runnable === undefined || typeof fsPath(runnable) !== "string") return yield* Effect.fail(noSuchScript)
         const info = yield* Effect.option(fs.stat(runnable))
         if (Option.isNone(info)) return yield* Effect.fail(noSuchScript)
         if (info.value.type !== "File") {
