@@ -44,8 +44,8 @@ import { pyRepr } from "./pythonText.js"
 import {
   buildHead,
   errorHasBody,
-  errorTexts,
-  fillErrorTemplate
+  errorPageBytes,
+  errorTexts
 } from "./wire.js"
 
 /** The parts of a `net.Socket` a connection uses; a test transport implements the same. */
@@ -1091,7 +1091,7 @@ export class Connection {
     }
     let body: Buffer | undefined
     if (errorHasBody(status)) {
-      body = Buffer.from(fillErrorTemplate(engine.errorMessageFormat, status, message, explain), "utf8")
+      body = errorPageBytes(engine.errorMessageFormat, status, message, explain)
       headers.push(["Content-Type", engine.errorContentType], ["Content-Length", String(body.length)])
     }
     // Checked above: only the reason phrase (escaped, never refused) can be outside the grammar here.
