@@ -117,6 +117,9 @@ async function main() {
     const est = workloads.length * started.length * (opts.repeats * opts.duration + 1);
     console.error(`tool: ${toolDescription()}; ${started.length} server(s) × ${workloads.length} workload(s) × ${opts.repeats} repeat(s) × ${opts.duration} s: ~${Math.ceil(est / 60)} min`);
 
+    if (started.some((s) => s.name === "nginx")) {
+      notes.push("nginx: access_log on, written to a file, as effect-httpd and Python log every request (to stderr, which the harness writes to a file)");
+    }
     const results = await interleave(started, workloads, opts.repeats, { durationSec: opts.duration });
     report(results, {
       baseline: opts.baseline,

@@ -18,7 +18,7 @@ import {
   reasonPhrase,
   TOKEN
 } from "../src/internal/headEncoder.js"
-import { buildHead, headConfigProblem } from "../src/internal/wire.js"
+import { buildHead, DEFAULT_ERROR_MESSAGE, errorPageBytes, fillErrorTemplate, headConfigProblem } from "../src/internal/wire.js"
 
 /** Code points that become CR, LF or another control once cut to their low byte, and raw controls. */
 const HOSTILE = ["\u010d", "\u010a", "\u0d0a", "\u2028", "\uff0d", "\u0100", "\x7f", "\x00", "\x0b", "\r", "\n"]
@@ -151,5 +151,24 @@ describe("buildHead: the one place a head's bytes are made", () => {
     expect(headConfigProblem({ ...ok, versionString: "x\u010aSet-Cookie: a=1" })).toMatch(/Server header/)
     expect(headConfigProblem({ ...ok, errorContentType: "text/html\r\nX: 1" })).toMatch(/errorContentType/)
     expect(headConfigProblem({ ...ok, protocolVersion: "HTTP/1.1\r\nX: 1" })).toMatch(/protocolVersion/)
+  })
+})
+
+describe("errorPageBytes: the error page as bytes, reused", () => {
+  const page = (template: string, code: number, message: string, explain: string) =>
+    Buffer.from(fillErrorTemplate(template, code, message, explain), "utf8")
+  it("is the filled template, byte for byte, for the same and for other texts and templates", () => {
+    const args = [404, "File not found", "Nothing matches the given URI"] as const
+    expect(errorPageBytes(DEFAULT_ERROR_MESSAGE, ...args)).toEqual(page(DEFAULT_ERROR_MESSAGE, ...args))
+    expect(errorPageBytes(DEFAULT_ERROR_MESSAGE, ...args)).toEqual(page(DEFAULT_ERROR_MESSAGE, ...args))
+    expect(errorPageBytes(DEFAULT_ERROR_MESSAGE, 403, "<é>", "x")).toEqual(page(DEFAULT_ERROR_MESSAGE, 403, "<é>", "x"))
+    // Another template (a server with --error-message-format-like options) never gets the first one's pages.
+    expect(errorPageBytes("%(code)d %(message)s", ...args).toString()).toBe("404 File not found")
+    const long = "m".repeat(1000)
+    expect(errorPageBytes(DEFAULT_ERROR_MESSAGE, 400, long, "x")).toEqual(page(DEFAULT_ERROR_MESSAGE, 400, long, "x"))
+    // Bounded: many distinct messages keep answering right.
+    for (let i = 0; i < 200; i++) {
+      expect(errorPageBytes(DEFAULT_ERROR_MESSAGE, 400, `m${i}`, "x")).toEqual(page(DEFAULT_ERROR_MESSAGE, 400, `m${i}`, "x"))
+    }
   })
 })

@@ -103,6 +103,35 @@ export const fillErrorTemplate = (template: string, code: number, message: strin
     return key === "code" ? String(code) : key === "message" ? escapeHtmlText(message) : escapeHtmlText(explain)
   })
 
+/** Error pages kept as bytes: at most this many, each from a message and explanation at most this long. */
+const ERROR_PAGES_MAX = 64
+const ERROR_TEXT_MAX = 256
+const errorPages = new Map<string, Buffer>()
+let errorPagesTemplate: string | undefined
+
+/**
+ * `fillErrorTemplate` as UTF-8 bytes, the same few pages (a 404's, a 403's) reused: filling and encoding the page
+ * cost ~3 µs of every error answer on the default path, where each 404 is its own connection. The bytes are shared:
+ * never written to.
+ */
+export const errorPageBytes = (template: string, code: number, message: string, explain: string): Buffer => {
+  if (message.length + explain.length > ERROR_TEXT_MAX) {
+    return Buffer.from(fillErrorTemplate(template, code, message, explain), "utf8")
+  }
+  if (template !== errorPagesTemplate) {
+    errorPages.clear()
+    errorPagesTemplate = template
+  }
+  const key = code + "\n" + message + "\n" + explain
+  let page = errorPages.get(key)
+  if (page === undefined) {
+    page = Buffer.from(fillErrorTemplate(template, code, message, explain), "utf8")
+    if (errorPages.size >= ERROR_PAGES_MAX) errorPages.delete(errorPages.keys().next().value!)
+    errorPages.set(key, page)
+  }
+  return page
+}
+
 /**
  * `send_error`'s message and explanation: the error's own, else the status' short and long messages, or `???`.
  * An `Error`'s `message` is `""` when not given, so only a message the caller set counts.
