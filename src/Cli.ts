@@ -117,6 +117,8 @@ export interface CliConfig {
   readonly archives: boolean
   /** `--keep-alive-on-error`: a 404 or other handler error leaves a keep-alive connection open. */
   readonly keepAliveOnError: boolean
+  /** `--stdio`: serve one connection on standard input and output instead of listening. */
+  readonly stdio?: boolean
 }
 
 /**
@@ -293,6 +295,8 @@ export interface RawOptions {
   readonly archives?: boolean
   /** Default false. */
   readonly keepAliveOnError?: boolean
+  /** Default false. */
+  readonly stdio?: boolean
 }
 
 /**

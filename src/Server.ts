@@ -9,7 +9,9 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { dual } from "effect/Function"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import type { AccessLog } from "./AccessLog.js"
@@ -19,6 +21,7 @@ import { Connection, type Engine, type Transport } from "./internal/connection.j
 import { ENGINE_VERSION, makeEngine, millis } from "./internal/engine.js"
 import { hostPolicy } from "./internal/hostCheck.js"
 import { IdleConnections } from "./internal/idleConnections.js"
+import * as StreamDriver from "./internal/streamDriver.js"
 import { makeTlsGate, plainHttpEngine, type TlsGate } from "./internal/tlsGate.js"
 
 /**
@@ -415,6 +418,70 @@ export const make = (
  */
 export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer, ServeError, Handlers | AccessLog> =>
   Layer.scoped(HttpServer, make(options))
+
+/**
+ * Options of `serveStream`: the server's (the listener's own — `host`, `port`, `tls`, `mode`, `maxConnections`,
+ * `shutdownTimeout` — do not apply), plus the endpoints the connection reports to handlers and the access log.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface StreamOptions extends ServerOptions {
+  /** The client's address (`request.remoteAddress`, the log's first field). Default `""`. */
+  readonly remoteAddress?: string
+  readonly remotePort?: number
+  /** The server's address; a loopback one applies the DNS-rebinding rule (see `allowedHosts`), as on a socket. */
+  readonly localAddress?: string
+  readonly localPort?: number
+  /** Whether the bytes arrived over TLS (`request.secure`). Default false. */
+  readonly secure?: boolean
+}
+
+/**
+ * One connection as a stream: request bytes in, response bytes out, through the same decoder, limits, keep-alive
+ * rules, `100 Continue`, error pages, access log and request scopes as a socket connection of `make` (the same
+ * connection core; the socket path drives it from the socket's callbacks, this from the stream). The output ends
+ * when the connection closes (`Connection: close`, the input's end, an error, a timeout); ending or interrupting its
+ * consumption closes the connection, interrupting the request in flight (its scope closes). Backpressure holds both
+ * ways: the input is read only while the output's consumer keeps up (64 KiB ahead at most) and the handler takes
+ * the bytes; a failure of the input fails the output.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Stream } from "effect"
+ * import * as AccessLog from "effect-httpd/AccessLog"
+ * import * as Handler from "effect-httpd/Handler"
+ * import * as Response from "effect-httpd/Response"
+ * import * as Server from "effect-httpd/Server"
+ *
+ * const input = Stream.make(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"))
+ *
+ * export const program = Server.serveStream(input, { serverVersion: "demo" }).pipe(
+ *   Stream.decodeText(),
+ *   Stream.mkString, // "HTTP/1.0 200 OK\r\nServer: demo …\r\n\r\nhello\n"
+ *   Effect.provide(Layer.merge(
+ *     Handler.layer({ GET: () => Effect.succeed(Response.text("hello\n")) }),
+ *     AccessLog.layerSilent
+ *   ))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serveStream: {
+  (
+    options?: StreamOptions
+  ): <E, R>(input: Stream.Stream<Uint8Array, E, R>) => Stream.Stream<Uint8Array, E, R | Handlers | AccessLog>
+  <E, R>(
+    input: Stream.Stream<Uint8Array, E, R>,
+    options?: StreamOptions
+  ): Stream.Stream<Uint8Array, E, R | Handlers | AccessLog>
+} = dual(
+  (args) => Stream.StreamTypeId in Object(args[0]),
+  <E, R>(input: Stream.Stream<Uint8Array, E, R>, options?: StreamOptions) =>
+    StreamDriver.serveStream(input, options ?? {})
+)
 
 /**
  * The URL of a running server, with brackets for IPv6 literals.

@@ -1,17 +1,16 @@
 /**
- * Testing handlers without sockets: feed raw request bytes to the same connection logic the server runs, with the
- * services you provide (a test `FileSystem`, a collected `AccessLog`…), and get the raw and parsed response back.
+ * Testing handlers without sockets: feed raw request bytes to the same connection logic the server runs (through
+ * its Stream driver, `Server.serveStream`), with the services you provide (a test `FileSystem`, a collected `AccessLog`…), and get the raw and parsed response back.
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import { EventEmitter } from "node:events"
+import * as Stream from "effect/Stream"
 import type { AccessLog } from "./AccessLog.js"
 import type { Handlers } from "./Handler.js"
 import type { HeaderField } from "./Headers.js"
-import { Connection, type Transport } from "./internal/connection.js"
-import { makeEngine } from "./internal/engine.js"
+import { serveStream } from "./internal/streamDriver.js"
 import type { ServerOptions } from "./Server.js"
 import { isBodiless } from "./Status.js"
 
@@ -82,63 +81,6 @@ export interface ExchangeOptions extends ServerOptions {
   readonly timeoutMs?: number
 }
 
-/** An in-memory transport: records writes, delivers input, behaves like a half-open `net.Socket`. */
-class MemoryTransport extends EventEmitter implements Transport {
-  readonly written: Array<Buffer> = []
-  destroyed = false
-  ended = false
-  inputEnded = false
-  paused = false
-  private readonly pending: Array<Buffer> = []
-  constructor(readonly remoteAddress: string) {
-    super()
-  }
-  readonly remotePort = 40000
-  readonly localAddress = "127.0.0.1"
-  readonly localPort = 8000
-  write(data: Uint8Array | string, encodingOrCallback?: BufferEncoding | ((error?: Error | null) => void)): boolean {
-    const encoding = typeof encodingOrCallback === "string" ? encodingOrCallback : "utf8"
-    if (!this.destroyed) this.written.push(typeof data === "string" ? Buffer.from(data, encoding) : Buffer.from(data))
-    if (typeof encodingOrCallback === "function") setImmediate(encodingOrCallback)
-    return true
-  }
-  cork(): void {}
-  uncork(): void {}
-  end(callback?: () => void): void {
-    this.ended = true
-    this.emit("ended")
-    if (this.inputEnded) this.destroy()
-    if (callback !== undefined) setImmediate(callback)
-  }
-  destroy(): void {
-    if (this.destroyed) return
-    this.destroyed = true
-    setImmediate(() => this.emit("close"))
-  }
-  pause(): this {
-    this.paused = true
-    return this
-  }
-  resume(): this {
-    this.paused = false
-    while (!this.paused && this.pending.length > 0) this.emit("data", this.pending.shift())
-    if (!this.paused && this.inputEnded && this.pending.length === 0) this.emit("end")
-    return this
-  }
-  setTimeout(): this {
-    return this
-  }
-  deliver(chunk: Buffer): void {
-    if (this.paused || this.pending.length > 0) this.pending.push(chunk)
-    else this.emit("data", chunk)
-  }
-  finishInput(): void {
-    this.inputEnded = true
-    if (this.pending.length === 0 && !this.paused) this.emit("end")
-    if (this.ended) this.destroy()
-  }
-}
-
 const toBuffer = (input: string | Uint8Array): Buffer =>
   typeof input === "string" ? Buffer.from(input, "latin1") : Buffer.from(input)
 
@@ -180,34 +122,33 @@ export const exchange = (
   options: ExchangeOptions = {}
 ): Effect.Effect<Exchange, ExchangeTimeout, Handlers | AccessLog> =>
   Effect.gen(function*() {
-    const engine = yield* makeEngine({ idleTimeout: 0, ...options }, false)
     const chunks = (typeof input === "string" || input instanceof Uint8Array ? [input] : input).map(toBuffer)
-    const transport = new MemoryTransport(options.remoteAddress ?? "127.0.0.1")
     const timeoutMs = options.timeoutMs ?? 5000
-    let connection: Connection | undefined
-    const closed = yield* Effect.async<boolean>((resume) => {
-      const timer = setTimeout(() => resume(Effect.succeed(false)), timeoutMs)
-      // Done when the connection has ended its side (or destroyed the socket): nothing more will be written.
-      const done = () => {
-        clearTimeout(timer)
-        resume(Effect.succeed(true))
-      }
-      transport.once("ended", done)
-      transport.once("close", done)
-      connection = new Connection(engine, transport, () => {})
-      for (const chunk of chunks) transport.deliver(chunk)
-      if (options.endInput ?? true) transport.finishInput()
-      return Effect.sync(() => clearTimeout(timer))
+    const written: Array<Uint8Array> = []
+    const source = (options.endInput ?? true)
+      ? Stream.fromIterable(chunks)
+      : Stream.concat(Stream.fromIterable(chunks), Stream.never)
+    const output = serveStream(source, {
+      idleTimeout: 0,
+      // No DNS-rebinding rule unless asked for: tests name any host.
+      allowedHosts: ["*"],
+      remotePort: 40000,
+      localAddress: "127.0.0.1",
+      localPort: 8000,
+      ...options,
+      remoteAddress: options.remoteAddress ?? "127.0.0.1"
     })
-    const raw = Buffer.concat(transport.written)
+    // Done when the connection has ended its side (or closed): nothing more will be written. A timeout interrupts
+    // the output, which, as at a server's forced stop, interrupts the request still running (its scope closes), so
+    // nothing the handler acquired outlives the test.
+    const closed = yield* Stream.runForEach(output, (chunk) => Effect.sync(() => written.push(chunk))).pipe(
+      Effect.as(true),
+      Effect.timeoutTo({ duration: timeoutMs, onSuccess: (done) => done, onTimeout: () => false })
+    )
+    const raw = Buffer.concat(written)
     const heads = options.headRequests ?? headFlags(Buffer.concat(chunks).toString("latin1"))
     const responses = parseResponses(raw, heads)
-    if (!closed) {
-      // As at a server's forced stop: the request still running is interrupted (its scope closes), so nothing the
-      // handler acquired outlives the test.
-      if (connection !== undefined) yield* connection.abort()
-      return yield* new ExchangeTimeout({ timeoutMs, raw, responses })
-    }
+    if (!closed) return yield* new ExchangeTimeout({ timeoutMs, raw, responses })
     return { raw, responses, closed }
   })
 

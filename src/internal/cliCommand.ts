@@ -11,6 +11,7 @@ import type { CliConfig, CliError } from "../Cli.js"
 import * as Server from "../Server.js"
 import { NAME } from "./cliMessages.js"
 import { validate } from "./cliValidate.js"
+import { osCwd } from "./osArgs.js"
 
 export const DEFAULT_PORT = 8000
 
@@ -244,6 +245,13 @@ const keepAliveOnError = Options.boolean("keep-alive-on-error").pipe(
       "Malformed requests close it either way. Example: -p HTTP/1.1 --keep-alive-on-error"
   )
 )
+const stdio = Options.boolean("stdio").pipe(
+  Options.withDescription(
+    "Serve one connection on standard input and output instead of listening (inetd, systemd socket activation " +
+      "with Accept=yes, an ssh forced command); the access log goes to standard error, nothing else is printed. " +
+      "Example: --stdio -p HTTP/1.1"
+  )
+)
 const tlsCert = Options.file("tls-cert").pipe(
   Options.withPseudoName("PATH"),
   Options.withDescription(
@@ -301,12 +309,13 @@ export const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<voi
       compressMaxBytes,
       richListing,
       archives,
-      keepAliveOnError
+      keepAliveOnError,
+      stdio
     },
     (raw) =>
       Effect.gen(function*() {
         const path = yield* Path.Path
-        const config = yield* validate(raw, process.cwd(), (from, to) => path.resolve(from, to))
+        const config = yield* validate(raw, osCwd(), (from, to) => path.resolve(from, to))
         return yield* execute(config)
       })
   ).pipe(
@@ -335,7 +344,8 @@ export const appInfo = {
     HelpDoc.p(`${NAME} --compress                            gzip / brotli text files on the fly`),
     HelpDoc.p(`${NAME} --rich-listing                        listings with sizes and dates, sortable`),
     HelpDoc.p(`${NAME} --rich-listing --archives --upload    a browser page with drag-and-drop upload and .zip links`),
-    HelpDoc.p(`${NAME} -p HTTP/1.1 --keep-alive-on-error      a 404 keeps the connection, as most servers do`)
+    HelpDoc.p(`${NAME} -p HTTP/1.1 --keep-alive-on-error      a 404 keeps the connection, as most servers do`),
+    HelpDoc.p(`${NAME} --stdio -p HTTP/1.1 -d /srv/www         one connection on stdin/stdout (inetd, systemd Accept=yes)`)
   ])
 }
 
@@ -345,4 +355,4 @@ export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 // Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload", "--compress", "--rich-listing", "--archives", "--keep-alive-on-error"])
+const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload", "--compress", "--rich-listing", "--archives", "--keep-alive-on-error", "--stdio"])

@@ -20,6 +20,7 @@ import * as StaticFiles from "../StaticFiles.js"
 import { banner, CliError, NAME, serveErrorMessage, startup, stopMessage, usage } from "./cliMessages.js"
 import { trackStopSignal } from "./cliRuntime.js"
 import { loadTls } from "./cliTls.js"
+import * as Stdio from "./cliStdio.js"
 import { checkDirectory } from "./cliValidate.js"
 import { printable } from "./extras.js"
 import { makeLineAtomicLog } from "./lineLog.js"
@@ -27,17 +28,22 @@ import { fallbackFileProblem } from "./spa.js"
 
 export const SHUTDOWN_GRACE = "2 seconds"
 
+/** The server options a connection gets, listening or on standard input and output. */
+const connectionOptions = (config: CliConfig): Server.ServerOptions => ({
+  protocolVersion: config.protocol,
+  ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
+  ...(config.keepAliveOnError ? { keepAliveOnError: true } : {}),
+  ...(config.colorScheme ? { errorMessageFormat: StaticFiles.COLOR_SCHEME_ERROR_MESSAGE } : {})
+})
+
 const listen = (config: CliConfig, tls: Option.Option<Tls.TlsOptions>) => {
   const start = (host: string) =>
     Server.make({
+      ...connectionOptions(config),
       host,
       port: config.port,
-      protocolVersion: config.protocol,
       shutdownTimeout: SHUTDOWN_GRACE,
-      ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
       ...(config.maxConnections !== undefined ? { maxConnections: config.maxConnections } : {}),
-      ...(config.keepAliveOnError ? { keepAliveOnError: true } : {}),
-      ...(config.colorScheme ? { errorMessageFormat: StaticFiles.COLOR_SCHEME_ERROR_MESSAGE } : {}),
       ...(Option.isSome(tls) ? { tls: tls.value } : {})
     }).pipe(Effect.mapError((error) => ({ error, host })))
   const all = Option.match(config.bind, {
@@ -72,6 +78,7 @@ export const staticFilesOptions = (config: CliConfig): StaticFiles.StaticFilesOp
 export const serve = (
   config: CliConfig
 ): Effect.Effect<void, CliError, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor> => {
+  if (config.stdio === true) return serveStdio(config, connectionOptions(config))
   if (Cluster.isWorker()) return serveWorker(config)
   return config.workers > 1 ? servePrimary(config) : serveHere(config)
 }
@@ -111,6 +118,15 @@ const serveHere = (config: CliConfig) =>
     const server = yield* Effect.provide(listen(config, tls), services)
     yield* Console.log(banner({ hostname: server.address.hostname, port: server.address.port, secure: server.secure }))
     return yield* Effect.never.pipe(Effect.onInterrupt(() => Console.log(stopMessage(signal()))))
+  }))
+
+const serveStdio = (config: CliConfig, options: Server.ServerOptions) =>
+  Effect.scoped(Effect.gen(function*() {
+    yield* checkFiles(config)
+    const services = yield* Layer.build(
+      Layer.merge(Layer.provide(handlersFor(config), MimeTypes.layer()), AccessLog.layerStderr)
+    )
+    yield* Effect.provide(Stdio.serve(options), services)
   }))
 
 // Access lines of all workers share standard error: each write holds whole lines (see internal/lineLog.ts).

@@ -61,6 +61,11 @@ export interface SpawnOptions {
   readonly dropCapabilities?: boolean
   /** Run under `prlimit --nofile=N`, so a test can exhaust the server's descriptors with a few connections. */
   readonly maxDescriptors?: number
+  /**
+   * A command that runs the server's command line (`"$@"`), for what `spawn` cannot say: a working directory or an
+   * argument whose bytes are not UTF-8 (`["sh", "-c", 'cd "$(printf "%b" "$0")" && exec "$@"', "\\0351"]`).
+   */
+  readonly wrapper?: ReadonlyArray<string>
 }
 
 export interface Exited {
@@ -88,8 +93,8 @@ const BANNER = /^Serving (HTTPS?) on (\S+) port (\d+) \((https?):\/\/(\S+):(\d+)
 
 const launch = (args: ReadonlyArray<string>, options: SpawnOptions) => {
   const node = options.maxDescriptors === undefined
-    ? [process.execPath, bin, ...args]
-    : ["prlimit", `--nofile=${options.maxDescriptors}`, "--", process.execPath, bin, ...args]
+    ? [...(options.wrapper ?? []), process.execPath, bin, ...args]
+    : ["prlimit", `--nofile=${options.maxDescriptors}`, "--", ...(options.wrapper ?? []), process.execPath, bin, ...args]
   const [command, argv] = options.dropCapabilities === true
     ? ["setpriv", ["--inh-caps=-all", "--bounding-set=-all", "--", ...node]] as const
     : [node[0]!, node.slice(1)] as const
@@ -245,3 +250,34 @@ export const slowDownload = (port: number) => {
     closed
   }
 }
+
+/** An `effect-httpd --stdio` process: its standard input to write to, its standard output as raw bytes. */
+export interface StdioProcess {
+  readonly child: ChildProcess
+  readonly stdout: () => Buffer
+  readonly stderr: () => string
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+}
+
+/** Starts `effect-httpd --stdio ARGS` with piped standard streams; killed when the scope closes if still running. */
+export const startStdio = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): Effect.Effect<StdioProcess, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, [bin, "--stdio", ...args], {
+        cwd: root,
+        stdio: ["pipe", "pipe", "pipe"],
+        env: { ...process.env, ...env }
+      })
+      const out: Array<Buffer> = []
+      let stderr = ""
+      child.stdout!.on("data", (chunk: Buffer) => out.push(chunk))
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+      // The server may exit (Connection: close) before the test stops writing.
+      child.stdin!.on("error", () => {})
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child.once("close", (code, signal) => resolve({ code, signal }))
+      })
+      return { child, stdout: () => Buffer.concat(out), stderr: () => stderr, exited }
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+  )
