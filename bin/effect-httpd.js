@@ -10,7 +10,8 @@ import v8 from "node:v8"
 // request, the listing and keep-alive workloads within noise (README, "Memory"). Unlike the semi-space size, V8
 // reads this flag at every full collection, so it can be set here, at run time; the executable only, never the
 // library (an application's process is its own), and not over a value the user gave node.
-if (!/--heap[-_]growing[-_]percent/.test([...process.execArgv, process.env["NODE_OPTIONS"] ?? ""].join(" "))) {
+// (NODE_OPTIONS refuses V8 flags like this one, so node's own arguments are the only place a user can give it.)
+if (!process.execArgv.some((arg) => /^--heap[-_]growing[-_]percent/.test(arg))) {
   v8.setFlagsFromString("--heap-growing-percent=100")
 }
 await import("../dist/effect-httpd.mjs")
