@@ -69,7 +69,7 @@ describe("names that are not UTF-8: open attacks", () => {
         .toBe("HTTP/1.0 404 File not found")
     }).pipe(Effect.scoped, Effect.runPromise))
 
-  it.fails("3. the JSON listing gives a URL a script can use for every name", () =>
+  it("3. the JSON listing gives a URL a script can use for every name", () =>
     Effect.gen(function*() {
       const { root } = yield* makeTree
       const server = yield* startStatic({ directory: root, jsonListing: true })
