@@ -59,6 +59,22 @@ describe("names that are not UTF-8: open attacks", () => {
       }).pipe(Effect.scoped, Effect.runPromise))
   }
 
+  for (const format of ["tar.gz", "zip"] as const) {
+    it(`1. ${format}: the quoted name (a%FF) of a\\xff steps past a sibling really named so`, () =>
+      Effect.gen(function*() {
+        const { base, root } = yield* makeTree
+        NodeFs.writeFileSync(Path.join(root, "a%FF"), "really a%FF\n")
+        const server = yield* startStatic({ directory: root, archives: true })
+        const response = yield* request(server.address.port, "GET", `/?download=${format}`)
+        expect(Object.fromEntries(unpacked(format, response.body, base))).toEqual({
+          "a%FF": "really a%FF\n",
+          "a%FF~2": "raw byte FF\n",
+          "a\ufffd": "really U+FFFD\n",
+          "\u{100e9}": "astral\n"
+        })
+      }).pipe(Effect.scoped, Effect.runPromise))
+  }
+
   it("2. CESU-8 surrogates (%ED%A0%80%ED%B3%A9) do not open the file named U+100E9", () =>
     Effect.gen(function*() {
       const { root } = yield* makeTree
