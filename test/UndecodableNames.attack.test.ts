@@ -1,6 +1,6 @@
 /**
- * Attacks on issue 14 item 3 (names that are not UTF-8), found open: each `it.fails` passes once the gap is
- * closed (then make it `it`).
+ * Attacks on issue 14 item 3 (names that are not UTF-8), found open as `it.fails` and closed since (fix-names):
+ * each now passes as a plain `it`.
  *
  * 1. Archives write U+FFFD for a byte that is not UTF-8, so `a\xff` and a file really named `a\ufffd` in one
  *    directory become two entries of one name (likewise `d\xe9/` and `d\ufffd/` merge): unpacking keeps one file's
@@ -48,7 +48,7 @@ const unpacked = (format: "tar.gz" | "zip", archive: Buffer, base: string): Map<
 
 describe("names that are not UTF-8: open attacks", () => {
   for (const format of ["tar.gz", "zip"] as const) {
-    it(`1. ${format}: a\\xff and a\\ufffd both survive unpacking (today one overwrites the other)`, () =>
+    it(`1. ${format}: a\\xff and a\\ufffd both survive unpacking (with U+FFFD one overwrote the other)`, () =>
       Effect.gen(function*() {
         const { base, root } = yield* makeTree
         const server = yield* startStatic({ directory: root, archives: true })
