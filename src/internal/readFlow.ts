@@ -19,6 +19,8 @@ export abstract class ReadFlow extends ResponseWriter {
   protected finished = false
   protected paused = false
   protected probing = false
+  /** Answers wait for unsent responses to drain; a reset shows on the pending write, so no probing. */
+  protected writeStalled = false
   protected headTimer: ReturnType<typeof setTimeout> | undefined = undefined
   protected bodyRate: BodyRateDeadline | undefined = undefined
   private probe: ReturnType<typeof setInterval> | undefined = undefined
@@ -51,6 +53,7 @@ export abstract class ReadFlow extends ResponseWriter {
     if (this.probe !== undefined) return
     this.probe = setInterval(() => {
       if (!this.paused || this.finished) return this.stopProbe()
+      if (this.writeStalled) return
       // Bounded: past PROBE_LIMIT buffered bytes the probe stops reading, and only the timeouts remain.
       if ((this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes > PROBE_LIMIT) return
       this.probing = true
