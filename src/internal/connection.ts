@@ -43,6 +43,8 @@ const CONTINUE_LINE = (protocolVersion: string) => protocolVersion + " 100 Conti
 const BODY_HIGH_WATER = 64 * 1024
 /** Pipelined requests decoded ahead of the one being answered, above which reading pauses. */
 const QUEUE_HIGH_WATER = 32
+/** Queued requests above which a paused connection's probe reads no more (each chunk may hold hundreds of heads). */
+const PROBE_QUEUE_LIMIT = 4 * QUEUE_HIGH_WATER
 /**
  * Response bytes the transport holds unsent above which no further pipelined request is answered and reading
  * pauses until it drains: answers written at once (bytes, error pages) would otherwise pile up in memory for a client
@@ -159,6 +161,10 @@ export class Connection extends Responder {
         this.headTimer = setTimeout(this.onHeadTimeout, this.engine.headerTimeoutMs)
       }
     } else if (this.headTimer !== undefined) this.clearHeadTimer()
+  }
+
+  protected override mayProbe(): boolean {
+    return this.queue.length <= PROBE_QUEUE_LIMIT && super.mayProbe()
   }
 
   /** The unsent responses have drained: answer the next queued requests and read again. */

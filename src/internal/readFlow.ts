@@ -53,9 +53,7 @@ export abstract class ReadFlow extends ResponseWriter {
     if (this.probe !== undefined) return
     this.probe = setInterval(() => {
       if (!this.paused || this.finished) return this.stopProbe()
-      if (this.writeStalled) return
-      // Bounded: past PROBE_LIMIT buffered bytes the probe stops reading, and only the timeouts remain.
-      if ((this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes > PROBE_LIMIT) return
+      if (!this.mayProbe()) return
       this.probing = true
       this.transport.resume()
       setImmediate(() => {
@@ -63,6 +61,15 @@ export abstract class ReadFlow extends ResponseWriter {
         if (this.paused && !this.finished) this.transport.pause()
       })
     }, PROBE_MS)
+  }
+
+  /**
+   * Whether a probe may read one more chunk. Bounded: past PROBE_LIMIT unread bytes (or, in the core, a queue of
+   * pipelined requests) the probe stops reading, and only the timeouts remain; while answers wait to drain, a reset
+   * shows on the pending write.
+   */
+  protected mayProbe(): boolean {
+    return !this.writeStalled && (this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes <= PROBE_LIMIT
   }
 
   protected stopProbe(): void {
