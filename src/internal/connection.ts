@@ -156,11 +156,8 @@ export class Connection extends Responder {
     }
     this.handle(this.decoder.feed(chunk))
     // A head in one segment (every ordinary client) never arms the deadline.
-    if (this.decoder.isReadingHead) {
-      if (this.headTimer === undefined && this.engine.headerTimeoutMs > 0 && !this.finished) {
-        this.headTimer = setTimeout(this.onHeadTimeout, this.engine.headerTimeoutMs)
-      }
-    } else if (this.headTimer !== undefined) this.clearHeadTimer()
+    if (this.decoder.isReadingHead) this.armHeadTimer()
+    else if (this.headTimer !== undefined) this.clearHeadTimer()
   }
 
   protected override mayProbe(): boolean {
@@ -176,7 +173,7 @@ export class Connection extends Responder {
     if (this.current === undefined) this.next()
   }
 
-  private readonly onHeadTimeout = (): void => {
+  protected readonly onHeadTimeout = (): void => {
     this.headTimer = undefined
     if (this.finished) return
     this.log("Request timed out: TimeoutError('timed out')")

@@ -32,15 +32,17 @@ export abstract class ReadFlow extends ResponseWriter {
       this.paused = true
       this.transport.pause()
       this.startProbe()
-      // Our own backpressure is not the client's silence.
+      // Our own backpressure is not the client's silence: not in a body, nor in a next head cut by a chunk boundary.
       if (receiving) this.setTimer(0)
       this.bodyRate?.pause()
+      if (this.headTimer !== undefined) this.clearHeadTimer()
     } else if (!full && this.paused) {
       this.paused = false
       this.stopProbe()
       this.transport.resume()
       if (receiving) this.setTimer(this.engine.bodyTimeoutMs)
       this.bodyRate?.resume()
+      this.armHeadTimer()
     }
   }
 
@@ -86,6 +88,16 @@ export abstract class ReadFlow extends ResponseWriter {
     this.timerMs = ms
     this.transport.setTimeout(ms)
   }
+
+  /** Starts the head deadline when part of a head has arrived and none runs. */
+  protected armHeadTimer(): void {
+    if (
+      this.headTimer === undefined && this.engine.headerTimeoutMs > 0 && !this.finished && !this.paused &&
+      this.decoder.isReadingHead
+    ) this.headTimer = setTimeout(this.onHeadTimeout, this.engine.headerTimeoutMs)
+  }
+
+  protected abstract readonly onHeadTimeout: () => void
 
   protected clearHeadTimer(): void {
     clearTimeout(this.headTimer)
