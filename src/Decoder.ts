@@ -27,6 +27,7 @@ import {
   TOKEN,
   versionAtLeast
 } from "./Request.js"
+import { asksUpgrade } from "./internal/connectionOptions.js"
 import { isValidAbsoluteAuthority, isValidHost } from "./internal/hostCheck.js"
 import { trimOws } from "./internal/ows.js"
 import { isKnownValidBlock, rememberValidBlock } from "./internal/validHeads.js"
@@ -148,11 +149,6 @@ class Accumulator {
 }
 
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-crlf" | "trailers" | "done"
-
-/** node's (llhttp's) protocol switch: an `Upgrade` field and `upgrade` among the `Connection` options. */
-const asksUpgrade = (headers: Headers): boolean =>
-  headers.has("upgrade") &&
-  headers.getAll("connection").some((value) => value.split(",").some((o) => trimOws(o).toLowerCase() === "upgrade"))
 
 /** An absolute-form target (`scheme://…`) whose scheme is neither http nor https: refused. */
 const OTHER_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//

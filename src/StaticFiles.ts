@@ -49,6 +49,7 @@ import {
   hasDotComponent,
   hasDotName
 } from "./internal/extras.js"
+import { osCwd } from "./internal/osArgs.js"
 import { makeVerifier } from "./internal/openVerified.js"
 import { MimeTypes } from "./MimeTypes.js"
 import { errorResponse, toServerResponse } from "./internal/httpAppBridge.js"
@@ -329,7 +330,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
     const extended = options.pythonCompat !== true
     let config: StaticConfig = {
       // Resolved once, so a later chdir does not move the served tree (Python re-resolves a relative directory).
-      root: path.resolve(options.directory ?? "."),
+      root: path.resolve(osCwd(), options.directory ?? "."),
       contentType,
       indexPages: options.indexPages ?? ["index.html", "index.htm"],
       rangeRequests: options.rangeRequests ?? extended,
@@ -348,7 +349,7 @@ const resolveConfig = (options: StaticFilesOptions) =>
       richListing: options.richListing ?? false,
       upload: options.upload !== undefined && options.upload !== false,
       archives: yield* validArchives(options.archives),
-      notServed: (options.notServed ?? []).map((dir) => UrlPath.translatePath(path.resolve(options.directory ?? "."), dir).replace(/\/+$/, ""))
+      notServed: (options.notServed ?? []).map((dir) => UrlPath.translatePath(path.resolve(osCwd(), options.directory ?? "."), dir).replace(/\/+$/, ""))
     }
     const verifier = makeVerifier(config.root, {
       confine: options.followSymlinks === false,

@@ -31,7 +31,7 @@ describe("probe reads behind a slow request", () => {
         Effect.timeout("3 seconds"),
         Effect.ignore
       )
-      // One chunk fills the queue; a few probes may follow. Twelve probes in 3 s meant 1 200 queued heads, growing.
+      // One chunk fills the queue; no probe reads past it. Twelve probes in 3 s meant 1 200 queued heads, growing.
       expect(pulls).toBeLessThanOrEqual(4)
     }), 20_000)
 })

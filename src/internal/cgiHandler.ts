@@ -32,6 +32,8 @@ import { exactly, MAX_HEADER_BYTES, readHead } from "./cgiOutput.js"
 import { isCgi, locateScript, translatePath, unquote } from "./cgiPath.js"
 import * as Script from "./cgiProcess.js"
 import { getfqdn } from "./fqdn.js"
+import { osCwd } from "./osArgs.js"
+import { fsPath } from "./osPath.js"
 import { pyRepr } from "./pythonText.js"
 import { fallbackPath } from "./spa.js"
 
@@ -79,7 +81,7 @@ export const make = (options: CgiOptions = {}) =>
     const staticGet = staticMap.byMethod.get("GET")
     const staticHead = staticMap.byMethod.get("HEAD")
 
-    const directory = options.directory ?? process.cwd()
+    const directory = options.directory ?? osCwd()
     const timeout = Duration.decode(options.timeout ?? DEFAULT_TIMEOUT)
     const killGrace = Duration.decode(options.killGrace ?? DEFAULT_KILL_GRACE)
     const rfc3875 = options.rfc3875 ?? false
@@ -171,7 +173,9 @@ export const make = (options: CgiOptions = {}) =>
         // A script the dot-file and link options refuse looks missing, as a refused file does.
         const pathInfo = unquote(location.pathInfo)
         const runnable = yield* verifyScript(fs, scriptGate, scriptFile, pathInfo, translate(pathInfo))
-        if (runnable === undefined) return yield* Effect.fail(noSuchScript)
+        // `stat` and `spawn` below take strings: a path that is not UTF-8 (the script's name, or the served
+        // directory's) would name its U+FFFD twin, which may exist, even outside the root.
+        if (runnable === undefined || typeof fsPath(runnable) !== "string") return yield* Effect.fail(noSuchScript)
         const info = yield* Effect.option(fs.stat(runnable))
         if (Option.isNone(info)) return yield* Effect.fail(noSuchScript)
         if (info.value.type !== "File") {

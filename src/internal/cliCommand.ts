@@ -11,6 +11,7 @@ import type { CliConfig, CliError } from "../Cli.js"
 import * as Server from "../Server.js"
 import { NAME } from "./cliMessages.js"
 import { validate } from "./cliValidate.js"
+import { osCwd } from "./osArgs.js"
 
 export const DEFAULT_PORT = 8000
 
@@ -314,7 +315,7 @@ export const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<voi
     (raw) =>
       Effect.gen(function*() {
         const path = yield* Path.Path
-        const config = yield* validate(raw, process.cwd(), (from, to) => path.resolve(from, to))
+        const config = yield* validate(raw, osCwd(), (from, to) => path.resolve(from, to))
         return yield* execute(config)
       })
   ).pipe(

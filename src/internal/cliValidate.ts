@@ -2,15 +2,20 @@
  * The command line's validation: the options as parsed, checked and turned into a `CliConfig`.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as PlatformError from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as NodeFs from "node:fs"
 import type { CliConfig, RawOptions } from "../Cli.js"
 import type { HeaderField } from "../Headers.js"
 import { type Credentials, credentialsProblem } from "./basicAuth.js"
 import { fileErrorReason, isLoopback, isValidPort, parseBind, usage } from "./cliMessages.js"
 import { DEFAULT_MAX_BYTES, DEFAULT_MIN_BYTES } from "./compress.js"
 import { fieldValueProblem, hasDotName, parseHeaderLine, printable } from "./extras.js"
+import { errnoOf } from "./fsFailure.js"
 import { isValidHost } from "./hostCheck.js"
+import { osArgument } from "./osArgs.js"
+import { fsPath, statInfo } from "./osPath.js"
 import { fallbackNameProblem } from "./spa.js"
 
 export const MAX_CGI_PROCESSES = 4096
@@ -117,7 +122,7 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       port: raw.port,
       bind,
       allowedHosts: raw.allowedHost ?? [],
-      directory: resolve(cwd, Option.getOrElse(raw.directory, () => ".")),
+      directory: resolve(cwd, Option.getOrElse(Option.map(raw.directory, osArgument), () => ".")),
       cgi: raw.cgi,
       ...cgiLimits,
       protocol: raw.protocol,
@@ -198,19 +203,34 @@ const validCgiLimits = (raw: RawOptions) =>
     return limits
   })
 
+/** `fs.access(directory, R_OK)` of a Python path (its bytes when it is not UTF-8, see `osPath`). */
+const accessOf = (fs: FileSystem.FileSystem, directory: string): Effect.Effect<void, unknown> => {
+  const os = fsPath(directory)
+  return typeof os === "string"
+    ? fs.access(os, { readable: true })
+    : Effect.tryPromise({ try: () => NodeFs.promises.access(os ?? "\0", NodeFs.constants.R_OK), catch: (error) => error })
+}
+
+/** `fileErrorReason` for `FileSystem`'s errors and for `node:fs`'s (a directory named by bytes). */
+const directoryErrorReason = (error: unknown): string => {
+  if (PlatformError.isPlatformError(error)) return fileErrorReason(error)
+  const code = errnoOf(error)
+  return code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(error)
+}
+
 export const checkDirectory = (directory: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const info = yield* Effect.mapError(
-      fs.stat(directory),
-      (error) => usage(`argument -d/--directory: cannot use '${directory}': ${fileErrorReason(error)}`)
+      statInfo(fs, directory),
+      (error) => usage(`argument -d/--directory: cannot use '${directory}': ${directoryErrorReason(error)}`)
     )
     if (info.type !== "Directory") {
       return yield* Effect.fail(usage(`argument -d/--directory: '${directory}' is not a directory`))
     }
     // A root the server cannot list or read from would answer every request with an error.
     yield* Effect.mapError(
-      fs.access(directory, { readable: true }),
-      (error) => usage(`argument -d/--directory: cannot use '${directory}': ${fileErrorReason(error)}`)
+      accessOf(fs, directory),
+      (error) => usage(`argument -d/--directory: cannot use '${directory}': ${directoryErrorReason(error)}`)
     )
   })

@@ -43,8 +43,6 @@ const CONTINUE_LINE = (protocolVersion: string) => protocolVersion + " 100 Conti
 const BODY_HIGH_WATER = 64 * 1024
 /** Pipelined requests decoded ahead of the one being answered, above which reading pauses. */
 const QUEUE_HIGH_WATER = 32
-/** Queued requests above which a paused connection's probe reads no more (each chunk may hold hundreds of heads). */
-const PROBE_QUEUE_LIMIT = 4 * QUEUE_HIGH_WATER
 /**
  * Response bytes the transport holds unsent above which no further pipelined request is answered and reading
  * pauses until it drains: answers written at once (bytes, error pages) would otherwise pile up in memory for a client
@@ -137,10 +135,18 @@ export class Connection extends Responder {
     if (this.current === undefined) this.finish(this.destroyTransport)
   }
 
-  /** Forced stop: interrupt the request in progress (its scope closes) and destroy the socket. */
+  /**
+   * Forced stop: interrupt the request in progress (its scope closes) and destroy the socket. An unfinished body fails
+   * first: a handler waiting on it uninterruptibly (the platform request's body, read once for all its readers) is
+   * released instead of holding the stop until the body timeout.
+   */
   abort(): Effect.Effect<void> {
     const fiber = this.current?.fiber
+    const body = this.current?.body
     this.closing = true
+    if (body !== undefined && !body.ended) {
+      body.fail(new RequestBodyError({ reason: "ClientClosed", message: "the server is stopping" }))
+    }
     return Effect.zipRight(
       fiber === undefined ? Effect.void : Fiber.interrupt(fiber),
       Effect.sync(() => this.transport.destroy())
@@ -155,13 +161,14 @@ export class Connection extends Responder {
       this.transport.pause()
     }
     this.handle(this.decoder.feed(chunk))
+    this.headDeadline()
+  }
+
+  /** Arms the head deadline while a head is incomplete, clears it otherwise. */
+  private headDeadline(): void {
     // A head in one segment (every ordinary client) never arms the deadline.
     if (this.decoder.isReadingHead) this.armHeadTimer()
     else if (this.headTimer !== undefined) this.clearHeadTimer()
-  }
-
-  protected override mayProbe(): boolean {
-    return this.queue.length <= PROBE_QUEUE_LIMIT && super.mayProbe()
   }
 
   /** The unsent responses have drained: answer the next queued requests and read again. */
@@ -261,11 +268,15 @@ export class Connection extends Responder {
     this.updateFlow()
   }
 
+  protected get pipelineFull(): boolean {
+    return this.queue.length > QUEUE_HIGH_WATER
+  }
+
   /** Pauses reading while too much is buffered ahead of the handler; resumes when it has caught up. */
   private readonly updateFlow = (): void => {
     if (this.finished) return
     const body = this.bodyTarget
-    const full = this.writeStalled || this.queue.length > QUEUE_HIGH_WATER || this.decoder.heldBytes > BODY_HIGH_WATER ||
+    const full = this.writeStalled || this.pipelineFull || this.decoder.heldBytes > BODY_HIGH_WATER ||
       (body !== undefined && !body.discarding && body.buffered > BODY_HIGH_WATER)
     this.flow(full, this.current !== undefined && body !== undefined && this.engine.bodyTimeoutMs > 0)
   }
@@ -395,15 +406,15 @@ export class Connection extends Responder {
 
   /**
    * Hands the socket over for a protocol switch (a WebSocket upgrade): no more reading, timeouts or responses here;
-   * the handler's fiber is still interrupted when the socket closes. `undefined` when bytes after the request are
-   * already buffered or a response has begun.
+   * the handler's fiber is still interrupted when the socket closes. `undefined` unless the request asked for the
+   * switch (the decoder holds what followed it: `asksUpgrade`), or when a response has begun.
    */
   detach(request: Request): { readonly socket: Transport; readonly head: Buffer } | undefined {
     const inFlight = this.current
     if (
       this.transport.detachable === false ||
       inFlight === undefined || inFlight.request !== request || inFlight.responseStarted || inFlight.responded ||
-      this.finished || this.queue.length > 0 || !(this.decoder.isIdle || this.decoder.isHeld) ||
+      this.finished || this.queue.length > 0 || !this.decoder.isHeld ||
       inFlight.body !== undefined
     ) return undefined
     // What the client sent after the request (its first frames) belongs to the new protocol.
@@ -453,7 +464,11 @@ export class Connection extends Responder {
     body?.discard()
     if (!keepAlive || this.closing) return this.finish()
     // A protocol switch answered without switching: what followed its request is HTTP after all.
-    if (this.decoder.isHeld) this.handle(this.decoder.release())
+    if (this.decoder.isHeld) {
+      this.handle(this.decoder.release())
+      // Held bytes may hold the start of the next head: its deadline, which no read may arm later (a silent client).
+      this.headDeadline()
+    }
     this.updateFlow()
     this.next()
     // Between requests now (unless the next one was already queued): reclaimable under the connection cap.

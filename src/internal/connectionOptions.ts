@@ -49,3 +49,15 @@ export const connectionWish = (values: ReadonlyArray<string>): ConnectionWish =>
   const options = connectionOptions(values)
   return options.close ? "close" : options.keepAlive ? "keep-alive" : undefined
 }
+
+/**
+ * node's (llhttp's) protocol switch: an `Upgrade` field and `upgrade` among the `Connection` options. The one rule
+ * for it: the decoder holds what follows such a request, and only such a request may take the socket (an `Upgrade`
+ * alone is no switch: a proxy that saw none keeps sending other requests on the connection).
+ */
+export const asksUpgrade = (headers: {
+  has(name: string): boolean
+  getAll(name: string): ReadonlyArray<string>
+}): boolean =>
+  headers.has("upgrade") &&
+  headers.getAll("connection").some((value) => value.split(",").some((o) => trimOws(o).toLowerCase() === "upgrade"))

@@ -80,28 +80,34 @@ class BodyState {
  * same exit. In place of `Effect.cached`, which each request paid for with a fiber of its own (`runSync`) and whose
  * synchronized cell yielded to the scheduler: a small POST then finished in a later microtask instead of the read
  * that brought it.
+ *
+ * Like `Effect.cached`, the run itself is uninterruptible: the body is consumed as it is read, so a first reader
+ * interrupted halfway (its own timeout, a lost race) would leave every other reader its interruption or half a body.
+ * A client's reset or the engine's body timeouts still end the read (the body fails). Waiters stay interruptible.
  */
 const once = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
   let result: Exit.Exit<A, E> | undefined
   let waiting: Set<(exit: Exit.Exit<A, E>) => void> | undefined
-  return Effect.suspend(() => {
-    if (result !== undefined) return result
-    if (waiting !== undefined) {
-      const others = waiting
-      return Effect.async<A, E>((resume) => {
-        others.add(resume)
-        return Effect.sync(() => others.delete(resume))
-      })
-    }
-    const mine = new Set<(exit: Exit.Exit<A, E>) => void>()
-    waiting = mine
-    return Effect.onExit(effect, (exit) =>
-      Effect.sync(() => {
-        result = exit
-        waiting = undefined
-        for (const resume of mine) resume(exit)
-      }))
-  })
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      if (result !== undefined) return result
+      if (waiting !== undefined) {
+        const others = waiting
+        return restore(Effect.async<A, E>((resume) => {
+          others.add(resume)
+          return Effect.sync(() => others.delete(resume))
+        }))
+      }
+      const mine = new Set<(exit: Exit.Exit<A, E>) => void>()
+      waiting = mine
+      return Effect.onExit(effect, (exit) =>
+        Effect.sync(() => {
+          result = exit
+          waiting = undefined
+          for (const resume of mine) resume(exit)
+        }))
+    })
+  )
 }
 
 /**

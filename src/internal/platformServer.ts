@@ -30,6 +30,7 @@ import type { Request } from "../Request.js"
 import * as Response from "../Response.js"
 import * as Server from "../Server.js"
 import { detachSocket } from "./connection.js"
+import { asksUpgrade } from "./connectionOptions.js"
 import { millis } from "./engine.js"
 import { makeHandled } from "./platformHandled.js"
 import { joinHeaders, PlatformRequest } from "./platformRequest.js"
@@ -136,7 +137,7 @@ export const appHandler = <E, R>(
     // `handled` answered already (a defect became its 500); only interruption is the engine's business.
     Effect.matchCauseEffect(
       handled(
-        new PlatformRequest(request, request.target, request.headers.has("upgrade") ? upgradeFor(request, wss) : undefined)
+        new PlatformRequest(request, request.target, asksUpgrade(request.headers) ? upgradeFor(request, wss) : undefined)
       ),
       {
         onFailure: (cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause as Cause.Cause<never>) : DONE,

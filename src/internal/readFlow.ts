@@ -26,6 +26,9 @@ export abstract class ReadFlow extends ResponseWriter {
   private probe: ReturnType<typeof setInterval> | undefined = undefined
   private timerMs = 0
 
+  /** Whether the requests decoded ahead of the one being answered reached their cap (the connection core's queue). */
+  protected abstract get pipelineFull(): boolean
+
   /** Pauses reading when `full`, resumes when not; while a body is being received, pauses its timers too. */
   protected flow(full: boolean, receiving: boolean): void {
     if (full && !this.paused) {
@@ -55,7 +58,12 @@ export abstract class ReadFlow extends ResponseWriter {
     if (this.probe !== undefined) return
     this.probe = setInterval(() => {
       if (!this.paused || this.finished) return this.stopProbe()
-      if (!this.mayProbe()) return
+      // Bounded: past PROBE_LIMIT buffered bytes, or with the pipeline full (each read decodes a chunk's worth of
+      // heads into the queue, without end while the current request lasts), the probe stops reading; only the
+      // timeouts remain. While answers wait to drain, a reset shows on the pending write.
+      if (
+        this.writeStalled || (this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes > PROBE_LIMIT || this.pipelineFull
+      ) return
       this.probing = true
       this.transport.resume()
       setImmediate(() => {
@@ -63,15 +71,6 @@ export abstract class ReadFlow extends ResponseWriter {
         if (this.paused && !this.finished) this.transport.pause()
       })
     }, PROBE_MS)
-  }
-
-  /**
-   * Whether a probe may read one more chunk. Bounded: past PROBE_LIMIT unread bytes (or, in the core, a queue of
-   * pipelined requests) the probe stops reading, and only the timeouts remain; while answers wait to drain, a reset
-   * shows on the pending write.
-   */
-  protected mayProbe(): boolean {
-    return !this.writeStalled && (this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes <= PROBE_LIMIT
   }
 
   protected stopProbe(): void {

@@ -57,8 +57,10 @@ export const PATH_MAX = 4095
  * before the body is read, not after it failed to rename).
  */
 export const nameProblem = (root: string, path: string): { readonly status: number; readonly message: string } | undefined => {
+  // A byte 0x80-0x9F that is not UTF-8 (`%ED%B2%9B`, its surrogate escape, see `osPath`) is the same C1 control
+  // (0x9B: CSI) to a terminal in a Latin-1 locale.
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f-\x9f]/.test(path)) return { status: 400, message: "Control character in file name" }
+  if (/[\x00-\x1f\x7f-\x9f\udc80-\udc9f]/.test(path)) return { status: 400, message: "Control character in file name" }
   if (byteLength(path) > PATH_MAX) return { status: 414, message: "Path too long" }
   const components = belowRoot(root, path).split("/")
   if (components.some((c) => c.length > NAME_MAX / 3 && byteLength(c) > NAME_MAX)) {

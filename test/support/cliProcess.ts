@@ -61,6 +61,11 @@ export interface SpawnOptions {
   readonly dropCapabilities?: boolean
   /** Run under `prlimit --nofile=N`, so a test can exhaust the server's descriptors with a few connections. */
   readonly maxDescriptors?: number
+  /**
+   * A command that runs the server's command line (`"$@"`), for what `spawn` cannot say: a working directory or an
+   * argument whose bytes are not UTF-8 (`["sh", "-c", 'cd "$(printf "%b" "$0")" && exec "$@"', "\\0351"]`).
+   */
+  readonly wrapper?: ReadonlyArray<string>
 }
 
 export interface Exited {
@@ -88,8 +93,8 @@ const BANNER = /^Serving (HTTPS?) on (\S+) port (\d+) \((https?):\/\/(\S+):(\d+)
 
 const launch = (args: ReadonlyArray<string>, options: SpawnOptions) => {
   const node = options.maxDescriptors === undefined
-    ? [process.execPath, bin, ...args]
-    : ["prlimit", `--nofile=${options.maxDescriptors}`, "--", process.execPath, bin, ...args]
+    ? [...(options.wrapper ?? []), process.execPath, bin, ...args]
+    : ["prlimit", `--nofile=${options.maxDescriptors}`, "--", ...(options.wrapper ?? []), process.execPath, bin, ...args]
   const [command, argv] = options.dropCapabilities === true
     ? ["setpriv", ["--inh-caps=-all", "--bounding-set=-all", "--", ...node]] as const
     : [node[0]!, node.slice(1)] as const
