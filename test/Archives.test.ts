@@ -12,7 +12,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Cli from "../src/Cli.js"
-import { archiveFormat, disposition } from "../src/internal/archive.js"
+import { archivedNames, archiveFormat, disposition } from "../src/internal/archive.js"
 import { TEMP_PREFIX } from "../src/internal/upload.js"
 import { rawOptions } from "./support/cliOptions.js"
 import { headerValues as header, request, startStatic as start } from "./support/staticServer.js"
@@ -113,6 +113,20 @@ describe("archives", () => {
     expect(disposition("a\"b ü\r\n", "zip")).toBe(
       "attachment; filename=\"a_b ___.zip\"; filename*=UTF-8''a%22b%20%C3%BC%0D%0A.zip"
     )
+    // A directory name that is not UTF-8 is offered as its entries are named.
+    expect(disposition("d\udce9", "zip")).toBe("attachment; filename=\"d_E9.zip\"; filename*=UTF-8''d%25E9.zip")
+  })
+
+  it("names that are not UTF-8 get distinct entry names: bytes (and % beside them) quoted, ~N past a sibling's", () => {
+    const names = ["%\udcff", "a%FF", "a%FF~2", "a\udcff", "a\ufffd", "b\udce9\udcff"]
+    expect([...archivedNames(names)]).toEqual([
+      ["%\udcff", "%25%FF"],
+      ["a%FF", "a%FF"],
+      ["a%FF~2", "a%FF~2"],
+      ["a\udcff", "a%FF~3"],
+      ["a\ufffd", "a\ufffd"],
+      ["b\udce9\udcff", "b%E9%FF"]
+    ])
   })
 
   it.scopedLive("tar.gz and zip extract to the directory's bytes; links out of the root, to directories, FIFOs left out", () =>

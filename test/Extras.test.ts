@@ -504,6 +504,7 @@ describe("--json-listing / jsonListing", () => {
 
   interface Entry {
     readonly name: string
+    readonly href: string
     readonly type: string
     readonly size: number | null
     readonly mtime: string | null
@@ -525,15 +526,19 @@ describe("--json-listing / jsonListing", () => {
           const entries = parse(json)
           const html = (yield* request(port, "GET", "/odd/")).body.toString()
           // Same names, same order as the HTML listing (whose hrefs are the quoted names).
-          const hrefs = [...html.matchAll(/<a href="([^"]*)">/g)].map((m) => decodeURIComponent(m[1]!).replace(/\/$/, ""))
+          const links = [...html.matchAll(/<a href="([^"]*)">/g)].map((m) => m[1]!)
+          const hrefs = links.map((link) => decodeURIComponent(link).replace(/\/$/, ""))
           expect(entries.map((e) => e.name)).toEqual(hrefs)
+          // Each entry's href is the HTML listing's link, byte for byte.
+          expect(entries.map((e) => e.href)).toEqual(links)
           for (const name of odd) expect(entries.map((e) => e.name)).toContain(name)
           const quoted = entries.find((e) => e.name === odd[0])!
-          expect(quoted).toEqual({ name: odd[0], type: "file", size: Buffer.byteLength(odd[0]!), mtime: "2020-01-02T03:04:05.000Z" })
+          expect(quoted).toEqual({ name: odd[0], href: "quote%22d", type: "file", size: Buffer.byteLength(odd[0]!), mtime: "2020-01-02T03:04:05.000Z" })
           expect(entries.find((e) => e.name === "Zdir")).toMatchObject({ type: "directory", size: null })
           expect(entries.find((e) => e.name === "link-in")).toMatchObject({ type: "symlink", size: 10 })
           expect(entries.find((e) => e.name === "link-dangling")).toEqual({
             name: "link-dangling",
+            href: "link-dangling",
             type: "symlink",
             size: null,
             mtime: null

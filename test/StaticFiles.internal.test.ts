@@ -36,10 +36,15 @@ const python = (script: string, inputs: ReadonlyArray<unknown>): Array<unknown> 
 }
 
 const PRELUDE = `
-import sys, json, html, posixpath, types, datetime, email.utils, urllib.parse
+import sys, json, html, posixpath, re, types, datetime, email.utils, urllib.parse
 from http.server import SimpleHTTPRequestHandler
 inputs = json.load(sys.stdin)
-def out(values): print(json.dumps(values))
+# Python's two lone surrogates side by side (CESU-8) are kept apart by a NUL in our strings (see urlPath).
+def js(v):
+    if isinstance(v, str): return re.sub('[\\ud800-\\udbff](?=[\\udc00-\\udfff])', lambda m: m.group(0) + '\\0', v)
+    if isinstance(v, list): return [js(x) for x in v]
+    return v
+def out(values): print(json.dumps(js(values)))
 `
 
 /** Request-path-like strings built from the pieces that matter to translate_path and unquote. */
@@ -86,6 +91,8 @@ out([f(p) for p in inputs])`,
     )
     expect(paths.map(unquotePath)).toEqual(expected)
     expect(unquote("%ED%A0%80", "surrogatepass")).toBe("\ud800")
+    // CESU-8: two lone surrogates to Python, kept apart (not the astral pair U+100E9) so no file is named.
+    expect(unquote("%ED%A0%80%ED%B3%A9", "surrogatepass")).toBe("\ud800\0\udce9")
     expect(unquote("%ff", "surrogatepass")).toBeUndefined()
     expect(unquote("%ff", "replace")).toBe("\ufffd")
     // Each ASCII run is decoded on its own: an escape split by a raw non-ASCII character is invalid.

@@ -23,9 +23,9 @@ import type { HeaderField } from "../Headers.js"
 import { HttpError } from "../HttpError.js"
 import * as Response from "../Response.js"
 import { FLAGS, makeVerifier, type Verifier } from "./openVerified.js"
-import { fsPath, fsPathOrThrow, listNames, wellFormed, lstatOf, readLinkOf, realPathOf, statOf } from "./osPath.js"
+import { fsPath, fsPathOrThrow, listNames, lstatOf, readLinkOf, realPathOf, statOf } from "./osPath.js"
 import { isUploadTemp } from "./upload.js"
-import { pyJoin } from "./urlPath.js"
+import { hasLoneSurrogate, pyJoin } from "./urlPath.js"
 
 /** The archive formats offered. */
 export type ArchiveFormat = "tar.gz" | "zip"
@@ -103,6 +103,35 @@ type Walked =
 export const skipped = (name: string, hideDotfiles: boolean): boolean =>
   (hideDotfiles && name.startsWith(".")) || isUploadTemp(name) || name.includes("\\") || /^[A-Za-z]:/.test(name)
 
+/** A byte that is not UTF-8 (`os.fsdecode`'s U+DC80–U+DCFF), or a `%` beside one. */
+const ESCAPED_BYTE = /[\udc80-\udcff%]/g
+
+/**
+ * The name written for a name that is not UTF-8 (tar's PAX and zip's UTF-8 names must be UTF-8): each such byte as
+ * `quote` writes it (`a\udcff` → `a%FF`), and `%` as `%25` so no two such names meet. A valid name is itself.
+ */
+export const archivedName = (name: string): string =>
+  hasLoneSurrogate(name)
+    ? name.replace(ESCAPED_BYTE, (c) => "%" + (c === "%" ? 0x25 : c.charCodeAt(0) - 0xdc00).toString(16).toUpperCase())
+    : name
+
+/**
+ * The entry names of one directory's `names` (sorted): {@link archivedName}, and where that is a sibling's real name
+ * (`a%FF` beside `a\xff`), `~2`, `~3`… after it, so no two entries share a name and unpacking loses neither file.
+ */
+export const archivedNames = (names: ReadonlyArray<string>): Map<string, string> => {
+  const taken = new Set(names)
+  const out = new Map<string, string>()
+  for (const name of names) {
+    const base = archivedName(name)
+    let candidate = base
+    for (let n = 2; candidate !== name && taken.has(candidate); n++) candidate = `${base}~${n}`
+    taken.add(candidate)
+    out.set(name, candidate)
+  }
+  return out
+}
+
 // `openVerified`'s flags (O_NONBLOCK: a FIFO swapped in does not block the open; O_NOCTTY), and no final link
 // followed (a link's real path was resolved by the walk).
 const OPEN_FLAGS = FLAGS | NodeFs.constants.O_NOFOLLOW
@@ -154,11 +183,13 @@ const walk = async (
       listed = undefined
     }
     if (listed === undefined) return true
-    for (const name of listed.names) {
+    const kept = listed.names.filter((name) => !skipped(name, hideDotfiles))
+    const entryNames = archivedNames(kept)
+    for (const name of kept) {
       if (signal.aborted) return false
-      if (skipped(name, hideDotfiles)) continue
       const full = pyJoin(listed.real, name)
-      const inside = prefix === "" ? name : prefix + "/" + name
+      const entry = entryNames.get(name)!
+      const inside = prefix === "" ? entry : prefix + "/" + entry
       let stats: NodeFs.Stats
       let source = full
       try {
@@ -347,10 +378,10 @@ const CONTENT_TYPE: Readonly<Record<ArchiveFormat, string>> = { "tar.gz": "appli
  * `filename*` (RFC 6266 / RFC 8187), so no quote, control or non-ASCII character reaches the head unencoded.
  */
 export const disposition = (name: string, format: ArchiveFormat): string => {
-  const full = `${name}.${format}`
+  // A name that is not UTF-8 (lone surrogates, see `osPath`) is offered as its entries are named (`archivedName`).
+  const full = archivedName(`${name}.${format}`)
   const ascii = full.replace(/[^A-Za-z0-9._ -]/g, "_")
-  // A name that is not UTF-8 (lone surrogates, see `osPath`) is offered with U+FFFD, as its entries are named.
-  const encoded = encodeURIComponent(wellFormed(full)).replace(/['()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
+  const encoded = encodeURIComponent(full).replace(/['()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`
 }
 

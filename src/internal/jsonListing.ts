@@ -4,12 +4,16 @@
  */
 import type { HeaderField } from "../Headers.js"
 import * as Response from "../Response.js"
+import { entryHref } from "./listing.js"
 import type { Listed, ListedEntry } from "./listingEntries.js"
 import { prefersJson } from "./negotiation.js"
 
 /** One entry of the JSON listing. */
 export interface JsonEntry {
+  /** The name as Python's string: a byte that is not UTF-8 is a lone surrogate (`"a\\udcff"`, escaped). */
   readonly name: string
+  /** The entry's link relative to the listing, as the HTML listing's `href` (`a%ED%B3%BF`, `dir/`). */
+  readonly href: string
   /** `symlink` for any symbolic link (whatever it points to), else what it is (anything not a directory: `file`). */
   readonly type: "file" | "directory" | "symlink"
   /** Bytes, links followed; `null` for a directory (its size says nothing of its content) and a missing target. */
@@ -40,6 +44,7 @@ export const wantsJson = (path: string, accept: string | undefined): boolean =>
 /** What the JSON listing says of an entry. */
 export const toJsonEntry = (entry: ListedEntry): JsonEntry => ({
   name: entry.name,
+  href: entryHref(entry),
   type: entry.isSymlink ? "symlink" : entry.isDirectory ? "directory" : "file",
   size: entry.isDirectory ? null : entry.size ?? null,
   mtime: entry.mtimeMs === undefined ? null : new Date(entry.mtimeMs).toISOString()

@@ -134,16 +134,18 @@ export const escapeDisplayed = (text: string): string =>
  */
 export const displayPath = (requestPath: string): string => escapeDisplayed(unquotePath(requestPath))
 
+/**
+ * An entry's link, relative to its listing: `quote(name)`, and a `/` after a directory's (links followed, as
+ * Python's). The one spelling every listing (HTML, rich, JSON `href`) gives; a name that is not UTF-8 is linked by
+ * its surrogates' bytes (`a%ED%B3%BF`), which the server maps back to the file.
+ */
+export const entryHref = (entry: Pick<ListingEntry, "name" | "isDirectory">): string =>
+  quote(entry.isDirectory ? entry.name + "/" : entry.name)
+
 const entryLine = (entry: ListingEntry): string => {
-  let displayName = entry.name
-  let linkName = entry.name
-  if (entry.isDirectory) {
-    displayName = entry.name + "/"
-    linkName = entry.name + "/"
-  }
-  // A link to a directory shows "@" and links with "/".
-  if (entry.isSymlink) displayName = entry.name + "@"
-  return "<li><a href=\"" + quote(linkName) + "\">" + escapeDisplayed(displayName) + "</a></li>"
+  // A directory shows and links with "/"; a link shows "@" (a link to a directory: "@", linked with "/").
+  const displayName = entry.isSymlink ? entry.name + "@" : entry.isDirectory ? entry.name + "/" : entry.name
+  return "<li><a href=\"" + entryHref(entry) + "\">" + escapeDisplayed(displayName) + "</a></li>"
 }
 
 /** Python 3.14's style block (gh-123430), between the charset and the title of the listing. */

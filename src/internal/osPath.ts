@@ -172,11 +172,3 @@ export const readLinkOf = (path: string): Promise<string> =>
 /** `lstat` / `stat` of a path as Python names it. */
 export const lstatOf = (path: string): Promise<NodeFs.Stats> => osOrMissing(path).then((os) => NodeFs.promises.lstat(os))
 export const statOf = (path: string): Promise<NodeFs.Stats> => osOrMissing(path).then((os) => NodeFs.promises.stat(os))
-
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
-
-/**
- * `s` with each lone surrogate as U+FFFD (`String.prototype.toWellFormed`): for what must be UTF-8 (archive entry
- * names, RFC 8187 `filename*`), where a byte that is not UTF-8 cannot be written as itself.
- */
-export const wellFormed = (s: string): string => (SURROGATE.test(s) ? s.replace(LONE_SURROGATE, "\ufffd") : s)

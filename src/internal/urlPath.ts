@@ -30,7 +30,8 @@ export const pyRstrip = (s: string): string => {
 
 /**
  * `bytes.decode('utf-8', 'surrogatepass')`: strict UTF-8, except that encoded surrogates (`ED A0 80`…`ED BF BF`)
- * decode to lone surrogates. `undefined` where Python raises `UnicodeDecodeError`.
+ * decode to lone surrogates. `undefined` where Python raises `UnicodeDecodeError`. One departure, as a JavaScript
+ * string cannot hold Python's result: a high surrogate decoded right before a low one gets a NUL between them.
  */
 export const decodeUtf8SurrogatePass = (bytes: Uint8Array): string | undefined => {
   let out = ""
@@ -69,11 +70,17 @@ export const decodeUtf8SurrogatePass = (bytes: Uint8Array): string | undefined =
       if (k === 1 ? b < lo || b > hi : b < 0x80 || b > 0xbf) return undefined
       cp = (cp << 6) | (b & 0x3f)
     }
+    // Two encoded surrogates (CESU-8, `ED A0 80 ED B3 A9`) are two lone surrogates to Python, which no bytes name;
+    // side by side in a JavaScript string they would be one pair, the astral U+100E9, and name its file. A NUL kept
+    // between them keeps the high one lone, and no file name holds a NUL: the path names no file, as in Python.
+    if (cp >= 0xdc00 && cp <= 0xdfff && isHighSurrogate(out.charCodeAt(out.length - 1))) out += "\0"
     out += String.fromCodePoint(cp)
     i += need + 1
   }
   return out
 }
+
+const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff
 
 /**
  * `str.encode('utf-8', 'surrogatepass')`: UTF-8, with a lone surrogate encoded as the three bytes it would be if

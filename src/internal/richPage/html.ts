@@ -5,8 +5,8 @@
  * no `javascript:` link) or as escaped text (`<`, `>`, `&`, bidi controls); none goes into another attribute.
  */
 import type { ListedEntry } from "../listingEntries.js"
-import { displayPath, escapeDisplayed } from "../listing.js"
-import { encodeUtf8SurrogateEscape, quote, unquotePath } from "../urlPath.js"
+import { displayPath, entryHref, escapeDisplayed } from "../listing.js"
+import { encodeUtf8SurrogateEscape, unquotePath } from "../urlPath.js"
 import { formatTime, humanSize, plural } from "./format.js"
 import { icon, iconKind, SPRITE } from "./icons.js"
 import { SCRIPT } from "./script.js"
@@ -62,7 +62,7 @@ const row = (entry: ListedEntry): string => {
     return `<time datetime="${iso}" title="${iso}">${formatTime(entry.mtimeMs)}</time>`
   })()
   return `<tr${entry.isDirectory ? " class=\"dir\"" : ""}>` +
-    `<td class="name"><a href="${quote(linkName)}">${icon(iconKind(entry))}<span>${text(displayName)}</span></a></td>` +
+    `<td class="name"><a href="${entryHref(entry)}">${icon(iconKind(entry))}<span>${text(displayName)}</span></a></td>` +
     `<td class="size"${sizeTitle}>${size}</td><td class="time">${time}</td></tr>`
 }
 
