@@ -627,8 +627,8 @@ export class Decoder {
         return false
       }
     }
-    // Whole now (Schema and Host): valid for any connection.
-    if (!cached) rememberValidBlock(block)
+    // Whole now (Schema and Host): valid for any connection. Not an HTTP/0.9 block: its Host was never checked.
+    if (!cached && line.version !== HTTP_0_9) rememberValidBlock(block)
     out.push({
       _tag: "Head",
       head: {

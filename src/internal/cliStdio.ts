@@ -92,7 +92,14 @@ export const serve = (options: Server.ServerOptions): Effect.Effect<void, never,
   // A write to a peer that has gone raises EPIPE on the stream: it ends the connection, never the process.
   process.stdout.on("error", () => {})
   const input = readStdin(process.stdin)
-  return Server.serveStream(input, { ...options, remoteAddress: peer.address, remotePort: peer.port }).pipe(
+  // Socket activation (systemd `Accept=yes`, inetd): standard input is the accepted socket. Its local address decides
+  // the DNS-rebinding rule as a listener's does (a unit bound to 127.0.0.1 is as exposed as `--bind 127.0.0.1`); a
+  // pipe or terminal has none.
+  const localAddress = process.stdin.localAddress
+  const local = typeof localAddress === "string" && localAddress !== ""
+    ? { localAddress, localPort: process.stdin.localPort ?? 0 }
+    : {}
+  return Server.serveStream(input, { ...options, ...local, remoteAddress: peer.address, remotePort: peer.port }).pipe(
     Stream.runForEach(writeOut),
     Effect.ignore,
     Effect.zipRight(flushOut),

@@ -43,6 +43,13 @@ const CONTINUE_LINE = (protocolVersion: string) => protocolVersion + " 100 Conti
 const BODY_HIGH_WATER = 64 * 1024
 /** Pipelined requests decoded ahead of the one being answered, above which reading pauses. */
 const QUEUE_HIGH_WATER = 32
+/**
+ * Response bytes the transport holds unsent above which no further pipelined request is answered and reading
+ * pauses until it drains: answers written at once (bytes, error pages) would otherwise pile up in memory for a client
+ * that pipelines and never reads (node:http stops parsing the same way). Not below the Stream driver's
+ * `OUTPUT_HIGH_WATER`, so a transport this full has refused a write and will emit `drain`.
+ */
+const WRITE_HIGH_WATER = 64 * 1024
 
 /** After we close our side, wait this long for the peer's FIN before destroying the socket. */
 const LINGER_MS = 2000
@@ -160,14 +167,20 @@ export class Connection extends Responder {
   /** Arms the head deadline while a head is incomplete, clears it otherwise. */
   private headDeadline(): void {
     // A head in one segment (every ordinary client) never arms the deadline.
-    if (this.decoder.isReadingHead) {
-      if (this.headTimer === undefined && this.engine.headerTimeoutMs > 0 && !this.finished) {
-        this.headTimer = setTimeout(this.onHeadTimeout, this.engine.headerTimeoutMs)
-      }
-    } else if (this.headTimer !== undefined) this.clearHeadTimer()
+    if (this.decoder.isReadingHead) this.armHeadTimer()
+    else if (this.headTimer !== undefined) this.clearHeadTimer()
   }
 
-  private readonly onHeadTimeout = (): void => {
+  /** The unsent responses have drained: answer the next queued requests and read again. */
+  private readonly onDrain = (): void => {
+    this.transport.off("drain", this.onDrain)
+    this.writeStalled = false
+    if (this.finished) return
+    this.updateFlow()
+    if (this.current === undefined) this.next()
+  }
+
+  protected readonly onHeadTimeout = (): void => {
     this.headTimer = undefined
     if (this.finished) return
     this.log("Request timed out: TimeoutError('timed out')")
@@ -263,7 +276,7 @@ export class Connection extends Responder {
   private readonly updateFlow = (): void => {
     if (this.finished) return
     const body = this.bodyTarget
-    const full = this.pipelineFull || this.decoder.heldBytes > BODY_HIGH_WATER ||
+    const full = this.writeStalled || this.pipelineFull || this.decoder.heldBytes > BODY_HIGH_WATER ||
       (body !== undefined && !body.discarding && body.buffered > BODY_HIGH_WATER)
     this.flow(full, this.current !== undefined && body !== undefined && this.engine.bodyTimeoutMs > 0)
   }
@@ -284,6 +297,14 @@ export class Connection extends Responder {
   private advance(): void {
     while (this.current === undefined && !this.finished) {
       if (this.closing) return this.finish()
+      if (this.writeStalled) return
+      if (this.queue.length > 0 && (this.transport.writableLength ?? 0) > WRITE_HIGH_WATER) {
+        // The client is not taking its answers: wait for them to drain (bounded by the write timeout).
+        this.writeStalled = true
+        this.transport.on("drain", this.onDrain)
+        this.setTimer(this.engine.writeTimeoutMs)
+        return this.updateFlow()
+      }
       const item = this.queue.shift()
       if (item === undefined) {
         if (this.readEnded) this.finish()

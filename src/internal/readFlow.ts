@@ -19,6 +19,8 @@ export abstract class ReadFlow extends ResponseWriter {
   protected finished = false
   protected paused = false
   protected probing = false
+  /** Answers wait for unsent responses to drain; a reset shows on the pending write, so no probing. */
+  protected writeStalled = false
   protected headTimer: ReturnType<typeof setTimeout> | undefined = undefined
   protected bodyRate: BodyRateDeadline | undefined = undefined
   private probe: ReturnType<typeof setInterval> | undefined = undefined
@@ -33,15 +35,17 @@ export abstract class ReadFlow extends ResponseWriter {
       this.paused = true
       this.transport.pause()
       this.startProbe()
-      // Our own backpressure is not the client's silence.
+      // Our own backpressure is not the client's silence: not in a body, nor in a next head cut by a chunk boundary.
       if (receiving) this.setTimer(0)
       this.bodyRate?.pause()
+      if (this.headTimer !== undefined) this.clearHeadTimer()
     } else if (!full && this.paused) {
       this.paused = false
       this.stopProbe()
       this.transport.resume()
       if (receiving) this.setTimer(this.engine.bodyTimeoutMs)
       this.bodyRate?.resume()
+      this.armHeadTimer()
     }
   }
 
@@ -56,8 +60,10 @@ export abstract class ReadFlow extends ResponseWriter {
       if (!this.paused || this.finished) return this.stopProbe()
       // Bounded: past PROBE_LIMIT buffered bytes, or with the pipeline full (each read decodes a chunk's worth of
       // heads into the queue, without end while the current request lasts), the probe stops reading; only the
-      // timeouts remain.
-      if ((this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes > PROBE_LIMIT || this.pipelineFull) return
+      // timeouts remain. While answers wait to drain, a reset shows on the pending write.
+      if (
+        this.writeStalled || (this.bodyTarget?.buffered ?? 0) + this.decoder.heldBytes > PROBE_LIMIT || this.pipelineFull
+      ) return
       this.probing = true
       this.transport.resume()
       setImmediate(() => {
@@ -81,6 +87,16 @@ export abstract class ReadFlow extends ResponseWriter {
     this.timerMs = ms
     this.transport.setTimeout(ms)
   }
+
+  /** Starts the head deadline when part of a head has arrived and none runs. */
+  protected armHeadTimer(): void {
+    if (
+      this.headTimer === undefined && this.engine.headerTimeoutMs > 0 && !this.finished && !this.paused &&
+      this.decoder.isReadingHead
+    ) this.headTimer = setTimeout(this.onHeadTimeout, this.engine.headerTimeoutMs)
+  }
+
+  protected abstract readonly onHeadTimeout: () => void
 
   protected clearHeadTimer(): void {
     clearTimeout(this.headTimer)
