@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as AccessLog from "../src/AccessLog.js"
 import * as Handler from "../src/Handler.js"
+import * as HttpError from "../src/HttpError.js"
 import * as Response from "../src/Response.js"
 import * as Server from "../src/Server.js"
 import * as TestKit from "../src/TestKit.js"
@@ -136,5 +137,19 @@ describe("Server.serveStream", () => {
       expect(pulled).toBeGreaterThan(1)
       expect(pulled).toBeLessThan(40)
       yield* Fiber.interrupt(fiber)
+    }))
+
+  it.live("a consumer writing into a chunk cannot corrupt the cached error page other answers share", () =>
+    Effect.gen(function*() {
+      const handlers = Handler.layer({ GET: () => Effect.fail(HttpError.notFound("tidy shared page")) })
+      // HTTP/0.9: the answer is the page alone, so the chunk would be the cached page itself.
+      const answer = Stream.runCollect(Server.serveStream(Stream.make(bytes("GET /x\r\n")))).pipe(
+        Effect.provide(Layer.merge(handlers, AccessLog.layerSilent))
+      )
+      const first = yield* answer
+      const expected = text(first)
+      expect(expected).toContain("tidy shared page")
+      for (const chunk of first) chunk.fill(0x58)
+      expect(text(yield* answer)).toBe(expected)
     }))
 })

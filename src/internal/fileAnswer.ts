@@ -27,6 +27,7 @@ import {
   type Source
 } from "./staticConfig.js"
 import { directSlice, readWhole } from "./fileReads.js"
+import { markShared } from "./sharedBytes.js"
 
 export type Body =
   | { readonly _tag: "Full" }
@@ -330,12 +331,14 @@ const offer = (
   if (!cache.admits(version)) return
   const after = statQuiet(path)
   if (after === undefined || !after.isFile() || !sameVersion(versionOf(after), version)) return
-  const cached: Source = { _tag: "Cached", bytes }
+  // Sent to every later request: a Stream consumer gets a copy (`isShared`), so it cannot corrupt the cache.
+  const kept = markShared(bytes)
+  const cached: Source = { _tag: "Cached", bytes: kept }
   const entry: CacheEntry = {
     path,
     version,
     meta,
-    bytes,
+    bytes: kept,
     get: serveFile(fs, config, PLAIN_GET, path, meta, cached, variant),
     head: serveFile(fs, config, PLAIN_HEAD, path, meta, cached, variant)
   }

@@ -19,6 +19,7 @@ import type { StreamOptions } from "../Server.js"
 import { Connection } from "./connection.js"
 import { makeEngine } from "./engine.js"
 import { hostPolicy } from "./hostCheck.js"
+import { isShared } from "./sharedBytes.js"
 import type { Transport } from "./transport.js"
 
 /** Response bytes waiting for the consumer above which reading stops and writes report backpressure. */
@@ -56,10 +57,11 @@ export class StreamTransport<E> extends EventEmitter implements Transport {
     if (typeof data === "string") {
       bytes = Buffer.from(data, typeof encodingOrCallback === "string" ? encodingOrCallback : "utf8")
     } else if (typeof encodingOrCallback === "function") {
-      // The caller reuses the buffer once called back (pooled file reads): the consumer gets a copy.
+      // The caller reuses the buffer once called back (pooled file reads): the consumer gets a copy. So do bytes
+      // shared by every connection (cached pages and files), which a consumer writing into chunks would corrupt.
       bytes = Buffer.from(data)
       this.callbacks.push(encodingOrCallback)
-    } else bytes = data
+    } else bytes = isShared(data) ? Buffer.from(data) : data
     if (bytes.length === 0) return this.writableLength < OUTPUT_HIGH_WATER
     this.output.push(bytes)
     this.writableLength += bytes.length

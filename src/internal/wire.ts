@@ -6,6 +6,7 @@ import type { HeaderField } from "../Headers.js"
 import type { HttpError } from "../HttpError.js"
 import { responses } from "../Status.js"
 import { fieldValueProblem, isFieldName, isFieldValue, isStatusCode, reasonPhrase } from "./headEncoder.js"
+import { markShared } from "./sharedBytes.js"
 
 let dateSecond = -1
 let dateText = ""
@@ -111,8 +112,8 @@ let errorPagesTemplate: string | undefined
 
 /**
  * `fillErrorTemplate` as UTF-8 bytes, the same few pages (a 404's, a 403's) reused: filling and encoding the page
- * cost ~3 µs of every error answer on the default path, where each 404 is its own connection. The bytes are shared:
- * never written to.
+ * cost ~3 µs of every error answer on the default path, where each 404 is its own connection. The bytes are shared
+ * (`markShared`): never written to, and copied before a Stream consumer gets them.
  */
 export const errorPageBytes = (template: string, code: number, message: string, explain: string): Buffer => {
   if (message.length + explain.length > ERROR_TEXT_MAX) {
@@ -125,7 +126,7 @@ export const errorPageBytes = (template: string, code: number, message: string, 
   const key = code + "\n" + message + "\n" + explain
   let page = errorPages.get(key)
   if (page === undefined) {
-    page = Buffer.from(fillErrorTemplate(template, code, message, explain), "utf8")
+    page = markShared(Buffer.from(fillErrorTemplate(template, code, message, explain), "utf8"))
     if (errorPages.size >= ERROR_PAGES_MAX) errorPages.delete(errorPages.keys().next().value!)
     errorPages.set(key, page)
   }
