@@ -252,6 +252,8 @@ export const MAX_WORKERS = validation.MAX_WORKERS
  */
 export interface RawOptions {
   readonly port: number
+  /** Whether the port was on the command line (`--stdio` refuses one). Default false. */
+  readonly portGiven?: boolean
   readonly bind: Option.Option<string>
   /** Default none. */
   readonly allowedHost?: ReadonlyArray<string>

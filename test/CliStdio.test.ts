@@ -78,6 +78,11 @@ describe("effect-httpd --stdio", () => {
       expect(exit.code).toBe(2)
       expect(exit.stderr).toContain("argument --stdio: not allowed with argument --workers")
       expect(exit.stdout).toBe("")
+      // A port would be silently ignored: there is no listener.
+      const port = yield* runToExit(["--stdio", "8080"])
+      expect(port.code).toBe(2)
+      expect(port.stderr).toContain("argument --stdio: not allowed with argument port")
+      expect(port.stdout).toBe("")
     }), 30_000)
 
   it("takes the client's address from the launcher's environment", () => {

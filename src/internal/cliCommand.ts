@@ -7,6 +7,7 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { CliConfig, CliError } from "../Cli.js"
 import * as Server from "../Server.js"
 import { NAME } from "./cliMessages.js"
@@ -17,7 +18,8 @@ export const DEFAULT_PORT = 8000
 
 const port = Args.integer({ name: "port" }).pipe(
   Args.withDescription(`Port to listen on, 0 for any free port (default: ${DEFAULT_PORT}). Example: 8080`),
-  Args.withDefault(DEFAULT_PORT)
+  // Optional rather than defaulted: `--stdio` refuses a port, so whether one was given must be known.
+  Args.optional
 )
 const bind = Options.text("bind").pipe(
   Options.withAlias("b"),
@@ -312,9 +314,10 @@ export const makeCommand = <R>(execute: (config: CliConfig) => Effect.Effect<voi
       keepAliveOnError,
       stdio
     },
-    (raw) =>
+    ({ port, ...rest }) =>
       Effect.gen(function*() {
         const path = yield* Path.Path
+        const raw = { ...rest, port: Option.getOrElse(port, () => DEFAULT_PORT), portGiven: Option.isSome(port) }
         const config = yield* validate(raw, osCwd(), (from, to) => path.resolve(from, to))
         return yield* execute(config)
       })

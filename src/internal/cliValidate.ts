@@ -169,6 +169,8 @@ const stdioConflict = (raw: RawOptions, workers: number, maxConnections: Option.
     ? "--tls-cert"
     : Option.isSome(raw.bind)
     ? "-b/--bind"
+    : raw.portGiven === true
+    ? "port"
     : undefined
 
 /** `--cgi-max-processes` and `--cgi-timeout`, checked: only with `--cgi`, in range. */
