@@ -3,7 +3,8 @@
  * and `flush` (the layer's release) writing what is pending at once. Fake timers: the schedule is exact.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "@effect/vitest"
-import { makeStreamLog } from "../src/AccessLog.js"
+import { Writable } from "node:stream"
+import { droppedLinesMessage, LOG_BACKLOG_LIMIT, makeStreamLog } from "../src/AccessLog.js"
 
 const sink = () => {
   const writes: Array<string> = []
@@ -52,5 +53,46 @@ describe("makeStreamLog", () => {
     expect(writes).toEqual(["a\n", "b\n"])
     vi.advanceTimersByTime(50)
     expect(writes).toEqual(["a\n", "b\n"])
+  })
+
+  it("drops lines while the stream is not being read, bounded, and says how many once it drains", async () => {
+    // A reader that is stuck until `reading` is set: no write completes.
+    const written: Array<string> = []
+    let reading = false
+    const held: Array<() => void> = []
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        written.push(chunk.toString())
+        if (reading) callback()
+        else held.push(callback)
+      }
+    })
+    const ticks = async () => {
+      for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => process.nextTick(resolve))
+    }
+    const log = makeStreamLog(stream)
+    const long = (i: number) => `${i} ${"x".repeat(8 * 1024)}`
+    let most = 0
+    for (let i = 0; i < 3000; i++) {
+      log.write(long(i))
+      if (i % 10 === 9) vi.advanceTimersByTime(10)
+      most = Math.max(most, stream.writableLength)
+    }
+    vi.advanceTimersByTime(10)
+    // 3000 lines of 8 KB are 24 MB; what waits stays within the limit.
+    expect(most).toBeGreaterThan(LOG_BACKLOG_LIMIT / 2)
+    expect(most).toBeLessThanOrEqual(LOG_BACKLOG_LIMIT)
+    // The reader catches up: one line counts the dropped ones, then logging resumes, in order.
+    reading = true
+    held.shift()!()
+    await ticks()
+    log.write("after")
+    vi.advanceTimersByTime(20)
+    await ticks()
+    const lines = written.join("").split("\n").filter((line) => line !== "")
+    const kept = lines.length - 2
+    expect(kept).toBeGreaterThan(50)
+    expect(lines.slice(0, kept)).toEqual(Array.from({ length: kept }, (_, i) => long(i)))
+    expect(lines.slice(kept)).toEqual([droppedLinesMessage(3000 - kept), "after"])
   })
 })
