@@ -6,8 +6,10 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePathMod from "node:path"
@@ -287,5 +289,31 @@ describe("StaticFiles cache", () => {
         "<li><a href=\"filelink\">filelink@</a></li>",
         "<li><a href=\"sub/\">sub/</a></li>"
       ].join("\n"))
+    }))
+
+  it.scopedLive("a Stream consumer writing into a chunk cannot corrupt the cached file later requests get", () =>
+    Effect.gen(function*() {
+      const root = yield* tempRoot
+      // Above the head's coalescing size: the body goes out as its own chunk, the cached bytes themselves.
+      const content = "abcdefgh".repeat(4096)
+      NodeFs.writeFileSync(NodePathMod.join(root, "big.txt"), content)
+      const files = StaticFiles.layer({ directory: root, ...CACHED }).pipe(Layer.provide(Layer.mergeAll(
+        NodeFileSystem.layer,
+        NodePath.layer,
+        MimeTypes.layerWithoutFiles()
+      )))
+      const handlers = yield* Layer.build(Layer.merge(files, AccessLog.layerSilent))
+      const answer = Stream.runCollect(
+        Server.serveStream(Stream.make(new Uint8Array(Buffer.from("GET /big.txt HTTP/1.0\r\n\r\n"))))
+      ).pipe(Effect.provide(handlers))
+      const body = (chunks: Chunk.Chunk<Uint8Array>) => {
+        const raw = Buffer.concat(Chunk.toReadonlyArray(chunks)).toString("latin1")
+        return raw.slice(raw.indexOf("\r\n\r\n") + 4)
+      }
+      expect(body(yield* answer)).toBe(content)
+      const hit = yield* answer
+      expect(body(hit)).toBe(content)
+      for (const chunk of hit) chunk.fill(0x58)
+      expect(body(yield* answer)).toBe(content)
     }))
 })
