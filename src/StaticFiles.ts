@@ -22,42 +22,28 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as Path from "@effect/platform/Path"
+import type * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Handler from "./Handler.js"
 import { HttpError } from "./HttpError.js"
-import { DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
-import { FileCache, ListingCache } from "./internal/fileCache.js"
-import { serve, serveWithCache, type StaticConfig, type StaticRequest } from "./internal/staticFiles.js"
-import * as UrlPath from "./internal/urlPath.js"
-import * as Extras from "./internal/extras.js"
 import * as BasicAuth from "./internal/basicAuth.js"
-import * as Upload from "./internal/upload.js"
-import * as Archive from "./internal/archive.js"
-import * as Compress from "./internal/compress.js"
-import { fallbackNameProblem, fallbackPath, isMissing, wantsFallback } from "./internal/spa.js"
-import * as Exit from "effect/Exit"
-import {
-  extraHeaderProblem,
-  type Extras as ExtrasConfig,
-  fieldValueProblem,
-  hasDotComponent,
-  hasDotName
-} from "./internal/extras.js"
-import { osCwd } from "./internal/osArgs.js"
-import { makeVerifier } from "./internal/openVerified.js"
-import { MimeTypes } from "./MimeTypes.js"
+import * as Extras from "./internal/extras.js"
 import { errorResponse, toServerResponse } from "./internal/httpAppBridge.js"
-import type { HeaderField } from "./Headers.js"
-import type * as Response from "./Response.js"
+import { wantsFallback } from "./internal/spa.js"
+import { serve, serveWithCache, type StaticRequest } from "./internal/staticFiles.js"
+import { collapseSlashes, notFound, refusedBy, withFallback } from "./internal/staticLookup.js"
+import * as resolve from "./internal/staticResolve.js"
+import * as Upload from "./internal/upload.js"
+import * as UrlPath from "./internal/urlPath.js"
+import { DEFAULT_ERROR_MESSAGE } from "./internal/wire.js"
+import type { MimeTypes } from "./MimeTypes.js"
 import type { Request } from "./Request.js"
-import * as Cause from "effect/Cause"
-import * as Option from "effect/Option"
 
 /**
  * Settings of the static-file handler.
@@ -307,205 +293,15 @@ export const COLOR_SCHEME_ERROR_MESSAGE: string = DEFAULT_ERROR_MESSAGE.replace(
  */
 export const translatePath: (root: string, path: string) => string = UrlPath.translatePath
 
-// posixpath.splitext's extension: from the last dot of the last component, unless that component is all dots
-// before it (".bashrc" has none).
-const extensionOf = (path: string): string => {
-  const dot = path.lastIndexOf(".")
-  const slash = path.lastIndexOf("/")
-  if (dot <= slash) return ""
-  for (let i = slash + 1; i < dot; i++) if (path.charCodeAt(i) !== 0x2e) return path.slice(dot)
-  return ""
-}
-
-const resolveConfig = (options: StaticFilesOptions) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const mime = yield* MimeTypes
-    const overrides = options.extensionsMap === undefined ? undefined : new Map(Object.entries(options.extensionsMap))
-    const contentType = overrides === undefined ? mime.contentType : (file: string): string => {
-      const ext = extensionOf(file)
-      return overrides.get(ext) ?? overrides.get(ext.toLowerCase()) ?? mime.contentType(file)
-    }
-    const extended = options.pythonCompat !== true
-    let config: StaticConfig = {
-      // Resolved once, so a later chdir does not move the served tree (Python re-resolves a relative directory).
-      root: path.resolve(osCwd(), options.directory ?? "."),
-      contentType,
-      indexPages: options.indexPages ?? ["index.html", "index.htm"],
-      rangeRequests: options.rangeRequests ?? extended,
-      etag: options.etag ?? extended,
-      smallFileLimit: options.smallFileLimit ?? 64 * 1024,
-      // 256 KiB: measured ~1.5x the throughput of 64 KiB on a 10 MiB file (fewer Stream steps per byte).
-      chunkSize: options.chunkSize ?? 256 * 1024,
-      listingConcurrency: 16,
-      colorScheme: options.colorScheme ?? false,
-      hideDotfiles: options.hideDotfiles ?? false,
-      confine: undefined,
-      verifier: undefined,
-      jsonListing: options.jsonListing ?? false,
-      precompressed: options.precompressed ?? false,
-      compress: yield* validCompress(options.compress),
-      richListing: options.richListing ?? false,
-      upload: options.upload !== undefined && options.upload !== false,
-      archives: yield* validArchives(options.archives),
-      notServed: (options.notServed ?? []).map((dir) => UrlPath.translatePath(path.resolve(osCwd(), options.directory ?? "."), dir).replace(/\/+$/, ""))
-    }
-    const verifier = makeVerifier(config.root, {
-      confine: options.followSymlinks === false,
-      hideDotfiles: config.hideDotfiles,
-      refuseUnder: config.notServed
-    })
-    if (verifier !== undefined) config = { ...config, confine: verifier.allowsPath, verifier }
-    const dotIndex = config.hideDotfiles ? config.indexPages.find(hasDotName) : undefined
-    if (dotIndex !== undefined) {
-      return yield* Effect.dieMessage(`StaticFiles: indexPages '${dotIndex}' is a dot name, which hideDotfiles hides`)
-    }
-    const extras: ExtrasConfig = {
-      headers: yield* validHeaders(options.headers ?? []),
-      cacheControl: yield* validCacheControl(options.cacheControl),
-      cors: options.cors ?? false
-    }
-    const cacheOptions = options.cache === undefined || options.cache === true ? {} : options.cache
-    const cache = cacheOptions === false ? undefined : new FileCache({
-      maxEntries: cacheOptions.maxEntries ?? 1000,
-      maxBytes: cacheOptions.maxBytes ?? 32 * 1024 * 1024,
-      maxFileSize: cacheOptions.maxFileSize ?? config.smallFileLimit,
-      settleMs: cacheOptions.settleMs ?? 2000
-    })
-    // Listings cached besides: a 1000-entry page's entries are ~50 KB.
-    const listings = cacheOptions === false ? undefined : new ListingCache({
-      maxEntries: 100,
-      maxBytes: 8 * 1024 * 1024,
-      settleMs: cacheOptions.settleMs ?? 2000
-    })
-    const spa = options.spaFallback === undefined ? undefined : yield* validFallback(fs, config.root, options.spaFallback)
-    const auth = options.basicAuth === undefined ? undefined : yield* validCredentials(options.basicAuth)
-    const upload = options.upload === undefined || options.upload === false
-      ? undefined
-      : yield* validUpload(config.root, options.upload === true ? {} : options.upload)
-    return { fs, config, cache, listings, extras, spa, auth, upload }
-  })
-
 /**
  * `basicAuth` as a list, checked (a defect when invalid, as the other options).
  *
  * @since 0.1.0
  * @category utils
  */
-export const validCredentials = (
+export const validCredentials: (
   value: BasicAuth.Credentials | ReadonlyArray<BasicAuth.Credentials>
-): Effect.Effect<ReadonlyArray<BasicAuth.Credentials>> => {
-  const list = BasicAuth.credentialsList(value)
-  return typeof list === "string" ? Effect.dieMessage(`StaticFiles: basicAuth: ${list}`) : Effect.succeed(list)
-}
-
-const validCompress = (
-  option: StaticFilesOptions["compress"]
-): Effect.Effect<Compress.CompressConfig | undefined> => {
-  if (option === undefined || option === false) return Effect.succeed(undefined)
-  const minBytes = option === true ? Compress.DEFAULT_MIN_BYTES : option.minBytes ?? Compress.DEFAULT_MIN_BYTES
-  const maxBytes = option === true ? Compress.DEFAULT_MAX_BYTES : option.maxBytes ?? Compress.DEFAULT_MAX_BYTES
-  if (!(Number.isSafeInteger(minBytes) && minBytes >= 0)) {
-    return Effect.dieMessage(`StaticFiles: compress.minBytes must be a non-negative integer, not ${minBytes}`)
-  }
-  return Number.isSafeInteger(maxBytes) && maxBytes >= 0
-    ? Effect.succeed({ minBytes, maxBytes })
-    : Effect.dieMessage(`StaticFiles: compress.maxBytes must be a non-negative integer, not ${maxBytes}`)
-}
-
-const validArchives = (
-  option: StaticFilesOptions["archives"]
-): Effect.Effect<Archive.ArchiveConfig | undefined> => {
-  if (option === undefined || option === false) return Effect.succeed(undefined)
-  const maxEntries = option === true ? Archive.DEFAULT_MAX_ENTRIES : option.maxEntries ?? Archive.DEFAULT_MAX_ENTRIES
-  const maxBytes = option === true ? Archive.DEFAULT_MAX_BYTES : option.maxBytes ?? Archive.DEFAULT_MAX_BYTES
-  for (const [name, value] of [["maxEntries", maxEntries], ["maxBytes", maxBytes]] as const) {
-    if (!(Number.isSafeInteger(value) && value >= 0)) {
-      return Effect.dieMessage(`StaticFiles: archives.${name} must be a non-negative integer, not ${value}`)
-    }
-  }
-  const maxConcurrent = option === true
-    ? Archive.DEFAULT_MAX_CONCURRENT
-    : option.maxConcurrent ?? Archive.DEFAULT_MAX_CONCURRENT
-  if (!(Number.isSafeInteger(maxConcurrent) && maxConcurrent >= 1)) {
-    return Effect.dieMessage(`StaticFiles: archives.maxConcurrent must be a positive integer, not ${maxConcurrent}`)
-  }
-  return Effect.succeed({ maxEntries, maxBytes, slots: new Archive.Slots(maxConcurrent) })
-}
-
-const validUpload = (
-  root: string,
-  options: { readonly maxBytes?: number }
-): Effect.Effect<Upload.UploadConfig> => {
-  const maxBytes = options.maxBytes ?? Upload.DEFAULT_MAX_BYTES
-  return Number.isSafeInteger(maxBytes) && maxBytes >= 0
-    ? Effect.succeed({ root, maxBytes })
-    : Effect.dieMessage(`StaticFiles: upload.maxBytes must be a non-negative integer, not ${maxBytes}`)
-}
-
-/** The fallback's request path, once its name and its file are checked. */
-const validFallback = (fs: FileSystem.FileSystem, root: string, file: string): Effect.Effect<string> => {
-  const problem = fallbackNameProblem(file)
-  if (problem !== undefined) return Effect.dieMessage(`StaticFiles: spaFallback '${file}' ${problem}`)
-  const path = fallbackPath(file)
-  return Effect.flatMap(Effect.option(fs.stat(UrlPath.translatePath(root, path))), (info) =>
-    Option.isSome(info) && info.value.type === "File"
-      ? Effect.succeed(path)
-      : Effect.dieMessage(`StaticFiles: spaFallback '${file}' is not a file in ${root}`))
-}
-
-/**
- * `result`, or the SPA page when it is the missing-file 404 and the request qualifies. An \`Exit\` that needs no
- * fallback is passed on as it is (answered without a fiber).
- */
-const withFallback = <R>(
-  result: Effect.Effect<Response.Response, HttpError, R>,
-  qualifies: () => boolean,
-  fallback: () => Effect.Effect<Response.Response, HttpError, R>
-): Effect.Effect<Response.Response, HttpError, R> => {
-  if (Exit.isExit(result)) {
-    const exit = result as Exit.Exit<Response.Response, HttpError>
-    if (Exit.isSuccess(exit)) return result
-    const failure = Cause.failureOption(exit.cause)
-    return Option.isSome(failure) && isMissing(failure.value) && qualifies() ? fallback() : result
-  }
-  return Effect.catchIf(result, (error) => isMissing(error) && qualifies(), fallback)
-}
-
-const notFound = new HttpError({ status: 404, message: "File not found" })
-
-/**
- * Whether `hideDotfiles` or `followSymlinks: false` refuse a request path, checked before `serve` and its cache
- * (the answer is Python's 404 for a missing file, so a refused path looks like an absent one).
- */
-const refusedBy = (config: StaticConfig): (requestPath: string) => boolean => {
-  const { confine, hideDotfiles, root } = config
-  return (requestPath) => {
-    // Without a `%`, the path names an upload's temporary file only if it spells its prefix: most requests skip
-    // the translation.
-    const mayBeTemp = requestPath.includes("%") || requestPath.includes(Upload.TEMP_PREFIX)
-    if (!mayBeTemp && !hideDotfiles && confine === undefined) return false
-    const path = UrlPath.translatePath(root, requestPath)
-    // An upload's temporary file is never served (its body may be incomplete), whatever the options.
-    if (mayBeTemp && path.split("/").some(Upload.isUploadTemp)) return true
-    return (hideDotfiles && hasDotComponent(root, path)) || (confine !== undefined && !confine(path))
-  }
-}
-
-const validCacheControl = (value: string | undefined): Effect.Effect<string | undefined> => {
-  if (value === undefined) return Effect.succeed(undefined)
-  const problem = value.trim() === "" ? "is empty" : fieldValueProblem(value)
-  return problem === undefined ? Effect.succeed(value) : Effect.dieMessage(`StaticFiles: cacheControl ${problem}`)
-}
-
-const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<ReadonlyArray<HeaderField>> => {
-  for (const [name, value] of headers) {
-    const problem = extraHeaderProblem(name, value)
-    if (problem !== undefined) return Effect.dieMessage(`StaticFiles: headers: ${problem}`)
-  }
-  return Effect.succeed(headers.map(([name, value]): HeaderField => [name, value]))
-}
+) => Effect.Effect<ReadonlyArray<BasicAuth.Credentials>> = resolve.validCredentials
 
 /**
  * The GET and HEAD handlers, reading files through `FileSystem` and content types from `MimeTypes`.
@@ -516,7 +312,7 @@ const validHeaders = (headers: ReadonlyArray<HeaderField>): Effect.Effect<Readon
 export const make = (
   options: StaticFilesOptions = {}
 ): Effect.Effect<Handler.HandlerMap, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
-  Effect.flatMap(resolveConfig(options), ({ auth, cache, config, extras, fs, listings, spa, upload }) => {
+  Effect.flatMap(resolve.resolveConfig(options), ({ auth, cache, config, extras, fs, listings, spa, upload }) => {
     const finish = Extras.apply(extras)
     const refused = refusedBy(config)
     const lookup = (request: Request, path: string) => {
@@ -585,9 +381,6 @@ export const layer = (
 ): Layer.Layer<Handler.Handlers, never, FileSystem.FileSystem | Path.Path | MimeTypes> =>
   Layer.effect(Handler.Handlers, make(options))
 
-// Python's parse_request collapses a leading "//" so that the directory redirect cannot point to another host.
-const collapseSlashes = (url: string): string => url.startsWith("//") ? "/" + url.replace(/^\/+/, "") : url
-
 /**
  * The static files as an `@effect/platform` `HttpApp`, to mount in an `HttpRouter` of an existing application
  * (`HttpRouter.mountApp("/static", app)`): the request's URL below the mount point is looked up, while the
@@ -605,7 +398,7 @@ export const toHttpApp = (
   never,
   FileSystem.FileSystem | Path.Path | MimeTypes
 > =>
-  Effect.map(resolveConfig(options), ({ auth, config, extras, fs, spa }) => {
+  Effect.map(resolve.resolveConfig(options), ({ auth, config, extras, fs, spa }) => {
     const finish = Extras.apply(extras)
     const template = config.colorScheme ? COLOR_SCHEME_ERROR_MESSAGE : DEFAULT_ERROR_MESSAGE
     const refused = refusedBy(config)
