@@ -11,28 +11,25 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Either from "effect/Either"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { type HeaderField, Headers } from "./Headers.js"
-import { HttpError } from "./HttpError.js"
-import {
-  type BodyFraming,
-  HTTP_0_9,
-  type HttpVersion,
-  RequestBodyError,
-  type RequestHead,
-  RequestHeadText,
-  RequestLine,
-  RequestLineText,
-  TOKEN,
-  versionAtLeast
-} from "./Request.js"
+import type { HttpError } from "./HttpError.js"
+import { type BodyFraming, HTTP_0_9, type HttpVersion, RequestBodyError, type RequestHead, versionAtLeast } from "./Request.js"
+import { Accumulator } from "./internal/accumulator.js"
+import { chunkSize, MAX_CHUNK_SIZE_LINE, trailerProblem } from "./internal/chunked.js"
 import { asksUpgrade } from "./internal/connectionOptions.js"
-import { isValidAbsoluteAuthority, isValidHost } from "./internal/hostCheck.js"
-import { trimOws } from "./internal/ows.js"
-import { compilePatternStruct } from "./internal/patternStruct.js"
+import {
+  blockAtEof,
+  bodyLength,
+  decodeRequestHead,
+  headerLimitError,
+  headEvent,
+  headFields,
+  headRefusal,
+  isRequestLineValid,
+  requestLineTooLong
+} from "./internal/headFraming.js"
+import { CLOSE, CR, LF, type LineInfo, lineText, parseRequestLine } from "./internal/requestLine.js"
 import { isKnownValidBlock, rememberValidBlock } from "./internal/validHeads.js"
-import { pyRepr, pySplit } from "./internal/pythonText.js"
 
 /**
  * Limits applied while decoding. The defaults are Python's (`_MAXLINE`, `_MAXHEADERS`, `readline(65537)`).
@@ -98,83 +95,14 @@ export type DecoderEvent =
   /** An empty request line or end of input between requests: Python closes without a word. */
   | { readonly _tag: "Close" }
 
-const LF = 10
-const CR = 13
 const BODY_END: DecoderEvent = { _tag: "BodyEnd" }
-const CLOSE: DecoderEvent = { _tag: "Close" }
 
 const bodyFailure = (reason: RequestBodyError["reason"], message: string): DecoderEvent => ({
   _tag: "BodyError",
   error: new RequestBodyError({ reason, message })
 })
 
-const decodeRequestHead = Schema.decodeUnknownEither(RequestHeadText)
-const isValidRequestLine = Schema.is(RequestLine)
-// The same rules as three regex tests, compiled from the Schema (see patternStruct.ts): the per-request check.
-const isRequestLineValid = compilePatternStruct(RequestLine) ?? isValidRequestLine
-const isRequestLineText = Schema.is(RequestLineText)
-
-/** The common request line: visible ASCII words separated by single spaces. Anything else takes the slow checks. */
-const PLAIN_LINE = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/
-/**
- * RFC 9112 §7.1.1: `chunk-size [ chunk-ext ]`, each extension `BWS ";" BWS token [ BWS "=" BWS ( token /
- * quoted-string ) ]`, then CRLF (or a bare LF, as the head accepts). No other whitespace, NUL or bare CR.
- */
-const CHUNK_SIZE_LINE =
-  /^([0-9A-Fa-f]{1,15})(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x20-\x7e\x80-\xff])*"))?)*\r?$/
-/** A trailer line: the header-line grammar of `Request.HeaderBlockText`. */
-const TRAILER_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r?$/
-/** The longest chunk-size line, extensions and line ending included. */
-const MAX_CHUNK_SIZE_LINE = 4096
-
-/** A byte buffer that grows by doubling, so a head trickled byte by byte costs linear, not quadratic, copying. */
-class Accumulator {
-  buf: Buffer = Buffer.allocUnsafe(0)
-  len = 0
-  append(chunk: Uint8Array): void {
-    if (this.len + chunk.length > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + chunk.length, 1024))
-      this.buf.copy(next, 0, 0, this.len)
-      this.buf = next
-    }
-    this.buf.set(chunk, this.len)
-    this.len += chunk.length
-  }
-  /** Keeps bytes from `from` on, moved to the front. */
-  keepFrom(from: number): void {
-    if (from >= this.len) this.len = 0
-    else if (from > 0) {
-      this.buf.copy(this.buf, 0, from, this.len)
-      this.len -= from
-    }
-  }
-}
-
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-crlf" | "trailers" | "done"
-
-/** An absolute-form target (`scheme://…`) whose scheme is neither http nor https: refused. */
-const OTHER_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
-
-/**
- * The line's text between `start` and the `\n` at `nl`, without its line ending (LF or CRLF). Python strips every
- * trailing CR; we keep a second one, so a bare CR stays in the line and is refused.
- */
-const lineText = (data: Buffer, start: number, nl: number): string => {
-  let end = nl
-  if (end > start && data[end - 1] === LF) end--
-  if (end > start && data[end - 1] === CR) end--
-  return data.toString("latin1", start, end)
-}
-
-/** What the request line said, kept while the header lines arrive. */
-interface LineInfo {
-  readonly requestLine: string
-  readonly method: string
-  readonly target: string
-  /** `target` with the leading `//` collapsed, or an absolute-form target's path. */
-  readonly path: string
-  readonly version: HttpVersion
-}
 
 /**
  * The decoder for one connection. Not shared: it holds the bytes of an incomplete head or body piece.
@@ -328,12 +256,11 @@ export class Decoder {
             return data.length
           }
           if (nl < 0) return offset
-          const match = CHUNK_SIZE_LINE.exec(data.toString("latin1", offset, nl))
-          if (match === null) {
+          const size = chunkSize(data, offset, nl)
+          if (size < 0) {
             this.failBody(out, "Framing", "bad chunk size line")
             return data.length
           }
-          const size = parseInt(match[1]!, 16)
           offset = nl + 1
           this.bodyTotal += size
           if (this.bodyTotal > this.limits.maxBodyBytes) {
@@ -387,15 +314,12 @@ export class Decoder {
             out.push(BODY_END)
             this.state = this.closeAfterBody ? "done" : "head"
             if (this.closeAfterBody) out.push(CLOSE)
-          } else if (this.trailerBytes > this.limits.maxHeaderLine) {
-            this.failBody(out, "Framing", "trailer section too long")
-            return data.length
-          } else if (++this.trailerLines > this.limits.maxHeaders) {
-            this.failBody(out, "Framing", "too many trailer lines")
-            return data.length
-          } else if (!TRAILER_LINE.test(data.toString("latin1", start, nl))) {
-            this.failBody(out, "Framing", "bad trailer line")
-            return data.length
+          } else {
+            const problem = trailerProblem(data, start, nl, this.trailerBytes, ++this.trailerLines, this.limits)
+            if (problem !== undefined) {
+              this.failBody(out, "Framing", problem)
+              return data.length
+            }
           }
           break
         }
@@ -423,18 +347,15 @@ export class Decoder {
     if (this.line === undefined) {
       const nl = data.indexOf(LF, pos)
       if (nl < 0 ? data.length - pos > limits.maxRequestLine : nl + 1 - pos > limits.maxRequestLine) {
-        this.fail(out, {
-          error: new HttpError({ status: 414 }),
-          requestLine: "",
-          method: "",
-          version: undefined,
-          headless: false
-        })
+        this.fail(out, requestLineTooLong())
         return data.length
       }
       if (nl < 0) return -1
-      const line = this.parseRequestLine(lineText(data, pos, nl), out)
-      if (line === undefined) return data.length
+      const line = parseRequestLine(lineText(data, pos, nl), out)
+      if (line === undefined) {
+        this.state = "done"
+        return data.length
+      }
       this.line = line
       pos = nl + 1
       this.linePos = pos - start
@@ -444,11 +365,11 @@ export class Decoder {
     for (;;) {
       const nl = data.indexOf(LF, pos)
       if ((nl < 0 ? data.length : nl + 1) - start > limits.maxHeaderBytes) {
-        this.fail(out, this.headerLimitError(line, "Request header too large", `got more than ${limits.maxHeaderBytes} bytes of request head`))
+        this.fail(out, headerLimitError(line, "Request header too large", `got more than ${limits.maxHeaderBytes} bytes of request head`))
         return data.length
       }
       if (nl < 0 ? data.length - pos > limits.maxHeaderLine : nl + 1 - pos > limits.maxHeaderLine) {
-        this.fail(out, this.headerLimitError(line, "Line too long", `got more than ${limits.maxHeaderLine} bytes when reading header line`))
+        this.fail(out, headerLimitError(line, "Line too long", `got more than ${limits.maxHeaderLine} bytes when reading header line`))
         return data.length
       }
       if (nl < 0) {
@@ -457,7 +378,7 @@ export class Decoder {
       }
       this.lineCount++
       if (this.lineCount > limits.maxHeaders) {
-        this.fail(out, this.headerLimitError(line, "Too many headers", `got more than ${limits.maxHeaders} headers`))
+        this.fail(out, headerLimitError(line, "Too many headers", `got more than ${limits.maxHeaders} headers`))
         return data.length
       }
       if (nl === pos || (nl === pos + 1 && data[pos] === CR)) {
@@ -474,81 +395,21 @@ export class Decoder {
     const data = this.acc.buf.subarray(0, this.acc.len)
     let block = ""
     if (this.line === undefined) {
-      const line = this.parseRequestLine(lineText(data, this.linePos, data.length), out)
-      if (line === undefined) return
+      const line = parseRequestLine(lineText(data, this.linePos, data.length), out)
+      if (line === undefined) {
+        this.state = "done"
+        return
+      }
       this.line = line
     } else {
       // The last line may lack its line ending; a blank line in what is left ends the head, as in Python.
-      block = data.toString("latin1", this.blockStart, data.length)
-      const blank = /(^|\n)\r?(\n|$)/.exec(block)
-      if (blank !== null) block = block.slice(0, blank.index + blank[1]!.length)
-      if (block !== "" && !block.endsWith("\n")) block += "\n"
+      block = blockAtEof(data.toString("latin1", this.blockStart, data.length))
     }
     this.state = "head"
     if (this.completeHead(this.line, block, out) && this.state !== "head") {
       out.push(bodyFailure("ClientClosed", "the connection closed before the request body was complete"))
     }
     this.state = "done"
-  }
-
-  /** Python's `parse_request` for the first line. `undefined`: an error or a quiet close was emitted. */
-  private parseRequestLine(requestLine: string, out: Array<DecoderEvent>): LineInfo | undefined {
-    const plain = PLAIN_LINE.test(requestLine)
-    const words = plain ? requestLine.split(" ") : pySplit(requestLine)
-    if (words.length === 0) {
-      out.push(CLOSE)
-      this.state = "done"
-      return undefined
-    }
-    let version: HttpVersion = HTTP_0_9
-    let headless = true
-    const refuse = (status: number, message: string, method?: string): undefined => {
-      this.fail(out, {
-        error: new HttpError({ status, message }),
-        requestLine,
-        method,
-        version: headless ? undefined : version,
-        headless
-      })
-      return undefined
-    }
-    if (words.length >= 3) {
-      const text = words[words.length - 1]!
-      const match = /^HTTP\/([0-9]{1,10})\.([0-9]{1,10})$/.exec(text)
-      if (match === null) return refuse(400, `Bad request version (${pyRepr(text)})`)
-      const major = parseInt(match[1]!, 10)
-      const minor = parseInt(match[2]!, 10)
-      if (major >= 2) return refuse(505, `Invalid HTTP version (${text.slice(5)})`)
-      version = { major, minor, text }
-      headless = false
-    }
-    if (words.length < 2 || words.length > 3) return refuse(400, `Bad request syntax (${pyRepr(requestLine)})`)
-    // Python's split() also separates words at VT, FF, CR, 0x1C–0x1F, NEL and NBSP; only SP and HTAB may (RFC 9112
-    // §3), and no other control byte may appear anywhere in the line.
-    if (!plain && !isRequestLineText(requestLine)) return refuse(400, `Bad request syntax (${pyRepr(requestLine)})`)
-    const method = words[0]!
-    let target = words[1]!
-    if (words.length === 2 && method !== "GET") return refuse(400, `Bad HTTP/0.9 request type (${pyRepr(method)})`)
-    // RFC 9112 §3.2.4: the asterisk form is for OPTIONS alone (Python would serve, and an upload write, a file "*").
-    if (target === "*" && method !== "OPTIONS") return refuse(400, `Bad request target (${pyRepr(target)})`)
-    // RFC 9112 §3.2.2: a server must accept the absolute form; handlers see its path (Python passes it whole).
-    const absolute = /^https?:\/\/[^/?#]*/i.exec(target)
-    // Any other scheme is no request for this server: Python would serve it as a path, and a directory's 301 would
-    // send the client to `ftp://evil.example/…`.
-    if (absolute === null && OTHER_SCHEME.test(target)) {
-      return refuse(400, `Unsupported URI scheme (${pyRepr(target.slice(0, target.indexOf(":")))})`, method)
-    }
-    let path = target
-    if (absolute !== null) {
-      if (!isValidAbsoluteAuthority(absolute[0].slice(absolute[0].indexOf("//") + 2))) {
-        return refuse(400, `Bad request target (${pyRepr(target)})`, method)
-      }
-      const rest = target.slice(absolute[0].length)
-      path = rest.startsWith("/") ? rest : "/" + rest
-    }
-    if (path.startsWith("//")) path = "/" + path.replace(/^\/+/, "")
-    if (absolute === null) target = path
-    return { requestLine, method, target, path, version }
   }
 
   /**
@@ -566,82 +427,28 @@ export class Decoder {
       ? isRequestLineValid({ method: line.method, target: line.target, version: line.version.text })
       : Either.isRight(decodeRequestHead({ method: line.method, target: line.target, version: line.version.text, fields: block }))
     if (!valid) {
-      this.fail(out, this.headRefusal(line, block))
+      this.fail(out, headRefusal(line, block))
       return false
     }
     this.lastValidBlock = block
-    const fields: Array<HeaderField> = []
-    let pos = 0
-    while (pos < block.length) {
-      const nl = block.indexOf("\n", pos)
-      const colon = block.indexOf(":", pos)
-      const end = block.charCodeAt(nl - 1) === CR ? nl - 1 : nl
-      fields.push([block.slice(pos, colon), trimOws(block.slice(colon + 1, end))])
-      pos = nl + 1
-    }
-    const headers = new Headers(fields)
+    const headers = headFields(block)
     let framing: BodyFraming = "none"
     let contentLength = 0
     if (line.version !== HTTP_0_9) {
-      const te = headers.getAll("transfer-encoding")
-      const cl = headers.getAll("content-length")
-      if (te.length > 0) {
-        if (cl.length > 0) {
-          this.fail(out, this.headerSyntaxError(line, "Bad request", "Content-Length with Transfer-Encoding"))
-          return false
-        }
-        const codings = te.join(",").split(",").map((c) => trimOws(c).toLowerCase()).filter((c) => c !== "")
-        // A coding must be a token (parameters aside): `\xa0chunked` is a syntax error, not an unknown coding.
-        if (codings.some((c) => !TOKEN.test(trimOws(c.split(";", 1)[0]!)))) {
-          this.fail(out, this.headerSyntaxError(line, "Bad Transfer-Encoding", te.join(", ")))
-          return false
-        }
-        if (codings.length !== 1 || codings[0] !== "chunked") {
-          this.fail(out, this.withStatus(line, 501, "Unsupported Transfer-Encoding", te.join(", ")))
-          return false
-        }
-        framing = "chunked"
-      } else if (cl.length > 0) {
-        const values = cl.join(",").split(",").map(trimOws)
-        const n = values[0]!
-        if (!/^[0-9]{1,16}$/.test(n) || values.some((v) => v !== n)) {
-          this.fail(out, this.headerSyntaxError(line, "Bad Content-Length", cl.join(", ")))
-          return false
-        }
-        contentLength = parseInt(n, 10)
-        if (contentLength > this.limits.maxBodyBytes) {
-          this.fail(out, { ...this.tooLarge(), requestLine: line.requestLine, method: line.method, version: line.version })
-          return false
-        }
-        if (contentLength > 0) framing = "length"
-      }
-      // RFC 9112 §3.2: exactly one valid Host in HTTP/1.1, at most one in HTTP/1.0. A cached block had its Host
-      // checked when it was first seen (a bad one ended the connection); its presence depends on the version too.
-      const hosts = headers.getAll("host")
-      if (hosts.length > 1 || (hosts.length === 1 && !cached && !isValidHost(hosts[0]!))) {
-        this.fail(out, this.headerSyntaxError(line, "Bad Host header", hosts.join(", ")))
+      const length = bodyLength(line, headers, cached, this.limits.maxBodyBytes)
+      if (typeof length !== "number") {
+        this.fail(out, length)
         return false
       }
-      if (hosts.length === 0 && versionAtLeast(line.version, 1, 1)) {
-        this.fail(out, this.headerSyntaxError(line, "Missing Host header", "HTTP/1.1 requests must carry a Host header"))
-        return false
+      if (length < 0) framing = "chunked"
+      else if (length > 0) {
+        framing = "length"
+        contentLength = length
       }
     }
     // Whole now (Schema and Host): valid for any connection. Not an HTTP/0.9 block: its Host was never checked.
     if (!cached && line.version !== HTTP_0_9) rememberValidBlock(block)
-    out.push({
-      _tag: "Head",
-      head: {
-        method: line.method,
-        target: line.target,
-        path: line.path,
-        version: line.version,
-        requestLine: line.requestLine,
-        headers,
-        framing,
-        contentLength
-      }
-    })
+    out.push(headEvent(line, headers, framing, contentLength))
     if (framing === "length") {
       this.state = "length"
       this.remaining = contentLength
@@ -658,60 +465,11 @@ export class Decoder {
     this.state = "done"
   }
 
-  /** Why a head failed validation, in the words of the part that failed (the slow path: errors only). */
-  private headRefusal(line: LineInfo, block: string): RequestError {
-    if (!isValidRequestLine({ method: line.method, target: line.target, version: line.version.text })) {
-      return { ...this.withStatus(line, 400, `Bad request syntax (${pyRepr(line.requestLine)})`, ""), error: new HttpError({ status: 400, message: `Bad request syntax (${pyRepr(line.requestLine)})` }) }
-    }
-    for (const text of block.split("\n")) {
-      const fieldLine = text.replace(/\r$/, "")
-      if (fieldLine === "") continue
-      const colon = fieldLine.indexOf(":")
-      const first = fieldLine.charCodeAt(0)
-      // obs-fold (a line starting with SP/HT) and lines without a colon are refused, as RFC 9112 allows.
-      if (colon <= 0 || first === 32 || first === 9) return this.headerSyntaxError(line, "Bad header line", pyRepr(fieldLine))
-    }
-    return this.headerSyntaxError(line, "Bad header", "invalid header name or value")
-  }
-
   private fail(out: Array<DecoderEvent>, error: RequestError): void {
     out.push({ _tag: "Error", error })
     this.state = "done"
   }
 
-  private headerLimitError(line: LineInfo, message: string, explain: string): RequestError {
-    return {
-      error: new HttpError({ status: 431, message, explain }),
-      requestLine: line.requestLine,
-      method: line.method,
-      version: line.version === HTTP_0_9 ? undefined : line.version,
-      headless: line.version === HTTP_0_9
-    }
-  }
-
-  private headerSyntaxError(line: LineInfo, message: string, explain: string): RequestError {
-    return this.withStatus(line, 400, message, explain)
-  }
-
-  private withStatus(line: LineInfo, status: number, message: string, explain: string): RequestError {
-    return {
-      error: new HttpError({ status, message, explain }),
-      requestLine: line.requestLine,
-      method: line.method,
-      version: line.version === HTTP_0_9 ? undefined : line.version,
-      headless: line.version === HTTP_0_9
-    }
-  }
-
-  private tooLarge(): RequestError {
-    return {
-      error: new HttpError({ status: 413 }),
-      requestLine: "",
-      method: undefined,
-      version: undefined,
-      headless: false
-    }
-  }
 
 }
 
