@@ -2,10 +2,16 @@
  * The `Connection` header as it decides keep-alive (RFC 9112 §9.6): a list of options, `close` anywhere wins.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { connectionOptions, connectionWish } from "../src/internal/connectionOptions.js"
+import { connectionOptions } from "../src/internal/connectionOptions.js"
 import { IdleConnections } from "../src/internal/idleConnections.js"
 
-describe("connectionWish", () => {
+// What the list asks of the connection, `close` winning: the one answer both the engine and the platform bridge read.
+const wish = (values: ReadonlyArray<string>) => {
+  const options = connectionOptions(values)
+  return options.close ? "close" : options.keepAlive ? "keep-alive" : undefined
+}
+
+describe("connectionOptions as one wish", () => {
   it.each([
     [[], undefined],
     [["close"], "close"],
@@ -22,7 +28,7 @@ describe("connectionWish", () => {
     [["closed"], undefined],
     [["x,\u00a0close"], undefined],
     [[", ,"], undefined]
-  ] as const)("%j → %j", (values, wish) => expect(connectionWish(values)).toBe(wish))
+  ] as const)("%j → %j", (values, expected) => expect(wish(values)).toBe(expected))
 })
 
 describe("connectionOptions", () => {

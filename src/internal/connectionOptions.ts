@@ -14,9 +14,6 @@ export interface ConnectionOptions {
   readonly keepAlive: boolean
 }
 
-/** What a request's `Connection` field asks of the connection: `close` wins over `keep-alive`. */
-export type ConnectionWish = "close" | "keep-alive" | undefined
-
 // Shared values: reading the header allocates nothing.
 const NEITHER: ConnectionOptions = { close: false, keepAlive: false }
 const CLOSE: ConnectionOptions = { close: true, keepAlive: false }
@@ -42,12 +39,6 @@ export const connectionOptions = (values: ReadonlyArray<string>): ConnectionOpti
     if (option === "keep-alive") keepAlive = true
   }
   return keepAlive ? KEEP_ALIVE : NEITHER
-}
-
-/** `connectionOptions` as one wish (`close` wins). */
-export const connectionWish = (values: ReadonlyArray<string>): ConnectionWish => {
-  const options = connectionOptions(values)
-  return options.close ? "close" : options.keepAlive ? "keep-alive" : undefined
 }
 
 /**

@@ -15,7 +15,7 @@ import { type Request, versionAtLeast } from "../Request.js"
 import type * as Response from "../Response.js"
 import { isBodiless } from "../Status.js"
 import { respondNow } from "./connection.js"
-import { connectionWish } from "./connectionOptions.js"
+import { connectionOptions } from "./connectionOptions.js"
 import { httpDate } from "./wire.js"
 
 /**
@@ -39,9 +39,8 @@ export interface ResponseConfig {
 
 /** Whether node:http would keep this request's connection: HTTP/1.1 unless `close`, HTTP/1.0 with `keep-alive`. */
 const wantsKeepAlive = (request: Request): boolean => {
-  const wish = connectionWish(request.headers.getAll("connection"))
-  if (versionAtLeast(request.version, 1, 1)) return wish !== "close"
-  return wish === "keep-alive"
+  const options = connectionOptions(request.headers.getAll("connection"))
+  return versionAtLeast(request.version, 1, 1) ? !options.close : options.keepAlive
 }
 
 /** Whether a `Connection` value lists `close`. */
