@@ -14,10 +14,8 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as PlatformServer from "../src/PlatformServer.js"
+import { portOf } from "./support/platformPort.js"
 import { sendRaw } from "./support/rawClient.js"
-
-const portOf = (server: HttpServer.HttpServer): number =>
-  server.address._tag === "TcpAddress" ? server.address.port : 0
 
 const stats = { started: 0, finalized: 0 }
 

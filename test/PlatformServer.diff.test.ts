@@ -24,6 +24,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import WebSocket from "ws"
 import * as PlatformServer from "../src/PlatformServer.js"
+import { portOf } from "./support/platformPort.js"
 import { httpRequest, type ParsedResponse, sendRaw } from "./support/rawClient.js"
 
 const FILE_SIZE = 100_000
@@ -146,9 +147,6 @@ const makeApp = (file: string) =>
   )
 
 class Ports extends Context.Tag("Ports")<Ports, { readonly node: number; readonly ours: number }>() {}
-
-const portOf = (server: HttpServer.HttpServer): number =>
-  server.address._tag === "TcpAddress" ? server.address.port : 0
 
 const Servers = Layer.scoped(
   Ports,

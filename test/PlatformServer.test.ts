@@ -18,10 +18,8 @@ import * as Cgi from "../src/Cgi.js"
 import { MimeTypes } from "../src/MimeTypes.js"
 import * as PlatformServer from "../src/PlatformServer.js"
 import { docRoot } from "./support/cgiKit.js"
+import { portOf } from "./support/platformPort.js"
 import { httpRequest, sendRaw } from "./support/rawClient.js"
-
-const portOf = (server: HttpServer.HttpServer): number =>
-  server.address._tag === "TcpAddress" ? server.address.port : 0
 
 describe("PlatformServer", () => {
   it.scopedLive("layerTest: an HttpClient aimed at the server", () =>

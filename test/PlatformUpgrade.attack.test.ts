@@ -15,11 +15,9 @@ import { createServer } from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as PlatformServer from "../src/PlatformServer.js"
+import { portOf } from "./support/platformPort.js"
 import { sendRaw } from "./support/rawClient.js"
 import { startStatic } from "./support/staticServer.js"
-
-const portOf = (server: HttpServer.HttpServer): number =>
-  server.address._tag === "TcpAddress" ? server.address.port : 0
 
 const stats = { finalized: 0 }
 
