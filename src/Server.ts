@@ -297,7 +297,9 @@ export const make = (
         socket.destroy()
         return
       }
-      socket.setNoDelay(true)
+      // A TLS session may still be sending its last handshake records (a session ticket) when the first response is
+      // written; a plain connection turns Nagle off itself, before a second write (`ResponseWriter.noDelay`).
+      if (secure) socket.setNoDelay(true)
       if (inUse() < maxConnections) admit(socket)
       else if (waiting.length < MAX_WAITING) {
         socket.pause()

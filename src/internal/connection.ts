@@ -364,7 +364,10 @@ export class Connection extends Responder {
     if (hostRefused && expects100) inFlight.awaitingContinue = true
     const wantsContinue = !hostRefused && expects100 && engine.protocol11 && versionAtLeast(version, 1, 1)
     const hook = wantsContinue ? engine.handlers.expectContinue : undefined
-    if (wantsContinue && hook === undefined) transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
+    if (wantsContinue && hook === undefined) {
+      this.noDelay()
+      transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
+    }
 
     const handler = engine.handlers.byMethod.get(head.method)
     let program: Effect.Effect<Response, HttpError, Scope.Scope> = hostRefused
@@ -377,6 +380,7 @@ export class Connection extends Responder {
       inFlight.awaitingContinue = true
       const sendContinue = Effect.sync(() => {
         inFlight.awaitingContinue = false
+        this.noDelay()
         transport.write(CONTINUE_LINE(engine.protocolVersion), "latin1")
       })
       program = Effect.zipRight(Effect.zipRight(hook(request), sendContinue), program)
@@ -433,6 +437,8 @@ export class Connection extends Responder {
       transport.resume()
     }
     this.setTimer(0)
+    // The new protocol writes as it pleases.
+    this.noDelay()
     return { socket: transport, head }
   }
 

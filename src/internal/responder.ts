@@ -166,16 +166,22 @@ export abstract class Responder extends ReadFlow {
     if (response.standardHeaders) this.log(requestMessage(request.requestLine, status))
     const sendBody = !(noBody && response.endHeaders)
     if (body._tag === "File" && sendBody) {
+      this.noDelay()
       if (head !== "") this.transport.write(head, "latin1")
       return Effect.zipRight(this.writeFile(body), Effect.sync(() => this.closeNow(inFlight)))
     }
     if (body._tag === "Stream" && sendBody) {
+      this.noDelay()
       if (head !== "") this.transport.write(head, "latin1")
       return Effect.zipRight(this.writeStream(() => {
         inFlight.keepAlive = false
       }, body.stream, framing), Effect.sync(() => this.closeNow(inFlight)))
     }
-    this.writeHeadAndBytes(head, sendBody && body._tag === "Bytes" ? body.bytes : undefined)
+    this.writeHeadAndBytes(
+      head,
+      sendBody && body._tag === "Bytes" ? body.bytes : undefined,
+      !keepAlive || this.closing
+    )
     this.closeNow(inFlight)
     return undefined
   }

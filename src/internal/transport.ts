@@ -21,6 +21,8 @@ export interface Transport {
   pause(): unknown
   resume(): unknown
   setTimeout(ms: number): unknown
+  /** Nagle's algorithm off (a socket's; a transport without one leaves it out). */
+  setNoDelay?(noDelay?: boolean): unknown
   on(event: "data", listener: (chunk: Buffer) => void): unknown
   on(event: "end" | "close" | "drain" | "timeout", listener: () => void): unknown
   on(event: "error", listener: (error: Error) => void): unknown
