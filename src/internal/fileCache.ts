@@ -104,7 +104,8 @@ export class FileCache {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
     const stats = statQuiet(entry.path)
-    if (stats === undefined || !stats.isFile() || !sameVersion(versionOf(stats), entry.version)) {
+    // Compared field by field: no version object per hit.
+    if (stats === undefined || !stats.isFile() || !sameVersion(stats, entry.version)) {
       this.delete(key)
       return undefined
     }

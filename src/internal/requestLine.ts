@@ -42,6 +42,28 @@ export interface LineInfo {
   readonly version: HttpVersion
 }
 
+/** The two versions nearly every request names, shared (versions are immutable): no match, parse or object each. */
+const HTTP_1_1: HttpVersion = Object.freeze({ major: 1, minor: 1, text: "HTTP/1.1" })
+const HTTP_1_0: HttpVersion = Object.freeze({ major: 1, minor: 0, text: "HTTP/1.0" })
+
+const SLASH = 0x2f
+
+/** Emits the refusal of a request line; `version` undefined: the line had no version word. */
+const refuse = (
+  out: Array<DecoderEvent>,
+  requestLine: string,
+  version: HttpVersion | undefined,
+  status: number,
+  message: string,
+  method?: string
+): undefined => {
+  out.push({
+    _tag: "Error",
+    error: { error: new HttpError({ status, message }), requestLine, method, version, headless: version === undefined }
+  })
+  return undefined
+}
+
 /**
  * Python's `parse_request` for the first line. `undefined`: an error or a quiet close was emitted, and the decoder
  * stops.
@@ -53,56 +75,60 @@ export const parseRequestLine = (requestLine: string, out: Array<DecoderEvent>):
     out.push(CLOSE)
     return undefined
   }
-  let version: HttpVersion = HTTP_0_9
-  let headless = true
-  const refuse = (status: number, message: string, method?: string): undefined => {
-    out.push({
-      _tag: "Error",
-      error: {
-        error: new HttpError({ status, message }),
-        requestLine,
-        method,
-        version: headless ? undefined : version,
-        headless
-      }
-    })
-    return undefined
-  }
+  let version: HttpVersion | undefined
   if (words.length >= 3) {
     const text = words[words.length - 1]!
-    const match = /^HTTP\/([0-9]{1,10})\.([0-9]{1,10})$/.exec(text)
-    if (match === null) return refuse(400, `Bad request version (${pyRepr(text)})`)
-    const major = parseInt(match[1]!, 10)
-    const minor = parseInt(match[2]!, 10)
-    if (major >= 2) return refuse(505, `Invalid HTTP version (${text.slice(5)})`)
-    version = { major, minor, text }
-    headless = false
+    if (text === "HTTP/1.1") version = HTTP_1_1
+    else if (text === "HTTP/1.0") version = HTTP_1_0
+    else {
+      const match = /^HTTP\/([0-9]{1,10})\.([0-9]{1,10})$/.exec(text)
+      if (match === null) return refuse(out, requestLine, undefined, 400, `Bad request version (${pyRepr(text)})`)
+      const major = parseInt(match[1]!, 10)
+      const minor = parseInt(match[2]!, 10)
+      if (major >= 2) return refuse(out, requestLine, undefined, 505, `Invalid HTTP version (${text.slice(5)})`)
+      version = { major, minor, text }
+    }
   }
-  if (words.length < 2 || words.length > 3) return refuse(400, `Bad request syntax (${pyRepr(requestLine)})`)
+  if (words.length < 2 || words.length > 3) {
+    return refuse(out, requestLine, version, 400, `Bad request syntax (${pyRepr(requestLine)})`)
+  }
   // Python's split() also separates words at VT, FF, CR, 0x1C–0x1F, NEL and NBSP; only SP and HTAB may (RFC 9112
   // §3), and no other control byte may appear anywhere in the line.
-  if (!plain && !isRequestLineText(requestLine)) return refuse(400, `Bad request syntax (${pyRepr(requestLine)})`)
+  if (!plain && !isRequestLineText(requestLine)) {
+    return refuse(out, requestLine, version, 400, `Bad request syntax (${pyRepr(requestLine)})`)
+  }
   const method = words[0]!
   let target = words[1]!
-  if (words.length === 2 && method !== "GET") return refuse(400, `Bad HTTP/0.9 request type (${pyRepr(method)})`)
+  if (words.length === 2 && method !== "GET") {
+    return refuse(out, requestLine, version, 400, `Bad HTTP/0.9 request type (${pyRepr(method)})`)
+  }
   // RFC 9112 §3.2.4: the asterisk form is for OPTIONS alone (Python would serve, and an upload write, a file "*").
-  if (target === "*" && method !== "OPTIONS") return refuse(400, `Bad request target (${pyRepr(target)})`)
-  // RFC 9112 §3.2.2: a server must accept the absolute form; handlers see its path (Python passes it whole).
-  const absolute = /^https?:\/\/[^/?#]*/i.exec(target)
-  // Any other scheme is no request for this server: Python would serve it as a path, and a directory's 301 would
-  // send the client to `ftp://evil.example/…`.
-  if (absolute === null && OTHER_SCHEME.test(target)) {
-    return refuse(400, `Unsupported URI scheme (${pyRepr(target.slice(0, target.indexOf(":")))})`, method)
+  if (target === "*" && method !== "OPTIONS") {
+    return refuse(out, requestLine, version, 400, `Bad request target (${pyRepr(target)})`)
   }
   let path = target
+  // The origin form (`/…`, nearly every request) can be neither of the forms below.
+  const absolute = target.charCodeAt(0) === SLASH ? null : /^https?:\/\/[^/?#]*/i.exec(target)
   if (absolute !== null) {
+    // RFC 9112 §3.2.2: a server must accept the absolute form; handlers see its path (Python passes it whole).
     if (!isValidAbsoluteAuthority(absolute[0].slice(absolute[0].indexOf("//") + 2))) {
-      return refuse(400, `Bad request target (${pyRepr(target)})`, method)
+      return refuse(out, requestLine, version, 400, `Bad request target (${pyRepr(target)})`, method)
     }
     const rest = target.slice(absolute[0].length)
     path = rest.startsWith("/") ? rest : "/" + rest
+  } else if (OTHER_SCHEME.test(target)) {
+    // Any other scheme is no request for this server: Python would serve it as a path, and a directory's 301 would
+    // send the client to `ftp://evil.example/…`.
+    return refuse(
+      out,
+      requestLine,
+      version,
+      400,
+      `Unsupported URI scheme (${pyRepr(target.slice(0, target.indexOf(":")))})`,
+      method
+    )
   }
   if (path.startsWith("//")) path = "/" + path.replace(/^\/+/, "")
   if (absolute === null) target = path
-  return { requestLine, method, target, path, version }
+  return { requestLine, method, target, path, version: version ?? HTTP_0_9 }
 }
