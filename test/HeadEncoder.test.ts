@@ -18,7 +18,14 @@ import {
   reasonPhrase,
   TOKEN
 } from "../src/internal/headEncoder.js"
-import { buildHead, DEFAULT_ERROR_MESSAGE, errorPageBytes, fillErrorTemplate, headConfigProblem } from "../src/internal/wire.js"
+import {
+  buildHead,
+  DEFAULT_ERROR_MESSAGE,
+  errorPageBytes,
+  fillErrorTemplate,
+  headConfigProblem,
+  sealFields
+} from "../src/internal/wire.js"
 
 /** Code points that become CR, LF or another control once cut to their low byte, and raw controls. */
 const HOSTILE = ["\u010d", "\u010a", "\u0d0a", "\u2028", "\uff0d", "\u0100", "\x7f", "\x00", "\x0b", "\r", "\n"]
@@ -143,6 +150,29 @@ describe("buildHead: the one place a head's bytes are made", () => {
       expect(lines[0]).toMatch(/^HTTP\/1\.1 404 x\\[a-z0-9]+Set-Cookie: pwned=1$/)
       expect(lines[0]).toMatch(GRAMMAR)
     }
+  })
+
+  it("a sealed header list is encoded once; a list that can still change is checked every time", () => {
+    const sealed = sealFields([["Content-Length", "0"], ["Server", "mine"]] as Array<[string, string]>)
+    expect(Object.isFrozen(sealed) && sealed.every((field) => Object.isFrozen(field))).toBe(true)
+    const once = buildHead(config, 200, undefined, sealed, true, true)!
+    expect(once).toMatch(/^HTTP\/1\.1 200 OK\r\nDate: [^\r]+\r\nContent-Length: 0\r\nServer: mine\r\n\r\n$/)
+    // Its own Server replaces the server's; without standard headers, no Date either: the memo holds for both.
+    expect(buildHead(config, 200, undefined, sealed, false, true)).toBe("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nServer: mine\r\n\r\n")
+    // Mutable lists, or a frozen list of mutable fields, are checked on every call: a later change cannot slip by.
+    const open: Array<[string, string]> = [["X-A", "1"]]
+    expect(buildHead(config, 200, undefined, open, false, true)).toBe("HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n")
+    open[0] = ["X-A", "1\r\nSet-Cookie: x=1"]
+    expect(buildHead(config, 200, undefined, open, false, true)).toBeUndefined()
+    const field: [string, string] = ["X-B", "1"]
+    const shallow = Object.freeze([field])
+    expect(buildHead(config, 200, undefined, shallow, false, true)).toBe("HTTP/1.1 200 OK\r\nX-B: 1\r\n\r\n")
+    field[1] = "1\r\nSet-Cookie: x=1"
+    expect(buildHead(config, 200, undefined, shallow, false, true)).toBeUndefined()
+    // A sealed list outside the grammar is refused every time (nothing remembered).
+    const bad = sealFields([["X-C", "a\nb"]] as Array<[string, string]>)
+    expect(buildHead(config, 200, undefined, bad, false, true)).toBeUndefined()
+    expect(buildHead(config, 200, undefined, bad, false, true)).toBeUndefined()
   })
 
   it("the server's own head text is checked once, when it starts", () => {

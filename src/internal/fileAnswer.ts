@@ -28,6 +28,7 @@ import {
 } from "./staticConfig.js"
 import { directSlice, readWhole } from "./fileReads.js"
 import { markShared } from "./sharedBytes.js"
+import { sealFields } from "./wire.js"
 
 export type Body =
   | { readonly _tag: "Full" }
@@ -315,6 +316,17 @@ const planResponse = (body: Body, size: number): Plan => {
   }
 }
 
+/** A cached answer's header list, sent with every hit, is checked and encoded once (`sealFields`). */
+const sealAnswer = <E, R>(
+  answer: Effect.Effect<Response.Response, E, R>
+): Effect.Effect<Response.Response, E, R> => {
+  if (Exit.isExit(answer)) {
+    const exit = answer as Exit.Exit<Response.Response, E>
+    if (Exit.isSuccess(exit)) sealFields(exit.value.headers)
+  }
+  return answer
+}
+
 const PLAIN_GET: StaticRequest = { method: "GET", path: "", publicPath: "", header: () => undefined }
 const PLAIN_HEAD: StaticRequest = { ...PLAIN_GET, method: "HEAD" }
 
@@ -339,8 +351,8 @@ const offer = (
     version,
     meta,
     bytes: kept,
-    get: serveFile(fs, config, PLAIN_GET, path, meta, cached, variant),
-    head: serveFile(fs, config, PLAIN_HEAD, path, meta, cached, variant)
+    get: sealAnswer(serveFile(fs, config, PLAIN_GET, path, meta, cached, variant)),
+    head: sealAnswer(serveFile(fs, config, PLAIN_HEAD, path, meta, cached, variant))
   }
   cache.insert(key, entry)
 }

@@ -53,25 +53,65 @@ export const buildHead = (
   endHeaders: boolean
 ): string | undefined => {
   if (!isStatusCode(status)) return undefined
+  const fields = fieldsOf(headers)
+  if (fields === undefined) return undefined
   // The standard phrases are in grammar: only a given one is checked.
   const phrase = reason === undefined ? responses.get(status)?.[0] ?? "" : reasonPhrase(reason)
-  let fields = ""
-  let ownServer = standardHeaders
-  let ownDate = standardHeaders
+  let head = config.protocolVersion + " " + status + " " + phrase + "\r\n"
+  // A handler's `Server` or `Date` (e.g. `-H 'Server: x'`) replaces the server's own: both are single fields.
+  if (standardHeaders && !fields.hasServer) head += "Server: " + config.versionString + "\r\n"
+  if (standardHeaders && !fields.hasDate) head += "Date: " + httpDate() + "\r\n"
+  head += fields.text
+  return endHeaders ? head + "\r\n" : head
+}
+
+/** A header list checked and encoded: its lines, and whether it has its own `Server` and `Date`. */
+interface EncodedFields {
+  readonly text: string
+  readonly hasServer: boolean
+  readonly hasDate: boolean
+}
+
+/** Checks and encodes a header list, one regex test per name and value; `undefined`: outside the grammar. */
+const encodeFields = (headers: ReadonlyArray<HeaderField>): EncodedFields | undefined => {
+  let text = ""
+  let hasServer = false
+  let hasDate = false
   for (let i = 0; i < headers.length; i++) {
     const field = headers[i]!
     const name = field[0]
     if (!isFieldName(name) || !isFieldValue(field[1])) return undefined
-    // A handler's `Server` or `Date` (e.g. `-H 'Server: x'`) replaces the server's own: both are single fields.
-    if (name.length === 6 && ownServer && name.toLowerCase() === "server") ownServer = false
-    else if (name.length === 4 && ownDate && name.toLowerCase() === "date") ownDate = false
-    fields += name + ": " + field[1] + "\r\n"
+    if (name.length === 6 && !hasServer && name.toLowerCase() === "server") hasServer = true
+    else if (name.length === 4 && !hasDate && name.toLowerCase() === "date") hasDate = true
+    text += name + ": " + field[1] + "\r\n"
   }
-  let head = config.protocolVersion + " " + status + " " + phrase + "\r\n"
-  if (ownServer) head += "Server: " + config.versionString + "\r\n"
-  if (ownDate) head += "Date: " + httpDate() + "\r\n"
-  head += fields
-  return endHeaders ? head + "\r\n" : head
+  return { text, hasServer, hasDate }
+}
+
+/**
+ * Header lists that cannot change (`sealFields`: a cached file's answer, sent again and again), checked and encoded
+ * once. Weak: an entry goes with its list.
+ */
+const sealed = new WeakMap<ReadonlyArray<HeaderField>, EncodedFields>()
+
+const fieldsOf = (headers: ReadonlyArray<HeaderField>): EncodedFields | undefined => {
+  if (!Object.isFrozen(headers)) return encodeFields(headers)
+  const known = sealed.get(headers)
+  if (known !== undefined) return known
+  // A frozen list of fields that are not frozen themselves could still change: encoded each time.
+  for (let i = 0; i < headers.length; i++) if (!Object.isFrozen(headers[i])) return encodeFields(headers)
+  const encoded = encodeFields(headers)
+  if (encoded !== undefined) sealed.set(headers, encoded)
+  return encoded
+}
+
+/**
+ * Freezes a header list and each of its fields, so that `buildHead` checks and encodes it once, however many
+ * responses carry it. For lists kept and sent many times (the file cache's answers).
+ */
+export const sealFields = <A extends ReadonlyArray<HeaderField>>(headers: A): A => {
+  for (const field of headers) Object.freeze(field)
+  return Object.freeze(headers)
 }
 
 /** Python's `DEFAULT_ERROR_MESSAGE`. */
