@@ -27,7 +27,8 @@
  * With the 404 workload, a table of the 404 with Python's close-after-error default against --keep-alive-on-error.
  * With the 1k-close workload, the default path: effect-httpd with no flags (HTTP/1.0, every connection closed by the
  * server) on 1 KiB and 404, and -p HTTP/1.1 with Connection: close requests, each beside scripts/peers/net-fixed.mjs
- * (bare node:net, fixed response, close). nginx logs every request to a file (access_log on), as we and Python do.
+ * (bare node:net, fixed response, close) and scripts/peers/net-python-work.mjs (bare node:net doing the work of each
+ * of Python's requests). nginx logs every request to a file (access_log on), as we and Python do.
  * Then (unless --no-platform, --only or --workloads) the platform suite of scripts/bench-platform.mjs: an
  * @effect/platform HttpRouter app on PlatformServer, on NodeHttpServer, and bare node:http.
  * Output: Markdown on stdout, progress on stderr, bench-results/<timestamp>.json.
@@ -38,7 +39,7 @@ import path from "node:path";
 import {
   WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES, NPROC, SERVER_NAMES,
   parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, settleDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS, serverCandidates,
-  SERVER_CPU, LOAD_CPU, ourCommand, ourDefaultCommand, netFixedCommand,
+  SERVER_CPU, LOAD_CPU, ourCommand, ourDefaultCommand, netFixedCommand, netPythonWorkCommand,
 } from "./lib/bench-harness.mjs";
 import { platformSuite } from "./bench-platform.mjs";
 
@@ -176,19 +177,27 @@ async function table({ tmp, opts, title, suite, baseline, cpu = SERVER_CPU, load
 
 /**
  * The default path: effect-httpd with no protocol flag (HTTP/1.0: the server closes every connection, wrk sends
- * its keep-alive request and reconnects), and `-p HTTP/1.1` with `Connection: close` requests, each beside a bare
- * `node:net` server answering a fixed response and closing: the floor for a connection per request.
+ * its keep-alive request and reconnects), and `-p HTTP/1.1` with `Connection: close` requests, each beside two
+ * `node:net` servers: one answering a fixed response and closing (the floor for a connection per request), one
+ * doing the work of each of Python's requests and nothing more (peer address, stat, Date, access log, header
+ * timeout, linger: the floor for a server that does what Python does). Ratios are effect-httpd ÷ each.
  */
 async function defaultMode({ root, tmp, opts }) {
   const netFixed = { name: "node:net fixed", make: (port) => netFixedCommand(port) };
+  const netPythonWork = { name: "node:net + Python's work", make: (port) => netPythonWorkCommand(port, root) };
   const closes = { connections: 10, expectBytes: DOC_FILES["1k.bin"] };
+  const notes = [
+    "node:net fixed: scripts/peers/net-fixed.mjs, a fixed response and close, no parsing, no file system, no log",
+    "node:net + Python's work: scripts/peers/net-python-work.mjs, bare node:net doing per request what Python's server does and no more: getpeername for the log, the request line split, a stat of the file (its bytes kept in memory while unchanged), Python's head fields with Date, an access-log line (batched, as ours), a header timeout and a bounded linger; no header validation, no limits, no Effect",
+  ];
+  const ours = "effect-httpd (default)";
   await table({
     tmp, opts,
-    title: "default mode (no flags: HTTP/1.0, the server closes each connection) vs a bare node:net server",
+    title: "default mode (no flags: HTTP/1.0, the server closes each connection) vs bare node:net servers",
     suite: "bench-default",
-    baseline: "node:net fixed",
-    notes: ["node:net fixed: scripts/peers/net-fixed.mjs, a fixed response and close, no parsing, no file system, no log; effect-httpd logs every request"],
-    list: [netFixed, { name: "effect-httpd (default)", make: (port) => ourDefaultCommand(port, root) }],
+    baseline: ours,
+    notes,
+    list: [netFixed, netPythonWork, { name: ours, make: (port) => ourDefaultCommand(port, root) }],
     workloads: [
       { name: "1k-default", label: "1 KiB, server closes (c=10)", path: "/1k.bin", ...closes },
       { name: "404-default", label: "404, server closes (c=10)", path: "/no-such-file.bin", connections: 10, expectStatus: 404 },
@@ -196,10 +205,11 @@ async function defaultMode({ root, tmp, opts }) {
   });
   await table({
     tmp, opts,
-    title: "-p HTTP/1.1 with Connection: close requests vs a bare node:net server",
+    title: "-p HTTP/1.1 with Connection: close requests vs bare node:net servers",
     suite: "bench-close",
-    baseline: "node:net fixed",
-    list: [netFixed, { name: "effect-httpd -p HTTP/1.1", make: (port) => ourCommand(port, root) }],
+    baseline: "effect-httpd -p HTTP/1.1",
+    notes,
+    list: [netFixed, netPythonWork, { name: "effect-httpd -p HTTP/1.1", make: (port) => ourCommand(port, root) }],
     workloads: [{ name: "1k-close", label: "1 KiB new conn/request (c=10)", path: "/1k.bin", newConnectionPerRequest: true, ...closes }],
   });
 }
