@@ -27,8 +27,9 @@ export interface OptionSpelling {
 }
 
 /**
- * The values given to the option in `args` (the process's arguments as bytes), in each way `@effect/cli` reads
- * one: `--name value`, `--name=value`, and with a short alias `-d value`, `-d=value`, `-dvalue`.
+ * The values given to the option in `args` (the process's arguments as bytes), in each way one is spelled:
+ * `--name value`, `--name=value`, and with a short alias `-d value`, `-d=value`, `-dvalue` (a spelling that
+ * `@effect/cli` refuses, such as `-dvalue` today, never gets this far).
  */
 const valuesOf = (args: ReadonlyArray<Buffer>, spelling: OptionSpelling): Array<Buffer> => {
   const names = spelling.short === undefined ? [spelling.long] : [spelling.long, spelling.short]
