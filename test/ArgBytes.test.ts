@@ -7,11 +7,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { execFileSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { ensureBuilt, get, runToExit, start, withRawArguments } from "./support/cliProcess.js"
+import { hasOpenssl, makeCertificate } from "./support/tlsCert.js"
 
 const bytes = (s: string): Buffer => Buffer.from(s, "latin1")
 
@@ -21,28 +21,6 @@ const makeBase = Effect.acquireRelease(
   (base) => Effect.sync(() => NodeFs.rmSync(base, { recursive: true, force: true }))
 )
 const at = (base: string, name: string): Buffer => Buffer.concat([Buffer.from(base + "/"), bytes(name)])
-
-const hasOpenssl = (() => {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-})()
-
-/** A self-signed certificate and its key (encrypted with `password` when given), as PEM bytes. */
-const makeCertificate = (base: string, password?: string): { cert: Buffer; key: Buffer } => {
-  const req = ["req", "-x509", "-newkey", "rsa:2048", "-days", "1", "-subj", "/CN=localhost"]
-  const cert = Path.join(base, "cert.tmp")
-  const key = Path.join(base, "key.tmp")
-  const secret = password === undefined ? ["-nodes"] : ["-passout", `pass:${password}`]
-  execFileSync("openssl", [...req, ...secret, "-keyout", key, "-out", cert], { stdio: "ignore" })
-  const pem = { cert: NodeFs.readFileSync(cert), key: NodeFs.readFileSync(key) }
-  NodeFs.rmSync(cert)
-  NodeFs.rmSync(key)
-  return pem
-}
 
 /** A browser's GET (Accept: text/html, which the SPA fallback answers). */
 const getPage = (url: string) =>
