@@ -50,7 +50,8 @@ export const DEFAULT_PORT = commandLine.DEFAULT_PORT
 export const SHUTDOWN_GRACE = serving.SHUTDOWN_GRACE
 
 /**
- * HTTPS settings: file names as given on the command line.
+ * HTTPS settings: file names as given on the command line, as Python's `sys.argv` holds them (a byte that is not
+ * UTF-8 as a surrogate escape, U+DC80–U+DCFF; read by those bytes).
  *
  * @since 0.1.0
  */

@@ -12,6 +12,7 @@ import * as NodePath from "node:path"
 import * as Cli from "../src/Cli.js"
 import * as Server from "../src/Server.js"
 import { rawOptions } from "./support/cliOptions.js"
+import { hasOpenssl } from "./support/tlsCert.js"
 
 // Runs the command line in this process up to its first failure (every argv here fails before serving).
 const failWith = (...args: ReadonlyArray<string>) =>
@@ -22,14 +23,6 @@ const validate = (options: Cli.RawOptions) => Cli.validate(options, "/srv", (fro
 
 const tmp = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "effect-httpd-cli-unit-"))
 afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
-const hasOpenssl = (() => {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-})()
 const pem = (name: string) => NodePath.join(tmp, name)
 if (hasOpenssl) {
   const req = ["req", "-x509", "-newkey", "rsa:2048", "-days", "1", "-subj", "/CN=localhost"]

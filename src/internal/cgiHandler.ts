@@ -35,6 +35,7 @@ import { getfqdn } from "./fqdn.js"
 import { osCwd } from "./osArgs.js"
 import { fsPath } from "./osPath.js"
 import { pyRepr } from "./pythonText.js"
+import { printable } from "./extras.js"
 import { fallbackPath } from "./spa.js"
 
 export class CgiTimeout extends Data.TaggedError("CgiTimeout")<{ readonly message: string }> {
@@ -109,7 +110,7 @@ export const make = (options: CgiOptions = {}) =>
       options.spaFallback !== undefined &&
       (yield* underCgiDirectory(fs, root, cgiDirectories, fallbackPath(options.spaFallback)))
     ) {
-      return yield* Effect.dieMessage(`Cgi: spaFallback '${options.spaFallback}' is inside a CGI directory`)
+      return yield* Effect.dieMessage(`Cgi: spaFallback '${printable(options.spaFallback)}' is inside a CGI directory`)
     }
 
     const dropPrivileges = runAsNobody

@@ -3,7 +3,7 @@
  */
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import type * as ValidationError from "@effect/cli/ValidationError"
-import type * as PlatformError from "@effect/platform/Error"
+import * as PlatformError from "@effect/platform/Error"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
@@ -14,6 +14,7 @@ import * as Option from "effect/Option"
 import * as Net from "node:net"
 import type * as Server from "../Server.js"
 import { stripAnsi } from "./cliRuntime.js"
+import { errnoOf } from "./fsFailure.js"
 import { isLoopbackAddress } from "./hostCheck.js"
 
 export const NAME = "effect-httpd"
@@ -108,6 +109,19 @@ export const fileErrorReason = (error: PlatformError.PlatformError): string => {
   const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
   if (code === "EISDIR") return "is a directory"
   return error.message
+}
+
+/** {@link fileErrorReason} for `FileSystem`'s errors and for `node:fs`'s (a file named by bytes, see `osPath`). */
+export const anyFileErrorReason = (error: unknown): string => {
+  if (PlatformError.isPlatformError(error)) return fileErrorReason(error)
+  const code = errnoOf(error)
+  return code === "ENOENT"
+    ? "no such file"
+    : code === "EACCES"
+    ? "permission denied"
+    : code === "EISDIR"
+    ? "is a directory"
+    : String(error)
 }
 
 export const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {

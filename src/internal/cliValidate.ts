@@ -2,17 +2,15 @@
  * The command line's validation: the options as parsed, checked and turned into a `CliConfig`.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as PlatformError from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as NodeFs from "node:fs"
 import type { CliConfig, RawOptions } from "../Cli.js"
 import type { HeaderField } from "../Headers.js"
 import { type Credentials, credentialsProblem } from "./basicAuth.js"
-import { fileErrorReason, isLoopback, isValidPort, parseBind, usage } from "./cliMessages.js"
+import { anyFileErrorReason, isLoopback, isValidPort, parseBind, usage } from "./cliMessages.js"
 import { DEFAULT_MAX_BYTES, DEFAULT_MIN_BYTES } from "./compress.js"
 import { fieldValueProblem, hasDotName, parseHeaderLine, printable } from "./extras.js"
-import { errnoOf } from "./fsFailure.js"
 import { isValidHost } from "./hostCheck.js"
 import { osArgument } from "./osArgs.js"
 import { fsPath, statInfo } from "./osPath.js"
@@ -39,7 +37,10 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
         return yield* Effect.fail(usage(`argument --allowed-host: invalid host name '${printable(name)}'`))
       }
     }
-    for (const name of raw.indexPage) {
+    // Names of files: the bytes they were given, as Python's `sys.argv` keeps them (see osArgs.ts).
+    const indexPages = raw.indexPage.map((name) => osArgument(name, { long: "--index-page" }))
+    const spa = Option.map(raw.spa, (file) => osArgument(file, { long: "--spa" }))
+    for (const name of indexPages) {
       // A name is joined to the directory: a slash or ".." would reach outside it.
       if (name === "" || name === "." || name === ".." || /[/\0]/.test(name)) {
         return yield* Effect.fail(usage(`argument --index-page: invalid file name '${printable(name)}'`))
@@ -70,10 +71,10 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       const problem = value.trim() === "" ? "is empty" : fieldValueProblem(value)
       if (problem !== undefined) return yield* Effect.fail(usage(`argument --cache-control: the value ${problem}`))
     }
-    if (Option.isSome(raw.spa)) {
-      const problem = fallbackNameProblem(raw.spa.value)
+    if (Option.isSome(spa)) {
+      const problem = fallbackNameProblem(spa.value)
       if (problem !== undefined) {
-        return yield* Effect.fail(usage(`argument --spa: '${printable(raw.spa.value)}' ${problem}`))
+        return yield* Effect.fail(usage(`argument --spa: '${printable(spa.value)}' ${problem}`))
       }
     }
     const credentials: Array<Credentials> = []
@@ -122,16 +123,19 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       port: raw.port,
       bind,
       allowedHosts: raw.allowedHost ?? [],
-      directory: resolve(cwd, Option.getOrElse(Option.map(raw.directory, osArgument), () => ".")),
+      directory: resolve(
+        cwd,
+        Option.getOrElse(Option.map(raw.directory, (dir) => osArgument(dir, { long: "--directory", short: "-d" })), () => ".")
+      ),
       cgi: raw.cgi,
       ...cgiLimits,
       protocol: raw.protocol,
       tls: Option.map(raw.tlsCert, (certFile) => ({
-        certFile,
-        keyFile: raw.tlsKey,
-        passwordFile: raw.tlsPasswordFile
+        certFile: osArgument(certFile, { long: "--tls-cert" }),
+        keyFile: Option.map(raw.tlsKey, (file) => osArgument(file, { long: "--tls-key" })),
+        passwordFile: Option.map(raw.tlsPasswordFile, (file) => osArgument(file, { long: "--tls-password-file" }))
       })),
-      indexPages: raw.indexPage.length > 0 ? Option.some(raw.indexPage) : Option.none(),
+      indexPages: indexPages.length > 0 ? Option.some(indexPages) : Option.none(),
       headers,
       colorScheme: raw.colorScheme,
       cors: raw.cors,
@@ -139,7 +143,7 @@ export const validate = (raw: RawOptions, cwd: string, resolve: (from: string, t
       noDotfiles: raw.noDotfiles,
       noFollowSymlinks: raw.noFollowSymlinks,
       jsonListing: raw.jsonListing,
-      spa: raw.spa,
+      spa,
       basicAuth: credentials,
       workers,
       ...(Option.isSome(maxConnections) ? { maxConnections: maxConnections.value } : {}),
@@ -213,26 +217,19 @@ const accessOf = (fs: FileSystem.FileSystem, directory: string): Effect.Effect<v
     : Effect.tryPromise({ try: () => NodeFs.promises.access(os ?? "\0", NodeFs.constants.R_OK), catch: (error) => error })
 }
 
-/** `fileErrorReason` for `FileSystem`'s errors and for `node:fs`'s (a directory named by bytes). */
-const directoryErrorReason = (error: unknown): string => {
-  if (PlatformError.isPlatformError(error)) return fileErrorReason(error)
-  const code = errnoOf(error)
-  return code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(error)
-}
-
 export const checkDirectory = (directory: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const info = yield* Effect.mapError(
       statInfo(fs, directory),
-      (error) => usage(`argument -d/--directory: cannot use '${directory}': ${directoryErrorReason(error)}`)
+      (error) => usage(`argument -d/--directory: cannot use '${printable(directory)}': ${anyFileErrorReason(error)}`)
     )
     if (info.type !== "Directory") {
-      return yield* Effect.fail(usage(`argument -d/--directory: '${directory}' is not a directory`))
+      return yield* Effect.fail(usage(`argument -d/--directory: '${printable(directory)}' is not a directory`))
     }
     // A root the server cannot list or read from would answer every request with an error.
     yield* Effect.mapError(
       accessOf(fs, directory),
-      (error) => usage(`argument -d/--directory: cannot use '${directory}': ${directoryErrorReason(error)}`)
+      (error) => usage(`argument -d/--directory: cannot use '${printable(directory)}': ${anyFileErrorReason(error)}`)
     )
   })

@@ -55,10 +55,24 @@ export const parseHeaderLine = (line: string): HeaderField | string => {
   return problem === undefined ? [name, value] : problem
 }
 
-/** A value shown in a one-line message: control characters escaped so the message stays one line. */
+/**
+ * A value shown in a one-line message: control characters escaped so the message stays one line, and a lone
+ * surrogate (a byte of a command-line argument that is not UTF-8, kept as `sys.argv` keeps it) as `\udce9`, what
+ * Python's stderr (`errors='backslashreplace'`) prints for it; Node would print U+FFFD.
+ */
 export const printable = (value: string): string =>
-  // eslint-disable-next-line no-control-regex
-  value.replace(/[\x00-\x1f\x7f]/g, (c) => c === "\r" ? "\\r" : c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+  value.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\x00-\x1f\x7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) =>
+      c === "\r"
+        ? "\\r"
+        : c === "\n"
+        ? "\\n"
+        : c.charCodeAt(0) >= 0xd800
+        ? `\\u${c.charCodeAt(0).toString(16)}`
+        : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`
+  )
 
 /** The resolved extras of one handler. */
 export interface Extras {

@@ -2,7 +2,8 @@
  * The current directory and command-line arguments as Python's `os.getcwd()` and `sys.argv` give them: Node
  * decodes both as UTF-8, each byte that is not UTF-8 becoming U+FFFD, so `effect-httpd` started in (or with
  * `-d`) a directory whose name is not UTF-8 served another directory (the one whose name holds U+FFFD itself)
- * or none. Python keeps the bytes (`surrogateescape`); so do these, reading them again only when Node lost some.
+ * or none, and `--tls-cert`, `--spa` or `--index-page` named another file. Python keeps the bytes
+ * (`surrogateescape`); so do these, reading them again only when Node lost some.
  */
 import * as NodeCluster from "node:cluster"
 import * as NodeFs from "node:fs"
@@ -19,35 +20,64 @@ export const osCwd = (): string => {
   }
 }
 
-/** How an option's value may share an argument with its name (`--directory=x`, `-dx`), all ASCII. */
-const PREFIXES = ["", "--directory=", "-d=", "-d"]
+/** How an option is spelled on the command line: `--directory` and its short alias `-d` (all ASCII). */
+export interface OptionSpelling {
+  readonly long: string
+  readonly short?: string
+}
 
 /**
- * `arg`, one of this process's arguments as Node decoded it, with the bytes it was given (Linux's
- * `/proc/self/cmdline`): `arg` itself when nothing was lost, or when no argument (or more than one, with
- * different bytes) decodes to it. A cluster worker was given its arguments as strings, already U+FFFD: its
- * primary's (its parent's) are read instead.
+ * The values given to the option in `args` (the process's arguments as bytes), in each way one is spelled:
+ * `--name value`, `--name=value`, and with a short alias `-d value`, `-d=value`, `-dvalue` (a spelling that
+ * `@effect/cli` refuses, such as `-dvalue` today, never gets this far).
  */
-export const osArgument = (arg: string): string => {
-  if (!mayBeUndecodable(arg)) return arg
+const valuesOf = (args: ReadonlyArray<Buffer>, spelling: OptionSpelling): Array<Buffer> => {
+  const names = spelling.short === undefined ? [spelling.long] : [spelling.long, spelling.short]
+  const values: Array<Buffer> = []
+  for (let i = 0; i < args.length; i++) {
+    const text = args[i]!.toString("latin1")
+    if (names.includes(text) && i + 1 < args.length) values.push(args[i + 1]!)
+    for (const name of names) {
+      if (text.startsWith(name + "=")) values.push(args[i]!.subarray(name.length + 1))
+    }
+    if (spelling.short !== undefined && text.length > spelling.short.length && text.startsWith(spelling.short)) {
+      values.push(args[i]!.subarray(spelling.short.length))
+    }
+  }
+  return values
+}
+
+/** This process's arguments as bytes (Linux's `/proc/self/cmdline`), or `undefined` where they cannot be read. */
+const cmdlineArguments = (): Array<Buffer> | undefined => {
   let cmdline: Buffer
   try {
+    // A cluster worker was given its arguments as strings, already U+FFFD: its primary's (its parent's) are read.
     cmdline = NodeFs.readFileSync(NodeCluster.default.isWorker ? `/proc/${process.ppid}/cmdline` : "/proc/self/cmdline")
   } catch {
-    return arg
+    return undefined
   }
-  const found = new Set<string>()
+  const args: Array<Buffer> = []
   let start = 0
   while (start < cmdline.length) {
-    const end = cmdline.indexOf(0, start) < 0 ? cmdline.length : cmdline.indexOf(0, start)
-    const bytes = cmdline.subarray(start, end)
-    for (const prefix of PREFIXES) {
-      const value = bytes.subarray(prefix.length)
-      if (bytes.subarray(0, prefix.length).toString("latin1") === prefix && value.toString("utf8") === arg) {
-        found.add(fsDecode(value))
-      }
-    }
+    const nul = cmdline.indexOf(0, start)
+    const end = nul < 0 ? cmdline.length : nul
+    args.push(cmdline.subarray(start, end))
     start = end + 1
+  }
+  return args
+}
+
+/**
+ * `arg`, a value of the option spelled `spelling` as Node decoded it, with the bytes it was given: `arg` itself
+ * when nothing was lost, or when no value of that option (or more than one, with different bytes) decodes to it.
+ */
+export const osArgument = (arg: string, spelling: OptionSpelling): string => {
+  if (!mayBeUndecodable(arg)) return arg
+  const args = cmdlineArguments()
+  if (args === undefined) return arg
+  const found = new Set<string>()
+  for (const value of valuesOf(args, spelling)) {
+    if (value.toString("utf8") === arg) found.add(fsDecode(value))
   }
   return found.size === 1 ? [...found][0]! : arg
 }

@@ -110,6 +110,18 @@ export const statInfo = (fs: FileSystem.FileSystem, path: string): Effect.Effect
   return Effect.tryPromise({ try: () => NodeFs.promises.stat(os), catch: (error) => error }).pipe(Effect.map(infoOfStats))
 }
 
+/**
+ * `open(path, "rb").read()` of a Python path (a few small files named on the command line: TLS certificate, key,
+ * password) through `FileSystem`, whose `readFile` takes a string only: a name that is not UTF-8 is read with
+ * `node:fs` by its bytes (a Buffer path); a path no bytes name fails as a missing file does.
+ */
+export const readFileOf = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Uint8Array, unknown> => {
+  const os = fsPath(path)
+  if (typeof os === "string") return fs.readFile(os)
+  if (os === undefined) return Effect.fail({ code: "ENOENT" })
+  return Effect.tryPromise({ try: () => NodeFs.promises.readFile(os), catch: (error) => error })
+}
+
 const infoOfStats = (stat: NodeFs.Stats): FileSystem.File.Info => ({
   type: stat.isFile()
     ? "File"

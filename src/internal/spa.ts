@@ -5,7 +5,8 @@
 import * as NodeFs from "node:fs"
 import type { HttpError } from "../HttpError.js"
 import { acceptsHtml } from "./negotiation.js"
-import { unquotePath } from "./urlPath.js"
+import { fsDecode, fsPathOrThrow } from "./osPath.js"
+import { quote, unquotePath } from "./urlPath.js"
 
 /**
  * Why `file` cannot name the fallback page under the root, from its spelling alone: it must be relative and must not
@@ -30,18 +31,24 @@ export const fallbackFileProblem = (root: string, file: string): string | undefi
   let real: string
   let realRoot: string
   try {
-    realRoot = NodeFs.realpathSync(root)
-    real = NodeFs.realpathSync(full)
-    if (!NodeFs.statSync(real).isFile()) return "is not a regular file"
+    // By bytes: the root or the name may not be UTF-8 (see osPath.ts); `realpathSync` (not `.native`) would turn a
+    // Buffer path back into a string.
+    realRoot = fsDecode(NodeFs.realpathSync.native(fsPathOrThrow(root), { encoding: "buffer" }))
+    const realBytes = NodeFs.realpathSync.native(fsPathOrThrow(full), { encoding: "buffer" })
+    if (!NodeFs.statSync(realBytes).isFile()) return "is not a regular file"
+    real = fsDecode(realBytes)
   } catch {
     return "does not exist"
   }
   return real.startsWith(realRoot.endsWith("/") ? realRoot : realRoot + "/") ? undefined : "is outside the served directory"
 }
 
-/** The request path that serves `file` (each segment `%`-quoted, so `#`, `?` and `%` in names stay literal). */
+/**
+ * The request path that serves `file` (each segment `%`-quoted, so `#`, `?` and `%` in names stay literal; a byte
+ * that is not UTF-8 as a listing links it, `%ED%B3%A9`).
+ */
 export const fallbackPath = (file: string): string =>
-  "/" + file.split("/").filter((segment) => segment !== "" && segment !== ".").map(encodeURIComponent).join("/")
+  "/" + file.split("/").filter((segment) => segment !== "" && segment !== ".").map(quote).join("/")
 
 /**
  * The last non-empty segment of the decoded path (query and fragment dropped) has an extension, as

@@ -13,10 +13,11 @@ import type { StaticFilesOptions } from "../StaticFiles.js"
 import * as Archive from "./archive.js"
 import * as BasicAuth from "./basicAuth.js"
 import * as Compress from "./compress.js"
-import { extraHeaderProblem, type Extras as ExtrasConfig, fieldValueProblem, hasDotName } from "./extras.js"
+import { extraHeaderProblem, type Extras as ExtrasConfig, fieldValueProblem, hasDotName, printable } from "./extras.js"
 import { FileCache, ListingCache } from "./fileCache.js"
 import { makeVerifier } from "./openVerified.js"
 import { osCwd } from "./osArgs.js"
+import { statInfo } from "./osPath.js"
 import { fallbackNameProblem, fallbackPath } from "./spa.js"
 import type { StaticConfig } from "./staticFiles.js"
 import * as Upload from "./upload.js"
@@ -74,7 +75,7 @@ export const resolveConfig = (options: StaticFilesOptions) =>
     if (verifier !== undefined) config = { ...config, confine: verifier.allowsPath, verifier }
     const dotIndex = config.hideDotfiles ? config.indexPages.find(hasDotName) : undefined
     if (dotIndex !== undefined) {
-      return yield* Effect.dieMessage(`StaticFiles: indexPages '${dotIndex}' is a dot name, which hideDotfiles hides`)
+      return yield* Effect.dieMessage(`StaticFiles: indexPages '${printable(dotIndex)}' is a dot name, which hideDotfiles hides`)
     }
     const extras: ExtrasConfig = {
       headers: yield* validHeaders(options.headers ?? []),
@@ -156,12 +157,12 @@ const validUpload = (
 /** The fallback's request path, once its name and its file are checked. */
 const validFallback = (fs: FileSystem.FileSystem, root: string, file: string): Effect.Effect<string> => {
   const problem = fallbackNameProblem(file)
-  if (problem !== undefined) return Effect.dieMessage(`StaticFiles: spaFallback '${file}' ${problem}`)
+  if (problem !== undefined) return Effect.dieMessage(`StaticFiles: spaFallback '${printable(file)}' ${problem}`)
   const path = fallbackPath(file)
-  return Effect.flatMap(Effect.option(fs.stat(UrlPath.translatePath(root, path))), (info) =>
+  return Effect.flatMap(Effect.option(statInfo(fs, UrlPath.translatePath(root, path))), (info) =>
     Option.isSome(info) && info.value.type === "File"
       ? Effect.succeed(path)
-      : Effect.dieMessage(`StaticFiles: spaFallback '${file}' is not a file in ${root}`))
+      : Effect.dieMessage(`StaticFiles: spaFallback '${printable(file)}' is not a file in ${printable(root)}`))
 }
 
 const validCacheControl = (value: string | undefined): Effect.Effect<string | undefined> => {

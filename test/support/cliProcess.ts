@@ -68,6 +68,23 @@ export interface SpawnOptions {
   readonly wrapper?: ReadonlyArray<string>
 }
 
+/**
+ * A `wrapper` that appends `args` to the server's command line byte for byte: `spawn` writes strings as UTF-8, so
+ * each argument is spelled octal-escaped and made by `printf '%b'` in `sh` (a trailing newline would be lost).
+ */
+export const withRawArguments = (args: ReadonlyArray<string | Uint8Array>): ReadonlyArray<string> => {
+  const spelled = args.map((arg) => {
+    let escaped = ""
+    for (const b of typeof arg === "string" ? Buffer.from(arg) : arg) {
+      escaped += b >= 0x20 && b < 0x7f && b !== 0x27 && b !== 0x5c
+        ? String.fromCharCode(b)
+        : `\\0${b.toString(8).padStart(3, "0")}`
+    }
+    return `"$(printf '%b' '${escaped}')"`
+  })
+  return ["sh", "-c", `exec "$@" ${spelled.join(" ")}`, "sh"]
+}
+
 export interface Exited {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
