@@ -114,12 +114,12 @@ export interface HttpVersion {
 }
 
 /**
- * The version of a two-word (`GET /path`) request.
+ * The version of a two-word (`GET /path`) request. Frozen: every such request shares it.
  *
  * @since 0.1.0
  * @category constants
  */
-export const HTTP_0_9: HttpVersion = { major: 0, minor: 9, text: "HTTP/0.9" }
+export const HTTP_0_9: HttpVersion = Object.freeze({ major: 0, minor: 9, text: "HTTP/0.9" })
 
 /**
  * Whether `version` is at least `major.minor`.

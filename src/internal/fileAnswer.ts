@@ -316,13 +316,21 @@ const planResponse = (body: Body, size: number): Plan => {
   }
 }
 
-/** A cached answer's header list, sent with every hit, is checked and encoded once (`sealFields`). */
+/**
+ * A cached answer's header list, sent with every hit, is checked and encoded once (`sealFields`). The answer and its
+ * body are frozen too: every hit hands out the same object, and a handler writing over its fields (a cookie of its
+ * own) would send them to every later client.
+ */
 const sealAnswer = <E, R>(
   answer: Effect.Effect<Response.Response, E, R>
 ): Effect.Effect<Response.Response, E, R> => {
   if (Exit.isExit(answer)) {
     const exit = answer as Exit.Exit<Response.Response, E>
-    if (Exit.isSuccess(exit)) sealFields(exit.value.headers)
+    if (Exit.isSuccess(exit)) {
+      sealFields(exit.value.headers)
+      Object.freeze(exit.value.body)
+      Object.freeze(exit.value)
+    }
   }
   return answer
 }

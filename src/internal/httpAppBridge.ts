@@ -54,7 +54,8 @@ export const toServerResponse = (response: Response.Response): HttpServerRespons
   }
 }
 
-const HTTP_1_1: HttpVersion = { major: 1, minor: 1, text: "HTTP/1.1" }
+// Shared by every bridged request without a version of its own: frozen, as the decoder's are.
+const HTTP_1_1: HttpVersion = Object.freeze({ major: 1, minor: 1, text: "HTTP/1.1" })
 
 /** What a server's request object may tell about the connection (the engine's `Request`, node's `IncomingMessage`). */
 interface Endpoints {
