@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type { HeaderField } from "./Headers.js"
 import type { Credentials } from "./internal/basicAuth.js"
+import { ambiguousOption } from "./internal/cliArgv.js"
 import * as commandLine from "./internal/cliCommand.js"
 import { headerArgumentsProblem } from "./internal/cliHeader.js"
 import * as messages from "./internal/cliMessages.js"
@@ -376,9 +377,12 @@ export const command = commandLine.makeCommand(serve)
 export const validationMessage = messages.validationMessage
 
 /**
- * `--cgi` as `--cgi=true` (and the other flags without a value likewise), up to a `--`. argparse's `--cgi` takes no value, but @effect/cli lets a boolean flag
- * consume a following `0`, `1`, `yes`, `off`…: `effect-httpd --cgi 0` would mean "no CGI, port 8000" instead of
- * "CGI on any free port".
+ * The arguments after the script as Python's `argparse` reads them, in the spelling @effect/cli parses: attached
+ * short values split off (`-d/srv`, `-d=/srv`), `--name=value` split, long options shortened to an unambiguous
+ * prefix expanded (`--dir`; a prefix ambiguous here but not among Python's options means Python's), and a flag
+ * without a value as `--flag=true` (argparse's `--cgi` takes no value, but @effect/cli lets a boolean flag consume
+ * a following `0`, `1`, `yes`, `off`…: `effect-httpd --cgi 0` would mean "no CGI, port 8000" instead of "CGI on any
+ * free port"). Nothing after `--` or in the place of an option's value is rewritten.
  *
  * @since 0.1.0
  */
@@ -398,13 +402,16 @@ export const run = (
   CliError,
   FileSystem.FileSystem | Path.Path | Terminal.Terminal | CommandExecutor.CommandExecutor
 > => {
-  // Before the parser, which trims the values: checked as typed.
-  const refused = headerArgumentsProblem(argv.slice(2))
+  const args = normalizeArgs(argv.slice(2))
+  const ambiguous = ambiguousOption(argv.slice(2))
+  if (ambiguous !== undefined) return Effect.fail(messages.usage(ambiguous))
+  // Before the parser, which trims the values: checked as typed (the rewriting only splits arguments).
+  const refused = headerArgumentsProblem(args)
   if (refused !== undefined) return Effect.fail(messages.usage(`argument -H/--header: ${refused}`))
   return Effect.flatMap(Effect.console, (original) =>
     Command.run(commandLine.makeCommand((config) => Effect.withConsole(serve(config), original)), commandLine.appInfo)([
       ...argv.slice(0, 2),
-      ...normalizeArgs(argv.slice(2))
+      ...args
     ]).pipe(
       // @effect/cli prints usage errors itself, as multi-line ANSI text: we print our own line instead.
       Effect.withConsole(makeConsole(original, { colors: stdoutColors(), dropErrors: true })),

@@ -352,10 +352,4 @@ export const appInfo = {
   ])
 }
 
-export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
-  const end = args.indexOf("--")
-  return args.map((arg, i) => (BOOLEAN_FLAGS.has(arg) && (end < 0 || i < end) ? `${arg}=true` : arg))
-}
-
-// Every flag that takes no value.
-const BOOLEAN_FLAGS = new Set(["--cgi", "--color-scheme", "--cors", "--no-dotfiles", "--no-follow-symlinks", "--json-listing", "--basic-auth-insecure", "--precompressed", "--upload", "--compress", "--rich-listing", "--archives", "--keep-alive-on-error", "--stdio"])
+export { normalizeArgs } from "./cliArgv.js"
