@@ -83,6 +83,21 @@ describe("option values that are not UTF-8 keep their bytes", () => {
       expect(yield* serveAndGet(base, ["--spa", bytes("app-\xe9/s\xe9.html")], ["/some/route"])).toEqual(["spa e9\n"])
     }), 30_000)
 
+  it.scopedLive("argparse's spellings keep the bytes too: -dNAME, --dir NAME, --index-p=NAME", () =>
+    Effect.gen(function*() {
+      const base = yield* makeBase
+      NodeFs.mkdirSync(at(base, "\xe9root"))
+      NodeFs.writeFileSync(at(base, "\xe9root/p\xe9.html"), "index e9\n")
+      const spellings = [
+        [Buffer.concat([bytes("-d"), at(base, "\xe9root")]), bytes("--index-p=p\xe9.html")],
+        [bytes("--dir"), at(base, "\xe9root"), bytes("--index-p"), bytes("p\xe9.html")]
+      ]
+      for (const args of spellings) {
+        const server = yield* start(["-b", "127.0.0.1"], { wrapper: withRawArguments([...args, "0"]) })
+        expect(yield* getPage(`http://127.0.0.1:${server.port}/`)).toBe("index e9\n")
+      }
+    }), 30_000)
+
   it.scopedLive("--spa under a served directory whose own name is not UTF-8 (it was refused: does not exist)", () =>
     Effect.gen(function*() {
       const base = yield* makeBase

@@ -7,6 +7,7 @@
  */
 import * as NodeCluster from "node:cluster"
 import * as NodeFs from "node:fs"
+import { resolveLong } from "./cliArgv.js"
 import { fsDecode, mayBeUndecodable } from "./osPath.js"
 
 /** `os.getcwd()`: `getcwd` is the directory's real path, so `realpath(".")` read as bytes is the same path. */
@@ -27,21 +28,25 @@ export interface OptionSpelling {
 }
 
 /**
- * The values given to the option in `args` (the process's arguments as bytes), in each way one is spelled:
- * `--name value`, `--name=value`, and with a short alias `-d value`, `-d=value`, `-dvalue` (a spelling that
- * `@effect/cli` refuses, such as `-dvalue` today, never gets this far).
+ * The values given to the option in `args` (the process's arguments as bytes), in each way one is spelled, as
+ * `cliArgv.ts` reads them: `--name value`, `--name=value` (the name or any prefix standing for it, `--dir`), and with
+ * a short alias `-d value`, `-d=value`, `-dvalue`.
  */
 const valuesOf = (args: ReadonlyArray<Buffer>, spelling: OptionSpelling): Array<Buffer> => {
-  const names = spelling.short === undefined ? [spelling.long] : [spelling.long, spelling.short]
+  const long = spelling.long.slice(2)
   const values: Array<Buffer> = []
   for (let i = 0; i < args.length; i++) {
     const text = args[i]!.toString("latin1")
-    if (names.includes(text) && i + 1 < args.length) values.push(args[i + 1]!)
-    for (const name of names) {
-      if (text.startsWith(name + "=")) values.push(args[i]!.subarray(name.length + 1))
-    }
-    if (spelling.short !== undefined && text.length > spelling.short.length && text.startsWith(spelling.short)) {
-      values.push(args[i]!.subarray(spelling.short.length))
+    if (text.startsWith("--")) {
+      const eq = text.indexOf("=")
+      if (resolveLong(eq < 0 ? text.slice(2) : text.slice(2, eq)) !== long) continue
+      if (eq >= 0) values.push(args[i]!.subarray(eq + 1))
+      else if (i + 1 < args.length) values.push(args[i + 1]!)
+    } else if (spelling.short !== undefined && text.startsWith(spelling.short)) {
+      const rest = args[i]!.subarray(spelling.short.length)
+      if (rest.length === 0) {
+        if (i + 1 < args.length) values.push(args[i + 1]!)
+      } else values.push(rest[0] === 0x3d ? rest.subarray(1) : rest)
     }
   }
   return values
