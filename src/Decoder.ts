@@ -402,6 +402,13 @@ export class Decoder {
       }
       this.line = line
     } else {
+      // Python's count goes on at the end of input: the partial last line, if any, then the empty read that ends the
+      // head are each one more line (`_read_headers` counts every line it reads, the terminator included).
+      const lines = this.lineCount + (data.length > this.linePos ? 1 : 0) + 1
+      if (lines > this.limits.maxHeaders) {
+        this.fail(out, headerLimitError(this.line, "Too many headers", `got more than ${this.limits.maxHeaders} headers`))
+        return
+      }
       // The last line may lack its line ending; a blank line in what is left ends the head, as in Python.
       block = blockAtEof(data.toString("latin1", this.blockStart, data.length))
     }

@@ -341,6 +341,21 @@ describe("Decoder", () => {
     expect(countError!.error).toMatchObject({ status: 431, message: "Too many headers", explain: "got more than 100 headers" })
   })
 
+  it("counts on at the end of input as Python does: the partial last line and the empty read are lines too", () => {
+    // python3 -m http.server, the same heads followed by a half-close: 99 lines + EOF and 98 + a partial line are
+    // served; 100 + EOF and 99 + a partial line answer 431 (the fuzz property found the second).
+    const fields = (n: number) => Array.from({ length: n }, (_, i) => `H${i}: v\r\n`).join("")
+    const outcome = (head: string) => {
+      const events = decodeAll([bytes(`GET / HTTP/1.0\r\n${head}`)])
+      return heads(events).length === 1 ? "served" : errors(events)[0]?.error.status
+    }
+    expect(outcome(fields(99))).toBe("served")
+    expect(outcome(fields(100))).toBe(431)
+    expect(outcome(fields(98) + "X: partial")).toBe("served")
+    expect(outcome(fields(99) + "X: partial")).toBe(431)
+    expect(outcome(fields(100) + "X: partial")).toBe(431)
+  })
+
   it("closes quietly on an empty request line, and on end of input between requests", () => {
     expect(decodeAll([bytes("\r\n")])).toEqual([{ _tag: "Close" }])
     expect(decodeAll([bytes("   \r\n")])).toEqual([{ _tag: "Close" }])
