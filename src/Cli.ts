@@ -18,7 +18,7 @@ import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type { HeaderField } from "./Headers.js"
 import type { Credentials } from "./internal/basicAuth.js"
-import { ambiguousOption } from "./internal/cliArgv.js"
+import { readArguments } from "./internal/cliArgv.js"
 import * as commandLine from "./internal/cliCommand.js"
 import { headerArgumentsProblem } from "./internal/cliHeader.js"
 import * as messages from "./internal/cliMessages.js"
@@ -402,8 +402,7 @@ export const run = (
   CliError,
   FileSystem.FileSystem | Path.Path | Terminal.Terminal | CommandExecutor.CommandExecutor
 > => {
-  const args = normalizeArgs(argv.slice(2))
-  const ambiguous = ambiguousOption(argv.slice(2))
+  const { ambiguous, args } = readArguments(argv.slice(2))
   if (ambiguous !== undefined) return Effect.fail(messages.usage(ambiguous))
   // Before the parser, which trims the values: checked as typed (the rewriting only splits arguments).
   const refused = headerArgumentsProblem(args)

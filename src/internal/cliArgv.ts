@@ -8,7 +8,7 @@
  * - A long option may be shortened to any unambiguous prefix (`--dir`, argparse's `allow_abbrev`). A prefix
  *   matching several of ours but only one of Python's four (`--p`: `--protocol`, `--precompressed`) means
  *   Python's: a command line written for Python means what it meant there. Any other ambiguous prefix is left as
- *   typed, and refused as argparse refuses it (`ambiguousOption`).
+ *   typed, and refused as argparse refuses it (`readArguments`).
  * - A flag without a value becomes `--flag=true`: given alone, `@effect/cli` would take a following `0` or `off`
  *   as its value (`--cgi 0` means CGI on a free port, not "no CGI").
  *
@@ -84,15 +84,15 @@ export const resolveLong = (name: string): string | undefined => {
 }
 
 /** The arguments after the script, rewritten as the module comment says. */
-export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string> => walk(args).args
+export const normalizeArgs = (args: ReadonlyArray<string>): ReadonlyArray<string> => readArguments(args).args
 
 /**
- * argparse's refusal of a long option shortened to a prefix of several (`--comp`): "ambiguous option: --comp could
- * match --compress, --compress-min-bytes, …"; `undefined` when there is none.
+ * The arguments rewritten (`normalizeArgs`), and argparse's refusal of a long option shortened to a prefix of several
+ * (`--comp`): "ambiguous option: --comp could match --compress, --compress-min-bytes, …", if one is there.
  */
-export const ambiguousOption = (args: ReadonlyArray<string>): string | undefined => walk(args).ambiguous
-
-const walk = (args: ReadonlyArray<string>): { args: ReadonlyArray<string>; ambiguous: string | undefined } => {
+export const readArguments = (
+  args: ReadonlyArray<string>
+): { readonly args: ReadonlyArray<string>; readonly ambiguous: string | undefined } => {
   const out: Array<string> = []
   let ambiguous: string | undefined
   for (let i = 0; i < args.length; i++) {

@@ -7,7 +7,7 @@
  */
 import * as NodeCluster from "node:cluster"
 import * as NodeFs from "node:fs"
-import { resolveLong } from "./cliArgv.js"
+import { normalizeArgs } from "./cliArgv.js"
 import { fsDecode, mayBeUndecodable } from "./osPath.js"
 
 /** `os.getcwd()`: `getcwd` is the directory's real path, so `realpath(".")` read as bytes is the same path. */
@@ -28,26 +28,16 @@ export interface OptionSpelling {
 }
 
 /**
- * The values given to the option in `args` (the process's arguments as bytes), in each way one is spelled, as
- * `cliArgv.ts` reads them: `--name value`, `--name=value` (the name or any prefix standing for it, `--dir`), and with
- * a short alias `-d value`, `-d=value`, `-dvalue`.
+ * The values given to the option in `args` (the process's arguments as bytes), read as the command line reads them
+ * (`cliArgv.ts`: `--name value`, `--name=value`, a prefix standing for the name, `-d value`, `-dvalue`, `-d=value`;
+ * nothing in the place of another option's value). Read as latin-1, each byte one character: the names are ASCII,
+ * and each value turns back into its bytes.
  */
 const valuesOf = (args: ReadonlyArray<Buffer>, spelling: OptionSpelling): Array<Buffer> => {
-  const long = spelling.long.slice(2)
+  const read = normalizeArgs(args.map((arg) => arg.toString("latin1")))
   const values: Array<Buffer> = []
-  for (let i = 0; i < args.length; i++) {
-    const text = args[i]!.toString("latin1")
-    if (text.startsWith("--")) {
-      const eq = text.indexOf("=")
-      if (resolveLong(eq < 0 ? text.slice(2) : text.slice(2, eq)) !== long) continue
-      if (eq >= 0) values.push(args[i]!.subarray(eq + 1))
-      else if (i + 1 < args.length) values.push(args[i + 1]!)
-    } else if (spelling.short !== undefined && text.startsWith(spelling.short)) {
-      const rest = args[i]!.subarray(spelling.short.length)
-      if (rest.length === 0) {
-        if (i + 1 < args.length) values.push(args[i + 1]!)
-      } else values.push(rest[0] === 0x3d ? rest.subarray(1) : rest)
-    }
+  for (let i = 0; i + 1 < read.length; i++) {
+    if (read[i] === spelling.long || read[i] === spelling.short) values.push(Buffer.from(read[++i]!, "latin1"))
   }
   return values
 }
