@@ -180,7 +180,7 @@ export abstract class Responder extends ReadFlow {
     this.writeHeadAndBytes(
       head,
       sendBody && body._tag === "Bytes" ? body.bytes : undefined,
-      !keepAlive || this.closing
+      this.endsWith(inFlight)
     )
     this.closeNow(inFlight)
     return undefined
@@ -192,7 +192,12 @@ export abstract class Responder extends ReadFlow {
    * (wget) must already see it closed.
    */
   protected closeNow(inFlight: InFlight): void {
-    if (!inFlight.keepAlive || this.closing) this.finish()
+    if (this.endsWith(inFlight)) this.finish()
+  }
+
+  /** Whether the connection ends with this response: not kept alive, or the server is stopping. */
+  private endsWith(inFlight: InFlight): boolean {
+    return !inFlight.keepAlive || this.closing
   }
 }
 
