@@ -11,7 +11,7 @@ import * as Os from "node:os"
 import * as NodePath from "node:path"
 import * as Cli from "../src/Cli.js"
 import * as Server from "../src/Server.js"
-import { rawOptions } from "./support/cliOptions.js"
+import { cliOutput, rawOptions } from "./support/cliOptions.js"
 import { hasOpenssl } from "./support/tlsCert.js"
 
 // Runs the command line in this process up to its first failure (every argv here fails before serving).
@@ -156,15 +156,7 @@ describe("Cli (pure parts)", () => {
     }))
 })
 
-// Runs the command line in this process, collecting what it logs (help, version, completions).
-const output = (...args: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const lines: Array<string> = []
-    const console = yield* Effect.console
-    const collecting = { ...console, unsafe: { ...console.unsafe, log: (...items: ReadonlyArray<unknown>) => void lines.push(items.join(" ")) } }
-    yield* Cli.run(["node", "effect-httpd", ...args]).pipe(Effect.withConsole(collecting), Effect.provide(NodeContext.layer))
-    return lines.join("\n")
-  })
+const output = cliOutput
 
 describe("Cli.run built-in options, in process", () => {
   it.effect("--version prints the version alone", () =>

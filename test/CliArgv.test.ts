@@ -11,6 +11,7 @@ import * as Os from "node:os"
 import * as NodePath from "node:path"
 import * as Cli from "../src/Cli.js"
 import { FLAGS, longOptionNames, resolveLong } from "../src/internal/cliArgv.js"
+import { cliOutput } from "./support/cliOptions.js"
 import { ensureBuilt, start, stop } from "./support/cliProcess.js"
 import { sendRaw } from "./support/rawClient.js"
 
@@ -18,16 +19,7 @@ const tmp = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "effect-httpd-argv-"))
 afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
 Fs.writeFileSync(NodePath.join(tmp, "hello.txt"), "hello\n")
 
-const helpText = Effect.gen(function*() {
-  const lines: Array<string> = []
-  const console = yield* Effect.console
-  const collecting = {
-    ...console,
-    unsafe: { ...console.unsafe, log: (...items: ReadonlyArray<unknown>) => void lines.push(items.join(" ")) }
-  }
-  yield* Cli.run(["node", "effect-httpd", "--help"]).pipe(Effect.withConsole(collecting), Effect.provide(NodeContext.layer))
-  return lines.join("\n")
-})
+const helpText = cliOutput("--help")
 
 describe("argparse's spellings", () => {
   it("attached short values, --name=value, prefixes, flags; nothing after -- or in a value's place", () => {

@@ -18,7 +18,7 @@ import { MimeTypes } from "../src/MimeTypes.js"
 import * as StaticFiles from "../src/StaticFiles.js"
 import { cgiServer, docRoot } from "./support/cgiKit.js"
 import { type ParsedResponse, sendRaw } from "./support/rawClient.js"
-import { rawOptions } from "./support/cliOptions.js"
+import { cliOutput, rawOptions } from "./support/cliOptions.js"
 import { headerValues as header, request, startStatic as start } from "./support/staticServer.js"
 
 const makeTree = Effect.acquireRelease(
@@ -1166,19 +1166,7 @@ describe("--upload / upload", () => {
 })
 
 // `--help` as the user sees it (in process), for the options of this file.
-const help = Effect.gen(function*() {
-  const lines: Array<string> = []
-  const console = yield* Effect.console
-  const collecting = {
-    ...console,
-    unsafe: { ...console.unsafe, log: (...items: ReadonlyArray<unknown>) => void lines.push(items.join(" ")) }
-  }
-  yield* Cli.run(["node", "effect-httpd", "--help"]).pipe(
-    Effect.withConsole(collecting),
-    Effect.provide(NodeContext.layer)
-  )
-  return lines.join("\n")
-})
+const help = cliOutput("--help")
 
 describe("--help", () => {
   it("documents every opt-in option with an example", () =>

@@ -1,8 +1,10 @@
 /**
  * Command-line options as the parser produces them, all at their defaults but the ones a test sets.
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Cli from "../../src/Cli.js"
+import * as Cli from "../../src/Cli.js"
 
 /** `RawOptions` with every flag at its default (port 8000), overridden by `overrides`. */
 export const rawOptions = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOptions => ({
@@ -30,3 +32,16 @@ export const rawOptions = (overrides: Partial<Cli.RawOptions> = {}): Cli.RawOpti
   uploadMaxBytes: Option.none(),
   ...overrides
 })
+
+/** Runs the command line in this process and returns what it printed (help, version, completions). */
+export const cliOutput = (...args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const lines: Array<string> = []
+    const console = yield* Effect.console
+    const collecting = {
+      ...console,
+      unsafe: { ...console.unsafe, log: (...items: ReadonlyArray<unknown>) => void lines.push(items.join(" ")) }
+    }
+    yield* Cli.run(["node", "effect-httpd", ...args]).pipe(Effect.withConsole(collecting), Effect.provide(NodeContext.layer))
+    return lines.join("\n")
+  })
