@@ -223,10 +223,16 @@ export const ourDefaultCommand = (port, root, extraArgs = []) => ({
   args: [...OUR_NODE_ARGS, OUR_BIN, String(port), "--bind", "127.0.0.1", "--directory", root, ...extraArgs],
 });
 
-/** `node:net` doing the work of each of Python's requests and nothing more (scripts/peers/net-python-work.mjs). */
-export const netPythonWorkCommand = (port, root) => ({
+/**
+ * `node:net` doing the work of each of Python's requests and nothing more (scripts/peers/net-python-work.mjs),
+ * less the pieces named in `without`.
+ */
+export const netPythonWorkCommand = (port, root, without = []) => ({
   cmd: process.execPath,
-  args: [path.join(REPO_ROOT, "scripts/peers/net-python-work.mjs"), String(port), root],
+  args: [
+    path.join(REPO_ROOT, "scripts/peers/net-python-work.mjs"), String(port), root,
+    ...(without.length > 0 ? ["--without", without.join(",")] : []),
+  ],
 });
 
 /** The bare `node:net` fixed-response peer (scripts/peers/net-fixed.mjs). */

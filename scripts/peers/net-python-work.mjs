@@ -14,7 +14,12 @@
  * - a header timeout armed at accept and a bounded linger after the close (a client that never closes its side),
  *   as effect-httpd has: without them one slow client holds a descriptor forever.
  *
- * Run:  node scripts/peers/net-python-work.mjs PORT ROOT      (binds 127.0.0.1)
+ * Run:  node scripts/peers/net-python-work.mjs PORT ROOT [--without PIECES]      (binds 127.0.0.1)
+ *
+ * `--without` leaves pieces of that work out, to price each one (scripts/bench-floor.mjs): a comma list of `peer`
+ * (the log line says 127.0.0.1), `stat` (the first stat's answer is reused), `date` (a fixed Date), `log` (no
+ * access log), `timers` (neither the header timeout nor the linger). The request line split and the head built per
+ * request always stay: they are what separates any server from a fixed answer.
  */
 import fs from "node:fs";
 import net from "node:net";
@@ -22,10 +27,28 @@ import path from "node:path";
 
 const port = Number(process.argv[2]);
 const root = process.argv[3] === undefined ? undefined : path.resolve(process.argv[3]);
-if (!Number.isInteger(port) || port <= 0 || root === undefined) {
-  console.error("usage: node scripts/peers/net-python-work.mjs PORT ROOT");
+const PIECES = ["peer", "stat", "date", "log", "timers"];
+const without = new Set(process.argv[4] === "--without" ? (process.argv[5] ?? "").split(",").filter(Boolean) : []);
+if (
+  !Number.isInteger(port) || port <= 0 || root === undefined ||
+  (process.argv.length > 4 && (process.argv[4] !== "--without" || process.argv.length !== 6)) ||
+  [...without].some((piece) => !PIECES.includes(piece))
+) {
+  console.error(`usage: node scripts/peers/net-python-work.mjs PORT ROOT [--without ${PIECES.join(",")}]`);
   process.exit(2);
 }
+const withPeer = !without.has("peer");
+const withStat = !without.has("stat");
+const withDate = !without.has("date");
+const withLog = !without.has("log");
+const withTimers = !without.has("timers");
+const FIXED_DATE = new Date(0).toUTCString();
+/** `--without stat`: the first stat of each path, answered again. */
+const firstStats = new Map();
+const statOnce = (file) => {
+  if (!firstStats.has(file)) firstStats.set(file, fs.statSync(file, { throwIfNoEntry: false }));
+  return firstStats.get(file);
+};
 
 const SERVER = "SimpleHTTP/0.6 Python/3.11.7";
 const HEADER_TIMEOUT_MS = 30_000;
@@ -72,8 +95,9 @@ const answer = (line) => {
     rel = target;
   }
   const file = path.join(root, path.normalize(rel));
-  const st = method === "GET" && file.startsWith(root) ? fs.statSync(file, { throwIfNoEntry: false }) : undefined;
-  const date = new Date().toUTCString();
+  const inRoot = method === "GET" && file.startsWith(root);
+  const st = !inRoot ? undefined : withStat ? fs.statSync(file, { throwIfNoEntry: false }) : statOnce(file);
+  const date = withDate ? new Date().toUTCString() : FIXED_DATE;
   if (st === undefined || !st.isFile()) {
     const head = `HTTP/1.0 404 File not found\r\nServer: ${SERVER}\r\nDate: ${date}\r\nConnection: close\r\n` +
       `Content-Type: text/html;charset=utf-8\r\nContent-Length: ${NOT_FOUND_BODY.length}\r\n\r\n`;
@@ -85,17 +109,19 @@ const answer = (line) => {
 };
 
 net.createServer({ allowHalfOpen: true }, (socket) => {
-  const address = socket.remoteAddress;
+  const address = withPeer ? socket.remoteAddress : "127.0.0.1";
   let head = "";
-  const headTimer = setTimeout(() => socket.destroy(), HEADER_TIMEOUT_MS);
+  const headTimer = withTimers ? setTimeout(() => socket.destroy(), HEADER_TIMEOUT_MS) : undefined;
   socket.on("error", () => {});
-  socket.on("timeout", () => socket.destroy());
-  socket.on("close", () => clearTimeout(headTimer));
+  if (withTimers) {
+    socket.on("timeout", () => socket.destroy());
+    socket.on("close", () => clearTimeout(headTimer));
+  }
   socket.on("data", (chunk) => {
     if (head === null) return;
     head += chunk.toString("latin1");
     if (!head.includes("\r\n\r\n")) return;
-    clearTimeout(headTimer);
+    if (withTimers) clearTimeout(headTimer);
     const line = head.slice(0, head.indexOf("\r\n"));
     head = null;
     const { status, head: out, body } = answer(line);
@@ -103,7 +129,8 @@ net.createServer({ allowHalfOpen: true }, (socket) => {
     bytes.write(out, 0, "latin1");
     body.copy(bytes, out.length);
     socket.end(bytes);
-    socket.setTimeout(LINGER_MS);
+    if (withTimers) socket.setTimeout(LINGER_MS);
+    if (!withLog) return;
     if (status === 404) log(`${address} - - [${logTime(new Date())}] code 404, message File not found\n`);
     log(`${address} - - [${logTime(new Date())}] "${line}" ${status} -\n`);
   });
