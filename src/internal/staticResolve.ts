@@ -110,49 +110,60 @@ export const validCredentials = (
   return typeof list === "string" ? Effect.dieMessage(`StaticFiles: basicAuth: ${list}`) : Effect.succeed(list)
 }
 
+/**
+ * An option's counts, each the value given or its default, checked in order: a safe integer of at least its minimum
+ * (0 or 1), else a defect naming the first that is not. The one rule for compress, archives and upload.
+ */
+const validCounts = <K extends string>(
+  owner: string,
+  given: { readonly [key in K]?: number | undefined },
+  rules: { readonly [key in K]: readonly [fallback: number, min: 0 | 1] }
+): Effect.Effect<{ readonly [key in K]: number }> => {
+  const counts = {} as Record<K, number>
+  for (const key of Object.keys(rules) as Array<K>) {
+    const [fallback, min] = rules[key]
+    const value = given[key] ?? fallback
+    if (!(Number.isSafeInteger(value) && value >= min)) {
+      const kind = min === 0 ? "non-negative" : "positive"
+      return Effect.dieMessage(`StaticFiles: ${owner}.${key} must be a ${kind} integer, not ${value}`)
+    }
+    counts[key] = value
+  }
+  return Effect.succeed(counts)
+}
+
 const validCompress = (
   option: StaticFilesOptions["compress"]
-): Effect.Effect<Compress.CompressConfig | undefined> => {
-  if (option === undefined || option === false) return Effect.succeed(undefined)
-  const minBytes = option === true ? Compress.DEFAULT_MIN_BYTES : option.minBytes ?? Compress.DEFAULT_MIN_BYTES
-  const maxBytes = option === true ? Compress.DEFAULT_MAX_BYTES : option.maxBytes ?? Compress.DEFAULT_MAX_BYTES
-  if (!(Number.isSafeInteger(minBytes) && minBytes >= 0)) {
-    return Effect.dieMessage(`StaticFiles: compress.minBytes must be a non-negative integer, not ${minBytes}`)
-  }
-  return Number.isSafeInteger(maxBytes) && maxBytes >= 0
-    ? Effect.succeed({ minBytes, maxBytes })
-    : Effect.dieMessage(`StaticFiles: compress.maxBytes must be a non-negative integer, not ${maxBytes}`)
-}
+): Effect.Effect<Compress.CompressConfig | undefined> =>
+  option === undefined || option === false
+    ? Effect.succeed(undefined)
+    : validCounts("compress", option === true ? {} : option, {
+      minBytes: [Compress.DEFAULT_MIN_BYTES, 0],
+      maxBytes: [Compress.DEFAULT_MAX_BYTES, 0]
+    })
 
 const validArchives = (
   option: StaticFilesOptions["archives"]
-): Effect.Effect<Archive.ArchiveConfig | undefined> => {
-  if (option === undefined || option === false) return Effect.succeed(undefined)
-  const maxEntries = option === true ? Archive.DEFAULT_MAX_ENTRIES : option.maxEntries ?? Archive.DEFAULT_MAX_ENTRIES
-  const maxBytes = option === true ? Archive.DEFAULT_MAX_BYTES : option.maxBytes ?? Archive.DEFAULT_MAX_BYTES
-  for (const [name, value] of [["maxEntries", maxEntries], ["maxBytes", maxBytes]] as const) {
-    if (!(Number.isSafeInteger(value) && value >= 0)) {
-      return Effect.dieMessage(`StaticFiles: archives.${name} must be a non-negative integer, not ${value}`)
-    }
-  }
-  const maxConcurrent = option === true
-    ? Archive.DEFAULT_MAX_CONCURRENT
-    : option.maxConcurrent ?? Archive.DEFAULT_MAX_CONCURRENT
-  if (!(Number.isSafeInteger(maxConcurrent) && maxConcurrent >= 1)) {
-    return Effect.dieMessage(`StaticFiles: archives.maxConcurrent must be a positive integer, not ${maxConcurrent}`)
-  }
-  return Effect.succeed({ maxEntries, maxBytes, slots: new Archive.Slots(maxConcurrent) })
-}
+): Effect.Effect<Archive.ArchiveConfig | undefined> =>
+  option === undefined || option === false
+    ? Effect.succeed(undefined)
+    : Effect.map(
+      validCounts("archives", option === true ? {} : option, {
+        maxEntries: [Archive.DEFAULT_MAX_ENTRIES, 0],
+        maxBytes: [Archive.DEFAULT_MAX_BYTES, 0],
+        maxConcurrent: [Archive.DEFAULT_MAX_CONCURRENT, 1]
+      }),
+      ({ maxBytes, maxConcurrent, maxEntries }) => ({ maxEntries, maxBytes, slots: new Archive.Slots(maxConcurrent) })
+    )
 
 const validUpload = (
   root: string,
   options: { readonly maxBytes?: number }
-): Effect.Effect<Upload.UploadConfig> => {
-  const maxBytes = options.maxBytes ?? Upload.DEFAULT_MAX_BYTES
-  return Number.isSafeInteger(maxBytes) && maxBytes >= 0
-    ? Effect.succeed({ root, maxBytes })
-    : Effect.dieMessage(`StaticFiles: upload.maxBytes must be a non-negative integer, not ${maxBytes}`)
-}
+): Effect.Effect<Upload.UploadConfig> =>
+  Effect.map(
+    validCounts("upload", options, { maxBytes: [Upload.DEFAULT_MAX_BYTES, 0] }),
+    ({ maxBytes }) => ({ root, maxBytes })
+  )
 
 /** The fallback's request path, once its name and its file are checked. */
 const validFallback = (fs: FileSystem.FileSystem, root: string, file: string): Effect.Effect<string> => {
