@@ -20,8 +20,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
-  DOC_FILES, freePort, installCleanup, interleave, makeDocRoot, netFixedCommand, netPythonWorkCommand, ourDefaultCommand,
-  parseArgs, pinSelf, saveResults, settleDocRoot, startServer, toolDescription,
+  DOC_FILES, installCleanup, interleave, makeDocRoot, netFixedCommand, netPythonWorkCommand, ourDefaultCommand, parseArgs,
+  pinSelf, saveResults, settleDocRoot, startServers, toolDescription,
 } from "./lib/bench-harness.mjs";
 
 const PIECES = [
@@ -36,17 +36,23 @@ const WORKLOADS = [
   { name: "404-default", label: "404, server closes (c=10)", path: "/no-such-file.bin", connections: 10, expectStatus: 404 },
 ];
 
+const USAGE = `usage: node scripts/bench-floor.mjs [--duration S] [--repeats N] [--workloads ${WORKLOADS.map((w) => w.name).join(",")}]`;
 let opts;
 try {
   opts = parseArgs(process.argv.slice(2), { duration: 3, repeats: 3 });
   const unknown = (opts.workloads ?? []).filter((name) => !WORKLOADS.some((w) => w.name === name));
-  if (unknown.length > 0 || opts.only) throw new Error(`unknown workload(s): ${unknown.join(", ")}`);
+  if (unknown.length > 0) throw new Error(`unknown workload(s): ${unknown.join(", ")}`);
+  // The servers are this script's own list.
+  if (opts.only) throw new Error("--only: not an option of bench-floor");
 } catch (e) {
   console.error(String(e.message ?? e));
-  console.error(`usage: node scripts/bench-floor.mjs [--duration S] [--repeats N] [--workloads ${WORKLOADS.map((w) => w.name).join(",")}]`);
+  console.error(USAGE);
   process.exit(2);
 }
-if (opts.help) process.exit(0);
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 const FIXED = "node:net fixed";
 const BARE = "line + head";
@@ -105,15 +111,8 @@ fs.chmodSync(tmp, 0o755);
 try {
   const root = makeDocRoot(path.join(tmp, "root"));
   await settleDocRoot();
-  const servers = [];
+  const servers = await startServers(list(root), { tmp, prefix: "floor" });
   try {
-    for (const { name, make } of list(root)) {
-      const port = await freePort();
-      const { cmd, args } = make(port);
-      const handle = await startServer({ name, cmd, args, port, logFile: path.join(tmp, `floor-${servers.length}.log`) });
-      servers.push({ name, port, handle, cmd, args });
-      console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid})`);
-    }
     const workloads = WORKLOADS.filter((w) => !opts.workloads || opts.workloads.includes(w.name));
     const results = await interleave(servers, workloads, opts.repeats, { durationSec: opts.duration });
     console.log(render(results));

@@ -39,7 +39,7 @@ import path from "node:path";
 import {
   WRK, TASKSET, INSTALL_HINT, DOC_FILES, BIG_DIR_FILES, NPROC, SERVER_NAMES,
   parseArgs, installCleanup, pinSelf, freePort, makeDocRoot, settleDocRoot, startServer, interleave, report, toolDescription, ALL_CPUS, serverCandidates,
-  SERVER_CPU, LOAD_CPU, ourCommand, ourDefaultCommand, netFixedCommand, netPythonWorkCommand,
+  SERVER_CPU, LOAD_CPU, ourCommand, ourDefaultCommand, netFixedCommand, netPythonWorkCommand, startServers,
 } from "./lib/bench-harness.mjs";
 import { platformSuite } from "./bench-platform.mjs";
 
@@ -153,16 +153,8 @@ function variants({ root, tmp, opts, title, suite, workload, baseline, cpu, load
 
 /** Servers given by command line (`make(port)`) on workloads, interleaved, in a table of their own. */
 async function table({ tmp, opts, title, suite, baseline, cpu = SERVER_CPU, loadCpu = LOAD_CPU, notes = [], list, workloads }) {
-  const servers = [];
+  const servers = await startServers(list, { tmp, prefix: suite, cpu });
   try {
-    for (const { name, make } of list) {
-      const port = await freePort();
-      const { cmd, args } = make(port);
-      const logFile = path.join(tmp, `${suite}-${servers.length}.log`);
-      const handle = await startServer({ name, cmd, args, port, cpu, logFile });
-      servers.push({ name, port, handle, cmd, args });
-      console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid})`);
-    }
     const results = await interleave(servers, workloads, opts.repeats, { durationSec: opts.duration, loadCpu });
     report(results, {
       baseline,

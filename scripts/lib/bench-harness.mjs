@@ -241,6 +241,28 @@ export const netFixedCommand = (port) => ({
   args: [path.join(REPO_ROOT, "scripts/peers/net-fixed.mjs"), String(port)],
 });
 
+/**
+ * Starts servers given by command line (`make(port)`) on free ports, one after the other, each logging to
+ * `tmp/<prefix>-<i>.log`. If one fails to start, those already started are stopped before the error goes on.
+ */
+export async function startServers(list, { tmp, prefix, cpu = SERVER_CPU }) {
+  const servers = [];
+  try {
+    for (const { name, make } of list) {
+      const port = await freePort();
+      const { cmd, args } = make(port);
+      const logFile = path.join(tmp, `${prefix}-${servers.length}.log`);
+      const handle = await startServer({ name, cmd, args, port, cpu, logFile });
+      servers.push({ name, port, handle, cmd, args });
+      console.error(`started ${name} on 127.0.0.1:${port} (pid ${handle.pid})`);
+    }
+  } catch (e) {
+    for (const s of servers) await s.handle.stop();
+    throw e;
+  }
+  return servers;
+}
+
 export const CACHE_SETTLE_MS = 2_100;
 
 /** Resolves once a document root written now has settled (see CACHE_SETTLE_MS). */
